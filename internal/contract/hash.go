@@ -1,0 +1,55 @@
+package contract
+
+import (
+	"crypto/sha256"
+	"crypto/sha3"
+	"encoding/binary"
+)
+
+// ltHash is a homomorphic multiset hash (LtHash, Bellare–Micciancio; the
+// 16-bit, 1024-lane form Facebook published): the hash of a set of (key,
+// value) entries is the lane-wise sum mod 2^16 of each entry's 2048-byte
+// SHAKE128 expansion. Adding or removing an entry costs one expansion, so
+// the app hash follows the whole state in O(changes) per block, and because
+// addition commutes it is the same whatever order entries were written in —
+// a hash of the sorted state without sorting it.
+type ltHash [1024]uint16
+
+const ltDomain = "gridledger/state/v1\x00"
+
+func expand(key string, value []byte, out *[2048]byte) {
+	h := sha3.NewSHAKE128()
+	var n [8]byte
+	h.Write([]byte(ltDomain))
+	binary.BigEndian.PutUint64(n[:], uint64(len(key)))
+	h.Write(n[:])
+	h.Write([]byte(key))
+	h.Write(value)
+	h.Read(out[:])
+}
+
+func (l *ltHash) add(key string, value []byte) {
+	var buf [2048]byte
+	expand(key, value, &buf)
+	for i := range l {
+		l[i] += binary.LittleEndian.Uint16(buf[2*i:])
+	}
+}
+
+func (l *ltHash) sub(key string, value []byte) {
+	var buf [2048]byte
+	expand(key, value, &buf)
+	for i := range l {
+		l[i] -= binary.LittleEndian.Uint16(buf[2*i:])
+	}
+}
+
+// sum is the 32-byte app hash of the multiset.
+func (l *ltHash) sum() []byte {
+	var buf [2048]byte
+	for i, v := range l {
+		binary.LittleEndian.PutUint16(buf[2*i:], v)
+	}
+	s := sha256.Sum256(buf[:])
+	return s[:]
+}

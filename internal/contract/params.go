@@ -1,0 +1,171 @@
+package contract
+
+import (
+	"github.com/gridledger/gridledger/internal/market"
+)
+
+// Role is what a participant may do on the ledger.
+type Role string
+
+// The roles of SYSTEM.md's "Who uses it".
+const (
+	RoleMember   Role = "member"
+	RoleOperator Role = "operator"
+	RoleDSO      Role = "dso"
+	RoleUtility  Role = "utility"
+)
+
+func (r Role) valid() bool {
+	return r == RoleMember || r == RoleOperator || r == RoleDSO || r == RoleUtility
+}
+
+// NodeType is the kind of grid node a member's site is (seed §4.1).
+type NodeType string
+
+// The node types of the seed.
+const (
+	NodeHousehold      NodeType = "household"
+	NodeNonResidential NodeType = "non-residential"
+	NodePublicLighting NodeType = "public-lighting"
+	NodeEVCharging     NodeType = "ev-charging"
+	NodeProducer       NodeType = "producer"
+)
+
+// NodeTypes lists every node type.
+var NodeTypes = []NodeType{NodeHousehold, NodeNonResidential, NodePublicLighting, NodeEVCharging, NodeProducer}
+
+func (n NodeType) valid() bool {
+	for _, t := range NodeTypes {
+		if n == t {
+			return true
+		}
+	}
+	return false
+}
+
+// Params are the community's market parameters, set by the operator.
+type Params struct {
+	Mechanism market.Mechanism `json:"mechanism"`
+	// GridPricePerKWh[h] is the utility's selling price for energy delivered
+	// in local hour h; FeedInPerKWh[h] its buying price. Micro-units per kWh.
+	GridPricePerKWh [24]int64 `json:"grid_price_per_kwh"`
+	FeedInPerKWh    [24]int64 `json:"feed_in_per_kwh"`
+	// TariffUTCOffsetS shifts market time (UTC) to the community's local
+	// time for choosing the tariff hour.
+	TariffUTCOffsetS int64 `json:"tariff_utc_offset_s"`
+	// IntervalS is the length of one delivery interval (one listing).
+	IntervalS int64 `json:"interval_s"`
+	// GateClosureS is how long before delivery a listing stops taking orders.
+	GateClosureS int64 `json:"gate_closure_s"`
+	// HorizonIntervals is how many intervals ahead listings are open.
+	HorizonIntervals int64 `json:"horizon_intervals"`
+	// MaxTxPerInterval caps the transactions one member may sign per
+	// interval of market time (operator, DSO and utility are exempt).
+	MaxTxPerInterval int64 `json:"max_tx_per_interval"`
+}
+
+// Seed defaults (SYSTEM.md "Numbers the seed gives").
+const (
+	SeedGridPeakPerKWh = 95_000 // 0.095 €/kWh, 13-23 h
+	SeedFeedInPerKWh   = 39_000 // 0.039 €/kWh
+	// DefaultOffPeakPerKWh is our default grid price outside the seed's
+	// peak, which the seed does not give.
+	DefaultOffPeakPerKWh = 65_000
+)
+
+// DefaultParams are the seed's: average-bid clearing, hourly listings open a
+// day ahead, gate closure one hour before delivery, the seed's tariffs.
+func DefaultParams() Params {
+	p := Params{
+		Mechanism:        market.AverageBid,
+		IntervalS:        3600,
+		GateClosureS:     3600,
+		HorizonIntervals: 24,
+		MaxTxPerInterval: 200,
+	}
+	for h := range 24 {
+		p.GridPricePerKWh[h] = DefaultOffPeakPerKWh
+		if h >= 13 && h < 23 {
+			p.GridPricePerKWh[h] = SeedGridPeakPerKWh
+		}
+		p.FeedInPerKWh[h] = SeedFeedInPerKWh
+	}
+	return p
+}
+
+// Validate checks the parameters are coherent.
+func (p Params) Validate() error {
+	known := false
+	for _, m := range market.Mechanisms {
+		known = known || p.Mechanism == m
+	}
+	if !known {
+		return errf(ErrBadParams, "unknown mechanism %q (want one of %v)", p.Mechanism, market.Mechanisms)
+	}
+	for h := range 24 {
+		if p.FeedInPerKWh[h] < 0 || p.GridPricePerKWh[h] > MaxPricePerKWh {
+			return errf(ErrBadParams, "hour %d: tariffs must be within 0..%d", h, int64(MaxPricePerKWh))
+		}
+		if p.FeedInPerKWh[h] > p.GridPricePerKWh[h] {
+			return errf(ErrBadParams, "hour %d: feed-in %d above grid price %d", h, p.FeedInPerKWh[h], p.GridPricePerKWh[h])
+		}
+	}
+	if p.TariffUTCOffsetS <= -86400 || p.TariffUTCOffsetS >= 86400 {
+		return errf(ErrBadParams, "tariff_utc_offset_s %d out of range", p.TariffUTCOffsetS)
+	}
+	if p.IntervalS < 60 || p.IntervalS > 86400 || 86400%p.IntervalS != 0 {
+		return errf(ErrBadParams, "interval_s %d: want 60..86400 dividing a day", p.IntervalS)
+	}
+	if p.HorizonIntervals < 1 || p.HorizonIntervals > 24*14 {
+		return errf(ErrBadParams, "horizon_intervals %d: want 1..336", p.HorizonIntervals)
+	}
+	if p.GateClosureS < 0 || p.GateClosureS >= p.HorizonIntervals*p.IntervalS {
+		return errf(ErrBadParams, "gate_closure_s %d: want 0 up to below the horizon (%d s)", p.GateClosureS, p.HorizonIntervals*p.IntervalS)
+	}
+	if p.MaxTxPerInterval < 1 || p.MaxTxPerInterval > 1_000_000 {
+		return errf(ErrBadParams, "max_tx_per_interval %d: want 1..1000000", p.MaxTxPerInterval)
+	}
+	return nil
+}
+
+// tariffHour is the local hour of day of a market time.
+func (p Params) tariffHour(marketTime int64) int {
+	local := marketTime + p.TariffUTCOffsetS
+	return int(((local % 86400) + 86400) % 86400 / 3600)
+}
+
+// Genesis is the contract's part of the chain's genesis (app_state).
+type Genesis struct {
+	Params Params `json:"params"`
+	// TimeScale makes market time run faster than block time, for demos:
+	// market time = genesis time + (block time − genesis time) × TimeScale.
+	TimeScale    int64         `json:"time_scale"`
+	Participants []Participant `json:"participants"`
+}
+
+// Validate checks a genesis: parameters, scale, and an operator to run it.
+func (g Genesis) Validate() error {
+	if err := g.Params.Validate(); err != nil {
+		return err
+	}
+	if g.TimeScale < 1 || g.TimeScale > 100_000 {
+		return errf(ErrBadParams, "time_scale %d: want 1..100000", g.TimeScale)
+	}
+	seen := map[string]bool{}
+	operator := false
+	for _, p := range g.Participants {
+		m := MsgRegisterParticipant{ID: p.ID, Email: p.Email, Role: p.Role, NodeType: p.NodeType, PubKey: p.PubKey}
+		if err := m.ValidateBasic(); err != nil {
+			return err
+		}
+		if seen[p.ID] {
+			return errf(ErrDuplicate, "participant %q twice in genesis", p.ID)
+		}
+		seen[p.ID] = true
+		operator = operator || p.Role == RoleOperator
+	}
+	if !operator {
+		return errf(ErrBadParams, "genesis needs an operator")
+	}
+	return nil
+}

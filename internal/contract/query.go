@@ -1,0 +1,235 @@
+package contract
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/gridledger/gridledger/internal/market"
+)
+
+// Info is the ledger's summary.
+type Info struct {
+	ChainID    string `json:"chain_id"`
+	Height     int64  `json:"height"`
+	MarketTime int64  `json:"market_time"`
+	TimeScale  int64  `json:"time_scale"`
+	// Issued − Redeemed is all the money on the ledger.
+	Issued   int64 `json:"issued"`
+	Redeemed int64 `json:"redeemed"`
+	// Balances and Escrow add up every wallet; they must sum to Supply.
+	Balances     int64 `json:"balances"`
+	Escrow       int64 `json:"escrow"`
+	Supply       int64 `json:"supply"`
+	Participants int   `json:"participants"`
+	Listings     int   `json:"listings"`
+	OpenListings int   `json:"open_listings"`
+	Orders       int   `json:"orders"`
+}
+
+// Info summarises the state.
+func (s *State) Info() Info {
+	in := Info{
+		ChainID: s.info.ChainID, Height: s.height, MarketTime: s.marketTime, TimeScale: s.info.TimeScale,
+		Issued: s.info.Issued, Redeemed: s.info.Redeemed, Supply: s.info.Issued - s.info.Redeemed,
+		Participants: len(s.participants), Listings: len(s.listings), OpenListings: len(s.open), Orders: len(s.orders),
+	}
+	for _, id := range sortedKeys(s.participants) {
+		p := s.participants[id]
+		in.Balances += p.Balance
+		in.Escrow += p.Escrow
+	}
+	return in
+}
+
+// Params are the community's current parameters.
+func (s *State) Params() Params { return s.params }
+
+// Participant returns a copy of one participant.
+func (s *State) Participant(id string) (Participant, bool) {
+	p, ok := s.participants[id]
+	if !ok {
+		return Participant{}, false
+	}
+	return *p, true
+}
+
+// Participants lists every participant, sorted by id.
+func (s *State) Participants() []Participant {
+	out := make([]Participant, 0, len(s.participants))
+	for _, id := range sortedKeys(s.participants) {
+		out = append(out, *s.participants[id])
+	}
+	return out
+}
+
+// RESList lists every RES asset, sorted by id.
+func (s *State) RESList() []RES {
+	out := make([]RES, 0, len(s.res))
+	for _, id := range sortedKeys(s.res) {
+		out = append(out, *s.res[id])
+	}
+	return out
+}
+
+// Meters lists every meter, sorted by id.
+func (s *State) Meters() []Meter {
+	out := make([]Meter, 0, len(s.meters))
+	for _, id := range sortedKeys(s.meters) {
+		out = append(out, *s.meters[id])
+	}
+	return out
+}
+
+// ListingView is a listing with its order book.
+type ListingView struct {
+	Listing
+	Book []Order `json:"book"`
+}
+
+// Listings returns the listings starting in [from, to), ascending, with
+// their books when withBook is set.
+func (s *State) Listings(from, to int64, withBook bool) []ListingView {
+	i := sort.Search(len(s.starts), func(i int) bool { return s.starts[i] >= from })
+	var out []ListingView
+	for ; i < len(s.starts) && s.starts[i] < to; i++ {
+		out = append(out, s.listingView(s.listings[s.starts[i]], withBook))
+	}
+	return out
+}
+
+// Listing returns one listing and its book.
+func (s *State) Listing(start int64) (ListingView, bool) {
+	l, ok := s.listings[start]
+	if !ok {
+		return ListingView{}, false
+	}
+	return s.listingView(l, true), true
+}
+
+func (s *State) listingView(l *Listing, withBook bool) ListingView {
+	v := ListingView{Listing: *l, Book: []Order{}}
+	if withBook {
+		for _, o := range l.orders {
+			v.Book = append(v.Book, *o)
+		}
+	}
+	return v
+}
+
+// Order returns one order.
+func (s *State) Order(id string) (Order, bool) {
+	o, ok := s.orders[id]
+	if !ok {
+		return Order{}, false
+	}
+	return *o, true
+}
+
+// TradeView is a trade with the listing it cleared in.
+type TradeView struct {
+	Listing int64 `json:"listing"`
+	market.Trade
+	// Value is what the buyer paid the seller, nano-units.
+	Value int64 `json:"value"`
+}
+
+// Trades lists the trades of listings starting in [from, to), optionally
+// only those of one participant.
+func (s *State) Trades(from, to int64, participant string) []TradeView {
+	out := []TradeView{}
+	for _, l := range s.Listings(from, to, false) {
+		if l.Clearing == nil {
+			continue
+		}
+		for _, t := range l.Clearing.Trades {
+			if participant == "" || t.Buyer == participant || t.Seller == participant {
+				out = append(out, TradeView{Listing: l.Start, Trade: t, Value: mustValue(t.Wh, t.PricePerKWh)})
+			}
+		}
+	}
+	return out
+}
+
+// Query answers a read-only request by path, as the ABCI Query method and
+// the API see it, in JSON:
+//
+//	/info                       ledger summary
+//	/params                     community parameters
+//	/participants[/ID]          participants with wallets
+//	/res, /meters               registries
+//	/listings?from=&to=&book=1  listings (market-time seconds)
+//	/listing/START              one listing with its book and clearing
+//	/order/ID                   one order
+//	/trades?from=&to=&participant=
+func (s *State) Query(path string) ([]byte, error) {
+	u, err := url.Parse(path)
+	if err != nil {
+		return nil, fmt.Errorf("bad query path %q: %v", path, err)
+	}
+	q := u.Query()
+	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
+	num := func(key string, def int64) (int64, error) {
+		v := q.Get(key)
+		if v == "" {
+			return def, nil
+		}
+		return strconv.ParseInt(v, 10, 64)
+	}
+	var v any
+	switch {
+	case len(parts) == 1 && parts[0] == "info":
+		v = s.Info()
+	case len(parts) == 1 && parts[0] == "params":
+		v = s.params
+	case len(parts) == 1 && parts[0] == "participants":
+		v = s.Participants()
+	case len(parts) == 2 && parts[0] == "participants":
+		p, ok := s.Participant(parts[1])
+		if !ok {
+			return nil, errf(ErrUnknownParticipant, "%q", parts[1])
+		}
+		v = p
+	case len(parts) == 1 && parts[0] == "res":
+		v = s.RESList()
+	case len(parts) == 1 && parts[0] == "meters":
+		v = s.Meters()
+	case len(parts) == 1 && (parts[0] == "listings" || parts[0] == "trades"):
+		from, err1 := num("from", 0)
+		to, err2 := num("to", 1<<62)
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("from and to must be integers (market-time seconds)")
+		}
+		if parts[0] == "trades" {
+			v = s.Trades(from, to, q.Get("participant"))
+		} else {
+			ls := s.Listings(from, to, q.Get("book") != "" && q.Get("book") != "0")
+			if ls == nil {
+				ls = []ListingView{}
+			}
+			v = ls
+		}
+	case len(parts) == 2 && parts[0] == "listing":
+		start, err := strconv.ParseInt(parts[1], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("listing start %q is not an integer", parts[1])
+		}
+		l, ok := s.Listing(start)
+		if !ok {
+			return nil, errf(ErrUnknownListing, "no listing starts at %d", start)
+		}
+		v = l
+	case len(parts) == 3 && parts[0] == "order":
+		o, ok := s.Order(parts[1] + "/" + parts[2])
+		if !ok {
+			return nil, errf(ErrUnknownOrder, "%q", parts[1]+"/"+parts[2])
+		}
+		v = o
+	default:
+		return nil, fmt.Errorf("unknown query path %q", u.Path)
+	}
+	return json.Marshal(v)
+}

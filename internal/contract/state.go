@@ -1,0 +1,396 @@
+package contract
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/gridledger/gridledger/internal/market"
+)
+
+// Participant is a registered member, operator, DSO or utility, with its
+// wallet. Money is in nano-units of currency (Wh × micro-units per kWh).
+type Participant struct {
+	ID        string   `json:"id"`
+	Email     string   `json:"email,omitempty"`
+	Role      Role     `json:"role"`
+	NodeType  NodeType `json:"node_type,omitempty"`
+	PubKey    []byte   `json:"pub_key"`
+	Suspended bool     `json:"suspended"`
+	// Nonce is the last nonce accepted from this participant.
+	Nonce uint64 `json:"nonce"`
+	// Balance is spendable money; Escrow is money locked in open bids.
+	Balance int64 `json:"balance"`
+	Escrow  int64 `json:"escrow"`
+	// RateWindow is the market interval index RateCount counts for.
+	RateWindow int64 `json:"rate_window"`
+	RateCount  int64 `json:"rate_count"`
+}
+
+// RES is a renewable generation asset (seed Table 9: RESid, owner).
+type RES struct {
+	ID         string `json:"id"`
+	Owner      string `json:"owner"`
+	Kind       string `json:"kind"`
+	CapacityW  int64  `json:"capacity_w"`
+	Approved   bool   `json:"approved"`
+	ApprovedBy string `json:"approved_by,omitempty"`
+}
+
+// Meter is a smart meter registered to a participant, with its device key.
+type Meter struct {
+	ID     string `json:"id"`
+	Owner  string `json:"owner"`
+	PubKey []byte `json:"pub_key"`
+	RES    string `json:"res,omitempty"`
+}
+
+// ListingState is a kWhListing's phase (seed §4.3).
+type ListingState string
+
+// The listing states of the seed.
+const (
+	StateAuthorizeOffers ListingState = "AUTHORIZE_OFFERS"
+	StateBidsClosed      ListingState = "BIDS_CLOSED"
+)
+
+// Listing is the market of one delivery interval [Start, End), market-time
+// UTC seconds. Its rules are fixed when it opens.
+type Listing struct {
+	Start           int64            `json:"start"`
+	End             int64            `json:"end"`
+	GateClosure     int64            `json:"gate_closure"`
+	State           ListingState     `json:"state"`
+	Mechanism       market.Mechanism `json:"mechanism"`
+	GridPricePerKWh int64            `json:"grid_price"`
+	FeedInPerKWh    int64            `json:"feed_in"`
+	OpenedHeight    int64            `json:"opened_height"`
+	Orders          int64            `json:"orders"`
+	Clearing        *Clearing        `json:"clearing,omitempty"`
+
+	// Derived, rebuilt on load: the orders in arrival order, and who is on
+	// which side with how many live orders, and Wh offered per RES.
+	orders     []*Order
+	bidders    map[string]int
+	sellers    map[string]int
+	resOffered map[string]int64
+}
+
+// Side of an order.
+type Side string
+
+// Order sides.
+const (
+	SideBid   Side = "bid"
+	SideOffer Side = "offer"
+)
+
+// Order is a RESOffer or BuyOffer in a listing. Its ID is "signer/nonce".
+type Order struct {
+	ID          string `json:"id"`
+	Listing     int64  `json:"listing"`
+	Seq         int64  `json:"seq"`
+	Side        Side   `json:"side"`
+	Participant string `json:"participant"`
+	RES         string `json:"res,omitempty"`
+	Wh          int64  `json:"wh"`
+	PricePerKWh int64  `json:"price"`
+	// Escrow is the money still locked for a bid (nano-units).
+	Escrow    int64 `json:"escrow"`
+	Cancelled bool  `json:"cancelled"`
+	Height    int64 `json:"height"`
+}
+
+// Clearing is CloseBidding's record: the result, and the money it moved.
+// Trades and grid flows are the positions delivery settlement starts from.
+type Clearing struct {
+	Height       int64             `json:"height"`
+	MarketTime   int64             `json:"market_time"`
+	MCP          *int64            `json:"mcp"`
+	AvailableWh  int64             `json:"available_wh"`
+	WantedWh     int64             `json:"wanted_wh"`
+	TradedWh     int64             `json:"traded_wh"`
+	PaidNano     int64             `json:"paid"`
+	RefundedNano int64             `json:"refunded"`
+	Trades       []market.Trade    `json:"trades"`
+	GridImport   []market.GridFlow `json:"grid_import"`
+	GridExport   []market.GridFlow `json:"grid_export"`
+}
+
+// chainInfo is the ledger's bookkeeping: identity, clock and money supply.
+// The height and market time are not in it: they change every block and
+// are functions of the block header, and keeping them out of the hash lets
+// an idle chain's app hash stand still, so CometBFT waits between empty
+// blocks instead of making proof blocks back to back.
+type chainInfo struct {
+	ChainID       string `json:"chain_id"`
+	GenesisTimeNs int64  `json:"genesis_time_ns"`
+	TimeScale     int64  `json:"time_scale"`
+	// NextListing is the start of the next listing to open.
+	NextListing int64 `json:"next_listing"`
+	// Issued and Redeemed are the operator's money in and out; their
+	// difference is all money on the ledger (balances plus escrow).
+	Issued   int64 `json:"issued"`
+	Redeemed int64 `json:"redeemed"`
+}
+
+// State is the ledger's whole state. It is deterministic: a function of the
+// genesis and the blocks (height, time, transactions) applied to it.
+// It is not safe for concurrent use; the chain adapter serialises access.
+type State struct {
+	height       int64
+	marketTime   int64
+	info         chainInfo
+	params       Params
+	participants map[string]*Participant
+	res          map[string]*RES
+	meters       map[string]*Meter
+	listings     map[int64]*Listing
+	starts       []int64 // every listing start, ascending
+	open         []int64 // starts of listings still taking orders, ascending
+	orders       map[string]*Order
+
+	hash  ltHash
+	dirty map[string]any // key → object written this block
+	// events of the block's own work (listings opened and cleared).
+	blockEvents []Event
+}
+
+// Keys of state entries. Numbers are zero-padded so byte order is numeric.
+const (
+	keyInfo   = "info"
+	keyParams = "params"
+)
+
+func keyParticipant(id string) string { return "p/" + id }
+func keyRES(id string) string         { return "r/" + id }
+func keyMeter(id string) string       { return "m/" + id }
+func keyListing(start int64) string   { return fmt.Sprintf("l/%020d", start) }
+func keyOrder(o *Order) string        { return fmt.Sprintf("o/%020d/%010d", o.Listing, o.Seq) }
+
+func newState() *State {
+	return &State{
+		participants: map[string]*Participant{},
+		res:          map[string]*RES{},
+		meters:       map[string]*Meter{},
+		listings:     map[int64]*Listing{},
+		orders:       map[string]*Order{},
+		dirty:        map[string]any{},
+	}
+}
+
+func encode(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("contract: encode %T: %v", v, err))
+	}
+	return b
+}
+
+// touch records that the entry under key is about to change (or be
+// created, when existed is false). Call it before mutating: the first touch
+// in a block takes the old value out of the hash; Commit puts the new in.
+func (s *State) touch(key string, obj any, existed bool) {
+	if _, ok := s.dirty[key]; ok {
+		return
+	}
+	if existed {
+		s.hash.sub(key, encode(obj))
+	}
+	s.dirty[key] = obj
+}
+
+// KV is one state entry as persisted.
+type KV struct {
+	Key   string
+	Value []byte
+}
+
+// Account is what the mempool needs to know of a participant to check a
+// transaction's signature and nonce without touching the state.
+type Account struct {
+	ID        string
+	PubKey    []byte
+	Nonce     uint64
+	Suspended bool
+}
+
+// Commitment is what a block leaves behind: the app hash, the entries to
+// persist (sorted by key), and the accounts that changed.
+type Commitment struct {
+	Height     int64
+	MarketTime int64
+	AppHash    []byte
+	Writes     []KV
+	Accounts   []Account
+}
+
+// commit folds the block's changes into the hash and returns them.
+func (s *State) commit() Commitment {
+	keys := make([]string, 0, len(s.dirty))
+	for k := range s.dirty {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	c := Commitment{Height: s.height, MarketTime: s.marketTime, Writes: make([]KV, 0, len(keys))}
+	for _, k := range keys {
+		v := encode(s.dirty[k])
+		s.hash.add(k, v)
+		c.Writes = append(c.Writes, KV{k, v})
+		if p, ok := s.dirty[k].(*Participant); ok {
+			c.Accounts = append(c.Accounts, p.account())
+		}
+	}
+	clear(s.dirty)
+	c.AppHash = s.hash.sum()
+	return c
+}
+
+func (p *Participant) account() Account {
+	return Account{ID: p.ID, PubKey: p.PubKey, Nonce: p.Nonce, Suspended: p.Suspended}
+}
+
+// Accounts lists every participant's mempool view, sorted by id.
+func (s *State) Accounts() []Account {
+	ids := sortedKeys(s.participants)
+	out := make([]Account, len(ids))
+	for i, id := range ids {
+		out[i] = s.participants[id].account()
+	}
+	return out
+}
+
+// AppHash is the hash of the committed state.
+func (s *State) AppHash() []byte { return s.hash.sum() }
+
+// Height is the last block applied.
+func (s *State) Height() int64 { return s.height }
+
+// ChainID is the chain this state belongs to.
+func (s *State) ChainID() string { return s.info.ChainID }
+
+// NewGenesis builds the state at genesis and its commitment.
+func NewGenesis(chainID string, g Genesis, genesisTimeNs int64) (*State, Commitment, error) {
+	if err := g.Validate(); err != nil {
+		return nil, Commitment{}, err
+	}
+	if err := checkID("chain id", chainID); err != nil {
+		return nil, Commitment{}, err
+	}
+	s := newState()
+	s.info = chainInfo{ChainID: chainID, GenesisTimeNs: genesisTimeNs, TimeScale: g.TimeScale}
+	s.marketTime = s.toMarketTime(genesisTimeNs)
+	s.params = g.Params
+	s.touch(keyParams, &s.params, false)
+	for _, p := range g.Participants {
+		p := p
+		p.Nonce, p.Balance, p.Escrow, p.RateCount, p.RateWindow = 0, 0, 0, 0, 0
+		s.participants[p.ID] = &p
+		s.touch(keyParticipant(p.ID), &p, false)
+	}
+	s.dirty[keyInfo] = &s.info
+	return s, s.commit(), nil
+}
+
+// Load rebuilds a state from its persisted entries, in any order, and the
+// height and market time of the block that wrote them last.
+func Load(entries []KV, height, marketTime int64) (*State, error) {
+	s := newState()
+	s.height, s.marketTime = height, marketTime
+	var orders []*Order
+	for _, e := range entries {
+		var err error
+		switch {
+		case e.Key == keyInfo:
+			err = json.Unmarshal(e.Value, &s.info)
+		case e.Key == keyParams:
+			err = json.Unmarshal(e.Value, &s.params)
+		case strings.HasPrefix(e.Key, "p/"):
+			p := &Participant{}
+			err = json.Unmarshal(e.Value, p)
+			s.participants[p.ID] = p
+		case strings.HasPrefix(e.Key, "r/"):
+			r := &RES{}
+			err = json.Unmarshal(e.Value, r)
+			s.res[r.ID] = r
+		case strings.HasPrefix(e.Key, "m/"):
+			m := &Meter{}
+			err = json.Unmarshal(e.Value, m)
+			s.meters[m.ID] = m
+		case strings.HasPrefix(e.Key, "l/"):
+			l := &Listing{}
+			err = json.Unmarshal(e.Value, l)
+			l.initDerived()
+			s.listings[l.Start] = l
+			s.starts = append(s.starts, l.Start)
+			if l.State == StateAuthorizeOffers {
+				s.open = append(s.open, l.Start)
+			}
+		case strings.HasPrefix(e.Key, "o/"):
+			o := &Order{}
+			err = json.Unmarshal(e.Value, o)
+			orders = append(orders, o)
+		default:
+			err = fmt.Errorf("unknown key")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("contract: load %q: %w", e.Key, err)
+		}
+		s.hash.add(e.Key, e.Value)
+	}
+	slicesSort(s.starts)
+	slicesSort(s.open)
+	sort.Slice(orders, func(i, j int) bool {
+		if orders[i].Listing != orders[j].Listing {
+			return orders[i].Listing < orders[j].Listing
+		}
+		return orders[i].Seq < orders[j].Seq
+	})
+	for _, o := range orders {
+		l, ok := s.listings[o.Listing]
+		if !ok {
+			return nil, fmt.Errorf("contract: load: order %s of unknown listing %d", o.ID, o.Listing)
+		}
+		l.addDerived(o)
+		s.orders[o.ID] = o
+	}
+	return s, nil
+}
+
+func slicesSort(v []int64) { sort.Slice(v, func(i, j int) bool { return v[i] < v[j] }) }
+
+func (l *Listing) initDerived() {
+	l.bidders = map[string]int{}
+	l.sellers = map[string]int{}
+	l.resOffered = map[string]int64{}
+}
+
+func (l *Listing) addDerived(o *Order) {
+	l.orders = append(l.orders, o)
+	if o.Cancelled {
+		return
+	}
+	if o.Side == SideBid {
+		l.bidders[o.Participant]++
+	} else {
+		l.sellers[o.Participant]++
+		l.resOffered[o.RES] += o.Wh
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// orderID is "signer/nonce": unique because nonces only grow, and
+// unambiguous because participant ids cannot contain '/'.
+func orderID(signer string, nonce uint64) string {
+	return signer + "/" + strconv.FormatUint(nonce, 10)
+}

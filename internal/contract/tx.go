@@ -1,0 +1,414 @@
+package contract
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/cometbft/cometbft/crypto/ed25519"
+)
+
+// Wire format of a transaction:
+//
+//	byte 0       version (TxVersion)
+//	bytes 1..64  ed25519 signature over the body bytes, exactly as sent
+//	bytes 65..   body: JSON {"chain_id","signer","nonce","type","msg"}
+//
+// The signature covers the body's bytes as they are on the wire; nothing is
+// re-encoded before verification. The chain id inside the body stops a
+// transaction signed for one community being replayed on another; the nonce,
+// strictly increasing per signer, stops it being replayed on the same one.
+const (
+	TxVersion   = 1
+	MaxTxBytes  = 8 << 10
+	sigSize     = ed25519.SignatureSize
+	txHeaderLen = 1 + sigSize
+)
+
+// Transaction types.
+const (
+	TypeRegisterParticipant  = "register_participant"
+	TypeSuspendParticipant   = "suspend_participant"
+	TypeReinstateParticipant = "reinstate_participant"
+	TypeRegisterRES          = "register_res"
+	TypeApproveRES           = "approve_res"
+	TypeRegisterMeter        = "register_meter"
+	TypeIssue                = "issue"
+	TypeRedeem               = "redeem"
+	TypeSetParams            = "set_params"
+	TypeOffer                = "offer"
+	TypeBid                  = "bid"
+	TypeCancel               = "cancel"
+)
+
+// Body is the signed part of a transaction.
+type Body struct {
+	ChainID string          `json:"chain_id"`
+	Signer  string          `json:"signer"`
+	Nonce   uint64          `json:"nonce"`
+	Type    string          `json:"type"`
+	Msg     json.RawMessage `json:"msg"`
+}
+
+// Tx is a decoded transaction: the body, its decoded message, and the exact
+// bytes the signature covers.
+type Tx struct {
+	Body
+	Message   Msg
+	Signature []byte
+	SignBytes []byte
+}
+
+// Msg is one transaction message. ValidateBasic checks what can be checked
+// without state (shapes and ranges).
+type Msg interface {
+	ValidateBasic() error
+}
+
+// Messages. Energy in Wh, prices in micro-units per kWh, money in nano-units.
+type (
+	// MsgRegisterParticipant adds a participant (operator only).
+	MsgRegisterParticipant struct {
+		ID       string   `json:"id"`
+		Email    string   `json:"email,omitempty"`
+		Role     Role     `json:"role"`
+		NodeType NodeType `json:"node_type,omitempty"`
+		PubKey   []byte   `json:"pub_key"`
+	}
+	// MsgSetSuspended suspends or reinstates a participant (operator only).
+	MsgSetSuspended struct {
+		ID     string `json:"id"`
+		Reason string `json:"reason,omitempty"`
+	}
+	// MsgRegisterRES registers a generation asset owned by the signer.
+	MsgRegisterRES struct {
+		ID        string `json:"id"`
+		Kind      string `json:"kind"`
+		CapacityW int64  `json:"capacity_w"`
+	}
+	// MsgApproveRES approves an asset for trading (DSO only).
+	MsgApproveRES struct {
+		ID string `json:"id"`
+	}
+	// MsgRegisterMeter registers a meter to a participant (operator only).
+	MsgRegisterMeter struct {
+		ID     string `json:"id"`
+		Owner  string `json:"owner"`
+		PubKey []byte `json:"pub_key"`
+		RES    string `json:"res,omitempty"`
+	}
+	// MsgIssue credits currency bought with real money (operator only).
+	MsgIssue struct {
+		To     string `json:"to"`
+		Amount int64  `json:"amount"`
+	}
+	// MsgRedeem burns currency paid out in real money (operator only).
+	MsgRedeem struct {
+		From   string `json:"from"`
+		Amount int64  `json:"amount"`
+	}
+	// MsgSetParams replaces the community parameters (operator only).
+	MsgSetParams struct {
+		Params Params `json:"params"`
+	}
+	// MsgOffer is a RESOffer: Wh from an approved asset at a price per kWh.
+	MsgOffer struct {
+		Listing     int64  `json:"listing"`
+		RES         string `json:"res"`
+		Wh          int64  `json:"wh"`
+		PricePerKWh int64  `json:"price"`
+	}
+	// MsgBid is a BuyOffer: Wh wanted and the most paid per kWh.
+	MsgBid struct {
+		Listing     int64 `json:"listing"`
+		Wh          int64 `json:"wh"`
+		PricePerKWh int64 `json:"price"`
+	}
+	// MsgCancel withdraws the signer's order before gate closure.
+	MsgCancel struct {
+		Order string `json:"order"`
+	}
+)
+
+// Limits on what a single order or payment may say: beyond them a number is
+// a typo or an attack, and below them every product fits in int64.
+const (
+	MaxOrderWh     = 100_000_000     // 100 MWh in one order
+	MaxPricePerKWh = 100_000_000     // 100 currency units per kWh
+	MaxAmount      = 1_000_000 * 1e9 // one million currency units in nano-units
+	MaxCapacityW   = 1_000_000_000   // 1 GW
+)
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$`)
+
+func checkID(what, id string) error {
+	if !idPattern.MatchString(id) {
+		return errf(ErrMalformed, "%s %q: want 1-64 letters, digits or . _ : -", what, id)
+	}
+	return nil
+}
+
+func checkPubKey(k []byte) error {
+	if len(k) != ed25519.PubKeySize {
+		return errf(ErrMalformed, "public key is %d bytes, want %d", len(k), ed25519.PubKeySize)
+	}
+	return nil
+}
+
+func checkRange(what string, v, max int64) error {
+	if v <= 0 || v > max {
+		return errf(ErrBadQuantity, "%s %d: want 1..%d", what, v, max)
+	}
+	return nil
+}
+
+func (m *MsgRegisterParticipant) ValidateBasic() error {
+	if err := checkID("participant id", m.ID); err != nil {
+		return err
+	}
+	if len(m.Email) > 254 || (m.Email != "" && !bytes.ContainsRune([]byte(m.Email), '@')) {
+		return errf(ErrMalformed, "email %q is not an address", m.Email)
+	}
+	if !m.Role.valid() {
+		return errf(ErrMalformed, "unknown role %q", m.Role)
+	}
+	if m.Role == RoleMember && !m.NodeType.valid() {
+		return errf(ErrMalformed, "member needs a node type, one of %v, not %q", NodeTypes, m.NodeType)
+	}
+	if m.Role != RoleMember && m.NodeType != "" && !m.NodeType.valid() {
+		return errf(ErrMalformed, "unknown node type %q", m.NodeType)
+	}
+	return checkPubKey(m.PubKey)
+}
+
+func (m *MsgSetSuspended) ValidateBasic() error {
+	if len(m.Reason) > 256 {
+		return errf(ErrMalformed, "reason longer than 256 bytes")
+	}
+	return checkID("participant id", m.ID)
+}
+
+func (m *MsgRegisterRES) ValidateBasic() error {
+	if err := checkID("RES id", m.ID); err != nil {
+		return err
+	}
+	if err := checkID("RES kind", m.Kind); err != nil {
+		return err
+	}
+	return checkRange("capacity_w", m.CapacityW, MaxCapacityW)
+}
+
+func (m *MsgApproveRES) ValidateBasic() error { return checkID("RES id", m.ID) }
+
+func (m *MsgRegisterMeter) ValidateBasic() error {
+	if err := checkID("meter id", m.ID); err != nil {
+		return err
+	}
+	if err := checkID("owner", m.Owner); err != nil {
+		return err
+	}
+	if m.RES != "" {
+		if err := checkID("RES id", m.RES); err != nil {
+			return err
+		}
+	}
+	return checkPubKey(m.PubKey)
+}
+
+func (m *MsgIssue) ValidateBasic() error {
+	if err := checkID("participant id", m.To); err != nil {
+		return err
+	}
+	return checkRange("amount", m.Amount, MaxAmount)
+}
+
+func (m *MsgRedeem) ValidateBasic() error {
+	if err := checkID("participant id", m.From); err != nil {
+		return err
+	}
+	return checkRange("amount", m.Amount, MaxAmount)
+}
+
+func (m *MsgSetParams) ValidateBasic() error { return m.Params.Validate() }
+
+func (m *MsgOffer) ValidateBasic() error {
+	if err := checkID("RES id", m.RES); err != nil {
+		return err
+	}
+	if err := checkRange("wh", m.Wh, MaxOrderWh); err != nil {
+		return err
+	}
+	return checkPrice(m.PricePerKWh)
+}
+
+func (m *MsgBid) ValidateBasic() error {
+	if err := checkRange("wh", m.Wh, MaxOrderWh); err != nil {
+		return err
+	}
+	return checkPrice(m.PricePerKWh)
+}
+
+func (m *MsgCancel) ValidateBasic() error {
+	who, nonce, ok := strings.Cut(m.Order, "/")
+	if _, err := strconv.ParseUint(nonce, 10, 64); !ok || err != nil || checkID("order id", who) != nil {
+		return errf(ErrMalformed, "order id %q: want participant/nonce", m.Order)
+	}
+	return nil
+}
+
+func checkPrice(p int64) error {
+	if p < 0 || p > MaxPricePerKWh {
+		return errf(ErrBadQuantity, "price %d per kWh: want 0..%d", p, int64(MaxPricePerKWh))
+	}
+	return nil
+}
+
+// newMsg returns an empty message of the named type.
+func newMsg(typ string) (Msg, bool) {
+	switch typ {
+	case TypeRegisterParticipant:
+		return &MsgRegisterParticipant{}, true
+	case TypeSuspendParticipant, TypeReinstateParticipant:
+		return &MsgSetSuspended{}, true
+	case TypeRegisterRES:
+		return &MsgRegisterRES{}, true
+	case TypeApproveRES:
+		return &MsgApproveRES{}, true
+	case TypeRegisterMeter:
+		return &MsgRegisterMeter{}, true
+	case TypeIssue:
+		return &MsgIssue{}, true
+	case TypeRedeem:
+		return &MsgRedeem{}, true
+	case TypeSetParams:
+		return &MsgSetParams{}, true
+	case TypeOffer:
+		return &MsgOffer{}, true
+	case TypeBid:
+		return &MsgBid{}, true
+	case TypeCancel:
+		return &MsgCancel{}, true
+	}
+	return nil, false
+}
+
+// TypeOf is a message's transaction type (suspend for MsgSetSuspended).
+func TypeOf(m Msg) string { return typeOf(m, true) }
+
+// typeOf is newMsg's inverse, for signing.
+func typeOf(m Msg, suspend bool) string {
+	switch m.(type) {
+	case *MsgRegisterParticipant:
+		return TypeRegisterParticipant
+	case *MsgSetSuspended:
+		if suspend {
+			return TypeSuspendParticipant
+		}
+		return TypeReinstateParticipant
+	case *MsgRegisterRES:
+		return TypeRegisterRES
+	case *MsgApproveRES:
+		return TypeApproveRES
+	case *MsgRegisterMeter:
+		return TypeRegisterMeter
+	case *MsgIssue:
+		return TypeIssue
+	case *MsgRedeem:
+		return TypeRedeem
+	case *MsgSetParams:
+		return TypeSetParams
+	case *MsgOffer:
+		return TypeOffer
+	case *MsgBid:
+		return TypeBid
+	case *MsgCancel:
+		return TypeCancel
+	}
+	panic(fmt.Sprintf("contract: unknown message %T", m))
+}
+
+func strictUnmarshal(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return fmt.Errorf("trailing data after JSON value")
+	}
+	return nil
+}
+
+// DecodeTx parses a transaction and its message and checks everything that
+// needs no state: shape, ranges, signer id. It never panics; every error
+// wraps ErrMalformed or ErrBadQuantity. It does not verify the signature.
+func DecodeTx(raw []byte) (*Tx, error) {
+	if len(raw) > MaxTxBytes {
+		return nil, errf(ErrMalformed, "transaction is %d bytes, limit %d", len(raw), MaxTxBytes)
+	}
+	if len(raw) <= txHeaderLen {
+		return nil, errf(ErrMalformed, "transaction is %d bytes, too short", len(raw))
+	}
+	if raw[0] != TxVersion {
+		return nil, errf(ErrMalformed, "unknown transaction version %d", raw[0])
+	}
+	tx := &Tx{Signature: raw[1:txHeaderLen], SignBytes: raw[txHeaderLen:]}
+	if err := strictUnmarshal(tx.SignBytes, &tx.Body); err != nil {
+		return nil, errf(ErrMalformed, "body: %v", err)
+	}
+	if err := checkID("signer", tx.Signer); err != nil {
+		return nil, err
+	}
+	if tx.Nonce == 0 {
+		return nil, errf(ErrMalformed, "nonce must be at least 1")
+	}
+	msg, ok := newMsg(tx.Type)
+	if !ok {
+		return nil, errf(ErrMalformed, "unknown transaction type %q", tx.Type)
+	}
+	if err := strictUnmarshal(tx.Msg, msg); err != nil {
+		return nil, errf(ErrMalformed, "%s message: %v", tx.Type, err)
+	}
+	if err := msg.ValidateBasic(); err != nil {
+		return nil, err
+	}
+	tx.Message = msg
+	return tx, nil
+}
+
+// Verify checks the signature against a public key.
+func (tx *Tx) Verify(pubKey []byte) bool {
+	if len(pubKey) != ed25519.PubKeySize {
+		return false
+	}
+	return ed25519.PubKey(pubKey).VerifySignature(tx.SignBytes, tx.Signature)
+}
+
+// Sign encodes and signs a message. Suspend distinguishes suspend from
+// reinstate for MsgSetSuspended and is ignored otherwise.
+func Sign(key ed25519.PrivKey, chainID, signer string, nonce uint64, msg Msg) ([]byte, error) {
+	return SignType(key, chainID, signer, nonce, typeOf(msg, true), msg)
+}
+
+// SignType is Sign with the transaction type given explicitly.
+func SignType(key ed25519.PrivKey, chainID, signer string, nonce uint64, typ string, msg Msg) ([]byte, error) {
+	m, err := json.Marshal(msg)
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(Body{ChainID: chainID, Signer: signer, Nonce: nonce, Type: typ, Msg: m})
+	if err != nil {
+		return nil, err
+	}
+	sig, err := key.Sign(body)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, txHeaderLen+len(body))
+	out = append(out, TxVersion)
+	out = append(out, sig...)
+	return append(out, body...), nil
+}
