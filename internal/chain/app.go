@@ -1,0 +1,263 @@
+// Package chain runs the contract on CometBFT: the ABCI application that
+// wraps the contract's state machine and persists it, the embedded node,
+// the node's home directory (keys, config, genesis), and a client that
+// signs and broadcasts transactions and queries the ledger over RPC.
+package chain
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	dbm "github.com/cometbft/cometbft-db"
+	abci "github.com/cometbft/cometbft/abci/types"
+
+	"github.com/gridledger/gridledger/internal/contract"
+)
+
+// AppVersion is the application protocol version reported to CometBFT.
+const AppVersion = 1
+
+// App is the ABCI application. The consensus connection (FinalizeBlock,
+// Commit) and queries share the contract state under mu. CheckTx never
+// touches that state: it checks signatures and nonces against a copy of
+// the committed accounts, so the mempool keeps admitting transactions while
+// a block executes.
+type App struct {
+	abci.BaseApplication
+	log *slog.Logger
+
+	mu      sync.Mutex
+	db      dbm.DB
+	state   *contract.State
+	pending map[string][]byte // entries written since the last Commit
+	meta    contract.Commitment
+
+	accMu    sync.RWMutex
+	accounts map[string]contract.Account
+	chainID  string
+}
+
+var _ abci.Application = (*App)(nil)
+
+// DB keys: state entries under "s/", the last commit's meta under "meta".
+const (
+	statePrefix = "s/"
+	metaKey     = "meta"
+)
+
+type persistedMeta struct {
+	Height     int64  `json:"height"`
+	MarketTime int64  `json:"market_time"`
+	AppHash    []byte `json:"app_hash"`
+}
+
+// NewApp opens the application over db, loading the committed state if
+// there is one and checking it still hashes to the app hash it committed.
+func NewApp(db dbm.DB, log *slog.Logger) (*App, error) {
+	a := &App{db: db, log: log, pending: map[string][]byte{}, accounts: map[string]contract.Account{}}
+	raw, err := db.Get([]byte(metaKey))
+	if err != nil {
+		return nil, err
+	}
+	if raw == nil {
+		return a, nil
+	}
+	var m persistedMeta
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("chain: corrupt meta: %w", err)
+	}
+	var entries []contract.KV
+	it, err := dbm.IteratePrefix(db, []byte(statePrefix))
+	if err != nil {
+		return nil, err
+	}
+	for ; it.Valid(); it.Next() {
+		entries = append(entries, contract.KV{Key: string(it.Key()[len(statePrefix):]), Value: bytes.Clone(it.Value())})
+	}
+	if err := it.Close(); err != nil {
+		return nil, err
+	}
+	st, err := contract.Load(entries, m.Height, m.MarketTime)
+	if err != nil {
+		return nil, err
+	}
+	if got := st.AppHash(); !bytes.Equal(got, m.AppHash) {
+		return nil, fmt.Errorf("chain: state on disk hashes to %X but height %d committed %X: the database was altered or is corrupt", got, m.Height, m.AppHash)
+	}
+	a.state, a.chainID = st, st.ChainID()
+	a.meta = contract.Commitment{Height: m.Height, MarketTime: m.MarketTime, AppHash: m.AppHash}
+	for _, acc := range st.Accounts() {
+		a.accounts[acc.ID] = acc
+	}
+	log.Info("state loaded", "height", m.Height, "app_hash", fmt.Sprintf("%X", m.AppHash), "entries", len(entries))
+	return a, nil
+}
+
+// Info tells CometBFT how far the application got, so it replays the rest.
+func (a *App) Info(context.Context, *abci.InfoRequest) (*abci.InfoResponse, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return &abci.InfoResponse{
+		Data: "gridledger", AppVersion: AppVersion,
+		LastBlockHeight: a.meta.Height, LastBlockAppHash: a.meta.AppHash,
+	}, nil
+}
+
+// InitChain builds the genesis state from the genesis file's app_state.
+func (a *App) InitChain(_ context.Context, req *abci.InitChainRequest) (*abci.InitChainResponse, error) {
+	var g contract.Genesis
+	if err := json.Unmarshal(req.AppStateBytes, &g); err != nil {
+		return nil, fmt.Errorf("chain: genesis app_state: %w", err)
+	}
+	st, c, err := contract.NewGenesis(req.ChainId, g, req.Time.UnixNano())
+	if err != nil {
+		return nil, fmt.Errorf("chain: genesis: %w", err)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.state, a.chainID = st, req.ChainId
+	a.stage(c)
+	a.setAccounts(c.Accounts)
+	return &abci.InitChainResponse{AppHash: c.AppHash}, nil
+}
+
+func (a *App) stage(c contract.Commitment) {
+	for _, kv := range c.Writes {
+		a.pending[kv.Key] = kv.Value
+	}
+	a.meta = c
+}
+
+// CheckTx admits a transaction to the mempool if it is well formed, for
+// this chain, signed by a known and unsuspended participant with a fresh
+// nonce. Funds, roles and gate closure are checked when the block runs.
+func (a *App) CheckTx(_ context.Context, req *abci.CheckTxRequest) (*abci.CheckTxResponse, error) {
+	tx, err := contract.DecodeTx(req.Tx)
+	if err == nil {
+		err = a.checkAccount(tx)
+	}
+	if err != nil {
+		c := contract.CodeOf(err)
+		return &abci.CheckTxResponse{Code: uint32(c), Codespace: "gridledger", Log: err.Error(), Info: c.Name()}, nil
+	}
+	return &abci.CheckTxResponse{Code: abci.CodeTypeOK}, nil
+}
+
+func (a *App) checkAccount(tx *contract.Tx) error {
+	a.accMu.RLock()
+	acc, ok := a.accounts[tx.Signer]
+	chainID := a.chainID
+	a.accMu.RUnlock()
+	switch {
+	case tx.ChainID != chainID:
+		return fmt.Errorf("%w: chain %q, this is %q", contract.ErrWrongChain, tx.ChainID, chainID)
+	case !ok:
+		return fmt.Errorf("%w: signer %q", contract.ErrUnknownParticipant, tx.Signer)
+	case acc.Suspended:
+		return fmt.Errorf("%w: %q", contract.ErrSuspended, tx.Signer)
+	case tx.Nonce <= acc.Nonce:
+		return fmt.Errorf("%w: nonce %d, last used %d", contract.ErrReplay, tx.Nonce, acc.Nonce)
+	case !tx.Verify(acc.PubKey):
+		return fmt.Errorf("%w: not signed by %q's key", contract.ErrBadSignature, tx.Signer)
+	}
+	return nil
+}
+
+// FinalizeBlock runs a decided block through the contract and stages its
+// writes; Commit persists them.
+func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (*abci.FinalizeBlockResponse, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.state == nil {
+		return nil, fmt.Errorf("chain: FinalizeBlock before InitChain")
+	}
+	a.state.BeginBlock(req.Height, req.Time.UnixNano())
+	results := a.state.DeliverTxs(req.Txs)
+	c, events := a.state.EndBlock()
+	a.stage(c)
+	resp := &abci.FinalizeBlockResponse{AppHash: c.AppHash, TxResults: make([]*abci.ExecTxResult, len(results)), Events: abciEvents(events)}
+	for i, r := range results {
+		resp.TxResults[i] = &abci.ExecTxResult{Code: uint32(r.Code), Codespace: codespace(r.Code), Log: r.Log, Info: r.Code.Name(), Events: abciEvents(r.Events)}
+	}
+	return resp, nil
+}
+
+func codespace(c contract.Code) string {
+	if c == contract.CodeOK {
+		return ""
+	}
+	return "gridledger"
+}
+
+func abciEvents(evs []contract.Event) []abci.Event {
+	out := make([]abci.Event, len(evs))
+	for i, e := range evs {
+		out[i] = abci.Event{Type: e.Type, Attributes: make([]abci.EventAttribute, len(e.Attrs))}
+		for j, at := range e.Attrs {
+			out[i].Attributes[j] = abci.EventAttribute{Key: at.Key, Value: at.Value, Index: true}
+		}
+	}
+	return out
+}
+
+// Commit writes the staged entries and the new meta in one synced batch,
+// then publishes the changed accounts to CheckTx.
+func (a *App) Commit(context.Context, *abci.CommitRequest) (*abci.CommitResponse, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	b := a.db.NewBatch()
+	defer b.Close()
+	keys := make([]string, 0, len(a.pending))
+	for k := range a.pending {
+		keys = append(keys, k)
+	}
+	for _, k := range keys {
+		if err := b.Set([]byte(statePrefix+k), a.pending[k]); err != nil {
+			return nil, err
+		}
+	}
+	meta, _ := json.Marshal(persistedMeta{Height: a.meta.Height, MarketTime: a.meta.MarketTime, AppHash: a.meta.AppHash})
+	if err := b.Set([]byte(metaKey), meta); err != nil {
+		return nil, err
+	}
+	if err := b.WriteSync(); err != nil {
+		return nil, fmt.Errorf("chain: commit height %d: %w", a.meta.Height, err)
+	}
+	clear(a.pending)
+	a.setAccounts(a.meta.Accounts)
+	return &abci.CommitResponse{}, nil
+}
+
+func (a *App) setAccounts(accs []contract.Account) {
+	a.accMu.Lock()
+	defer a.accMu.Unlock()
+	for _, acc := range accs {
+		a.accounts[acc.ID] = acc
+	}
+}
+
+// Query answers read-only requests; see contract.State.Query for paths.
+func (a *App) Query(_ context.Context, req *abci.QueryRequest) (*abci.QueryResponse, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.state == nil {
+		return &abci.QueryResponse{Code: 1, Log: "ledger not initialised"}, nil
+	}
+	v, err := a.state.Query(req.Path)
+	if err != nil {
+		c := contract.CodeOf(err)
+		return &abci.QueryResponse{Code: uint32(c), Codespace: "gridledger", Log: err.Error(), Info: c.Name()}, nil
+	}
+	return &abci.QueryResponse{Code: abci.CodeTypeOK, Value: v, Height: a.meta.Height}, nil
+}
+
+// State runs f with the contract state locked, for in-process readers.
+func (a *App) State(f func(*contract.State)) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	f(a.state)
+}

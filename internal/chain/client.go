@@ -1,0 +1,175 @@
+package chain
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
+	ctypes "github.com/cometbft/cometbft/rpc/core/types"
+
+	"github.com/gridledger/gridledger/internal/contract"
+)
+
+// Client talks to a node over CometBFT's RPC: it signs transactions with a
+// participant key and queries the ledger.
+type Client struct {
+	RPC     *rpchttp.HTTP
+	ChainID string
+
+	mu     sync.Mutex
+	nonces map[string]uint64 // last nonce this client used per signer
+}
+
+// Dial connects to a node's RPC address (tcp://host:port or http://…).
+func Dial(addr string) (*Client, error) {
+	addr = strings.Replace(addr, "tcp://", "http://", 1)
+	rpc, err := rpchttp.New(addr)
+	if err != nil {
+		return nil, err
+	}
+	st, err := rpc.Status(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("node at %s: %w", addr, err)
+	}
+	return &Client{RPC: rpc, ChainID: st.NodeInfo.Network, nonces: map[string]uint64{}}, nil
+}
+
+// TxError is a transaction the ledger refused, with its stable code.
+type TxError struct {
+	Code contract.Code
+	Log  string
+}
+
+func (e *TxError) Error() string {
+	return fmt.Sprintf("refused (%d %s): %s", e.Code, e.Code.Name(), e.Log)
+}
+
+// Query runs a ledger query (see contract.State.Query) and decodes the
+// JSON answer into v.
+func (c *Client) Query(ctx context.Context, path string, v any) error {
+	res, err := c.RPC.ABCIQuery(ctx, path, nil)
+	if err != nil {
+		return err
+	}
+	if res.Response.Code != 0 {
+		return &TxError{Code: contract.Code(res.Response.Code), Log: res.Response.Log}
+	}
+	return json.Unmarshal(res.Response.Value, v)
+}
+
+// NextNonce is the nonce to sign signer's next transaction with: one past
+// the last this client used, or on first use one past what the ledger
+// committed. Nonces need only grow, so gaps left by refused transactions
+// do no harm.
+func (c *Client) NextNonce(ctx context.Context, signer string) (uint64, error) {
+	c.mu.Lock()
+	last, ok := c.nonces[signer]
+	c.mu.Unlock()
+	if !ok {
+		var p contract.Participant
+		if err := c.Query(ctx, "/participants/"+signer, &p); err != nil {
+			return 0, err
+		}
+		last = p.Nonce
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := max(last, c.nonces[signer]) + 1
+	c.nonces[signer] = n
+	return n, nil
+}
+
+// forget drops the local nonce of a signer after a replay refusal, so the
+// next transaction starts again from the ledger (another client may have
+// used the same key).
+func (c *Client) forget(err error) {
+	var te *TxError
+	if errors.As(err, &te) && te.Code == contract.CodeReplay {
+		c.mu.Lock()
+		clear(c.nonces)
+		c.mu.Unlock()
+	}
+}
+
+// Sign signs msg as k with the next nonce; typ may be "" for the message's
+// usual type.
+func (c *Client) Sign(ctx context.Context, k Key, typ string, msg contract.Msg) ([]byte, error) {
+	n, err := c.NextNonce(ctx, k.ID)
+	if err != nil {
+		return nil, err
+	}
+	if typ == "" {
+		typ = contract.TypeOf(msg)
+	}
+	return contract.SignType(k.PrivKey, c.ChainID, k.ID, n, typ, msg)
+}
+
+// Result is a committed transaction.
+type Result struct {
+	Hash   string                          `json:"hash"`
+	Height int64                           `json:"height"`
+	Events []json.RawMessage               `json:"-"`
+	Raw    *ctypes.ResultBroadcastTxCommit `json:"-"`
+}
+
+// Submit signs msg as k, broadcasts it and waits until it is in a block.
+// A refusal, at the mempool or in the block, comes back as *TxError.
+func (c *Client) Submit(ctx context.Context, k Key, typ string, msg contract.Msg) (Result, error) {
+	tx, err := c.Sign(ctx, k, typ, msg)
+	if err != nil {
+		return Result{}, err
+	}
+	return c.BroadcastCommit(ctx, tx)
+}
+
+// BroadcastCommit sends a signed transaction and waits for its block.
+func (c *Client) BroadcastCommit(ctx context.Context, tx []byte) (_ Result, err error) {
+	res, err := c.RPC.BroadcastTxCommit(ctx, tx)
+	if err != nil {
+		return Result{}, err
+	}
+	defer func() { c.forget(err) }()
+	if res.CheckTx.Code != 0 {
+		return Result{}, &TxError{Code: contract.Code(res.CheckTx.Code), Log: res.CheckTx.Log}
+	}
+	r := Result{Hash: res.Hash.String(), Height: res.Height, Raw: res}
+	if res.TxResult.Code != 0 {
+		return r, &TxError{Code: contract.Code(res.TxResult.Code), Log: res.TxResult.Log}
+	}
+	return r, nil
+}
+
+// BroadcastSync sends a signed transaction and returns once the mempool
+// took it (or refused it).
+func (c *Client) BroadcastSync(ctx context.Context, tx []byte) error {
+	res, err := c.RPC.BroadcastTxSync(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if res.Code != 0 {
+		err := &TxError{Code: contract.Code(res.Code), Log: res.Log}
+		c.forget(err)
+		return err
+	}
+	return nil
+}
+
+// WaitHeight waits until the chain reaches height h.
+func (c *Client) WaitHeight(ctx context.Context, h int64) error {
+	for {
+		st, err := c.RPC.Status(ctx)
+		if err == nil && st.SyncInfo.LatestBlockHeight >= h {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

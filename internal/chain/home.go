@@ -1,0 +1,237 @@
+package chain
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	cmtcfg "github.com/cometbft/cometbft/config"
+	"github.com/cometbft/cometbft/crypto/ed25519"
+	"github.com/cometbft/cometbft/p2p"
+	"github.com/cometbft/cometbft/privval"
+	"github.com/cometbft/cometbft/types"
+	cmttime "github.com/cometbft/cometbft/types/time"
+	"github.com/spf13/viper"
+
+	"github.com/gridledger/gridledger/internal/contract"
+)
+
+// A home directory is a standard CometBFT home (config/config.toml,
+// config/genesis.json, node and validator keys, data/) plus gridledger's
+// own: config/gridledger.toml and keys/NAME.json, one per participant key
+// this machine holds.
+
+// Key is a participant's signing key as kept in HOME/keys/NAME.json.
+type Key struct {
+	ID      string          `json:"id"`
+	Role    contract.Role   `json:"role,omitempty"`
+	PrivKey ed25519.PrivKey `json:"priv_key"`
+}
+
+// PubKey is the key's public half.
+func (k Key) PubKey() []byte { return k.PrivKey.PubKey().Bytes() }
+
+// NewKey makes a fresh key for participant id.
+func NewKey(id string, role contract.Role) Key {
+	return Key{ID: id, Role: role, PrivKey: ed25519.GenPrivKey()}
+}
+
+func keyPath(home, name string) string { return filepath.Join(home, "keys", name+".json") }
+
+// SaveKey writes a key file readable only by its owner; it refuses to
+// overwrite one.
+func SaveKey(home, name string, k Key) error {
+	if err := os.MkdirAll(filepath.Join(home, "keys"), 0o700); err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(k, "", "  ")
+	f, err := os.OpenFile(keyPath(home, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("key %q: %w", name, err)
+	}
+	defer f.Close()
+	_, err = f.Write(append(b, '\n'))
+	return err
+}
+
+// LoadKey reads HOME/keys/NAME.json.
+func LoadKey(home, name string) (Key, error) {
+	var k Key
+	b, err := os.ReadFile(keyPath(home, name))
+	if err != nil {
+		return k, fmt.Errorf("key %q: %w (see `gridledger keys list --home %s`)", name, err, home)
+	}
+	if err := json.Unmarshal(b, &k); err != nil || len(k.PrivKey) != ed25519.PrivateKeySize {
+		return k, fmt.Errorf("key %q: not a gridledger key file", name)
+	}
+	return k, nil
+}
+
+// ListKeys lists the key names in a home, sorted.
+func ListKeys(home string) ([]string, error) {
+	m, err := filepath.Glob(filepath.Join(home, "keys", "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(m))
+	for i, p := range m {
+		names[i] = filepath.Base(p[:len(p)-len(".json")])
+	}
+	return names, nil
+}
+
+// AppConfig is gridledger's own configuration, HOME/config/gridledger.toml.
+type AppConfig struct {
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `toml:"log_level"`
+	// CometLogLevel filters CometBFT's own logs, which are chatty.
+	CometLogLevel string `toml:"comet_log_level"`
+}
+
+func defaultAppConfig() AppConfig { return AppConfig{LogLevel: "info", CometLogLevel: "error"} }
+
+// InitOptions shape a new single-validator home.
+type InitOptions struct {
+	ChainID   string
+	Moniker   string
+	TimeScale int64
+	Params    contract.Params
+	RPCAddr   string // e.g. tcp://127.0.0.1:26657
+	P2PAddr   string
+	// GenesisTime defaults to now.
+	GenesisTime time.Time
+}
+
+// DefaultInitOptions are a local community at real time.
+func DefaultInitOptions() InitOptions {
+	return InitOptions{
+		ChainID: "gridledger-local", Moniker: "validator-0", TimeScale: 1, Params: contract.DefaultParams(),
+		RPCAddr: "tcp://127.0.0.1:26657", P2PAddr: "tcp://127.0.0.1:26656",
+	}
+}
+
+// Init writes a new home: CometBFT config tuned for gridledger, a
+// validator key, genesis with an operator, a DSO and a utility whose keys it
+// also writes. It refuses to touch an existing home.
+func Init(home string, o InitOptions) error {
+	if _, err := os.Stat(filepath.Join(home, "config", "genesis.json")); err == nil {
+		return fmt.Errorf("%s already holds a node (config/genesis.json exists)", home)
+	}
+	cfg := cmtcfg.DefaultConfig()
+	cfg.SetRoot(home)
+	cfg.Moniker = o.Moniker
+	cfg.RPC.ListenAddress = o.RPCAddr
+	cfg.P2P.ListenAddress = o.P2PAddr
+	tune(cfg)
+	for _, d := range []string{"config", "data"} {
+		if err := os.MkdirAll(filepath.Join(home, d), 0o700); err != nil {
+			return err
+		}
+	}
+	cmtcfg.WriteConfigFile(filepath.Join(home, "config", "config.toml"), cfg)
+	if err := writeAppConfig(home, defaultAppConfig()); err != nil {
+		return err
+	}
+	if _, err := p2p.LoadOrGenNodeKey(cfg.NodeKeyFile()); err != nil {
+		return err
+	}
+	pv, err := privval.GenFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile(), nil)
+	if err != nil {
+		return err
+	}
+	pv.Save()
+	g := contract.Genesis{Params: o.Params, TimeScale: o.TimeScale}
+	for _, role := range []contract.Role{contract.RoleOperator, contract.RoleDSO, contract.RoleUtility} {
+		k := NewKey(string(role), role)
+		if err := SaveKey(home, string(role), k); err != nil {
+			return err
+		}
+		g.Participants = append(g.Participants, contract.Participant{ID: k.ID, Role: role, PubKey: k.PubKey()})
+	}
+	if err := g.Validate(); err != nil {
+		return err
+	}
+	appState, _ := json.MarshalIndent(g, "", "  ")
+	pub, _ := pv.GetPubKey()
+	gt := o.GenesisTime
+	if gt.IsZero() {
+		gt = cmttime.Now()
+	}
+	doc := &types.GenesisDoc{
+		ChainID: o.ChainID, GenesisTime: gt, ConsensusParams: types.DefaultConsensusParams(),
+		Validators: []types.GenesisValidator{{Address: pub.Address(), PubKey: pub, Power: 10, Name: o.Moniker}},
+		AppState:   appState,
+	}
+	if err := doc.ValidateAndComplete(); err != nil {
+		return err
+	}
+	return doc.SaveAs(cfg.GenesisFile())
+}
+
+// tune sets what gridledger needs from CometBFT: blocks at least every
+// second even when idle (market time comes from block headers), no wait
+// after a commit, and a mempool sized for bursts of orders that does not
+// re-verify every waiting transaction after each block (the contract
+// refuses, cleanly, one that a block made invalid).
+func tune(cfg *cmtcfg.Config) {
+	cfg.Consensus.TimeoutCommit = 0
+	cfg.Consensus.CreateEmptyBlocks = true
+	cfg.Consensus.CreateEmptyBlocksInterval = time.Second
+	cfg.Consensus.PeerGossipSleepDuration = 10 * time.Millisecond
+	cfg.Mempool.Recheck = false
+	cfg.Mempool.Size = 100_000
+	cfg.Mempool.MaxTxsBytes = 1 << 30
+	cfg.Mempool.CacheSize = 200_000
+	cfg.RPC.MaxOpenConnections = 2000
+	cfg.RPC.MaxSubscriptionClients = 200
+	cfg.RPC.TimeoutBroadcastTxCommit = 30 * time.Second
+	cfg.P2P.AddrBookStrict = false
+	cfg.P2P.AllowDuplicateIP = true
+}
+
+func writeAppConfig(home string, c AppConfig) error {
+	f, err := os.Create(filepath.Join(home, "config", "gridledger.toml"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fmt.Fprintln(f, "# gridledger's own settings; CometBFT's are in config.toml beside this file.")
+	return toml.NewEncoder(f).Encode(c)
+}
+
+// LoadConfig reads a home's CometBFT and gridledger configuration.
+func LoadConfig(home string) (*cmtcfg.Config, AppConfig, error) {
+	ac := defaultAppConfig()
+	if _, err := toml.DecodeFile(filepath.Join(home, "config", "gridledger.toml"), &ac); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, ac, fmt.Errorf("gridledger.toml: %w", err)
+	}
+	cfg := cmtcfg.DefaultConfig()
+	v := viper.New()
+	v.SetConfigFile(filepath.Join(home, "config", "config.toml"))
+	if err := v.ReadInConfig(); err != nil {
+		return nil, ac, fmt.Errorf("%s is not a gridledger home (run `gridledger init --home %s`): %w", home, home, err)
+	}
+	if err := v.Unmarshal(cfg); err != nil {
+		return nil, ac, err
+	}
+	cfg.SetRoot(home)
+	if err := cfg.ValidateBasic(); err != nil {
+		return nil, ac, err
+	}
+	return cfg, ac, nil
+}
+
+// Genesis reads a home's genesis file.
+func Genesis(home string) (*types.GenesisDoc, contract.Genesis, error) {
+	var g contract.Genesis
+	doc, err := types.GenesisDocFromFile(filepath.Join(home, "config", "genesis.json"))
+	if err != nil {
+		return nil, g, err
+	}
+	err = json.Unmarshal(doc.AppState, &g)
+	return doc, g, err
+}
