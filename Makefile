@@ -1,0 +1,28 @@
+# The README's commands. `make test` is what CI runs.
+.PHONY: test build run bench fuzz
+
+GO ?= go
+
+build:
+	$(GO) build -o bin/gridledger ./cmd/gridledger
+
+test:
+	@unformatted=$$(gofmt -l cmd internal); if [ -n "$$unformatted" ]; then echo "not gofmt-ed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+
+run:
+	$(GO) run ./cmd/gridledger run
+
+# Benchmarks whose figures the closing notes report.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
+	$(GO) run ./cmd/gridledger bench tx --txs 30000
+
+# A short run of every fuzz target.
+fuzz:
+	@for pkg in ./internal/market ./internal/contract; do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep ^Fuzz); do \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 20s $$pkg || exit 1; \
+	  done; \
+	done

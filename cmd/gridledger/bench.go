@@ -1,0 +1,288 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cometbft/cometbft/types"
+	"github.com/spf13/cobra"
+
+	"github.com/gridledger/gridledger/internal/chain"
+	"github.com/gridledger/gridledger/internal/contract"
+	"github.com/gridledger/gridledger/internal/units"
+)
+
+func newBenchCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "bench", Short: "Load tests"}
+	var o benchOptions
+	tx := &cobra.Command{
+		Use:   "tx",
+		Short: "Pre-signed bids and offers through a fresh embedded node's RPC: committed tx/s and commit latency",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, err := benchTx(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			if g.output == "json" {
+				return printJSON(cmd.OutOrStdout(), r)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "sent %d, committed ok %d, refused %d in %.2fs\n", r.Sent, r.Committed, r.Refused, r.Seconds)
+			fmt.Fprintf(cmd.OutOrStdout(), "committed tx/s %.0f (offered rate %s), blocks %d (%.1f tx/block)\n", r.TxPerSec, rateText(o.rate), r.Blocks, r.TxPerBlock)
+			fmt.Fprintf(cmd.OutOrStdout(), "commit latency ms: p50 %.1f  p90 %.1f  p99 %.1f  max %.1f\n", r.P50Ms, r.P90Ms, r.P99Ms, r.MaxMs)
+			return nil
+		},
+	}
+	tx.Flags().IntVar(&o.txs, "txs", 30000, "transactions to send")
+	tx.Flags().IntVar(&o.rate, "rate", 0, "offered transactions per second (0: as fast as the node takes them)")
+	tx.Flags().IntVar(&o.members, "members", 200, "members signing (half buyers, half sellers)")
+	tx.Flags().IntVar(&o.conns, "conns", 4, "concurrent RPC connections")
+	tx.Flags().IntVar(&o.batch, "batch", 20, "transactions per JSON-RPC batch request")
+	cmd.AddCommand(tx)
+	return cmd
+}
+
+func rateText(r int) string {
+	if r == 0 {
+		return "max"
+	}
+	return fmt.Sprint(r)
+}
+
+type benchOptions struct{ txs, rate, members, conns, batch int }
+
+type benchResult struct {
+	Sent       int     `json:"sent"`
+	Committed  int     `json:"committed"`
+	Refused    int     `json:"refused"`
+	Seconds    float64 `json:"seconds"`
+	TxPerSec   float64 `json:"tx_per_sec"`
+	Blocks     int     `json:"blocks"`
+	TxPerBlock float64 `json:"tx_per_block"`
+	P50Ms      float64 `json:"p50_ms"`
+	P90Ms      float64 `json:"p90_ms"`
+	P99Ms      float64 `json:"p99_ms"`
+	MaxMs      float64 `json:"max_ms"`
+}
+
+func benchTx(ctx context.Context, o benchOptions) (benchResult, error) {
+	var r benchResult
+	log := newLogger(os.Stderr)
+	home, err := os.MkdirTemp("", "gridledger-bench-")
+	if err != nil {
+		return r, err
+	}
+	defer os.RemoveAll(home)
+	io := chain.DefaultInitOptions()
+	io.Params.MaxTxPerInterval = 1_000_000
+	if err := chain.Init(home, io); err != nil {
+		return r, err
+	}
+	n, err := chain.StartNode(ctx, home, log)
+	if err != nil {
+		return r, err
+	}
+	defer n.Stop()
+	cl, err := chain.Dial(n.RPCAddr())
+	if err != nil {
+		return r, err
+	}
+	op, _ := chain.LoadKey(home, "operator")
+	dso, _ := chain.LoadKey(home, "dso")
+
+	// Set up members: registered and funded (operator), sellers' assets
+	// registered (owner) and approved (DSO), each stage sent in bulk.
+	log.Info("registering members", "members", o.members)
+	keys := make([]chain.Key, o.members)
+	var stage [][]byte
+	for i := range keys {
+		keys[i] = chain.NewKey(fmt.Sprintf("M%05d", i), contract.RoleMember)
+		stage = append(stage, mustSign(ctx, cl, op, &contract.MsgRegisterParticipant{ID: keys[i].ID, Role: contract.RoleMember, NodeType: contract.NodeHousehold, PubKey: keys[i].PubKey()}),
+			mustSign(ctx, cl, op, &contract.MsgIssue{To: keys[i].ID, Amount: 10_000 * units.NanoPerUnit}))
+	}
+	if err := sendAndWait(ctx, cl, stage); err != nil {
+		return r, err
+	}
+	stage = stage[:0]
+	for i := 0; i < o.members; i += 2 {
+		stage = append(stage, mustSign(ctx, cl, keys[i], &contract.MsgRegisterRES{ID: keys[i].ID + "-PV", Kind: "pv", CapacityW: contract.MaxCapacityW}))
+	}
+	if err := sendAndWait(ctx, cl, stage); err != nil {
+		return r, err
+	}
+	stage = stage[:0]
+	for i := 0; i < o.members; i += 2 {
+		stage = append(stage, mustSign(ctx, cl, dso, &contract.MsgApproveRES{ID: keys[i].ID + "-PV"}))
+	}
+	if err := sendAndWait(ctx, cl, stage); err != nil {
+		return r, err
+	}
+	var ls []contract.ListingView
+	if err := cl.Query(ctx, "/listings", &ls); err != nil {
+		return r, err
+	}
+	var open []int64
+	for _, l := range ls {
+		if l.State == contract.StateAuthorizeOffers {
+			open = append(open, l.Start)
+		}
+	}
+	if len(open) == 0 {
+		return r, fmt.Errorf("no open listing")
+	}
+
+	log.Info("pre-signing", "txs", o.txs)
+	txs := make([][]byte, o.txs)
+	for i := range txs {
+		k := keys[i%o.members]
+		listing := open[(i/o.members)%len(open)]
+		var msg contract.Msg = &contract.MsgBid{Listing: listing, Wh: 100 + int64(i%900), PricePerKWh: 60_000 + int64(i%30_000)}
+		if (i%o.members)%2 == 0 {
+			msg = &contract.MsgOffer{Listing: listing, RES: k.ID + "-PV", Wh: 100 + int64(i%900), PricePerKWh: 40_000 + int64(i%30_000)}
+		}
+		txs[i] = mustSign(ctx, cl, k, msg)
+	}
+
+	// Watch blocks: a transaction's commit latency is from its send to the
+	// arrival of the block that holds it.
+	sent := make(map[string]time.Time, len(txs))
+	var mu sync.Mutex
+	if err := cl.RPC.Start(); err != nil {
+		return r, err
+	}
+	defer cl.RPC.Stop()
+	evs, err := cl.RPC.Subscribe(ctx, "bench", "tm.event='NewBlock'", 1000)
+	if err != nil {
+		return r, err
+	}
+	var lat []time.Duration
+	var committed, refusedInBlock, blocks int
+	var lastCommit time.Time
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for committed+refusedInBlock < len(txs) {
+			select {
+			case ev := <-evs:
+				b, ok := ev.Data.(types.EventDataNewBlock)
+				if !ok {
+					continue
+				}
+				now := time.Now()
+				mu.Lock()
+				for i, tx := range b.Block.Data.Txs {
+					t0, ok := sent[string(tx.Hash())]
+					if !ok {
+						continue
+					}
+					if b.ResultFinalizeBlock.TxResults[i].Code == 0 {
+						committed++
+						lat = append(lat, now.Sub(t0))
+					} else {
+						refusedInBlock++
+					}
+					lastCommit = now
+				}
+				mu.Unlock()
+				if len(b.Block.Data.Txs) > 0 {
+					blocks++
+				}
+			case <-time.After(15 * time.Second):
+				return
+			}
+		}
+	}()
+
+	log.Info("sending", "txs", len(txs), "rate", rateText(o.rate), "conns", o.conns)
+	var refusedAtMempool atomic.Int64
+	start := time.Now()
+	work := make(chan [][]byte, o.conns*2)
+	var wg sync.WaitGroup
+	for range o.conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for batch := range work {
+				b := cl.RPC.NewBatch()
+				mu.Lock()
+				now := time.Now()
+				for _, tx := range batch {
+					sent[string(types.Tx(tx).Hash())] = now
+				}
+				mu.Unlock()
+				for _, tx := range batch {
+					_, _ = b.BroadcastTxSync(ctx, tx)
+				}
+				res, err := b.Send(ctx)
+				if err != nil {
+					refusedAtMempool.Add(int64(len(batch)))
+					continue
+				}
+				for _, x := range res {
+					if rr, ok := x.(interface{ GetCode() uint32 }); ok && rr.GetCode() != 0 {
+						refusedAtMempool.Add(1)
+					}
+				}
+			}
+		}()
+	}
+	for i := 0; i < len(txs); i += o.batch {
+		if o.rate > 0 {
+			due := start.Add(time.Duration(float64(i) / float64(o.rate) * float64(time.Second)))
+			time.Sleep(time.Until(due))
+		}
+		work <- txs[i:min(i+o.batch, len(txs))]
+	}
+	close(work)
+	wg.Wait()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	r.Sent = len(txs)
+	r.Committed = committed
+	r.Refused = refusedInBlock + int(refusedAtMempool.Load())
+	r.Seconds = lastCommit.Sub(start).Seconds()
+	if r.Seconds > 0 {
+		r.TxPerSec = float64(committed) / r.Seconds
+	}
+	r.Blocks = blocks
+	if blocks > 0 {
+		r.TxPerBlock = float64(committed) / float64(blocks)
+	}
+	slices.Sort(lat)
+	pct := func(p float64) float64 {
+		if len(lat) == 0 {
+			return 0
+		}
+		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+	}
+	r.P50Ms, r.P90Ms, r.P99Ms, r.MaxMs = pct(0.5), pct(0.9), pct(0.99), pct(1)
+	return r, nil
+}
+
+func mustSign(ctx context.Context, cl *chain.Client, k chain.Key, msg contract.Msg) []byte {
+	tx, err := cl.Sign(ctx, k, "", msg)
+	if err != nil {
+		panic(err)
+	}
+	return tx
+}
+
+// sendAndWait broadcasts transactions and waits until the last is in a block.
+func sendAndWait(ctx context.Context, cl *chain.Client, txs [][]byte) error {
+	for i, tx := range txs {
+		if i == len(txs)-1 {
+			_, err := cl.BroadcastCommit(ctx, tx)
+			return err
+		}
+		if err := cl.BroadcastSync(ctx, tx); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,148 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/gridledger/gridledger/internal/chain"
+	"github.com/gridledger/gridledger/internal/contract"
+)
+
+// Live drives simulated sites against a running node: each site signs its
+// own orders with its own key, through the node's RPC like any member.
+type Live struct {
+	Client   *chain.Client
+	Operator chain.Key
+	DSO      chain.Key
+	Sites    []Site
+	Keys     map[string]chain.Key // site id → key
+	Log      *slog.Logger
+	// LeadIntervals is how many intervals before gate closure sites bid.
+	LeadIntervals int64
+	// FundsNano is what each member is issued at registration.
+	FundsNano int64
+	// OnClearing is called once for each listing cleared while running.
+	OnClearing func(contract.ListingView)
+
+	bid      map[int64]bool
+	reported map[int64]bool
+}
+
+// Register puts the sites on the ledger: participants (operator), their
+// assets (owner) approved by the DSO, and money to bid with. Sites already
+// registered are left as they are.
+func (l *Live) Register(ctx context.Context) error {
+	for _, s := range l.Sites {
+		k := l.Keys[s.ID]
+		var p contract.Participant
+		err := l.Client.Query(ctx, "/participants/"+s.ID, &p)
+		var te *chain.TxError
+		if err == nil {
+			continue
+		} else if !errors.As(err, &te) || te.Code != contract.CodeUnknownParticipant {
+			return err
+		}
+		steps := []struct {
+			key chain.Key
+			typ string
+			msg contract.Msg
+		}{
+			{l.Operator, contract.TypeRegisterParticipant, &contract.MsgRegisterParticipant{ID: s.ID, Role: contract.RoleMember, NodeType: s.NodeType, PubKey: k.PubKey()}},
+			{l.Operator, contract.TypeIssue, &contract.MsgIssue{To: s.ID, Amount: l.FundsNano}},
+		}
+		if s.RES != "" {
+			steps = append(steps,
+				struct {
+					key chain.Key
+					typ string
+					msg contract.Msg
+				}{k, contract.TypeRegisterRES, &contract.MsgRegisterRES{ID: s.RES, Kind: s.RESKind, CapacityW: s.CapacityW}},
+				struct {
+					key chain.Key
+					typ string
+					msg contract.Msg
+				}{l.DSO, contract.TypeApproveRES, &contract.MsgApproveRES{ID: s.RES}})
+		}
+		for _, st := range steps {
+			if _, err := l.Client.Submit(ctx, st.key, st.typ, st.msg); err != nil {
+				return fmt.Errorf("register %s: %s: %w", s.ID, st.typ, err)
+			}
+		}
+		l.Log.Info("member registered", "id", s.ID, "node_type", s.NodeType, "res", s.RES, "capacity_w", s.CapacityW)
+	}
+	return nil
+}
+
+// Run places each site's order in every listing as its gate closure
+// approaches and reports each clearing, until ctx ends.
+func (l *Live) Run(ctx context.Context) error {
+	l.bid, l.reported = map[int64]bool{}, map[int64]bool{}
+	var params contract.Params
+	if err := l.Client.Query(ctx, "/params", &params); err != nil {
+		return err
+	}
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		if err := l.step(ctx, params); err != nil && ctx.Err() == nil {
+			l.Log.Warn("simulation step", "err", err)
+		}
+	}
+}
+
+func (l *Live) step(ctx context.Context, p contract.Params) error {
+	var info contract.Info
+	if err := l.Client.Query(ctx, "/info", &info); err != nil {
+		return err
+	}
+	var ls []contract.ListingView
+	if err := l.Client.Query(ctx, fmt.Sprintf("/listings?from=%d", info.MarketTime-3*p.IntervalS), &ls); err != nil {
+		return err
+	}
+	for _, lv := range ls {
+		switch {
+		case lv.State == contract.StateBidsClosed && lv.Clearing != nil && !l.reported[lv.Start]:
+			l.reported[lv.Start] = true
+			if l.OnClearing != nil && l.bid[lv.Start] {
+				l.OnClearing(lv)
+			}
+		case lv.State == contract.StateAuthorizeOffers && !l.bid[lv.Start] &&
+			lv.GateClosure-info.MarketTime <= l.LeadIntervals*(lv.End-lv.Start):
+			l.bid[lv.Start] = true
+			l.placeOrders(ctx, p, lv)
+		}
+	}
+	return nil
+}
+
+func (l *Live) placeOrders(ctx context.Context, p contract.Params, lv contract.ListingView) {
+	hour := int(((lv.Start+p.TariffUTCOffsetS)%86400 + 86400) % 86400 / 3600)
+	for _, s := range l.Sites {
+		o, ok := s.Decide(lv.Start, lv.End-lv.Start, hour, lv.GridPricePerKWh, lv.FeedInPerKWh)
+		if !ok {
+			continue
+		}
+		var typ string
+		var msg contract.Msg
+		if o.Side == contract.SideBid {
+			typ, msg = contract.TypeBid, &contract.MsgBid{Listing: lv.Start, Wh: o.Wh, PricePerKWh: o.PricePerKWh}
+		} else {
+			typ, msg = contract.TypeOffer, &contract.MsgOffer{Listing: lv.Start, RES: s.RES, Wh: o.Wh, PricePerKWh: o.PricePerKWh}
+		}
+		tx, err := l.Client.Sign(ctx, l.Keys[s.ID], typ, msg)
+		if err == nil {
+			err = l.Client.BroadcastSync(ctx, tx)
+		}
+		if err != nil {
+			l.Log.Warn("order refused", "site", s.ID, "listing", lv.Start, "err", err)
+		}
+	}
+}
