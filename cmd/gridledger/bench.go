@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	ctypes "github.com/cometbft/cometbft/rpc/core/types"
 	"github.com/cometbft/cometbft/types"
 	"github.com/spf13/cobra"
 
@@ -43,6 +45,7 @@ func newBenchCmd() *cobra.Command {
 	tx.Flags().IntVar(&o.members, "members", 200, "members signing (half buyers, half sellers)")
 	tx.Flags().IntVar(&o.conns, "conns", 4, "concurrent RPC connections")
 	tx.Flags().IntVar(&o.batch, "batch", 20, "transactions per JSON-RPC batch request")
+	tx.Flags().StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the sending phase to this file")
 	cmd.AddCommand(tx)
 	return cmd
 }
@@ -54,7 +57,10 @@ func rateText(r int) string {
 	return fmt.Sprint(r)
 }
 
-type benchOptions struct{ txs, rate, members, conns, batch int }
+type benchOptions struct {
+	txs, rate, members, conns, batch int
+	cpuProfile                       string
+}
 
 type benchResult struct {
 	Sent       int     `json:"sent"`
@@ -148,66 +154,48 @@ func benchTx(ctx context.Context, o benchOptions) (benchResult, error) {
 		txs[i] = mustSign(ctx, cl, k, msg)
 	}
 
-	// Watch blocks: a transaction's commit latency is from its send to the
-	// arrival of the block that holds it.
-	sent := make(map[string]time.Time, len(txs))
-	var mu sync.Mutex
-	if err := cl.RPC.Start(); err != nil {
-		return r, err
-	}
-	defer cl.RPC.Stop()
-	evs, err := cl.RPC.Subscribe(ctx, "bench", "tm.event='NewBlock'", 1000)
+	st, err := cl.RPC.Status(ctx)
 	if err != nil {
 		return r, err
 	}
-	var lat []time.Duration
-	var committed, refusedInBlock, blocks int
-	var lastCommit time.Time
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for committed+refusedInBlock < len(txs) {
-			select {
-			case ev := <-evs:
-				b, ok := ev.Data.(types.EventDataNewBlock)
-				if !ok {
-					continue
-				}
-				now := time.Now()
-				mu.Lock()
-				for i, tx := range b.Block.Data.Txs {
-					t0, ok := sent[string(tx.Hash())]
-					if !ok {
-						continue
-					}
-					if b.ResultFinalizeBlock.TxResults[i].Code == 0 {
-						committed++
-						lat = append(lat, now.Sub(t0))
-					} else {
-						refusedInBlock++
-					}
-					lastCommit = now
-				}
-				mu.Unlock()
-				if len(b.Block.Data.Txs) > 0 {
-					blocks++
-				}
-			case <-time.After(15 * time.Second):
-				return
-			}
-		}
-	}()
+	firstHeight := st.SyncInfo.LatestBlockHeight + 1
+	sent := make(map[string]time.Time, len(txs))
+	var mu sync.Mutex
+	var refusedAtMempool atomic.Int64
 
 	log.Info("sending", "txs", len(txs), "rate", rateText(o.rate), "conns", o.conns)
-	var refusedAtMempool atomic.Int64
+	var logged atomic.Bool
+	// Each member's transactions go down one connection, in nonce order:
+	// spread over several, a later nonce could overtake an earlier one and
+	// make it a replay.
+	streams := make([][][]byte, o.conns)
+	for i, tx := range txs {
+		w := (i % o.members) % o.conns
+		streams[w] = append(streams[w], tx)
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return r, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return r, err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	start := time.Now()
-	work := make(chan [][]byte, o.conns*2)
 	var wg sync.WaitGroup
-	for range o.conns {
+	for _, stream := range streams {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for batch := range work {
+			for i := 0; i < len(stream); i += o.batch {
+				if o.rate > 0 {
+					due := start.Add(time.Duration(float64(i*o.conns) / float64(o.rate) * float64(time.Second)))
+					time.Sleep(time.Until(due))
+				}
+				batch := stream[i:min(i+o.batch, len(stream))]
 				b := cl.RPC.NewBatch()
 				mu.Lock()
 				now := time.Now()
@@ -216,43 +204,44 @@ func benchTx(ctx context.Context, o benchOptions) (benchResult, error) {
 				}
 				mu.Unlock()
 				for _, tx := range batch {
-					_, _ = b.BroadcastTxSync(ctx, tx)
+					_, _ = b.BroadcastTxSync(ctx, tx) // only queues; Send reports
 				}
 				res, err := b.Send(ctx)
 				if err != nil {
+					if !logged.Swap(true) {
+						log.Warn("batch refused", "err", err)
+					}
 					refusedAtMempool.Add(int64(len(batch)))
 					continue
 				}
+				refusedAtMempool.Add(int64(len(batch) - len(res)))
 				for _, x := range res {
-					if rr, ok := x.(interface{ GetCode() uint32 }); ok && rr.GetCode() != 0 {
+					if rr, ok := x.(*ctypes.ResultBroadcastTx); !ok || rr.Code != 0 {
+						if !logged.Swap(true) {
+							log.Warn("transaction refused", "result", x)
+						}
 						refusedAtMempool.Add(1)
 					}
 				}
 			}
 		}()
 	}
-	for i := 0; i < len(txs); i += o.batch {
-		if o.rate > 0 {
-			due := start.Add(time.Duration(float64(i) / float64(o.rate) * float64(time.Second)))
-			time.Sleep(time.Until(due))
-		}
-		work <- txs[i:min(i+o.batch, len(txs))]
-	}
-	close(work)
 	wg.Wait()
-	<-done
-	mu.Lock()
-	defer mu.Unlock()
-	r.Sent = len(txs)
-	r.Committed = committed
-	r.Refused = refusedInBlock + int(refusedAtMempool.Load())
-	r.Seconds = lastCommit.Sub(start).Seconds()
-	if r.Seconds > 0 {
-		r.TxPerSec = float64(committed) / r.Seconds
+	c, err := collectCommits(ctx, cl, firstHeight, sent, len(txs)-int(refusedAtMempool.Load()))
+	if err != nil {
+		return r, err
 	}
-	r.Blocks = blocks
-	if blocks > 0 {
-		r.TxPerBlock = float64(committed) / float64(blocks)
+	lat := c.latencies
+	r.Sent = len(txs)
+	r.Committed = len(lat)
+	r.Refused = c.refused + int(refusedAtMempool.Load())
+	r.Seconds = c.last.Sub(start).Seconds()
+	if r.Seconds > 0 {
+		r.TxPerSec = float64(r.Committed) / r.Seconds
+	}
+	r.Blocks = c.blocks
+	if c.blocks > 0 {
+		r.TxPerBlock = float64(r.Committed) / float64(c.blocks)
 	}
 	slices.Sort(lat)
 	pct := func(p float64) float64 {
@@ -263,6 +252,59 @@ func benchTx(ctx context.Context, o benchOptions) (benchResult, error) {
 	}
 	r.P50Ms, r.P90Ms, r.P99Ms, r.MaxMs = pct(0.5), pct(0.9), pct(0.99), pct(1)
 	return r, nil
+}
+
+type commits struct {
+	latencies []time.Duration
+	refused   int
+	blocks    int
+	last      time.Time
+}
+
+// collectCommits reads the blocks from firstHeight on until want of the
+// sent transactions are in them (or no new one arrives for 10 s). A block
+// at height h is committed when block h+1 is proposed, so the header time
+// of h+1 (the same clock as the sender's, on one machine) is its commit
+// time.
+func collectCommits(ctx context.Context, cl *chain.Client, firstHeight int64, sent map[string]time.Time, want int) (commits, error) {
+	var c commits
+	seen, idle := 0, time.Now()
+	for h := firstHeight; seen < want && time.Since(idle) < 10*time.Second; {
+		next := h + 1
+		hdr, err := cl.RPC.Header(ctx, &next)
+		if err != nil {
+			time.Sleep(50 * time.Millisecond) // not there yet
+			continue
+		}
+		blk, err := cl.RPC.Block(ctx, &h)
+		if err != nil {
+			return c, err
+		}
+		res, err := cl.RPC.BlockResults(ctx, &h)
+		if err != nil {
+			return c, err
+		}
+		at := hdr.Header.Time
+		for i, tx := range blk.Block.Data.Txs {
+			t0, ok := sent[string(tx.Hash())]
+			if !ok {
+				continue
+			}
+			seen++
+			if res.TxResults[i].Code != 0 {
+				c.refused++
+				continue
+			}
+			c.latencies = append(c.latencies, at.Sub(t0))
+			c.last = at
+		}
+		if len(blk.Block.Data.Txs) > 0 {
+			c.blocks++
+			idle = time.Now()
+		}
+		h++
+	}
+	return c, nil
 }
 
 func mustSign(ctx context.Context, cl *chain.Client, k chain.Key, msg contract.Msg) []byte {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -47,6 +49,25 @@ type TxError struct {
 
 func (e *TxError) Error() string {
 	return fmt.Sprintf("refused (%d %s): %s", e.Code, e.Code.Name(), e.Log)
+}
+
+// CometBFT reports a transaction CheckTx refused as an RPC error whose text
+// carries the result; asTxError recovers the stable code from it.
+var invalidTx = regexp.MustCompile(`is invalid: code=(\d+), data=[0-9A-Fa-f]*, log='(.*)', codespace='gridledger'`)
+
+func asTxError(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if m := invalidTx.FindStringSubmatch(msg); m != nil {
+		code, _ := strconv.ParseUint(m[1], 10, 32)
+		return &TxError{Code: contract.Code(code), Log: m[2]}
+	}
+	if strings.Contains(msg, "tx already exists in cache") {
+		return &TxError{Code: contract.CodeReplay, Log: "the node already received this exact transaction"}
+	}
+	return err
 }
 
 // Query runs a ledger query (see contract.State.Query) and decodes the
@@ -129,11 +150,11 @@ func (c *Client) Submit(ctx context.Context, k Key, typ string, msg contract.Msg
 
 // BroadcastCommit sends a signed transaction and waits for its block.
 func (c *Client) BroadcastCommit(ctx context.Context, tx []byte) (_ Result, err error) {
+	defer func() { c.forget(err) }()
 	res, err := c.RPC.BroadcastTxCommit(ctx, tx)
 	if err != nil {
-		return Result{}, err
+		return Result{}, asTxError(err)
 	}
-	defer func() { c.forget(err) }()
 	if res.CheckTx.Code != 0 {
 		return Result{}, &TxError{Code: contract.Code(res.CheckTx.Code), Log: res.CheckTx.Log}
 	}
@@ -149,6 +170,8 @@ func (c *Client) BroadcastCommit(ctx context.Context, tx []byte) (_ Result, err 
 func (c *Client) BroadcastSync(ctx context.Context, tx []byte) error {
 	res, err := c.RPC.BroadcastTxSync(ctx, tx)
 	if err != nil {
+		err = asTxError(err)
+		c.forget(err)
 		return err
 	}
 	if res.Code != 0 {

@@ -187,6 +187,7 @@ func tune(cfg *cmtcfg.Config) {
 	cfg.Mempool.MaxTxsBytes = 1 << 30
 	cfg.Mempool.CacheSize = 200_000
 	cfg.RPC.MaxOpenConnections = 2000
+	cfg.RPC.MaxRequestBatchSize = 100
 	cfg.RPC.MaxSubscriptionClients = 200
 	cfg.RPC.TimeoutBroadcastTxCommit = 30 * time.Second
 	cfg.P2P.AddrBookStrict = false

@@ -18,9 +18,10 @@ import (
 // Node is a running validator with the gridledger app embedded.
 type Node struct {
 	*node.Node
-	App    *App
-	Config *cmtcfg.Config
-	appDB  dbm.DB
+	App     *App
+	Config  *cmtcfg.Config
+	appDB   dbm.DB
+	txIndex dbm.DB
 }
 
 // StartNode starts the validator of a home and returns once it runs.
@@ -44,21 +45,33 @@ func StartNode(ctx context.Context, home string, log *slog.Logger) (*Node, error
 		return nil, err
 	}
 	pv := privval.LoadFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile())
+	// CometBFT v1.0.1 never closes the tx index database it opens; keep
+	// hold of it to close it ourselves, or the home stays locked until the
+	// process exits.
+	var txIndex dbm.DB
+	dbProvider := func(c *cmtcfg.DBContext) (dbm.DB, error) {
+		db, err := cmtcfg.DefaultDBProvider(c)
+		if err == nil && c.ID == "tx_index" {
+			txIndex = db
+		}
+		return db, err
+	}
 	n, err := node.NewNode(ctx, cfg, pv, nodeKey,
 		// CheckTx and queries run beside block execution; the app
 		// serialises what must be serialised itself.
 		proxy.NewConsensusSyncLocalClientCreator(app),
-		node.DefaultGenesisDocProviderFunc(cfg), cmtcfg.DefaultDBProvider,
+		node.DefaultGenesisDocProviderFunc(cfg), dbProvider,
 		node.DefaultMetricsProvider(cfg.Instrumentation), newCometLogger(log.With("module", "cometbft"), ac.CometLogLevel))
 	if err != nil {
 		appDB.Close()
 		return nil, err
 	}
+	nd := &Node{Node: n, App: app, Config: cfg, appDB: appDB, txIndex: txIndex}
 	if err := n.Start(); err != nil {
-		appDB.Close()
+		nd.closeDBs()
 		return nil, err
 	}
-	return &Node{Node: n, App: app, Config: cfg, appDB: appDB}, nil
+	return nd, nil
 }
 
 // RPCAddr is the node's RPC listen address (tcp://host:port).
@@ -68,10 +81,17 @@ func (n *Node) RPCAddr() string { return n.Config.RPC.ListenAddress }
 func (n *Node) Stop() error {
 	err := n.Node.Stop()
 	n.Node.Wait()
-	if cerr := n.appDB.Close(); err == nil {
+	if cerr := n.closeDBs(); err == nil {
 		err = cerr
 	}
 	return err
+}
+
+func (n *Node) closeDBs() error {
+	if n.txIndex != nil {
+		n.txIndex.Close()
+	}
+	return n.appDB.Close()
 }
 
 // cometLogger adapts slog to CometBFT's logger, filtered at a level.
