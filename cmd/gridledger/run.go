@@ -25,6 +25,7 @@ func newRunCmd() *cobra.Command {
 	var mech string
 	var duration time.Duration
 	var lead int64
+	o := chain.DefaultInitOptions()
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the whole system on this machine: a validator and a simulated community trading every interval",
@@ -58,7 +59,6 @@ can be pointed at it from another terminal.`,
 				home = dir
 			}
 			if _, err := os.Stat(filepath.Join(home, "config", "genesis.json")); errors.Is(err, os.ErrNotExist) {
-				o := chain.DefaultInitOptions()
 				o.TimeScale = scale
 				o.Params.Mechanism = market.Mechanism(mech)
 				if err := o.Params.Validate(); err != nil {
@@ -75,6 +75,8 @@ can be pointed at it from another terminal.`,
 	cmd.Flags().StringVar(&mech, "mechanism", string(market.AverageBid), "clearing mechanism for a new home")
 	cmd.Flags().DurationVar(&duration, "duration", 0, "stop after this long (default: until interrupted)")
 	cmd.Flags().Int64Var(&lead, "lead", 2, "members bid this many intervals before gate closure")
+	cmd.Flags().StringVar(&o.RPCAddr, "rpc-laddr", o.RPCAddr, "RPC listen address for a new home")
+	cmd.Flags().StringVar(&o.P2PAddr, "p2p-laddr", o.P2PAddr, "P2P listen address for a new home")
 	return cmd
 }
 

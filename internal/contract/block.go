@@ -41,8 +41,8 @@ type TxResult struct {
 // marketTime maps a block time to market time (UTC seconds), applying the
 // genesis time scale.
 func (s *State) toMarketTime(blockTimeNs int64) int64 {
-	elapsedMs := (blockTimeNs - s.info.GenesisTimeNs) / 1e6
-	return s.info.GenesisTimeNs/1e9 + elapsedMs*s.info.TimeScale/1000
+	elapsedMs := (blockTimeNs - s.info.GenesisTimeNs) / 1_000_000
+	return s.info.GenesisTimeNs/1_000_000_000 + elapsedMs*s.info.TimeScale/1000
 }
 
 // MarketTime is the market time of the last block.

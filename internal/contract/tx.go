@@ -136,10 +136,10 @@ type (
 // Limits on what a single order or payment may say: beyond them a number is
 // a typo or an attack, and below them every product fits in int64.
 const (
-	MaxOrderWh     = 100_000_000     // 100 MWh in one order
-	MaxPricePerKWh = 100_000_000     // 100 currency units per kWh
-	MaxAmount      = 1_000_000 * 1e9 // one million currency units in nano-units
-	MaxCapacityW   = 1_000_000_000   // 1 GW
+	MaxOrderWh     = 100_000_000               // 100 MWh in one order
+	MaxPricePerKWh = 100_000_000               // 100 currency units per kWh
+	MaxAmount      = 1_000_000 * 1_000_000_000 // one million currency units in nano-units
+	MaxCapacityW   = 1_000_000_000             // 1 GW
 )
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$`)
@@ -344,7 +344,8 @@ func strictUnmarshal(data []byte, v any) error {
 
 // DecodeTx parses a transaction and its message and checks everything that
 // needs no state: shape, ranges, signer id. It never panics; every error
-// wraps ErrMalformed or ErrBadQuantity. It does not verify the signature.
+// wraps ErrMalformed or ErrBadQuantity, or ErrBadParams for a set_params
+// whose parameters are incoherent. It does not verify the signature.
 func DecodeTx(raw []byte) (*Tx, error) {
 	if len(raw) > MaxTxBytes {
 		return nil, errf(ErrMalformed, "transaction is %d bytes, limit %d", len(raw), MaxTxBytes)
