@@ -124,8 +124,22 @@ func (l *Live) step(ctx context.Context, p contract.Params) error {
 }
 
 func (l *Live) placeOrders(ctx context.Context, p contract.Params, lv contract.ListingView) {
+	// Sites that already have an order here (a run restarted on the same
+	// home) do not place another.
+	var full contract.ListingView
+	if err := l.Client.Query(ctx, fmt.Sprintf("/listing/%d", lv.Start), &full); err != nil {
+		l.Log.Warn("listing", "listing", lv.Start, "err", err)
+		return
+	}
+	placed := map[string]bool{}
+	for _, o := range full.Book {
+		placed[o.Participant] = !o.Cancelled
+	}
 	hour := int(((lv.Start+p.TariffUTCOffsetS)%86400 + 86400) % 86400 / 3600)
 	for _, s := range l.Sites {
+		if placed[s.ID] {
+			continue
+		}
 		o, ok := s.Decide(lv.Start, lv.End-lv.Start, hour, lv.GridPricePerKWh, lv.FeedInPerKWh)
 		if !ok {
 			continue
