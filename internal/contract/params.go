@@ -119,8 +119,10 @@ func (p Params) Validate() error {
 	if p.HorizonIntervals < 1 || p.HorizonIntervals > 24*14 {
 		return errf(ErrBadParams, "horizon_intervals %d: want 1..336", p.HorizonIntervals)
 	}
-	if p.GateClosureS < 0 || p.GateClosureS >= p.HorizonIntervals*p.IntervalS {
-		return errf(ErrBadParams, "gate_closure_s %d: want 0 up to below the horizon (%d s)", p.GateClosureS, p.HorizonIntervals*p.IntervalS)
+	// A listing opens a horizon ahead of delivery and must then take
+	// orders for at least one interval before its gate closes.
+	if maxGate := (p.HorizonIntervals - 1) * p.IntervalS; p.GateClosureS < 0 || p.GateClosureS > maxGate {
+		return errf(ErrBadParams, "gate_closure_s %d: want 0..%d, so a listing is open at least one interval before its gate closes", p.GateClosureS, maxGate)
 	}
 	if p.MaxTxPerInterval < 1 || p.MaxTxPerInterval > 1_000_000 {
 		return errf(ErrBadParams, "max_tx_per_interval %d: want 1..1000000", p.MaxTxPerInterval)
