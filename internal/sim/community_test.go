@@ -69,3 +69,34 @@ func TestDecideStaysWithinTariffsAndCapacity(t *testing.T) {
 		t.Fatalf("a day of the community has %d bids and %d offers", bids, offers)
 	}
 }
+
+// A meter's registers never run backwards, add up interval by interval,
+// and at an interval's end equal the sum of that interval's actual energy.
+func TestMeterRegistersAccumulateActualEnergy(t *testing.T) {
+	const interval = 3600
+	start := int64(1_795_651_200)
+	for _, s := range DemoCommunity() {
+		m := &Meter{Site: s, IntervalS: interval}
+		prev := m.At(start)
+		var want MeterRegisters
+		for k := int64(0); k < 24; k++ {
+			for q := int64(1); q <= 4; q++ {
+				r := m.At(start + k*interval + q*interval/4)
+				if r.ImportWh < prev.ImportWh || r.ExportWh < prev.ExportWh || r.ProductionWh < prev.ProductionWh {
+					t.Fatalf("%s: registers ran backwards %+v → %+v", s.ID, prev, r)
+				}
+				prev = r
+			}
+			load, gen := s.Actual(start+k*interval, interval, int(k))
+			want.ProductionWh += gen
+			if load > gen {
+				want.ImportWh += load - gen
+			} else {
+				want.ExportWh += gen - load
+			}
+			if got := m.At(start + (k+1)*interval); got != want {
+				t.Fatalf("%s after hour %d: %+v, want %+v", s.ID, k, got, want)
+			}
+		}
+	}
+}
