@@ -216,7 +216,13 @@ func (a *App) Commit(context.Context, *abci.CommitRequest) (*abci.CommitResponse
 		keys = append(keys, k)
 	}
 	for _, k := range keys {
-		if err := b.Set([]byte(statePrefix+k), a.pending[k]); err != nil {
+		var err error
+		if v := a.pending[k]; v == nil {
+			err = b.Delete([]byte(statePrefix + k))
+		} else {
+			err = b.Set([]byte(statePrefix+k), v)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}

@@ -186,6 +186,8 @@ func tune(cfg *cmtcfg.Config) {
 	cfg.Mempool.Size = 100_000
 	cfg.Mempool.MaxTxsBytes = 1 << 30
 	cfg.Mempool.CacheSize = 200_000
+	// A gateway's batch of readings may be up to 2 MiB (contract.MaxReadingsTxBytes).
+	cfg.Mempool.MaxTxBytes = contract.MaxReadingsTxBytes + 64<<10
 	cfg.RPC.MaxOpenConnections = 2000
 	cfg.RPC.MaxRequestBatchSize = 100
 	cfg.RPC.MaxSubscriptionClients = 200

@@ -2,6 +2,8 @@ package contract
 
 import (
 	"fmt"
+	"slices"
+	"sort"
 	"strconv"
 
 	"github.com/cometbft/cometbft/crypto/ed25519"
@@ -57,6 +59,7 @@ func (s *State) BeginBlock(height, blockTimeNs int64) {
 	s.marketTime = s.toMarketTime(blockTimeNs)
 	s.blockEvents = s.blockEvents[:0]
 	s.closeListings()
+	s.settleListings()
 	s.openListings()
 }
 
@@ -172,6 +175,10 @@ func (s *State) closeBidding(l *Listing) {
 		o.Escrow = 0
 	}
 	l.Clearing = c
+	// Settlement follows delivery order, not gate closure: a listing
+	// opened after the gate closure grew can close before an earlier one.
+	i := sort.Search(len(s.unsettled), func(i int) bool { return s.unsettled[i] > l.Start })
+	s.unsettled = slices.Insert(s.unsettled, i, l.Start)
 	mcp := "null"
 	if c.MCP != nil {
 		mcp = i64(*c.MCP)

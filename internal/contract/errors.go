@@ -31,6 +31,10 @@ const (
 	CodeBadParams
 	CodeWrongChain
 	CodeNotOwner
+	CodeUnknownMeter
+	CodeFutureReading
+	CodeRegistersBackwards
+	CodeStaleReading
 )
 
 // codeInfo is the one table of codes: a stable name and the sentinel error.
@@ -58,6 +62,10 @@ var codeInfo = []struct {
 	CodeBadParams:          {"bad_params", errors.New("invalid community parameters")},
 	CodeWrongChain:         {"wrong_chain", errors.New("transaction is for another chain")},
 	CodeNotOwner:           {"not_owner", errors.New("not the owner")},
+	CodeUnknownMeter:       {"unknown_meter", errors.New("unknown meter or gateway")},
+	CodeFutureReading:      {"reading_from_future", errors.New("reading is dated ahead of ledger time beyond the allowed skew")},
+	CodeRegistersBackwards: {"registers_backwards", errors.New("a meter register ran backwards")},
+	CodeStaleReading:       {"stale_reading", errors.New("reading is for an interval already settled")},
 }
 
 // Sentinel errors, one per code, for errors.Is.
@@ -81,6 +89,10 @@ var (
 	ErrBadParams          = codeInfo[CodeBadParams].err
 	ErrWrongChain         = codeInfo[CodeWrongChain].err
 	ErrNotOwner           = codeInfo[CodeNotOwner].err
+	ErrUnknownMeter       = codeInfo[CodeUnknownMeter].err
+	ErrFutureReading      = codeInfo[CodeFutureReading].err
+	ErrRegistersBackwards = codeInfo[CodeRegistersBackwards].err
+	ErrStaleReading       = codeInfo[CodeStaleReading].err
 )
 
 // Name is the code's stable name, e.g. "insufficient_funds".

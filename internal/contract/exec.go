@@ -73,6 +73,10 @@ func (s *State) apply(signer *Participant, tx *Tx) ([]Event, error) {
 		return s.bid(signer, tx.Nonce, m)
 	case *MsgCancel:
 		return s.cancel(signer, m)
+	case *MsgRegisterGateway:
+		return s.registerGateway(signer, m)
+	case *MsgReadings:
+		return s.readings(signer, m)
 	}
 	return nil, errf(ErrMalformed, "unhandled type %q", tx.Type)
 }
@@ -176,7 +180,15 @@ func (s *State) registerMeter(signer *Participant, m *MsgRegisterMeter) ([]Event
 			return nil, errf(ErrNotOwner, "RES %q belongs to %q, not %q", r.ID, r.Owner, m.Owner)
 		}
 	}
-	mt := &Meter{ID: m.ID, Owner: m.Owner, PubKey: m.PubKey, RES: m.RES}
+	if _, ok := s.gateways[m.ID]; ok {
+		return nil, errf(ErrDuplicate, "%q is a gateway", m.ID)
+	}
+	if m.Gateway != "" {
+		if _, ok := s.gateways[m.Gateway]; !ok {
+			return nil, errf(ErrUnknownMeter, "gateway %q", m.Gateway)
+		}
+	}
+	mt := &Meter{ID: m.ID, Owner: m.Owner, PubKey: m.PubKey, Gateway: m.Gateway, RES: m.RES}
 	s.meters[mt.ID] = mt
 	s.touch(keyMeter(mt.ID), mt, false)
 	return []Event{event("meter_registered", "id", mt.ID, "owner", mt.Owner, "res", mt.RES)}, nil

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/market"
+	"github.com/gridledger/gridledger/internal/reading"
 )
 
 // corpusMsgs is one message of every transaction type, with its type.
@@ -33,7 +35,33 @@ func corpusMsgs() []struct {
 		{contract.TypeOffer, &contract.MsgOffer{Listing: at(3, 0), RES: "pv-alice", Wh: 1000, PricePerKWh: 45_000}},
 		{contract.TypeBid, &contract.MsgBid{Listing: at(3, 0), Wh: 500, PricePerKWh: 70_000}},
 		{contract.TypeCancel, &contract.MsgCancel{Order: "bob/9"}},
+		{contract.TypeRegisterGateway, &contract.MsgRegisterGateway{ID: "gw-1", Owner: "bob", PubKey: pubOf(gwKeyID("gw-1"))}},
+		{contract.TypeRegisterMeter, &contract.MsgRegisterMeter{ID: "m-10", Owner: "bob", Gateway: "gw-1"}},
+		{contract.TypeReadings, corpusReadings()},
 	}
+}
+
+// corpusReadings is a batch for refusalWorld's meter m-alice (signed with
+// its key, "m-alice"): a good reading, the same again (replay), one
+// dated far ahead, one with a fine hash, one forged, one for an unknown
+// meter.
+func corpusReadings() *contract.MsgReadings {
+	signedReading := func(keyID string, r reading.Reading) contract.ReadingEntry {
+		return contract.ReadingEntry{Signed: must(reading.Sign(keyOf(keyID), r))}
+	}
+	mt := at(1, 20)
+	r := func(seq uint64, time, imp int64) reading.Reading {
+		return reading.Reading{Meter: "m-alice", Seq: seq, Time: time, ImportWh: imp, ExportWh: 10, ProductionWh: 20}
+	}
+	good := signedReading("m-alice", r(1, mt, 100))
+	fine := signedReading("m-alice", r(3, mt, 300))
+	fine.FineHash = bytes.Repeat([]byte{7}, 32)
+	forged := signedReading("m-alice", r(4, mt, 400))
+	forged.Reading = bytes.Replace(forged.Reading, []byte(`"import_wh":400`), []byte(`"import_wh":401`), 1)
+	return &contract.MsgReadings{Readings: []contract.ReadingEntry{
+		good, good, signedReading("m-alice", r(2, mt+86400, 200)), fine, forged,
+		signedReading("m-ghost", reading.Reading{Meter: "m-ghost", Seq: 1, Time: mt}),
+	}}
 }
 
 // FuzzDecodeTx: DecodeTx never panics, refuses with a decoding code only,
@@ -67,7 +95,8 @@ func FuzzDecodeTx(f *testing.F) {
 			}
 			return
 		}
-		if len(raw) > contract.MaxTxBytes || raw[0] != contract.TxVersion || tx.Nonce == 0 || tx.Message == nil {
+		if len(raw) > contract.MaxReadingsTxBytes || (len(raw) > contract.MaxTxBytes && tx.Type != contract.TypeReadings) ||
+			raw[0] != contract.TxVersion || tx.Nonce == 0 || tx.Message == nil {
 			t.Fatalf("accepted %q as %+v", raw, tx)
 		}
 		if !bytes.Equal(tx.Signature, raw[1:1+64]) || !bytes.Equal(tx.SignBytes, raw[1+64:]) {
@@ -155,7 +184,7 @@ func FuzzDeliverTx(f *testing.F) {
 		}
 		if res.Code != contract.CodeOK {
 			in.Height, in.MarketTime = beforeInfo.Height, beforeInfo.MarketTime
-			if in != beforeInfo || listingsJSON(t, s) != beforeListings {
+			if !reflect.DeepEqual(in, beforeInfo) || listingsJSON(t, s) != beforeListings {
 				t.Fatalf("refused tx (%s) changed the ledger", res.Code.Name())
 			}
 		}
@@ -168,4 +197,187 @@ func listingsJSON(t testing.TB, s *contract.State) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// readingDomain is what a reading's signature covers before its bytes
+// (docs/ledger.md), for signing bytes reading.Sign would not produce.
+const readingDomain = "gridledger/reading/v1\n"
+
+// FuzzReadings: whatever a MsgReadings carries — readings of known or
+// unknown meters, signed by the right key or another, forged, replayed,
+// out of range, dated anywhere, arbitrary JSON signed as a reading —
+// delivering it never panics, every reading is either accepted or refused
+// (accepted + refused = the batch), the counters say so, no meter's
+// registers or sequence go back, no money moves; and the settlement that
+// follows keeps money conserved and no wallet negative.
+//
+// The world: the settlement world after 02:00 settled (newSettleWorld):
+// m-alice (own key, on approved pv-alice), m-bob (read by gw-home),
+// m-carol (own key, carol suspended); the clock at 03:00.
+func FuzzReadings(f *testing.F) {
+	w := newSettleWorld(f)
+	w.trade(1000)
+	w.settle2(metered{w.alice, 100, 900, 1000}, metered{w.bob, 1200, 0, 0})
+	w.members("dave")
+	w.meterOwnKey("m-carol", "carol", "")
+	w.ok("operator", &contract.MsgSetSuspended{ID: "carol"})
+	entries, height, mt := w.entries(), w.height, w.mt
+	seqs := map[string]uint64{}
+	for _, m := range w.s.Meters() {
+		if m.Last != nil {
+			seqs[m.ID] = m.Last.Seq
+		}
+	}
+
+	f.Add(uint8(0), uint8(0), uint64(3), int64(10), int64(5000), int64(2000), int64(3000), uint8(0), uint8(0), []byte(nil))
+	f.Add(uint8(7), uint8(0x1b), uint64(1), int64(-4000), int64(1), int64(0), int64(0), uint8(1), uint8(5), []byte(`{"meter":"m-bob","seq":9,"time":1717214410,"import_wh":99999,"export_wh":0,"production_wh":0}`))
+	f.Add(uint8(3), uint8(0xe4), uint64(1<<63), int64(1<<40), int64(-1), int64(reading.MaxRegisterWh), int64(reading.MaxRegisterWh+1), uint8(2), uint8(4), []byte(`{"meter":"m-alice"}`))
+	f.Add(uint8(1), uint8(0x55), uint64(0), int64(200), int64(0), int64(0), int64(0), uint8(0x18), uint8(2), []byte(`[]`))
+	f.Add(uint8(2), uint8(0xff), uint64(5), int64(0), int64(1e12), int64(1e12), int64(1e12), uint8(0x08), uint8(7), []byte(`{"meter":"m-carol","seq":9,"time":1717214401,"import_wh":0,"export_wh":0,"production_wh":0}`))
+	f.Fuzz(func(t *testing.T, meterSel, keySel uint8, seq uint64, dt, imp, exp, prod int64, mode, n uint8, raw []byte) {
+		s, err := contract.Load(entries, height, mt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		meters := []string{"m-alice", "m-bob", "m-carol", "m-ghost", "gw-home"}
+		keyFor := func(meter string, sel int) string {
+			switch sel {
+			case 0: // the right one
+				if meter == "m-bob" {
+					return gwKeyID("gw-home")
+				}
+				return devKeyID(meter)
+			case 1:
+				return gwKeyID("gw-home")
+			case 2:
+				return devKeyID("m-alice")
+			}
+			return "mallory"
+		}
+		msg := &contract.MsgReadings{}
+		for i := range 1 + int(n%8) {
+			meter := meters[(int(meterSel)+i)%len(meters)]
+			r := reading.Reading{Meter: meter, Seq: seq + uint64(i), Time: mt + dt + int64(i)*60,
+				ImportWh: imp + int64(i)*100, ExportWh: exp, ProductionWh: prod + int64(i)*50}
+			b, err := json.Marshal(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i == 1 && json.Valid(raw) && len(raw) <= reading.MaxPayloadBytes {
+				var c bytes.Buffer
+				if json.Compact(&c, raw) == nil {
+					b = c.Bytes() // arbitrary JSON, signed as a reading
+				}
+			}
+			sig, err := keyOf(keyFor(meter, int(keySel>>(2*(i%4)))&3)).Sign(append([]byte(readingDomain), b...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := contract.ReadingEntry{Signed: reading.Signed{Reading: b, Sig: sig}}
+			if mode&1 != 0 {
+				e.FineHash = bytes.Repeat([]byte{byte(i)}, 32)
+			}
+			if mode&4 != 0 && i == 0 {
+				e.Sig = bytes.Clone(e.Sig)
+				e.Sig[int(keySel)%len(e.Sig)] ^= 1
+			}
+			if mode&32 != 0 && i == 2 && len(msg.Readings) > 0 {
+				e = msg.Readings[0] // the first again: a replay within the batch
+			}
+			msg.Readings = append(msg.Readings, e)
+		}
+		if mode&2 != 0 {
+			msg.Readings[0].FineHash = []byte{1, 2, 3} // not a SHA-256
+		}
+		signer := "operator"
+		switch {
+		case mode&16 != 0:
+			signer = "dso"
+		case mode&8 != 0:
+			signer = "dave"
+		}
+		tx, err := contract.Sign(keyOf(signer), testChain, signer, 1000, msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before, beforeInfo, beforeMeters := s.Participants(), s.Info(), s.Meters()
+		s.BeginBlock(height+1, (mt+1)*ns)
+		res := s.DeliverTx(tx)
+		s.EndBlock()
+		in := s.Info()
+		switch {
+		case mode&2 != 0:
+			if res.Code != contract.CodeMalformed {
+				t.Fatalf("bad fine hash: %s", res.Code.Name())
+			}
+		case signer == "dso":
+			if res.Code != contract.CodeWrongRole {
+				t.Fatalf("readings from the DSO: %s", res.Code.Name())
+			}
+		case res.Code != contract.CodeOK:
+			t.Fatalf("batch refused: %s (%s)", res.Code.Name(), res.Log)
+		}
+		accepted, refused := 0, 0
+		if res.Code == contract.CodeOK {
+			a, r := readingOutcomes(t, res, len(msg.Readings))
+			accepted, refused = a, len(r)
+			for _, x := range r {
+				switch code := x[strings.LastIndex(x, ":")+1:]; code {
+				case "malformed", "unknown_meter", "suspended", "bad_signature", "replay", "reading_from_future",
+					"stale_reading", "registers_backwards":
+				default:
+					t.Fatalf("reading refused with %s", code)
+				}
+			}
+		}
+		if accepted+refused != len(msg.Readings) && res.Code == contract.CodeOK {
+			t.Fatalf("%d accepted + %d refused of %d", accepted, refused, len(msg.Readings))
+		}
+		var nRej, nRejBefore int64
+		for _, v := range in.ReadingsRejected {
+			nRej += v
+		}
+		for _, v := range beforeInfo.ReadingsRejected {
+			nRejBefore += v
+		}
+		if in.ReadingsAccepted-beforeInfo.ReadingsAccepted != int64(accepted) || nRej-nRejBefore != int64(refused) {
+			t.Fatalf("counters moved by %d accepted, %d refused; the batch had %d and %d",
+				in.ReadingsAccepted-beforeInfo.ReadingsAccepted, nRej-nRejBefore, accepted, refused)
+		}
+		var meterAccepted int64
+		for i, m := range s.Meters() {
+			b := beforeMeters[i]
+			meterAccepted += m.Accepted - b.Accepted
+			if b.Last != nil && (m.Last.Seq < b.Last.Seq || m.Last.Time < b.Last.Time || m.Last.ImportWh < b.Last.ImportWh ||
+				m.Last.ExportWh < b.Last.ExportWh || m.Last.ProductionWh < b.Last.ProductionWh) {
+				t.Fatalf("%s went back: %+v → %+v", m.ID, b.Last, m.Last)
+			}
+			if m.Last != nil && m.Last.Seq > seqs[m.ID] && m.Last.Time > mt+1+contract.DefaultParams().ReadingSkewS {
+				t.Fatalf("%s accepted a reading from the future: %+v", m.ID, m.Last)
+			}
+		}
+		if meterAccepted != int64(accepted) {
+			t.Fatalf("meters counted %d accepted, the batch %d", meterAccepted, accepted)
+		}
+		for i, p := range s.Participants() {
+			if p.Balance != before[i].Balance || p.Escrow != before[i].Escrow {
+				t.Fatalf("%s's money moved", p.ID)
+			}
+		}
+		// Settle what was accepted: 03:00's interval at its deadline.
+		s.BeginBlock(height+2, at(4, 900)*ns)
+		s.EndBlock()
+		if _, ok := s.Settlement(at(3, 0)); !ok {
+			t.Fatal("03:00 not settled at its deadline")
+		}
+		in = s.Info()
+		if in.Balances+in.Escrow != in.Issued-in.Redeemed {
+			t.Fatalf("money not conserved: %+v", in)
+		}
+		for _, p := range s.Participants() {
+			if p.Balance < 0 || p.Escrow < 0 {
+				t.Fatalf("negative wallet %+v", p)
+			}
+		}
+	})
 }

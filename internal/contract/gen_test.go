@@ -1,6 +1,7 @@
 package contract_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/market"
+	"github.com/gridledger/gridledger/internal/reading"
 )
 
 // A seeded generator of random blocks of transactions, shared by the
@@ -16,6 +18,13 @@ import (
 // chose, so many of its transactions are refused — some by chance (a bid
 // that outruns its funds, an order in a listing that has just closed), some
 // on purpose (wrong signers, replays, forgeries, bad quantities, junk).
+//
+// It also runs the community's devices: gateways, meters with their own
+// key or read by a gateway (some measuring a RES), each with cumulative
+// registers that only rise, and batches of their signed readings — mostly
+// good, some bad on purpose (forged bytes, the wrong key, a replayed
+// sequence number, dated in the future or before the meter's last reading,
+// registers running backwards, an unknown meter, malformed).
 
 // genHorizon and genMaxTx are the random community's parameters: a short
 // horizon keeps few listings open, a low rate limit makes it bite.
@@ -50,7 +59,38 @@ type genTx struct {
 	typ    string
 	msg    contract.Msg
 	what   string // for failure messages
+	// readings is the intent behind each entry of a MsgReadings.
+	readings []genReading
 }
+
+// genReading is what one entry of a MsgReadings means: the reading its
+// bytes say, the key id that signed, and how it was spoiled.
+type genReading struct {
+	malformed bool            // fails to parse
+	r         reading.Reading // what the bytes say
+	keyID     string          // id whose key signed
+	forged    bool            // bytes changed after signing
+	fine      []byte
+	what      string
+}
+
+// genMeter is a device the generator runs: its registration as first
+// sent, and what it has signed so far.
+type genMeter struct {
+	id, owner, res, gateway string
+	seq                     uint64
+	time                    int64
+	imp, exp, prod          int64
+}
+
+type genLater struct {
+	at int64
+	tx func() genTx
+}
+
+// Key ids of devices: a meter's own key, a gateway's key.
+func devKeyID(meter string) string  { return "dev-key/" + meter }
+func gwKeyID(gateway string) string { return "gw-key/" + gateway }
 
 type genBlock struct {
 	mt  int64
@@ -74,16 +114,33 @@ type gen struct {
 	sent    []genTx
 	params  contract.Params
 	blocks  int
+	// busy (every other seed) is a market where orders crowd the next
+	// listing to close and bids outbid offers, so that trades, and their
+	// delivery, are common.
+	busy bool
+	// queue holds transactions to generate next (a busy market's trade).
+	queue []func() genTx
+	// later is a transaction to send first in the first block at or
+	// after a market time.
+	later *genLater
+
+	gateways []string
+	meters   []*genMeter          // in order of first registration
+	meterBy  map[string]*genMeter // by id
+	entries  []contract.ReadingEntry
+	intents  []genReading // entries[i]'s intent, for replays
 }
 
 func newGen(t testing.TB, seed uint64) *gen {
 	g := &gen{
-		t:      t,
-		rng:    rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		mt:     T0,
-		nonce:  map[string]uint64{},
-		ghosts: []string{"ghost0", "ghost1"},
-		params: genGenesis().Params,
+		t:       t,
+		rng:     rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		mt:      T0,
+		nonce:   map[string]uint64{},
+		ghosts:  []string{"ghost0", "ghost1"},
+		params:  genGenesis().Params,
+		meterBy: map[string]*genMeter{},
+		busy:    seed%2 == 1,
 	}
 	for i := range 6 {
 		g.members = append(g.members, fmt.Sprintf("m%d", i))
@@ -113,10 +170,11 @@ func (g *gen) listingFor() int64 {
 	I, G, H := g.params.IntervalS, g.params.GateClosureS, g.params.HorizonIntervals
 	switch r := g.rng.IntN(10); {
 	case r < 8:
-		// Open: aligned, gate after mt, start before mt + horizon.
+		// Open: aligned, gate after mt, start before mt + horizon. A busy
+		// market puts most orders in the next listing to close.
 		lo := (g.mt+G)/I + 1
 		hi := (g.mt + H*I - 1) / I
-		if hi < lo {
+		if hi < lo || (g.busy && g.rng.IntN(3) != 0) {
 			return lo * I
 		}
 		return (lo + g.rng.Int64N(hi-lo+1)) * I
@@ -154,11 +212,32 @@ func (g *gen) amount() int64 {
 
 // bidMsg is a random bid, used also as the body of forgeries.
 func (g *gen) bidMsg() *contract.MsgBid {
-	return &contract.MsgBid{Listing: g.listingFor(), Wh: g.wh(), PricePerKWh: g.price()}
+	p := g.price()
+	if g.busy && p >= 0 && p <= contract.MaxPricePerKWh {
+		p = max(p, 60_000)
+	}
+	return &contract.MsgBid{Listing: g.listingFor(), Wh: g.wh(), PricePerKWh: p}
 }
 
 // tx generates one transaction.
 func (g *gen) tx() genTx {
+	if len(g.queue) > 0 {
+		tx := g.queue[0]()
+		g.queue = g.queue[1:]
+		return tx
+	}
+	if g.busy && len(g.res) > 0 && g.rng.IntN(8) == 0 {
+		g.trade()
+		return g.tx()
+	}
+	switch r := g.rng.IntN(100); {
+	case r < 2:
+		return g.registerGateway()
+	case r < 5:
+		return g.registerMeter()
+	case r < 22:
+		return g.readingsTx()
+	}
 	r := g.rng.IntN(100)
 	switch {
 	case r < 10:
@@ -182,6 +261,9 @@ func (g *gen) tx() genTx {
 		return g.signed(signer, registerMsg(id, contract.RoleMember, contract.NodeHousehold), "register")
 	case r < 21:
 		signer := g.pick(g.members)
+		if g.busy {
+			signer = g.pick(g.members[:4])
+		}
 		id := fmt.Sprintf("res%d", len(g.res))
 		if len(g.res) > 0 && g.rng.IntN(10) == 0 {
 			id = g.res[g.rng.IntN(len(g.res))].id
@@ -203,15 +285,13 @@ func (g *gen) tx() genTx {
 		id := "res-none"
 		if len(g.res) > 0 && g.rng.IntN(10) != 0 {
 			id = g.res[g.rng.IntN(len(g.res))].id
+			if g.busy && g.rng.IntN(2) == 0 {
+				id = g.res[len(g.res)-1].id
+			}
 		}
 		return g.signed(signer, &contract.MsgApproveRES{ID: id}, "approve")
 	case r < 27:
-		owner := g.pick(g.members)
-		m := &contract.MsgRegisterMeter{ID: fmt.Sprintf("meter%d", g.rng.IntN(6)), Owner: owner, PubKey: pubOf("meter")}
-		if len(g.res) > 0 && g.rng.IntN(2) == 0 {
-			m.RES = g.res[g.rng.IntN(len(g.res))].id
-		}
-		return g.signed("operator", m, "meter")
+		return g.registerMeter()
 	case r < 50:
 		signer := g.pick(g.members)
 		tx := g.signed(signer, g.bidMsg(), "bid")
@@ -219,6 +299,9 @@ func (g *gen) tx() genTx {
 		return tx
 	case r < 68:
 		signer := g.pick(g.members)
+		if g.busy && len(g.res) > 0 && g.rng.IntN(3) != 0 {
+			signer = g.res[g.rng.IntN(len(g.res))].owner // a producer
+		}
 		var own []genRES
 		for _, r := range g.res {
 			if r.owner == signer {
@@ -236,7 +319,11 @@ func (g *gen) tx() genTx {
 		case len(g.res) > 0:
 			res = g.res[g.rng.IntN(len(g.res))].id
 		}
-		tx := g.signed(signer, &contract.MsgOffer{Listing: g.listingFor(), RES: res, Wh: wh, PricePerKWh: g.price()}, "offer")
+		price := g.price()
+		if g.busy && price >= 0 && price <= contract.MaxPricePerKWh {
+			price /= 3
+		}
+		tx := g.signed(signer, &contract.MsgOffer{Listing: g.listingFor(), RES: res, Wh: wh, PricePerKWh: price}, "offer")
 		g.orders = append(g.orders, fmt.Sprintf("%s/%d", signer, tx.nonce))
 		return tx
 	case r < 76:
@@ -260,8 +347,11 @@ func (g *gen) tx() genTx {
 			signer = g.pick(g.members)
 		}
 		target := g.pick(slices.Concat(g.members, []string{"operator", "ghost0"}))
+		if g.rng.IntN(10) == 0 {
+			target = "utility" // no counterparty: settlement moves no money
+		}
 		typ := contract.TypeSuspendParticipant
-		if g.rng.IntN(2) == 0 {
+		if g.rng.IntN(2) == 0 || (g.busy && g.rng.IntN(3) != 0) {
 			typ = contract.TypeReinstateParticipant
 		}
 		return g.sign(signer, signer, testChain, typ, &contract.MsgSetSuspended{ID: target}, "suspend")
@@ -272,12 +362,14 @@ func (g *gen) tx() genTx {
 		for h := 13; h < 23; h++ {
 			p.GridPricePerKWh[h] = peak
 		}
-		if g.rng.IntN(4) == 0 {
+		if g.rng.IntN(3) == 0 {
 			// Now and then the listing schedule changes too: listings
 			// already open keep theirs, and one interval may no longer
-			// line up with the next.
-			p.IntervalS = []int64{1800, 3600, 7200}[g.rng.IntN(3)]
-			p.GateClosureS = []int64{0, 1800, 3600}[g.rng.IntN(3)]
+			// line up with the next. Half-hour intervals whose gate
+			// closure jumps from 0 to an hour make a later listing close
+			// before an earlier one.
+			p.IntervalS = []int64{1800, 1800, 3600, 7200}[g.rng.IntN(4)]
+			p.GateClosureS = []int64{0, 1800, 3600, 3600}[g.rng.IntN(4)]
 			p.HorizonIntervals = []int64{3, genHorizon}[g.rng.IntN(2)]
 			p.MaxTxPerInterval = []int64{3, genMaxTx, 50}[g.rng.IntN(3)]
 			p.TariffUTCOffsetS = []int64{0, 3600, -7200}[g.rng.IntN(3)]
@@ -286,6 +378,19 @@ func (g *gen) tx() genTx {
 		if g.rng.IntN(6) == 0 {
 			signer = "dso"
 		} else {
+			if g.rng.IntN(3) == 0 {
+				// Gates that cross: half-hour intervals closing at
+				// delivery, and once such listings are open (the horizon
+				// has moved on), closing an hour ahead: the next listing
+				// closes before the last one opened before the change.
+				p.IntervalS, p.GateClosureS, p.HorizonIntervals = 1800, 0, genHorizon
+				g.later = &genLater{at: g.mt + 4*3600, tx: func() genTx {
+					q := g.params
+					q.GateClosureS = 3600
+					g.params = q
+					return g.signed("operator", &contract.MsgSetParams{Params: q}, "set_params (gate jump)")
+				}}
+			}
 			g.params = p
 		}
 		return g.signed(signer, &contract.MsgSetParams{Params: p}, "set_params")
@@ -365,6 +470,12 @@ func (g *gen) next() genBlock {
 	g.blocks++
 	g.mt += dt
 	b := genBlock{mt: g.mt}
+	if g.later != nil && g.mt >= g.later.at {
+		tx := g.later.tx()
+		g.later = nil
+		b.txs = append(b.txs, tx)
+		g.sent = append(g.sent, tx)
+	}
 	for range g.rng.IntN(11) {
 		tx := g.tx()
 		b.txs = append(b.txs, tx)
@@ -379,4 +490,279 @@ func rawTxs(b genBlock) [][]byte {
 		out[i] = tx.raw
 	}
 	return out
+}
+
+// registerGateway registers one of a few gateways, to a member or the
+// operator; now and then under a meter's id (a duplicate).
+func (g *gen) registerGateway() genTx {
+	id := fmt.Sprintf("gw%d", g.rng.IntN(3))
+	if len(g.meters) > 0 && g.rng.IntN(12) == 0 {
+		id = g.meters[g.rng.IntN(len(g.meters))].id
+	}
+	owner := g.pick(g.members)
+	if g.rng.IntN(5) == 0 {
+		owner = g.pick([]string{"operator", "ghost0"})
+	}
+	signer := "operator"
+	if g.rng.IntN(10) == 0 {
+		signer = g.pick([]string{"dso", "m1"})
+	}
+	if !slices.Contains(g.gateways, id) {
+		g.gateways = append(g.gateways, id)
+	}
+	return g.signed(signer, &contract.MsgRegisterGateway{ID: id, Owner: owner, PubKey: pubOf(gwKeyID(id))}, "register_gateway")
+}
+
+// registerMeter registers one of a few meters. Each meter id has one
+// configuration, chosen the first time: mostly a genesis member's, half on
+// one of its owner's RES, about half read by a gateway and the rest with
+// a key of their own. Every registration of the id sends it again (so one
+// refused for a RES not yet registered succeeds later) unless spoiled on
+// purpose (an unknown owner, RES or gateway, a key and a gateway both).
+func (g *gen) registerMeter() genTx {
+	id := fmt.Sprintf("meter%d", g.rng.IntN(8))
+	if len(g.gateways) > 0 && g.rng.IntN(15) == 0 {
+		id = g.pick(g.gateways) // a gateway's id: duplicate
+	}
+	gm, ok := g.meterBy[id]
+	if !ok {
+		gm = &genMeter{id: id, owner: g.pick(g.members[:4])}
+		switch r := g.rng.IntN(20); {
+		case r == 0:
+			gm.owner = "utility"
+		case r < 3:
+			gm.owner = g.pick(g.members)
+		}
+		if len(g.res) > 0 && (g.rng.IntN(2) == 0 || g.busy) {
+			res := g.res[g.rng.IntN(len(g.res))]
+			gm.res, gm.owner = res.id, res.owner
+		}
+		if len(g.gateways) > 0 && g.rng.IntN(2) == 0 {
+			gm.gateway = g.pick(g.gateways)
+		}
+		if !slices.Contains(g.gateways, id) {
+			g.meterBy[id] = gm
+			g.meters = append(g.meters, gm)
+		}
+	}
+	m := &contract.MsgRegisterMeter{ID: id, Owner: gm.owner, RES: gm.res, Gateway: gm.gateway}
+	if m.Gateway == "" {
+		m.PubKey = pubOf(devKeyID(id))
+	}
+	switch r := g.rng.IntN(30); {
+	case r == 0:
+		m.Owner = "ghost1"
+	case r == 1:
+		m.RES = "res-none"
+	case r == 2 && len(g.res) > 0:
+		m.RES = g.res[g.rng.IntN(len(g.res))].id // maybe another's: not_owner
+	case r == 3:
+		m.Gateway, m.PubKey = "gw-none", nil
+	case r == 4:
+		m.Gateway, m.PubKey = "gw0", pubOf(devKeyID(id)) // both: malformed
+	}
+	signer := "operator"
+	if g.rng.IntN(12) == 0 {
+		signer = g.pick([]string{"dso", "m0"})
+	}
+	return g.signed(signer, m, "register_meter")
+}
+
+// readingsTx is a batch of 1..6 readings, mostly sent by the operator.
+func (g *gen) readingsTx() genTx {
+	signer := "operator"
+	switch r := g.rng.IntN(10); {
+	case r < 2:
+		signer = g.pick(g.members)
+	case r < 3:
+		signer = g.pick([]string{"dso", "utility"}) // wrong role
+	}
+	n := 1 + g.rng.IntN(6)
+	msg := &contract.MsgReadings{}
+	var intents []genReading
+	for range n {
+		e, in := g.reading()
+		msg.Readings = append(msg.Readings, e)
+		intents = append(intents, in)
+	}
+	if g.rng.IntN(40) == 0 {
+		msg.Readings[0].FineHash = []byte("not a sha-256") // whole batch malformed
+	}
+	tx := g.signed(signer, msg, "readings")
+	tx.readings = intents
+	return tx
+}
+
+// regsTime is when a device reads its registers: mostly at an interval's
+// end or just before the block, sometimes well back.
+func (g *gen) regsTime(m *genMeter) int64 {
+	I, skew := g.params.IntervalS, g.params.ReadingSkewS
+	var t int64
+	switch r := g.rng.IntN(10); {
+	case r < 4:
+		t = (g.mt + skew) / I * I // the last interval end within the skew
+	case r < 8:
+		t = g.mt - g.rng.Int64N(600)
+	default:
+		t = g.mt - g.rng.Int64N(4*3600)
+	}
+	return max(t, m.time, 1)
+}
+
+// reading generates one entry of a batch and its intent.
+func (g *gen) reading() (contract.ReadingEntry, genReading) {
+	var fine []byte
+	if g.rng.IntN(2) == 0 {
+		fine = make([]byte, 32)
+		for i := range fine {
+			fine[i] = byte(g.rng.IntN(256))
+		}
+	}
+	kind := g.rng.IntN(100)
+	switch {
+	case kind < 6 && len(g.entries) > 0:
+		// A replay of an entry sent before, byte for byte.
+		i := g.rng.IntN(len(g.entries))
+		in := g.intents[i]
+		in.what = "replay of " + in.what
+		return g.entries[i], in
+	case kind < 10 || len(g.meters) == 0:
+		r := reading.Reading{Meter: "meter-ghost", Seq: 1 + g.rng.Uint64N(5), Time: g.mt, ImportWh: g.rng.Int64N(1000)}
+		return g.signReading(r, devKeyID("meter-ghost"), false, fine, "unknown meter")
+	case kind < 14:
+		return g.malformedReading(fine)
+	}
+	m := g.meters[g.rng.IntN(len(g.meters))]
+	key := devKeyID(m.id)
+	if m.gateway != "" {
+		key = gwKeyID(m.gateway)
+	}
+	m.seq++
+	r := reading.Reading{Meter: m.id, Seq: m.seq, Time: g.regsTime(m)}
+	next := func() {
+		m.imp += g.rng.Int64N(2500)
+		if m.res != "" {
+			p := g.rng.Int64N(4000)
+			m.prod += p
+			m.exp += g.rng.Int64N(p + 1)
+		} else {
+			m.exp += g.rng.Int64N(300)
+			if g.rng.IntN(10) == 0 {
+				m.prod += g.rng.Int64N(500) // production on a meter with no RES: ignored
+			}
+		}
+		m.time = r.Time
+		r.ImportWh, r.ExportWh, r.ProductionWh = m.imp, m.exp, m.prod
+	}
+	switch {
+	case kind < 19:
+		// Signed by the other kind of key: the gateway's for a meter with
+		// its own, the meter's own for one read by a gateway; or a stranger's.
+		next()
+		switch {
+		case g.rng.IntN(3) == 0:
+			key = "mallory"
+		case m.gateway == "" && len(g.gateways) > 0:
+			key = gwKeyID(g.pick(g.gateways))
+		default:
+			key = devKeyID(m.id)
+			if m.gateway == "" {
+				key = "mallory"
+			}
+		}
+		return g.signReading(r, key, false, fine, "wrong key")
+	case kind < 24:
+		next()
+		return g.signReading(r, key, true, fine, "forged")
+	case kind < 29:
+		// Dated beyond the skew; the device's clock and registers stay.
+		r.Time = g.mt + g.params.ReadingSkewS + 1 + g.rng.Int64N(3600)
+		r.ImportWh, r.ExportWh, r.ProductionWh = m.imp, m.exp, m.prod
+		return g.signReading(r, key, false, fine, "future")
+	case kind < 34:
+		// Registers below the device's last.
+		r.ImportWh, r.ExportWh, r.ProductionWh = max(0, m.imp-1-g.rng.Int64N(500)), m.exp, m.prod
+		if g.rng.IntN(2) == 0 {
+			r.ImportWh, r.ExportWh = m.imp, max(0, m.exp-1-g.rng.Int64N(500))
+		}
+		return g.signReading(r, key, false, fine, "backwards")
+	case kind < 39:
+		// Dated before the device's last reading.
+		r.Time = max(1, m.time-1-g.rng.Int64N(1800))
+		r.ImportWh, r.ExportWh, r.ProductionWh = m.imp, m.exp, m.prod
+		return g.signReading(r, key, false, fine, "older")
+	}
+	next()
+	return g.signReading(r, key, false, fine, "reading")
+}
+
+// signReading signs r with keyID's key; forged, it then sends r with one
+// more Wh imported under the same signature.
+func (g *gen) signReading(r reading.Reading, keyID string, forged bool, fine []byte, what string) (contract.ReadingEntry, genReading) {
+	sr, err := reading.Sign(keyOf(keyID), r)
+	if err != nil {
+		g.t.Fatalf("sign reading %+v: %v", r, err)
+	}
+	if forged {
+		r.ImportWh++
+		b, err := json.Marshal(r)
+		if err != nil {
+			g.t.Fatal(err)
+		}
+		sr.Reading = b
+	}
+	e := contract.ReadingEntry{Signed: sr, FineHash: fine}
+	in := genReading{r: r, keyID: keyID, forged: forged, fine: fine, what: what}
+	g.entries = append(g.entries, e)
+	g.intents = append(g.intents, in)
+	return e, in
+}
+
+// malformedReading is an entry that does not parse: a short signature, a
+// sequence number 0, an unknown field, or no reading at all.
+func (g *gen) malformedReading(fine []byte) (contract.ReadingEntry, genReading) {
+	sig := make([]byte, 64)
+	var raw json.RawMessage
+	switch g.rng.IntN(4) {
+	case 0:
+		sr, err := reading.Sign(keyOf("mallory"), reading.Reading{Meter: "meter0", Seq: 1, Time: g.mt})
+		if err != nil {
+			g.t.Fatal(err)
+		}
+		raw, sig = sr.Reading, sr.Sig[:10]
+	case 1:
+		raw = json.RawMessage(fmt.Sprintf(`{"meter":"meter0","seq":0,"time":%d,"import_wh":0,"export_wh":0,"production_wh":0}`, g.mt))
+	case 2:
+		raw = json.RawMessage(fmt.Sprintf(`{"meter":"meter1","seq":9,"time":%d,"import_wh":0,"export_wh":0,"production_wh":0,"extra":1}`, g.mt))
+	default:
+		raw = json.RawMessage(`null`)
+	}
+	return contract.ReadingEntry{Signed: reading.Signed{Reading: raw, Sig: sig}, FineHash: fine},
+		genReading{malformed: true, what: "malformed"}
+}
+
+// trade queues what it takes for a producer and a consumer to trade in the
+// next listing to close: the asset's approval, money for the buyer, an offer
+// and a crossing bid. Each is still checked like any other transaction.
+func (g *gen) trade() {
+	res := g.res[g.rng.IntN(len(g.res))]
+	buyer := g.pick(g.members[:4])
+	listing := func() int64 {
+		I, G := g.params.IntervalS, g.params.GateClosureS
+		return ((g.mt+G)/I + 1) * I
+	}
+	g.queue = append(g.queue,
+		func() genTx { return g.signed("dso", &contract.MsgApproveRES{ID: res.id}, "approve") },
+		func() genTx { return g.signed("operator", &contract.MsgIssue{To: buyer, Amount: unit}, "issue") },
+		func() genTx {
+			wh := 1 + g.rng.Int64N(res.capW*g.params.IntervalS/3600)
+			tx := g.signed(res.owner, &contract.MsgOffer{Listing: listing(), RES: res.id, Wh: wh, PricePerKWh: g.rng.Int64N(40_000)}, "offer")
+			g.orders = append(g.orders, fmt.Sprintf("%s/%d", res.owner, tx.nonce))
+			return tx
+		},
+		func() genTx {
+			tx := g.signed(buyer, &contract.MsgBid{Listing: listing(), Wh: 1 + g.rng.Int64N(4000), PricePerKWh: 60_000 + g.rng.Int64N(40_000)}, "bid")
+			g.orders = append(g.orders, fmt.Sprintf("%s/%d", buyer, tx.nonce))
+			return tx
+		})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/cometbft/cometbft/crypto/ed25519"
 
 	"github.com/gridledger/gridledger/internal/contract"
+	"github.com/gridledger/gridledger/internal/reading"
 )
 
 // The test harness: a genesis with an operator, a DSO and a utility, and
@@ -128,8 +129,18 @@ func newHarness(t testing.TB, mutate ...func(*contract.Genesis)) *harness {
 
 func (h *harness) record(c contract.Commitment) {
 	h.last = c
+	keepWrites(h.writes, c)
+}
+
+// keepWrites folds a commitment's writes into the persisted entries the way
+// the chain adapter does: a nil Value deletes its key.
+func keepWrites(into map[string][]byte, c contract.Commitment) {
 	for _, kv := range c.Writes {
-		h.writes[kv.Key] = kv.Value
+		if kv.Value == nil {
+			delete(into, kv.Key)
+			continue
+		}
+		into[kv.Key] = kv.Value
 	}
 }
 
@@ -362,7 +373,7 @@ func (h *harness) snapshot() snapshot {
 // sameExceptParticipants compares everything but the participants.
 func (a snapshot) sameExceptParticipants(t testing.TB, b snapshot) {
 	t.Helper()
-	if a.info != b.info {
+	if !reflect.DeepEqual(a.info, b.info) {
 		t.Errorf("info changed:\n%+v\n%+v", a.info, b.info)
 	}
 	if a.listings != b.listings {
@@ -373,5 +384,95 @@ func (a snapshot) sameExceptParticipants(t testing.TB, b snapshot) {
 	}
 	if !reflect.DeepEqual(a.params, b.params) {
 		t.Errorf("params changed")
+	}
+}
+
+// Devices. A meter with its own key signs with devKeyID(meter)'s key, a
+// gateway with gwKeyID(gateway)'s (gen_test.go).
+
+// gateway registers a gateway owned by owner.
+func (h *harness) gateway(id, owner string) {
+	h.t.Helper()
+	h.ok("operator", &contract.MsgRegisterGateway{ID: id, Owner: owner, PubKey: pubOf(gwKeyID(id))})
+}
+
+// meterOwnKey registers a meter that signs with its own key, measuring
+// res if not empty.
+func (h *harness) meterOwnKey(id, owner, res string) *device {
+	h.t.Helper()
+	h.ok("operator", &contract.MsgRegisterMeter{ID: id, Owner: owner, PubKey: pubOf(devKeyID(id)), RES: res})
+	return &device{t: h.t, meter: id, keyID: devKeyID(id)}
+}
+
+// meterVia registers a meter read by a gateway, which signs for it.
+func (h *harness) meterVia(id, owner, gateway, res string) *device {
+	h.t.Helper()
+	h.ok("operator", &contract.MsgRegisterMeter{ID: id, Owner: owner, Gateway: gateway, RES: res})
+	return &device{t: h.t, meter: id, keyID: gwKeyID(gateway)}
+}
+
+// device signs a meter's readings with the key that must sign them, each
+// with the next sequence number.
+type device struct {
+	t     testing.TB
+	meter string
+	keyID string
+	seq   uint64
+}
+
+// read is the device's next reading: registers at market time t.
+func (d *device) read(t, imp, exp, prod int64) contract.ReadingEntry {
+	d.t.Helper()
+	d.seq++
+	return signedReading(d.t, d.keyID, reading.Reading{Meter: d.meter, Seq: d.seq, Time: t, ImportWh: imp, ExportWh: exp, ProductionWh: prod})
+}
+
+func signedReading(t testing.TB, keyID string, r reading.Reading) contract.ReadingEntry {
+	t.Helper()
+	s, err := reading.Sign(keyOf(keyID), r)
+	if err != nil {
+		t.Fatalf("sign reading %+v: %v", r, err)
+	}
+	return contract.ReadingEntry{Signed: s}
+}
+
+// readAt delivers readings in one MsgReadings signed by the operator, in a
+// block at market time mt, and returns how many were accepted and the
+// refusals, in order, as "meter/seq:code".
+func (h *harness) readAt(mt int64, entries ...contract.ReadingEntry) (int, []string) {
+	h.t.Helper()
+	res := h.blockAt(mt, h.tx("operator", &contract.MsgReadings{Readings: entries}))[0]
+	if res.Code != contract.CodeOK {
+		h.t.Fatalf("readings: %s (%s)", res.Code.Name(), res.Log)
+	}
+	return readingOutcomes(h.t, res, len(entries))
+}
+
+// readingOutcomes reads a readings transaction's events: one per refusal,
+// in order, and the batch's counts.
+func readingOutcomes(t testing.TB, res contract.TxResult, n int) (int, []string) {
+	t.Helper()
+	var refused []string
+	var summary map[string]string
+	for _, e := range res.Events {
+		switch a := attrs(e); e.Type {
+		case "reading_rejected":
+			refused = append(refused, a["meter"]+"/"+a["seq"]+":"+a["code"])
+		case "readings":
+			summary = a
+		}
+	}
+	accepted := n - len(refused)
+	if summary == nil || summary["rejected"] != fmt.Sprint(len(refused)) || summary["accepted"] != fmt.Sprint(accepted) {
+		t.Fatalf("readings summary %v, %d refused of %d", summary, len(refused), n)
+	}
+	return accepted, refused
+}
+
+// readOK delivers readings that must all be accepted.
+func (h *harness) readOK(mt int64, entries ...contract.ReadingEntry) {
+	h.t.Helper()
+	if n, refused := h.readAt(mt, entries...); n != len(entries) {
+		h.t.Fatalf("readings refused: %v", refused)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"maps"
+	"math/big"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -19,25 +20,46 @@ import (
 //	(a) through the real State;
 //	(b) through refModel, a small reference model written here with plain
 //	    maps: the contract's bookkeeping (validation order, nonces, rate
-//	    limit, escrow, payments, refunds, listing schedule) done again
-//	    without its code, sharing only market.Clear for the clearing
-//	    arithmetic;
+//	    limit, escrow, payments, refunds, listing schedule, gateways and
+//	    meters, each reading's acceptance, closing readings, delivery
+//	    settlement by settle.go's rules 1-8 with debts) done again without
+//	    its code, sharing only market.Clear for the clearing arithmetic;
 //	(c) through the real State persisted and reloaded halfway: every
 //	    commitment's writes are collected as the chain adapter keeps them
-//	    and Load rebuilds a state from them (in shuffled order) that takes
-//	    over.
+//	    (a nil value deletes) and Load rebuilds a state from them (in
+//	    shuffled order) that takes over.
 //
-// (a) and (b) must agree on every transaction's code and, after every
-// block, on every wallet, nonce, order and listing; (a) and (c) on every
-// result, write, event and app hash after the reload.
+// (a) and (b) must agree on every transaction's code, every reading's
+// outcome and, after every block, on every wallet and debt, nonce, order,
+// listing, meter (last reading, baseline, counters) and settlement; (a)
+// and (c) on every result, write, event and app hash after the reload.
 
 func TestMetamorphic(t *testing.T) {
-	for seed := range uint64(20) {
-		t.Run(fmt.Sprint(seed), func(t *testing.T) { runMetamorphic(t, seed, 400) })
+	seen := map[string]int{}
+	for seed := range uint64(24) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { runMetamorphic(t, seed, 500, seen) })
 	}
+	// The stream must reach every reading outcome and every settlement
+	// rule, or agreement with the model proves little.
+	want := []string{"reading/ok/device", "reading/ok/gateway", "reading/gap", "reading/second_in_interval", "reading/stale_settled",
+		"settle", "settle/missing", "settle/no_utility", "settle/debt", "settle/debt_paid", "settle/minted", "settle/delivered",
+		"settle/shortfall", "settle/unused", "settle/grid_import", "settle/buyer_exported", "settle/self_retired", "settle/grid_export"}
+	for _, c := range contract.Codes() {
+		switch c.Code {
+		case contract.CodeMalformed, contract.CodeUnknownMeter, contract.CodeSuspended, contract.CodeBadSignature, contract.CodeReplay,
+			contract.CodeFutureReading, contract.CodeStaleReading, contract.CodeRegistersBackwards:
+			want = append(want, "reading/"+c.Name)
+		}
+	}
+	for _, w := range want {
+		if seen[w] == 0 {
+			t.Errorf("the random stream never reached %s", w)
+		}
+	}
+	t.Logf("coverage: %v", seen)
 }
 
-func runMetamorphic(t *testing.T, seed uint64, nTx int) {
+func runMetamorphic(t *testing.T, seed uint64, nTx int, seen map[string]int) {
 	gen := newGen(t, seed)
 	genesis := genGenesis()
 	a, ca, err := contract.NewGenesis(testChain, genesis, T0*ns)
@@ -46,11 +68,7 @@ func runMetamorphic(t *testing.T, seed uint64, nTx int) {
 	}
 	model := newRefModel(genesis)
 	writes := map[string][]byte{}
-	keep := func(c contract.Commitment) {
-		for _, kv := range c.Writes {
-			writes[kv.Key] = kv.Value
-		}
-	}
+	keep := func(c contract.Commitment) { keepWrites(writes, c) }
 	keep(ca)
 	var c *contract.State // (c), once reloaded
 	sent := 0
@@ -64,11 +82,14 @@ func runMetamorphic(t *testing.T, seed uint64, nTx int) {
 		commitA, eventsA := a.EndBlock()
 		keep(commitA)
 
-		model.begin(b.mt)
+		model.begin(height, b.mt)
 		for i, tx := range b.txs {
 			if code := model.deliver(tx); code != resA[i].Code {
 				t.Fatalf("block %d tx %d (%s by %s, nonce %d): state %s (%s), model %s",
 					height, i, tx.what, tx.signer, tx.nonce, resA[i].Code.Name(), resA[i].Log, code.Name())
+			}
+			if resA[i].Code == contract.CodeOK && tx.typ == contract.TypeReadings {
+				compareReadings(t, height, i, tx, model.outcomes, resA[i].Events)
 			}
 		}
 		model.compare(t, a, height)
@@ -94,10 +115,50 @@ func runMetamorphic(t *testing.T, seed uint64, nTx int) {
 	if c == nil {
 		t.Fatal("never reloaded")
 	}
-	if !reflect.DeepEqual(a.Participants(), c.Participants()) || !reflect.DeepEqual(a.Info(), c.Info()) {
+	if !reflect.DeepEqual(a.Participants(), c.Participants()) || !reflect.DeepEqual(a.Info(), c.Info()) ||
+		!reflect.DeepEqual(a.Meters(), c.Meters()) || !reflect.DeepEqual(a.Gateways(), c.Gateways()) ||
+		!reflect.DeepEqual(a.Settlements(0, forever), c.Settlements(0, forever)) {
 		t.Error("final states of (a) and (c) differ")
 	}
 	model.compare(t, c, -1)
+	for k, v := range model.seen {
+		seen[k] += v
+	}
+}
+
+// compareReadings checks each reading's outcome in a readings transaction
+// against the model's: the refusals in order (code, and meter and seq of
+// those that parsed), then the batch's counts.
+func compareReadings(t *testing.T, height int64, i int, tx genTx, want []readingOutcome, events []contract.Event) {
+	t.Helper()
+	var rejected []contract.Event
+	for _, e := range events {
+		if e.Type == "reading_rejected" {
+			rejected = append(rejected, e)
+		}
+	}
+	accepted, k := 0, 0
+	for j, o := range want {
+		if o.code == contract.CodeOK {
+			accepted++
+			continue
+		}
+		if k >= len(rejected) {
+			t.Fatalf("block %d tx %d reading %d (%s): model %s, state accepted it", height, i, j, tx.readings[j].what, o.code.Name())
+		}
+		a := attrs(rejected[k])
+		k++
+		if a["code"] != o.code.Name() || (o.code != contract.CodeMalformed && (a["meter"] != o.meter || a["seq"] != fmt.Sprint(o.seq))) {
+			t.Fatalf("block %d tx %d reading %d (%s): state %v, model %s %s/%d", height, i, j, tx.readings[j].what, a, o.code.Name(), o.meter, o.seq)
+		}
+	}
+	if k != len(rejected) {
+		t.Fatalf("block %d tx %d: state refused %d readings, model %d", height, i, len(rejected), k)
+	}
+	last := attrs(events[len(events)-1])
+	if events[len(events)-1].Type != "readings" || last["accepted"] != fmt.Sprint(accepted) || last["rejected"] != fmt.Sprint(len(want)-accepted) {
+		t.Fatalf("block %d tx %d: summary %v, model accepted %d of %d", height, i, last, accepted, len(want))
+	}
 }
 
 // reload rebuilds a state from the persisted writes, handed over in a
@@ -121,14 +182,29 @@ func reload(t *testing.T, writes map[string][]byte, last contract.Commitment, se
 type refModel struct {
 	chain            string
 	params           contract.Params
+	height           int64
 	mt, next         int64
 	issued, redeemed int64
 	parts            map[string]*refPart
 	res              map[string]*refRES
-	meters           map[string]bool
+	meters           map[string]*refMeter
+	gateways         map[string]*refGateway
 	listings         map[int64]*refListing
 	orders           map[string]*refOrder
 	clearedNow       []int64 // listings cleared by the current block
+	settledNow       []int64 // listings settled by the current block
+
+	// closings[start][meter] is the last reading accepted dated inside
+	// the listing's interval (start, end], until it settles.
+	closings    map[int64]map[string]contract.IntervalReading
+	settlements map[int64]*contract.Settlement
+	accepted    int64
+	rejected    map[string]int64
+	// outcomes of the last readings transaction delivered, one per entry.
+	outcomes []readingOutcome
+	// seen counts every reading outcome and settlement feature, for
+	// coverage.
+	seen map[string]int
 }
 
 type refPart struct {
@@ -138,6 +214,26 @@ type refPart struct {
 	suspended       bool
 	balance, escrow int64
 	window, count   int64
+	owes            map[string]int64
+}
+
+type refMeter struct {
+	owner, res, gateway string
+	pub                 []byte // its own key, when it has one
+	last, base          *contract.Registers
+	accepted            int64
+	rejected            map[string]int64
+}
+
+type refGateway struct {
+	owner string
+	pub   []byte
+}
+
+type readingOutcome struct {
+	code  contract.Code
+	meter string
+	seq   uint64
 }
 
 type refRES struct {
@@ -153,6 +249,7 @@ type refListing struct {
 	grid, feed       int64
 	orders           []*refOrder // arrival order
 	result           *market.Result
+	settled          bool
 }
 
 type refOrder struct {
@@ -167,8 +264,10 @@ type refOrder struct {
 func newRefModel(g contract.Genesis) *refModel {
 	m := &refModel{
 		chain: testChain, params: g.Params,
-		parts: map[string]*refPart{}, res: map[string]*refRES{}, meters: map[string]bool{},
-		listings: map[int64]*refListing{}, orders: map[string]*refOrder{},
+		parts: map[string]*refPart{}, res: map[string]*refRES{}, meters: map[string]*refMeter{},
+		gateways: map[string]*refGateway{}, listings: map[int64]*refListing{}, orders: map[string]*refOrder{},
+		closings: map[int64]map[string]contract.IntervalReading{}, settlements: map[int64]*contract.Settlement{},
+		rejected: map[string]int64{}, seen: map[string]int{},
 	}
 	for _, p := range g.Participants {
 		m.parts[p.ID] = &refPart{role: p.Role, key: p.ID}
@@ -176,11 +275,13 @@ func newRefModel(g contract.Genesis) *refModel {
 	return m
 }
 
-// begin starts a block: close and clear what reached gate closure, then
-// open every interval whose gate is still ahead, up to the horizon.
-func (m *refModel) begin(mt int64) {
-	m.mt = mt
+// begin starts a block: close and clear what reached gate closure, settle
+// what was delivered, then open every interval whose gate is still ahead,
+// up to the horizon.
+func (m *refModel) begin(height, mt int64) {
+	m.height, m.mt = height, mt
 	m.clearedNow = m.clearedNow[:0]
+	m.settledNow = m.settledNow[:0]
 	var closing []int64
 	for start, l := range m.listings {
 		if l.open && l.gate <= mt {
@@ -191,6 +292,7 @@ func (m *refModel) begin(mt int64) {
 	for _, start := range closing {
 		m.clear(m.listings[start])
 	}
+	m.settleDue()
 	I, G := m.params.IntervalS, m.params.GateClosureS
 	if m.next == 0 {
 		m.next = (mt/I + 1) * I
@@ -260,6 +362,16 @@ func shape(tx genTx) contract.Code {
 		ok = in(msg.Amount, contract.MaxAmount)
 	case *contract.MsgRegisterRES:
 		ok = in(msg.CapacityW, contract.MaxCapacityW)
+	case *contract.MsgRegisterMeter:
+		if msg.Gateway != "" && len(msg.PubKey) != 0 {
+			return contract.CodeMalformed
+		}
+	case *contract.MsgReadings:
+		for _, e := range msg.Readings {
+			if len(e.FineHash) != 0 && len(e.FineHash) != 32 {
+				return contract.CodeMalformed
+			}
+		}
 	}
 	if !ok {
 		return contract.CodeBadQuantity
@@ -351,7 +463,7 @@ func (m *refModel) apply(tx genTx, p *refPart) contract.Code {
 		switch {
 		case !role(contract.RoleOperator):
 			return contract.CodeWrongRole
-		case m.meters[msg.ID]:
+		case m.meters[msg.ID] != nil:
 			return contract.CodeDuplicate
 		case m.parts[msg.Owner] == nil:
 			return contract.CodeUnknownParticipant
@@ -359,8 +471,30 @@ func (m *refModel) apply(tx genTx, p *refPart) contract.Code {
 			return contract.CodeUnknownRES
 		case msg.RES != "" && m.res[msg.RES].owner != msg.Owner:
 			return contract.CodeNotOwner
+		case m.gateways[msg.ID] != nil:
+			return contract.CodeDuplicate
+		case msg.Gateway != "" && m.gateways[msg.Gateway] == nil:
+			return contract.CodeUnknownMeter
 		}
-		m.meters[msg.ID] = true
+		m.meters[msg.ID] = &refMeter{owner: msg.Owner, res: msg.RES, gateway: msg.Gateway, pub: msg.PubKey}
+	case *contract.MsgRegisterGateway:
+		switch {
+		case !role(contract.RoleOperator):
+			return contract.CodeWrongRole
+		case m.gateways[msg.ID] != nil, m.meters[msg.ID] != nil:
+			return contract.CodeDuplicate
+		case m.parts[msg.Owner] == nil:
+			return contract.CodeUnknownParticipant
+		}
+		m.gateways[msg.ID] = &refGateway{owner: msg.Owner, pub: msg.PubKey}
+	case *contract.MsgReadings:
+		if !role(contract.RoleOperator) && !role(contract.RoleMember) {
+			return contract.CodeWrongRole
+		}
+		m.outcomes = m.outcomes[:0]
+		for _, in := range tx.readings {
+			m.outcomes = append(m.outcomes, m.reading(in))
+		}
 	case *contract.MsgIssue:
 		switch {
 		case !role(contract.RoleOperator):
@@ -496,12 +630,38 @@ func (m *refModel) compare(t *testing.T, s *contract.State, height int64) {
 	}
 	for _, p := range parts {
 		r := m.parts[p.ID]
-		if r == nil || p.Balance != r.balance || p.Escrow != r.escrow || p.Nonce != r.nonce || p.Suspended != r.suspended {
+		if r == nil || p.Balance != r.balance || p.Escrow != r.escrow || p.Nonce != r.nonce || p.Suspended != r.suspended ||
+			!maps.Equal(p.Owes, r.owes) {
 			fail("%s: state %+v, model %+v", p.ID, p, r)
 		}
 	}
-	if in := s.Info(); in.Issued != m.issued || in.Redeemed != m.redeemed {
+	in := s.Info()
+	if in.Issued != m.issued || in.Redeemed != m.redeemed {
 		fail("issued %d redeemed %d, model %d %d", in.Issued, in.Redeemed, m.issued, m.redeemed)
+	}
+	if in.ReadingsAccepted != m.accepted || !maps.Equal(in.ReadingsRejected, m.rejected) {
+		fail("readings accepted %d rejected %v, model %d %v", in.ReadingsAccepted, in.ReadingsRejected, m.accepted, m.rejected)
+	}
+	if gws := s.Gateways(); len(gws) != len(m.gateways) {
+		fail("%d gateways, model %d", len(gws), len(m.gateways))
+	} else {
+		for _, g := range gws {
+			if r := m.gateways[g.ID]; r == nil || r.owner != g.Owner || !bytes.Equal(r.pub, g.PubKey) {
+				fail("gateway %+v, model %+v", g, r)
+			}
+		}
+	}
+	meters := s.Meters()
+	if len(meters) != len(m.meters) {
+		fail("%d meters, model %d", len(meters), len(m.meters))
+	}
+	for _, mt := range meters {
+		r := m.meters[mt.ID]
+		if r == nil || mt.Owner != r.owner || mt.RES != r.res || mt.Gateway != r.gateway || !bytes.Equal(mt.PubKey, r.pub) ||
+			!reflect.DeepEqual(mt.Last, r.last) || !reflect.DeepEqual(mt.Baseline, r.base) ||
+			mt.Accepted != r.accepted || !maps.Equal(mt.Rejected, r.rejected) {
+			fail("meter %s: state %+v, model %+v", mt.ID, mt, r)
+		}
 	}
 	var open, modelOpen []int64
 	for _, l := range s.Listings(0, forever, false) {
@@ -544,4 +704,296 @@ func (m *refModel) compare(t *testing.T, s *contract.State, height int64) {
 			fail("listing %d: state %+v, model %+v", start, l.Clearing, r)
 		}
 	}
+	// Settlements: the ones of this block (every one at the end) equal
+	// the model's, field by field; and the listings in SETTLED are the
+	// model's settled ones.
+	var settled, modelSettled []int64
+	for _, l := range s.Listings(0, forever, false) {
+		if l.State == contract.StateSettled {
+			settled = append(settled, l.Start)
+		}
+	}
+	for start, l := range m.listings {
+		if l.settled {
+			modelSettled = append(modelSettled, start)
+		}
+	}
+	slices.Sort(modelSettled)
+	if !slices.Equal(settled, modelSettled) {
+		fail("settled listings %v, model %v", settled, modelSettled)
+	}
+	if n := len(s.Settlements(0, forever)); n != len(m.settlements) {
+		fail("%d settlements, model %d", n, len(m.settlements))
+	}
+	check := m.settledNow
+	if height < 0 {
+		check = modelSettled
+	}
+	for _, start := range check {
+		got, ok := s.Settlement(start)
+		if want := m.settlements[start]; !ok || !reflect.DeepEqual(&got, want) {
+			fail("settlement %d:\nstate %+v\nmodel %+v", start, got, want)
+		}
+	}
+}
+
+// reading accepts or refuses one reading, checking as settle.go's doc and
+// the ledger docs say: it parses; its meter is known; the meter's owner is
+// not suspended; it is signed by the meter's own key or, for a meter read
+// by a gateway, the gateway's; its seq is above the last accepted; it is
+// dated no further ahead than the skew, not before the last accepted, with
+// no register below the last; and not inside an interval already settled.
+func (m *refModel) reading(in genReading) readingOutcome {
+	out := readingOutcome{meter: in.r.Meter, seq: in.r.Seq}
+	refuse := func(mt *refMeter, c contract.Code) readingOutcome {
+		m.rejected[c.Name()]++
+		if mt != nil {
+			if mt.rejected == nil {
+				mt.rejected = map[string]int64{}
+			}
+			mt.rejected[c.Name()]++
+		}
+		m.seen["reading/"+c.Name()]++
+		out.code = c
+		return out
+	}
+	if in.malformed {
+		return refuse(nil, contract.CodeMalformed)
+	}
+	mt := m.meters[in.r.Meter]
+	if mt == nil {
+		return refuse(nil, contract.CodeUnknownMeter)
+	}
+	want, by := mt.pub, "device"
+	if mt.gateway != "" {
+		want, by = m.gateways[mt.gateway].pub, "gateway"
+	}
+	r := in.r
+	switch {
+	case m.parts[mt.owner].suspended:
+		return refuse(mt, contract.CodeSuspended)
+	case in.forged || !bytes.Equal(pubOf(in.keyID), want):
+		return refuse(mt, contract.CodeBadSignature)
+	case mt.last != nil && r.Seq <= mt.last.Seq:
+		return refuse(mt, contract.CodeReplay)
+	case r.Time > m.mt+m.params.ReadingSkewS:
+		return refuse(mt, contract.CodeFutureReading)
+	case mt.last != nil && r.Time < mt.last.Time:
+		return refuse(mt, contract.CodeStaleReading)
+	case mt.last != nil && (r.ImportWh < mt.last.ImportWh || r.ExportWh < mt.last.ExportWh || r.ProductionWh < mt.last.ProductionWh):
+		return refuse(mt, contract.CodeRegistersBackwards)
+	}
+	var during *refListing
+	for _, l := range m.listings {
+		if l.start < r.Time && r.Time <= l.end {
+			during = l
+		}
+	}
+	if during != nil && during.settled {
+		m.seen["reading/stale_settled"]++
+		return refuse(mt, contract.CodeStaleReading)
+	}
+	regs := contract.Registers{Seq: r.Seq, Time: r.Time, ImportWh: r.ImportWh, ExportWh: r.ExportWh, ProductionWh: r.ProductionWh}
+	if mt.base == nil {
+		b := regs
+		mt.base = &b
+	}
+	mt.last = &regs
+	mt.accepted++
+	m.accepted++
+	m.seen["reading/ok/"+by]++
+	if during == nil {
+		m.seen["reading/gap"]++
+	} else {
+		if m.closings[during.start] == nil {
+			m.closings[during.start] = map[string]contract.IntervalReading{}
+		}
+		if _, ok := m.closings[during.start][r.Meter]; ok {
+			m.seen["reading/second_in_interval"]++
+		}
+		m.closings[during.start][r.Meter] = contract.IntervalReading{Meter: r.Meter, Interval: during.start, Registers: regs, SignedBy: by, FineHash: in.fine}
+	}
+	out.code = contract.CodeOK
+	return out
+}
+
+// settleDue settles, oldest first, every cleared listing whose interval
+// has ended and for which every meter has a closing reading, or whose
+// settlement deadline has passed; a listing that must wait holds back
+// every later one.
+func (m *refModel) settleDue() {
+	var due []int64
+	for start, l := range m.listings {
+		if l.result != nil && !l.settled {
+			due = append(due, start)
+		}
+	}
+	slices.Sort(due)
+	for _, start := range due {
+		l := m.listings[start]
+		if m.mt < l.end {
+			return
+		}
+		if len(m.closings[start]) < len(m.meters) && m.mt-l.end < m.params.SettlementDeadlineS {
+			return
+		}
+		m.settle(l)
+	}
+}
+
+// refValue is wh × price per kWh in nano-units, exactly (big integers),
+// failing the test on an int64 overflow rather than wrapping.
+func refValue(wh, price int64) int64 {
+	v := new(big.Int).Mul(big.NewInt(wh), big.NewInt(price))
+	if !v.IsInt64() {
+		panic(fmt.Sprintf("model: %d Wh × %d overflows", wh, price))
+	}
+	return v.Int64()
+}
+
+// pay moves amount from one participant to another as far as the payer's
+// balance goes and records the rest as owed; it returns what is owed.
+func (m *refModel) pay(from, to string, amount int64) int64 {
+	if amount == 0 {
+		return 0
+	}
+	f, t := m.parts[from], m.parts[to]
+	moved := amount
+	if f.balance < moved {
+		moved = f.balance
+	}
+	f.balance -= moved
+	t.balance += moved
+	if rest := amount - moved; rest > 0 {
+		if f.owes == nil {
+			f.owes = map[string]int64{}
+		}
+		f.owes[to] += rest
+		m.seen["settle/debt"]++
+		return rest
+	}
+	return 0
+}
+
+// settle settles one listing's interval.
+func (m *refModel) settle(l *refListing) {
+	st := &contract.Settlement{Start: l.start, End: l.end, Height: m.height, MarketTime: m.mt,
+		GridPricePerKWh: l.grid, FeedInPerKWh: l.feed,
+		Missing: []string{}, Readings: []contract.IntervalReading{}, Members: []contract.MemberSettlement{}}
+	// The utility: the first unsuspended one by id.
+	ids := slices.Sorted(maps.Keys(m.parts))
+	for _, id := range ids {
+		if p := m.parts[id]; p.role == contract.RoleUtility && !p.suspended {
+			st.Utility = id
+			break
+		}
+	}
+	// Old debts first, each debtor's creditors by id, as far as it can.
+	for _, id := range ids {
+		p := m.parts[id]
+		for _, c := range slices.Sorted(maps.Keys(p.owes)) {
+			amt := min(p.owes[c], p.balance)
+			if amt == 0 {
+				break
+			}
+			p.balance -= amt
+			m.parts[c].balance += amt
+			p.owes[c] -= amt
+			m.seen["settle/debt_paid"]++
+			if p.owes[c] == 0 {
+				delete(p.owes, c)
+			}
+		}
+		if len(p.owes) == 0 {
+			p.owes = nil
+		}
+	}
+
+	// Metered energy: closing reading minus baseline, by owner.
+	ms := map[string]*contract.MemberSettlement{}
+	mem := func(id string) *contract.MemberSettlement {
+		if ms[id] == nil {
+			ms[id] = &contract.MemberSettlement{ID: id}
+		}
+		return ms[id]
+	}
+	for _, id := range slices.Sorted(maps.Keys(m.meters)) {
+		mt := m.meters[id]
+		c, ok := m.closings[l.start][id]
+		if !ok {
+			st.Missing = append(st.Missing, id)
+			m.seen["settle/missing"]++
+			continue
+		}
+		x := mem(mt.owner)
+		x.ImportWh += c.ImportWh - mt.base.ImportWh
+		x.ExportWh += c.ExportWh - mt.base.ExportWh
+		if r := m.res[mt.res]; mt.res != "" && r != nil && r.approved {
+			x.ProductionWh += c.ProductionWh - mt.base.ProductionWh
+		}
+		b := c.Registers
+		mt.base = &b
+		st.Readings = append(st.Readings, c)
+	}
+	delete(m.closings, l.start)
+
+	// Positions, then delivery trade by trade in clearing order, each
+	// seller's deliverable energy being min(sold, production, export).
+	for _, tr := range l.result.Trades {
+		mem(tr.Seller).SoldWh += tr.Wh
+		mem(tr.Buyer).BoughtWh += tr.Wh
+	}
+	can := map[string]int64{}
+	for id, x := range ms {
+		can[id] = min(x.SoldWh, x.ProductionWh, x.ExportWh)
+	}
+	for _, tr := range l.result.Trades {
+		d := min(tr.Wh, can[tr.Seller])
+		can[tr.Seller] -= d
+		ms[tr.Seller].TokensSent += d
+		ms[tr.Buyer].TokensReceived += d
+	}
+	for _, id := range slices.Sorted(maps.Keys(ms)) {
+		x := ms[id]
+		left := min(x.ProductionWh, x.ExportWh)             // tokens that left the site
+		x.TokensMinted = x.ProductionWh                     // rule 1
+		x.TokensSelfRetired = x.ProductionWh - left         // rule 2
+		x.DeliveredWh = x.TokensSent                        // rule 3
+		x.ShortfallWh = x.SoldWh - x.DeliveredWh            // rule 4
+		x.GridExportWh = x.ExportWh - x.DeliveredWh         // rule 5
+		x.TokensRetired = min(x.TokensReceived, x.ImportWh) // rule 6
+		x.TokensExported = left - x.DeliveredWh + x.TokensReceived - x.TokensRetired
+		if x.ImportWh > x.BoughtWh { // rule 7
+			x.GridImportWh = x.ImportWh - x.BoughtWh
+		} else { // rule 8
+			x.UnusedWh = x.BoughtWh - x.ImportWh
+		}
+		x.PaidToUtility = refValue(x.ShortfallWh, l.grid) + refValue(x.GridImportWh, l.grid)
+		x.ReceivedFromUtility = refValue(x.GridExportWh, l.feed) + refValue(x.UnusedWh, l.feed)
+		if st.Utility != "" && id != st.Utility {
+			x.Owed = m.pay(id, st.Utility, x.PaidToUtility)
+			m.pay(st.Utility, id, x.ReceivedFromUtility)
+		}
+		for k, v := range map[string]int64{"minted": x.TokensMinted, "shortfall": x.ShortfallWh, "unused": x.UnusedWh,
+			"delivered": x.DeliveredWh, "grid_import": x.GridImportWh, "buyer_exported": x.TokensReceived - x.TokensRetired,
+			"self_retired": x.TokensSelfRetired, "grid_export": x.GridExportWh} {
+			if v > 0 {
+				m.seen["settle/"+k]++
+			}
+		}
+		st.Totals.MintedWh += x.TokensMinted
+		st.Totals.TransferredWh += x.TokensSent
+		st.Totals.RetiredWh += x.TokensSelfRetired + x.TokensRetired
+		st.Totals.ExportedWh += x.TokensExported
+		st.Totals.ToUtility += x.PaidToUtility
+		st.Totals.FromUtility += x.ReceivedFromUtility
+		st.Members = append(st.Members, *x)
+	}
+	if st.Utility == "" {
+		m.seen["settle/no_utility"]++
+	}
+	m.seen["settle"]++
+	l.settled = true
+	m.settlements[l.start] = st
+	m.settledNow = append(m.settledNow, l.start)
 }

@@ -62,6 +62,13 @@ type Params struct {
 	// MaxTxPerInterval caps the transactions one member may sign per
 	// interval of market time (operator, DSO and utility are exempt).
 	MaxTxPerInterval int64 `json:"max_tx_per_interval"`
+	// ReadingSkewS is how far ahead of ledger time a reading may be dated
+	// (device clocks drift; blocks lag the wall clock).
+	ReadingSkewS int64 `json:"reading_skew_s"`
+	// SettlementDeadlineS is how long after an interval ends the ledger
+	// waits for every meter's reading before settling it without the
+	// missing ones (flagged; their energy lands in the next interval).
+	SettlementDeadlineS int64 `json:"settlement_deadline_s"`
 }
 
 // Seed defaults (SYSTEM.md "Numbers the seed gives").
@@ -82,6 +89,10 @@ func DefaultParams() Params {
 		GateClosureS:     3600,
 		HorizonIntervals: 24,
 		MaxTxPerInterval: 200,
+		ReadingSkewS:     120,
+		// Readings are batched at each interval's end; a quarter of an
+		// hour is ample for them to arrive.
+		SettlementDeadlineS: 900,
 	}
 	for h := range 24 {
 		p.GridPricePerKWh[h] = DefaultOffPeakPerKWh
@@ -123,6 +134,12 @@ func (p Params) Validate() error {
 	// orders for at least one interval before its gate closes.
 	if maxGate := (p.HorizonIntervals - 1) * p.IntervalS; p.GateClosureS < 0 || p.GateClosureS > maxGate {
 		return errf(ErrBadParams, "gate_closure_s %d: want 0..%d, so a listing is open at least one interval before its gate closes", p.GateClosureS, maxGate)
+	}
+	if p.ReadingSkewS < 0 || p.ReadingSkewS > 86400 {
+		return errf(ErrBadParams, "reading_skew_s %d: want 0..86400", p.ReadingSkewS)
+	}
+	if p.SettlementDeadlineS < 0 || p.SettlementDeadlineS > 7*86400 {
+		return errf(ErrBadParams, "settlement_deadline_s %d: want 0..604800", p.SettlementDeadlineS)
 	}
 	if p.MaxTxPerInterval < 1 || p.MaxTxPerInterval > 1_000_000 {
 		return errf(ErrBadParams, "max_tx_per_interval %d: want 1..1000000", p.MaxTxPerInterval)

@@ -2,6 +2,7 @@ package contract_test
 
 import (
 	"fmt"
+	"reflect"
 	"strconv"
 	"testing"
 
@@ -13,17 +14,27 @@ import (
 //
 //   - money is conserved: Σ balances + Σ escrow = Issued − Redeemed, and
 //     only an accepted issue or redeem changes that total;
-//   - no balance, escrow or order escrow is negative; a live bid in an open
-//     listing holds exactly Wh × price; a cancelled bid, an offer and every
-//     bid of a cleared listing hold nothing; each participant's escrow is
-//     the sum of its orders';
+//   - no balance, escrow, order escrow or debt (Owes) is negative; a live
+//     bid in an open listing holds exactly Wh × price; a cancelled bid, an
+//     offer and every bid of a cleared or settled listing hold nothing;
+//     each participant's escrow is the sum of its orders';
 //   - per cleared listing: Σ trade Wh = traded ≤ available and ≤ wanted,
 //     available and wanted are the live book's; no order trades more than
 //     it asked; nobody pays above their bid; PaidNano = Σ Wh × price and
 //     PaidNano + RefundedNano is all the listing's escrow;
-//   - each trade's value moved from its buyer to its seller: every
-//     participant's money (balance + escrow) changed in the block by
-//     exactly what it was issued, redeemed, paid and was paid.
+//   - each trade's value moved from its buyer to its seller, and each
+//     settlement's dues between its members and the utility: every
+//     participant's worth (balance + escrow − what it owes + what it is
+//     owed) changed in the block by exactly what it was issued, redeemed,
+//     paid and was paid, and what settlement says it owes or is owed;
+//   - per settlement (see checkSettlement): tokens minted = retired +
+//     exported; each member's minted = self-retired + sent + exported from
+//     its own production; Σ sent = Σ received = Σ (retired + exported by
+//     buyers); delivered ≤ sold; the members' metered energy is Σ over
+//     the settlement's readings of closing − previous baseline; every
+//     meter is read or missing; and a settled interval never settles
+//     again: its record stays as it was, and no later block moves money
+//     for it; intervals settle in delivery order.
 
 func TestPropertyLedgerInvariants(t *testing.T) {
 	seen := map[contract.Code]int{}
@@ -32,6 +43,11 @@ func TestPropertyLedgerInvariants(t *testing.T) {
 			runProperty(t, seed+1000, 600, seen)
 		})
 	}
+	if seen[settledCode] == 0 || seen[deliveredCode] == 0 {
+		t.Errorf("no interval settled with a delivery: %d settlements, %d deliveries", seen[settledCode], seen[deliveredCode])
+	}
+	delete(seen, settledCode)
+	delete(seen, deliveredCode)
 	// The generator must reach every way a transaction can be refused
 	// that it tries for, or the properties above prove little.
 	for c := contract.CodeOK; c <= contract.CodeNotOwner; c++ {
@@ -45,16 +61,45 @@ func TestPropertyLedgerInvariants(t *testing.T) {
 	t.Logf("codes: %v", seen)
 }
 
+// TestPropertySettlementInvariants runs the same invariants over busy
+// markets only (odd seeds: orders crowd the next listing to close and
+// producers sell to consumers), so that many settlements deliver, fall
+// short, sell back and leave debts.
+func TestPropertySettlementInvariants(t *testing.T) {
+	seen := map[contract.Code]int{}
+	for i := range uint64(12) {
+		seed := 2001 + 2*i
+		t.Run(strconv.FormatUint(seed, 10), func(t *testing.T) { runProperty(t, seed, 800, seen) })
+	}
+	if seen[settledCode] < 100 || seen[deliveredCode] < 20 {
+		t.Errorf("%d settlements, %d deliveries: the stream is too quiet to test settlement", seen[settledCode], seen[deliveredCode])
+	}
+	t.Logf("%d settlements, %d member deliveries", seen[settledCode], seen[deliveredCode])
+}
+
+// settledCode and deliveredCode count, in the seen map, settlements and
+// deliveries rather than transaction codes.
+const (
+	settledCode   contract.Code = 1000
+	deliveredCode contract.Code = 1001
+)
+
 func runProperty(t *testing.T, seed uint64, nTx int, seen map[contract.Code]int) {
 	g := newGen(t, seed)
 	s, _, err := contract.NewGenesis(testChain, genGenesis(), T0*ns)
 	if err != nil {
 		t.Fatal(err)
 	}
+	settled := map[int64]contract.Settlement{} // every settlement seen, as first seen
+	var lastSettled int64                      // the latest interval settled: they settle in delivery order
 	for height, sent := int64(1), 0; sent < nTx; height++ {
 		b := g.next()
 		sent += len(b.txs)
 		before := money(s)
+		meters, resApproved := s.Meters(), map[string]bool{}
+		for _, r := range s.RESList() {
+			resApproved[r.ID] = r.Approved
+		}
 		s.BeginBlock(height, b.mt*ns)
 		res := s.DeliverTxs(rawTxs(b))
 		_, events := s.EndBlock()
@@ -98,6 +143,52 @@ func runProperty(t *testing.T, seed uint64, nTx int, seen map[contract.Code]int)
 		if len(closed) != 0 {
 			t.Fatalf("block %d: CloseBidding for listings not cleared: %v", height, closed)
 		}
+		// Settlements: the new ones, in the order they were made (their
+		// events'), move dues between members and the utility; the old
+		// ones stay exactly as they were.
+		fresh := 0
+		for _, st := range s.Settlements(0, forever) {
+			old, ok := settled[st.Start]
+			if !ok {
+				fresh++
+			} else if !reflect.DeepEqual(old, st) {
+				t.Fatalf("block %d: settlement %d changed after it was made\n%+v\n%+v", height, st.Start, old, st)
+			}
+		}
+		baselines := map[string]*contract.Registers{}
+		for _, m := range meters {
+			baselines[m.ID] = m.Baseline
+		}
+		for _, e := range events {
+			if e.Type != "settlement" {
+				continue
+			}
+			start, _ := strconv.ParseInt(attrs(e)["listing"], 10, 64)
+			st, ok := s.Settlement(start)
+			if _, again := settled[start]; !ok || again || st.Height != height {
+				t.Fatalf("block %d: settlement event for %d: recorded %v, settled before %v, %+v", height, start, ok, again, st)
+			}
+			if st.Start <= lastSettled {
+				t.Fatalf("block %d: settled %d after %d", height, st.Start, lastSettled)
+			}
+			lastSettled = st.Start
+			settled[st.Start] = st
+			fresh--
+			seen[settledCode]++
+			checkSettlement(t, s, st, meters, baselines, resApproved)
+			for _, m := range st.Members {
+				if m.DeliveredWh > 0 {
+					seen[deliveredCode]++
+				}
+				if st.Utility != "" && m.ID != st.Utility {
+					want[m.ID] += m.ReceivedFromUtility - m.PaidToUtility
+					want[st.Utility] += m.PaidToUtility - m.ReceivedFromUtility
+				}
+			}
+		}
+		if fresh != 0 {
+			t.Fatalf("block %d: %d settlements without an event", height, fresh)
+		}
 		// Participants registered in the block start with nothing.
 		got := money(s)
 		for id := range got {
@@ -112,13 +203,129 @@ func runProperty(t *testing.T, seed uint64, nTx int, seen map[contract.Code]int)
 	}
 }
 
-// money is each participant's balance plus escrow.
+// money is each participant's worth: balance plus escrow, less what it
+// owes, plus what it is owed. Settlement's dues change it by their full
+// amount whether paid or owed; paying a debt does not change it.
 func money(s *contract.State) map[string]int64 {
 	out := map[string]int64{}
 	for _, p := range s.Participants() {
-		out[p.ID] = p.Balance + p.Escrow
+		out[p.ID] += p.Balance + p.Escrow
+		for creditor, amt := range p.Owes {
+			out[p.ID] -= amt
+			out[creditor] += amt
+		}
 	}
 	return out
+}
+
+// checkSettlement checks one settlement made in the block against itself,
+// the meters as they were before the block (baselines advances as the
+// block's settlements are checked in order) and the RES approvals then.
+func checkSettlement(t *testing.T, s *contract.State, st contract.Settlement, meters []contract.Meter,
+	baselines map[string]*contract.Registers, approved map[string]bool) {
+	t.Helper()
+	fail := func(format string, args ...any) {
+		t.Helper()
+		t.Fatalf("settlement %d: %s\n%+v", st.Start, fmt.Sprintf(format, args...), st)
+	}
+	if l, ok := s.Listing(st.Start); !ok || l.State != contract.StateSettled || l.Clearing == nil || st.End != l.End {
+		fail("listing %+v", l.Listing)
+	}
+	if st.MarketTime < st.End {
+		fail("settled at %d before the interval ended", st.MarketTime)
+	}
+	tot := contract.SettlementTotals{}
+	var sent, received, retiredByBuyers, exportedByBuyers int64
+	var metered [3]int64
+	for _, m := range st.Members {
+		for _, v := range []int64{m.ImportWh, m.ExportWh, m.ProductionWh, m.SoldWh, m.BoughtWh, m.DeliveredWh, m.ShortfallWh,
+			m.GridExportWh, m.GridImportWh, m.UnusedWh, m.TokensMinted, m.TokensSelfRetired, m.TokensSent, m.TokensReceived,
+			m.TokensRetired, m.TokensExported, m.PaidToUtility, m.ReceivedFromUtility, m.Owed} {
+			if v < 0 {
+				fail("member %+v has a negative figure", m)
+			}
+		}
+		buyerExported := m.TokensReceived - m.TokensRetired
+		ownExported := m.TokensExported - buyerExported
+		if buyerExported < 0 || ownExported < 0 || m.TokensMinted != m.TokensSelfRetired+m.TokensSent+ownExported {
+			fail("member %s: minted %d ≠ self-retired %d + sent %d + exported from own production %d", m.ID,
+				m.TokensMinted, m.TokensSelfRetired, m.TokensSent, ownExported)
+		}
+		if m.DeliveredWh > m.SoldWh || m.DeliveredWh > min(m.ProductionWh, m.ExportWh) || m.TokensSent != m.DeliveredWh ||
+			m.Owed > m.PaidToUtility {
+			fail("member %+v: delivered above sold, produced or exported, or sent ≠ delivered, or owes more than it paid", m)
+		}
+		// Each Wh used once: a member retires tokens only against what it
+		// consumed, and as many as it can; its deviations are its metered
+		// energy less its traded position; the utility's prices are the
+		// listing's.
+		if m.TokensRetired > m.ImportWh || m.TokensRetired != min(m.TokensReceived, m.ImportWh) ||
+			m.TokensMinted != m.ProductionWh || m.TokensSelfRetired != m.ProductionWh-min(m.ProductionWh, m.ExportWh) {
+			fail("member %+v: tokens minted or retired beyond what was produced or consumed", m)
+		}
+		if m.ShortfallWh != m.SoldWh-m.DeliveredWh || m.GridExportWh != m.ExportWh-m.DeliveredWh ||
+			m.GridImportWh-m.UnusedWh != m.ImportWh-m.BoughtWh || min(m.GridImportWh, m.UnusedWh) != 0 {
+			fail("member %+v: deviations do not add up to metered less traded", m)
+		}
+		if m.PaidToUtility != (m.ShortfallWh+m.GridImportWh)*st.GridPricePerKWh ||
+			m.ReceivedFromUtility != (m.GridExportWh+m.UnusedWh)*st.FeedInPerKWh {
+			fail("member %+v: dues not at the listing's tariffs %d and %d", m, st.GridPricePerKWh, st.FeedInPerKWh)
+		}
+		sent += m.TokensSent
+		received += m.TokensReceived
+		retiredByBuyers += m.TokensRetired
+		exportedByBuyers += buyerExported
+		metered[0] += m.ImportWh
+		metered[1] += m.ExportWh
+		metered[2] += m.ProductionWh
+		tot.MintedWh += m.TokensMinted
+		tot.TransferredWh += m.TokensSent
+		tot.RetiredWh += m.TokensSelfRetired + m.TokensRetired
+		tot.ExportedWh += m.TokensExported
+		tot.ToUtility += m.PaidToUtility
+		tot.FromUtility += m.ReceivedFromUtility
+	}
+	if tot != st.Totals {
+		fail("totals %+v, members add up to %+v", st.Totals, tot)
+	}
+	if st.Totals.MintedWh != st.Totals.RetiredWh+st.Totals.ExportedWh {
+		fail("minted %d ≠ retired %d + exported %d", st.Totals.MintedWh, st.Totals.RetiredWh, st.Totals.ExportedWh)
+	}
+	if sent != received || received != retiredByBuyers+exportedByBuyers {
+		fail("Σ sent %d, Σ received %d, Σ retired + exported by buyers %d", sent, received, retiredByBuyers+exportedByBuyers)
+	}
+	// Every meter of the time is read or missing, once; each reading's
+	// energy is its closing registers less the meter's previous baseline.
+	byID := map[string]contract.Meter{}
+	for _, m := range meters {
+		byID[m.ID] = m
+	}
+	if len(st.Readings)+len(st.Missing) != len(meters) {
+		fail("%d readings and %d missing, %d meters", len(st.Readings), len(st.Missing), len(meters))
+	}
+	var fromReadings [3]int64
+	for _, r := range st.Readings {
+		m, ok := byID[r.Meter]
+		b := baselines[r.Meter]
+		if !ok || b == nil || r.Interval != st.Start || r.Time <= st.Start || r.Time > st.End {
+			fail("reading %+v (meter %+v, baseline %+v)", r, m, b)
+		}
+		fromReadings[0] += r.ImportWh - b.ImportWh
+		fromReadings[1] += r.ExportWh - b.ExportWh
+		if m.RES != "" && approved[m.RES] {
+			fromReadings[2] += r.ProductionWh - b.ProductionWh
+		}
+		regs := r.Registers
+		baselines[r.Meter] = &regs
+	}
+	for _, id := range st.Missing {
+		if _, ok := byID[id]; !ok {
+			fail("missing meter %q is not a meter", id)
+		}
+	}
+	if metered != fromReadings {
+		fail("members' metered import, export, production %v; readings less baselines %v", metered, fromReadings)
+	}
 }
 
 func checkInvariants(t *testing.T, s *contract.State, height int64) {
@@ -135,6 +342,11 @@ func checkInvariants(t *testing.T, s *contract.State, height int64) {
 	for _, p := range s.Participants() {
 		if p.Balance < 0 || p.Escrow < 0 {
 			fail("negative wallet %+v", p)
+		}
+		for c, amt := range p.Owes {
+			if amt <= 0 || c == p.ID {
+				fail("%s owes %d to %s", p.ID, amt, c)
+			}
 		}
 	}
 	open := 0
@@ -155,7 +367,7 @@ func checkInvariants(t *testing.T, s *contract.State, height int64) {
 			switch {
 			case o.Escrow < 0:
 				fail("order %+v: negative escrow", o)
-			case o.Side == contract.SideOffer || o.Cancelled || l.State == contract.StateBidsClosed:
+			case o.Side == contract.SideOffer || o.Cancelled || l.State != contract.StateAuthorizeOffers:
 				if o.Escrow != 0 {
 					fail("order %+v in %s listing holds escrow", o, l.State)
 				}
@@ -182,7 +394,9 @@ func checkClearing(t *testing.T, l contract.ListingView) {
 		t.Helper()
 		t.Fatalf("listing %d (%s): %s\nclearing %+v", l.Start, l.Mechanism, fmt.Sprintf(format, args...), c)
 	}
-	if l.State != contract.StateBidsClosed {
+	// Cleared, and settled in the same block if its interval had ended
+	// (after a halt) and nothing was missing.
+	if l.State != contract.StateBidsClosed && l.State != contract.StateSettled {
 		fail("cleared but %s", l.State)
 	}
 	orders := map[string]contract.Order{}

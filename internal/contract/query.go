@@ -3,6 +3,7 @@ package contract
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
 	"sort"
 	"strconv"
@@ -28,6 +29,12 @@ type Info struct {
 	Listings     int   `json:"listings"`
 	OpenListings int   `json:"open_listings"`
 	Orders       int   `json:"orders"`
+	Meters       int   `json:"meters"`
+	Gateways     int   `json:"gateways"`
+	// Unsettled counts cleared listings waiting for delivery settlement.
+	Unsettled        int              `json:"unsettled"`
+	ReadingsAccepted int64            `json:"readings_accepted"`
+	ReadingsRejected map[string]int64 `json:"readings_rejected"`
 }
 
 // Info summarises the state.
@@ -36,6 +43,8 @@ func (s *State) Info() Info {
 		ChainID: s.info.ChainID, Height: s.height, MarketTime: s.marketTime, TimeScale: s.info.TimeScale,
 		Issued: s.info.Issued, Redeemed: s.info.Redeemed, Supply: s.info.Issued - s.info.Redeemed,
 		Participants: len(s.participants), Listings: len(s.listings), OpenListings: len(s.open), Orders: len(s.orders),
+		Meters: len(s.meters), Gateways: len(s.gateways), Unsettled: len(s.unsettled),
+		ReadingsAccepted: s.info.ReadingsAccepted, ReadingsRejected: maps.Clone(s.info.ReadingsRejected),
 	}
 	for _, id := range sortedKeys(s.participants) {
 		p := s.participants[id]
@@ -54,14 +63,21 @@ func (s *State) Participant(id string) (Participant, bool) {
 	if !ok {
 		return Participant{}, false
 	}
-	return *p, true
+	return p.copy(), true
+}
+
+// copy is a participant that shares no map with the state's.
+func (p *Participant) copy() Participant {
+	c := *p
+	c.Owes = maps.Clone(p.Owes)
+	return c
 }
 
 // Participants lists every participant, sorted by id.
 func (s *State) Participants() []Participant {
 	out := make([]Participant, 0, len(s.participants))
 	for _, id := range sortedKeys(s.participants) {
-		out = append(out, *s.participants[id])
+		out = append(out, s.participants[id].copy())
 	}
 	return out
 }
@@ -79,9 +95,108 @@ func (s *State) RESList() []RES {
 func (s *State) Meters() []Meter {
 	out := make([]Meter, 0, len(s.meters))
 	for _, id := range sortedKeys(s.meters) {
-		out = append(out, *s.meters[id])
+		m := *s.meters[id]
+		m.Last, m.Baseline, m.Rejected = clonePtr(m.Last), clonePtr(m.Baseline), maps.Clone(m.Rejected)
+		out = append(out, m)
 	}
 	return out
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	c := *p
+	return &c
+}
+
+// Gateways lists every gateway, sorted by id.
+func (s *State) Gateways() []Gateway {
+	out := make([]Gateway, 0, len(s.gateways))
+	for _, id := range sortedKeys(s.gateways) {
+		out = append(out, *s.gateways[id])
+	}
+	return out
+}
+
+// Settlement returns the settlement of the interval starting at start.
+func (s *State) Settlement(start int64) (Settlement, bool) {
+	st, ok := s.settlements[start]
+	if !ok {
+		return Settlement{}, false
+	}
+	return *st, true
+}
+
+// Settlements lists the settlements of intervals starting in [from, to).
+func (s *State) Settlements(from, to int64) []Settlement {
+	out := []Settlement{}
+	for _, l := range s.Listings(from, to, false) {
+		if st, ok := s.settlements[l.Start]; ok {
+			out = append(out, *st)
+		}
+	}
+	return out
+}
+
+// StatementRow is one settled interval of a member's statement: what it
+// traded and paid in the market, what its meters measured, what it settled
+// with the utility, and its energy tokens. Money in nano-units.
+type StatementRow struct {
+	Interval int64 `json:"interval"`
+	// Market (clearing).
+	BoughtWh    int64  `json:"bought_wh"`
+	SoldWh      int64  `json:"sold_wh"`
+	PaidP2P     int64  `json:"paid_p2p"`
+	ReceivedP2P int64  `json:"received_p2p"`
+	MCPPerKWh   *int64 `json:"mcp"`
+	// Delivery (settlement).
+	MemberSettlement
+	// Net is everything received minus everything paid in the interval.
+	Net int64 `json:"net"`
+	// UtilityOnly is what the same metered energy would have netted with
+	// the utility alone (export × feed-in − import × grid): Net minus this
+	// is what the community market saved the member.
+	UtilityOnly int64 `json:"utility_only"`
+}
+
+// Statement lists a member's settled intervals starting in [from, to).
+func (s *State) Statement(member string, from, to int64) ([]StatementRow, error) {
+	if _, ok := s.participants[member]; !ok {
+		return nil, errf(ErrUnknownParticipant, "%q", member)
+	}
+	rows := []StatementRow{}
+	for _, st := range s.Settlements(from, to) {
+		l := s.listings[st.Start]
+		row := StatementRow{Interval: st.Start, MCPPerKWh: l.Clearing.MCP}
+		found := false
+		for _, m := range st.Members {
+			if m.ID == member {
+				row.MemberSettlement, found = m, true
+			}
+		}
+		for _, t := range l.Clearing.Trades {
+			v := mustValue(t.Wh, t.PricePerKWh)
+			if t.Buyer == member {
+				row.BoughtWh += t.Wh
+				row.PaidP2P += v
+				found = true
+			}
+			if t.Seller == member {
+				row.SoldWh += t.Wh
+				row.ReceivedP2P += v
+				found = true
+			}
+		}
+		if !found {
+			continue
+		}
+		row.ID = member
+		row.Net = row.ReceivedP2P - row.PaidP2P + row.ReceivedFromUtility - row.PaidToUtility
+		row.UtilityOnly = cappedValue(row.ExportWh, st.FeedInPerKWh) - cappedValue(row.ImportWh, st.GridPricePerKWh)
+		rows = append(rows, row)
+	}
+	return rows, nil
 }
 
 // ListingView is a listing with its order book.
@@ -165,6 +280,10 @@ func (s *State) Trades(from, to int64, participant string) []TradeView {
 //	/listing/START              one listing with its book and clearing
 //	/order/ID                   one order
 //	/trades?from=&to=&participant=
+//	/gateways                   gateway devices
+//	/settlement/START           one interval's settlement
+//	/settlements?from=&to=      settlements
+//	/statement?member=&from=&to= a member's statement
 func (s *State) Query(path string) ([]byte, error) {
 	u, err := url.Parse(path)
 	if err != nil {
@@ -197,6 +316,33 @@ func (s *State) Query(path string) ([]byte, error) {
 		v = s.RESList()
 	case len(parts) == 1 && parts[0] == "meters":
 		v = s.Meters()
+	case len(parts) == 1 && parts[0] == "gateways":
+		v = s.Gateways()
+	case len(parts) == 2 && parts[0] == "settlement":
+		start, err := strconv.ParseInt(parts[1], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("settlement start %q is not an integer", parts[1])
+		}
+		st, ok := s.Settlement(start)
+		if !ok {
+			return nil, errf(ErrUnknownListing, "no settlement for the interval starting at %d", start)
+		}
+		v = st
+	case len(parts) == 1 && (parts[0] == "settlements" || parts[0] == "statement"):
+		from, err1 := num("from", 0)
+		to, err2 := num("to", 1<<62)
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("from and to must be integers (market-time seconds)")
+		}
+		if parts[0] == "settlements" {
+			v = s.Settlements(from, to)
+		} else {
+			rows, err := s.Statement(q.Get("member"), from, to)
+			if err != nil {
+				return nil, err
+			}
+			v = rows
+		}
 	case len(parts) == 1 && (parts[0] == "listings" || parts[0] == "trades"):
 		from, err1 := num("from", 0)
 		to, err2 := num("to", 1<<62)

@@ -27,6 +27,10 @@ type Participant struct {
 	// RateWindow is the market interval index RateCount counts for.
 	RateWindow int64 `json:"rate_window"`
 	RateCount  int64 `json:"rate_count"`
+	// Owes is money this participant owes others (nano-units, by
+	// creditor) that settlement could not take from its balance; it is
+	// paid first at every later settlement.
+	Owes map[string]int64 `json:"owes,omitempty"`
 }
 
 // RES is a renewable generation asset (seed Table 9: RESid, owner).
@@ -39,12 +43,52 @@ type RES struct {
 	ApprovedBy string `json:"approved_by,omitempty"`
 }
 
-// Meter is a smart meter registered to a participant, with its device key.
+// Meter is a smart meter registered to a participant, with its device key
+// or the gateway that signs for it, and what the ledger last believed of it.
 type Meter struct {
+	ID      string `json:"id"`
+	Owner   string `json:"owner"`
+	PubKey  []byte `json:"pub_key,omitempty"`
+	Gateway string `json:"gateway,omitempty"`
+	RES     string `json:"res,omitempty"`
+	// Last is the last reading accepted (nil before the first).
+	Last *Registers `json:"last,omitempty"`
+	// Baseline is the registers at the end of the last interval settled
+	// with this meter's reading (or at its first reading): the next
+	// interval's energy is its closing reading minus this.
+	Baseline *Registers `json:"baseline,omitempty"`
+	// Accepted and Rejected count readings, Rejected by code name.
+	Accepted int64            `json:"accepted"`
+	Rejected map[string]int64 `json:"rejected,omitempty"`
+}
+
+// Registers are a meter's cumulative registers at one reading.
+type Registers struct {
+	Seq          uint64 `json:"seq"`
+	Time         int64  `json:"time"`
+	ImportWh     int64  `json:"import_wh"`
+	ExportWh     int64  `json:"export_wh"`
+	ProductionWh int64  `json:"production_wh"`
+}
+
+// Gateway is a device that reads meters which cannot sign and signs their
+// readings with its own key (a home's EMS, or the community gateway).
+type Gateway struct {
 	ID     string `json:"id"`
 	Owner  string `json:"owner"`
 	PubKey []byte `json:"pub_key"`
-	RES    string `json:"res,omitempty"`
+}
+
+// IntervalReading is a meter's closing reading for an interval (start,
+// end]: the last accepted reading dated inside it. Settlement consumes it.
+type IntervalReading struct {
+	Meter    string `json:"meter"`
+	Interval int64  `json:"interval"`
+	Registers
+	// SignedBy is "device" or "gateway": who signed the reading.
+	SignedBy string `json:"signed_by"`
+	// FineHash is SHA-256 of the fine data the gateway keeps off chain.
+	FineHash []byte `json:"fine_hash,omitempty"`
 }
 
 // ListingState is a kWhListing's phase (seed §4.3).
@@ -54,6 +98,8 @@ type ListingState string
 const (
 	StateAuthorizeOffers ListingState = "AUTHORIZE_OFFERS"
 	StateBidsClosed      ListingState = "BIDS_CLOSED"
+	// StateSettled: delivery has been metered and settled.
+	StateSettled ListingState = "SETTLED"
 )
 
 // Listing is the market of one delivery interval [Start, End), market-time
@@ -134,6 +180,10 @@ type chainInfo struct {
 	// difference is all money on the ledger (balances plus escrow).
 	Issued   int64 `json:"issued"`
 	Redeemed int64 `json:"redeemed"`
+	// Readings counts readings accepted and refused (by code name) over
+	// the ledger's life.
+	ReadingsAccepted int64            `json:"readings_accepted"`
+	ReadingsRejected map[string]int64 `json:"readings_rejected,omitempty"`
 }
 
 // State is the ledger's whole state. It is deterministic: a function of the
@@ -147,10 +197,17 @@ type State struct {
 	participants map[string]*Participant
 	res          map[string]*RES
 	meters       map[string]*Meter
-	listings     map[int64]*Listing
-	starts       []int64 // every listing start, ascending
-	open         []int64 // starts of listings still taking orders, ascending
-	orders       map[string]*Order
+	gateways     map[string]*Gateway
+	// closings[interval][meter] is the meter's closing reading for an
+	// interval not yet settled.
+	closings    map[int64]map[string]*IntervalReading
+	settlements map[int64]*Settlement
+	// unsettled are the starts of cleared listings awaiting settlement.
+	unsettled []int64
+	listings  map[int64]*Listing
+	starts    []int64 // every listing start, ascending
+	open      []int64 // starts of listings still taking orders, ascending
+	orders    map[string]*Order
 
 	hash  ltHash
 	dirty map[string]any // key → object written this block
@@ -167,14 +224,22 @@ const (
 func keyParticipant(id string) string { return "p/" + id }
 func keyRES(id string) string         { return "r/" + id }
 func keyMeter(id string) string       { return "m/" + id }
-func keyListing(start int64) string   { return fmt.Sprintf("l/%020d", start) }
-func keyOrder(o *Order) string        { return fmt.Sprintf("o/%020d/%010d", o.Listing, o.Seq) }
+func keyGateway(id string) string     { return "g/" + id }
+func keyClosing(interval int64, meter string) string {
+	return fmt.Sprintf("mi/%020d/%s", interval, meter)
+}
+func keySettlement(start int64) string { return fmt.Sprintf("st/%020d", start) }
+func keyListing(start int64) string    { return fmt.Sprintf("l/%020d", start) }
+func keyOrder(o *Order) string         { return fmt.Sprintf("o/%020d/%010d", o.Listing, o.Seq) }
 
 func newState() *State {
 	return &State{
 		participants: map[string]*Participant{},
 		res:          map[string]*RES{},
 		meters:       map[string]*Meter{},
+		gateways:     map[string]*Gateway{},
+		closings:     map[int64]map[string]*IntervalReading{},
+		settlements:  map[int64]*Settlement{},
 		listings:     map[int64]*Listing{},
 		orders:       map[string]*Order{},
 		dirty:        map[string]any{},
@@ -202,10 +267,20 @@ func (s *State) touch(key string, obj any, existed bool) {
 	s.dirty[key] = obj
 }
 
-// KV is one state entry as persisted.
+// KV is one state entry as persisted; a nil Value deletes the key.
 type KV struct {
 	Key   string
 	Value []byte
+}
+
+// deleted marks a dirty key whose entry was removed this block.
+var deleted = new(struct{})
+
+// remove takes an existing entry out of the state's hash and marks it for
+// deletion. Call it before dropping the object from its map.
+func (s *State) remove(key string, obj any) {
+	s.touch(key, obj, true)
+	s.dirty[key] = deleted
 }
 
 // Account is what the mempool needs to know of a participant to check a
@@ -236,6 +311,10 @@ func (s *State) commit() Commitment {
 	sort.Strings(keys)
 	c := Commitment{Height: s.height, MarketTime: s.marketTime, Writes: make([]KV, 0, len(keys))}
 	for _, k := range keys {
+		if s.dirty[k] == deleted {
+			c.Writes = append(c.Writes, KV{k, nil})
+			continue
+		}
 		v := encode(s.dirty[k])
 		s.hash.add(k, v)
 		c.Writes = append(c.Writes, KV{k, v})
@@ -319,14 +398,29 @@ func Load(entries []KV, height, marketTime int64) (*State, error) {
 			m := &Meter{}
 			err = json.Unmarshal(e.Value, m)
 			s.meters[m.ID] = m
+		case strings.HasPrefix(e.Key, "g/"):
+			g := &Gateway{}
+			err = json.Unmarshal(e.Value, g)
+			s.gateways[g.ID] = g
+		case strings.HasPrefix(e.Key, "mi/"):
+			r := &IntervalReading{}
+			err = json.Unmarshal(e.Value, r)
+			s.closing(r.Interval)[r.Meter] = r
+		case strings.HasPrefix(e.Key, "st/"):
+			st := &Settlement{}
+			err = json.Unmarshal(e.Value, st)
+			s.settlements[st.Start] = st
 		case strings.HasPrefix(e.Key, "l/"):
 			l := &Listing{}
 			err = json.Unmarshal(e.Value, l)
 			l.initDerived()
 			s.listings[l.Start] = l
 			s.starts = append(s.starts, l.Start)
-			if l.State == StateAuthorizeOffers {
+			switch l.State {
+			case StateAuthorizeOffers:
 				s.open = append(s.open, l.Start)
+			case StateBidsClosed:
+				s.unsettled = append(s.unsettled, l.Start)
 			}
 		case strings.HasPrefix(e.Key, "o/"):
 			o := &Order{}
@@ -342,6 +436,7 @@ func Load(entries []KV, height, marketTime int64) (*State, error) {
 	}
 	slicesSort(s.starts)
 	slicesSort(s.open)
+	slicesSort(s.unsettled)
 	sort.Slice(orders, func(i, j int) bool {
 		if orders[i].Listing != orders[j].Listing {
 			return orders[i].Listing < orders[j].Listing
@@ -357,6 +452,16 @@ func Load(entries []KV, height, marketTime int64) (*State, error) {
 		s.orders[o.ID] = o
 	}
 	return s, nil
+}
+
+// closing returns the closing readings of an interval, creating the map.
+func (s *State) closing(interval int64) map[string]*IntervalReading {
+	m, ok := s.closings[interval]
+	if !ok {
+		m = map[string]*IntervalReading{}
+		s.closings[interval] = m
+	}
+	return m
 }
 
 func slicesSort(v []int64) { sort.Slice(v, func(i, j int) bool { return v[i] < v[j] }) }

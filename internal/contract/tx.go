@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/cometbft/cometbft/crypto/ed25519"
+
+	"github.com/gridledger/gridledger/internal/reading"
 )
 
 // Wire format of a transaction:
@@ -42,6 +44,8 @@ const (
 	TypeOffer                = "offer"
 	TypeBid                  = "bid"
 	TypeCancel               = "cancel"
+	TypeRegisterGateway      = "register_gateway"
+	TypeReadings             = "readings"
 )
 
 // Body is the signed part of a transaction.
@@ -94,11 +98,28 @@ type (
 		ID string `json:"id"`
 	}
 	// MsgRegisterMeter registers a meter to a participant (operator only).
+	// A meter that can sign has its own PubKey; one that cannot names the
+	// Gateway that reads it and signs its readings instead.
 	MsgRegisterMeter struct {
+		ID      string `json:"id"`
+		Owner   string `json:"owner"`
+		PubKey  []byte `json:"pub_key,omitempty"`
+		Gateway string `json:"gateway,omitempty"`
+		RES     string `json:"res,omitempty"`
+	}
+	// MsgRegisterGateway registers a gateway device (a home's EMS or the
+	// community gateway) whose key signs readings of meters that cannot
+	// sign (operator only).
+	MsgRegisterGateway struct {
 		ID     string `json:"id"`
 		Owner  string `json:"owner"`
 		PubKey []byte `json:"pub_key"`
-		RES    string `json:"res,omitempty"`
+	}
+	// MsgReadings carries signed meter readings onto the ledger. Each is
+	// verified again here against its meter's (or gateway's) key, and
+	// accepted or refused on its own.
+	MsgReadings struct {
+		Readings []ReadingEntry `json:"readings"`
 	}
 	// MsgIssue credits currency bought with real money (operator only).
 	MsgIssue struct {
@@ -131,6 +152,23 @@ type (
 	MsgCancel struct {
 		Order string `json:"order"`
 	}
+)
+
+// ReadingEntry is one signed reading in a MsgReadings, with the hash of
+// the fine-grained data (minute readings, power) the gateway keeps off the
+// chain for this meter since its previous reading on the ledger.
+type ReadingEntry struct {
+	reading.Signed
+	FineHash []byte `json:"fine_hash,omitempty"`
+}
+
+// MaxReadingsPerTx bounds a MsgReadings, and MaxReadingsTxBytes its
+// transaction: a gateway batches a community's readings in one, beyond
+// MaxTxBytes. 5,000 readings with the longest ids and largest numbers and
+// a fine hash each take 1.92 MB.
+const (
+	MaxReadingsPerTx   = 5000
+	MaxReadingsTxBytes = 2 << 20
 )
 
 // Limits on what a single order or payment may say: beyond them a number is
@@ -215,7 +253,35 @@ func (m *MsgRegisterMeter) ValidateBasic() error {
 			return err
 		}
 	}
+	if m.Gateway != "" {
+		if len(m.PubKey) != 0 {
+			return errf(ErrMalformed, "a meter read by a gateway has no key of its own")
+		}
+		return checkID("gateway id", m.Gateway)
+	}
 	return checkPubKey(m.PubKey)
+}
+
+func (m *MsgRegisterGateway) ValidateBasic() error {
+	if err := checkID("gateway id", m.ID); err != nil {
+		return err
+	}
+	if err := checkID("owner", m.Owner); err != nil {
+		return err
+	}
+	return checkPubKey(m.PubKey)
+}
+
+func (m *MsgReadings) ValidateBasic() error {
+	if len(m.Readings) == 0 || len(m.Readings) > MaxReadingsPerTx {
+		return errf(ErrMalformed, "%d readings: want 1..%d", len(m.Readings), MaxReadingsPerTx)
+	}
+	for i, e := range m.Readings {
+		if len(e.FineHash) != 0 && len(e.FineHash) != 32 {
+			return errf(ErrMalformed, "reading %d: fine_hash is %d bytes, want 32 (SHA-256)", i, len(e.FineHash))
+		}
+	}
+	return nil
 }
 
 func (m *MsgIssue) ValidateBasic() error {
@@ -291,6 +357,10 @@ func newMsg(typ string) (Msg, bool) {
 		return &MsgBid{}, true
 	case TypeCancel:
 		return &MsgCancel{}, true
+	case TypeRegisterGateway:
+		return &MsgRegisterGateway{}, true
+	case TypeReadings:
+		return &MsgReadings{}, true
 	}
 	return nil, false
 }
@@ -326,6 +396,10 @@ func typeOf(m Msg, suspend bool) string {
 		return TypeBid
 	case *MsgCancel:
 		return TypeCancel
+	case *MsgRegisterGateway:
+		return TypeRegisterGateway
+	case *MsgReadings:
+		return TypeReadings
 	}
 	panic(fmt.Sprintf("contract: unknown message %T", m))
 }
@@ -347,8 +421,8 @@ func strictUnmarshal(data []byte, v any) error {
 // wraps ErrMalformed or ErrBadQuantity, or ErrBadParams for a set_params
 // whose parameters are incoherent. It does not verify the signature.
 func DecodeTx(raw []byte) (*Tx, error) {
-	if len(raw) > MaxTxBytes {
-		return nil, errf(ErrMalformed, "transaction is %d bytes, limit %d", len(raw), MaxTxBytes)
+	if len(raw) > MaxReadingsTxBytes {
+		return nil, errf(ErrMalformed, "transaction is %d bytes, limit %d", len(raw), MaxReadingsTxBytes)
 	}
 	if len(raw) <= txHeaderLen {
 		return nil, errf(ErrMalformed, "transaction is %d bytes, too short", len(raw))
@@ -359,6 +433,9 @@ func DecodeTx(raw []byte) (*Tx, error) {
 	tx := &Tx{Signature: raw[1:txHeaderLen], SignBytes: raw[txHeaderLen:]}
 	if err := strictUnmarshal(tx.SignBytes, &tx.Body); err != nil {
 		return nil, errf(ErrMalformed, "body: %v", err)
+	}
+	if len(raw) > MaxTxBytes && tx.Type != TypeReadings {
+		return nil, errf(ErrMalformed, "transaction is %d bytes, limit %d", len(raw), MaxTxBytes)
 	}
 	if err := checkID("signer", tx.Signer); err != nil {
 		return nil, err

@@ -1,0 +1,313 @@
+package contract
+
+import (
+	"math"
+	"strconv"
+
+	"github.com/gridledger/gridledger/internal/market"
+)
+
+// Settlement is the record of one interval's delivery settlement: what the
+// meters say flowed, the energy tokens minted, moved and retired, and the
+// money moved with the utility for every deviation from the traded
+// positions. The rules, for each member m of the interval:
+//
+//  1. Tokens are minted, 1 per Wh, for the metered production P of m's
+//     approved RES, and only from readings.
+//  2. Of those, what m did not export (P − X, metered export X) was used on
+//     site: those tokens are retired at once (self-consumption). The rest,
+//     E = min(P, X), left the site and may be delivered against sales.
+//  3. A seller delivers D = min(sold, E): D tokens move to its buyers, trade
+//     by trade in clearing order.
+//  4. A seller who delivered less than it sold pays the shortfall
+//     (sold − D) at the grid tariff: the utility supplied the buyers.
+//  5. What m exported beyond what it delivered (X − D) goes to the utility
+//     at the feed-in tariff (with the E − D unsold tokens).
+//  6. A buyer's received tokens are retired against its metered import I
+//     (min(received, I)); tokens it could not use go to the utility.
+//  7. Consumption beyond purchases (I − bought, if positive) is bought from
+//     the utility at the grid tariff.
+//  8. Purchases not consumed (bought − I, if positive) are sold back to the
+//     utility at the feed-in tariff.
+//
+// So each Wh is sold and used once, money moves only between wallets (the
+// utility is a participant), and settling twice is impossible: a settled
+// listing is SETTLED. A payment the payer's balance cannot cover is paid
+// as far as it goes and the rest recorded in Owes, paid first at the next
+// settlement, so no wallet goes negative.
+type Settlement struct {
+	Start           int64  `json:"start"`
+	End             int64  `json:"end"`
+	Height          int64  `json:"height"`
+	MarketTime      int64  `json:"market_time"`
+	GridPricePerKWh int64  `json:"grid_price"`
+	FeedInPerKWh    int64  `json:"feed_in"`
+	Utility         string `json:"utility"`
+	// Missing meters had no reading in the interval by the deadline: their
+	// energy counts in the next interval they report in.
+	Missing  []string           `json:"missing"`
+	Readings []IntervalReading  `json:"readings"`
+	Members  []MemberSettlement `json:"members"`
+	Totals   SettlementTotals   `json:"totals"`
+}
+
+// MemberSettlement is one member's part of a settlement. Energy in Wh,
+// money in nano-units.
+type MemberSettlement struct {
+	ID string `json:"id"`
+	// Metered in the interval.
+	ImportWh     int64 `json:"import_wh"`
+	ExportWh     int64 `json:"export_wh"`
+	ProductionWh int64 `json:"production_wh"`
+	// Traded at clearing.
+	SoldWh   int64 `json:"sold_wh"`
+	BoughtWh int64 `json:"bought_wh"`
+	// Deviations settled with the utility.
+	DeliveredWh  int64 `json:"delivered_wh"`
+	ShortfallWh  int64 `json:"shortfall_wh"`
+	GridExportWh int64 `json:"grid_export_wh"`
+	GridImportWh int64 `json:"grid_import_wh"`
+	UnusedWh     int64 `json:"unused_wh"`
+	// Energy tokens.
+	TokensMinted      int64 `json:"tokens_minted"`
+	TokensSelfRetired int64 `json:"tokens_self_retired"`
+	TokensSent        int64 `json:"tokens_sent"`
+	TokensReceived    int64 `json:"tokens_received"`
+	TokensRetired     int64 `json:"tokens_retired"`
+	TokensExported    int64 `json:"tokens_exported"`
+	// Money with the utility: what was due each way, and what of this
+	// member's dues its balance could not cover (now owed).
+	PaidToUtility       int64 `json:"paid_to_utility"`
+	ReceivedFromUtility int64 `json:"received_from_utility"`
+	Owed                int64 `json:"owed"`
+}
+
+// SettlementTotals add up a settlement: Minted = Retired + Exported, and
+// Transferred (to buyers) is part of both sides.
+type SettlementTotals struct {
+	MintedWh      int64 `json:"minted_wh"`
+	TransferredWh int64 `json:"transferred_wh"`
+	RetiredWh     int64 `json:"retired_wh"`
+	ExportedWh    int64 `json:"exported_wh"`
+	ToUtility     int64 `json:"to_utility"`
+	FromUtility   int64 `json:"from_utility"`
+}
+
+// settleListings settles, in delivery order, every cleared listing whose
+// interval has ended and whose meters have all reported, or whose
+// settlement deadline has passed.
+func (s *State) settleListings() {
+	done := 0
+	for _, start := range s.unsettled {
+		l := s.listings[start]
+		if s.marketTime < l.End {
+			break
+		}
+		if len(s.closings[start]) < len(s.meters) && s.marketTime < l.End+s.params.SettlementDeadlineS {
+			break // later intervals wait: baselines must advance in order
+		}
+		s.settle(l)
+		done++
+	}
+	s.unsettled = s.unsettled[done:]
+}
+
+func (s *State) settle(l *Listing) {
+	st := &Settlement{Start: l.Start, End: l.End, Height: s.height, MarketTime: s.marketTime,
+		GridPricePerKWh: l.GridPricePerKWh, FeedInPerKWh: l.FeedInPerKWh, Missing: []string{}, Readings: []IntervalReading{}}
+	utility := s.utility()
+	if utility != nil {
+		st.Utility = utility.ID
+	}
+	s.payDebts()
+
+	// Metered energy per owner, from each meter's closing reading.
+	members := map[string]*MemberSettlement{}
+	get := func(id string) *MemberSettlement {
+		m, ok := members[id]
+		if !ok {
+			m = &MemberSettlement{ID: id}
+			members[id] = m
+		}
+		return m
+	}
+	closings := s.closings[l.Start]
+	for _, id := range sortedKeys(s.meters) {
+		mt := s.meters[id]
+		ir, ok := closings[id]
+		if !ok {
+			st.Missing = append(st.Missing, id)
+			continue
+		}
+		s.touch(keyMeter(id), mt, true)
+		b := mt.Baseline
+		m := get(mt.Owner)
+		m.ImportWh += ir.ImportWh - b.ImportWh
+		m.ExportWh += ir.ExportWh - b.ExportWh
+		if r := s.res[mt.RES]; r != nil && r.Approved {
+			m.ProductionWh += ir.ProductionWh - b.ProductionWh
+		}
+		regs := ir.Registers
+		mt.Baseline = &regs
+		st.Readings = append(st.Readings, *ir)
+		s.remove(keyClosing(l.Start, id), ir)
+	}
+	delete(s.closings, l.Start)
+
+	// Traded positions.
+	var trades []tradeDelivery
+	if l.Clearing != nil {
+		for _, t := range l.Clearing.Trades {
+			get(t.Seller).SoldWh += t.Wh
+			get(t.Buyer).BoughtWh += t.Wh
+			trades = append(trades, tradeDelivery{seller: t.Seller, buyer: t.Buyer, wh: t.Wh})
+		}
+	}
+	ids := sortedKeys(members)
+
+	// Rules 1-3: mint, retire self-consumption, deliver to buyers.
+	for _, id := range ids {
+		m := members[id]
+		m.TokensMinted = m.ProductionWh
+		e := min(m.ProductionWh, m.ExportWh)
+		m.TokensSelfRetired = m.ProductionWh - e
+		m.DeliveredWh = min(m.SoldWh, e)
+		left := m.DeliveredWh
+		for i := range trades {
+			if t := &trades[i]; t.seller == id && left > 0 {
+				t.delivered = min(t.wh, left)
+				left -= t.delivered
+				members[t.buyer].TokensReceived += t.delivered
+			}
+		}
+		m.TokensSent = m.DeliveredWh
+		m.TokensExported = e - m.DeliveredWh
+	}
+	// Rules 4-8: deviations with the utility.
+	for _, id := range ids {
+		m := members[id]
+		m.ShortfallWh = m.SoldWh - m.DeliveredWh
+		m.GridExportWh = m.ExportWh - m.DeliveredWh
+		m.GridImportWh = max(0, m.ImportWh-m.BoughtWh)
+		m.UnusedWh = max(0, m.BoughtWh-m.ImportWh)
+		m.TokensRetired = min(m.TokensReceived, m.ImportWh)
+		m.TokensExported += m.TokensReceived - m.TokensRetired
+		m.PaidToUtility = cappedValue(satAdd(m.ShortfallWh, m.GridImportWh), l.GridPricePerKWh)
+		m.ReceivedFromUtility = cappedValue(satAdd(m.GridExportWh, m.UnusedWh), l.FeedInPerKWh)
+
+		st.Totals.MintedWh = satAdd(st.Totals.MintedWh, m.TokensMinted)
+		st.Totals.TransferredWh = satAdd(st.Totals.TransferredWh, m.TokensSent)
+		st.Totals.RetiredWh = satAdd(st.Totals.RetiredWh, m.TokensSelfRetired+m.TokensRetired)
+		st.Totals.ExportedWh = satAdd(st.Totals.ExportedWh, m.TokensExported)
+		st.Totals.ToUtility = satAdd(st.Totals.ToUtility, m.PaidToUtility)
+		st.Totals.FromUtility = satAdd(st.Totals.FromUtility, m.ReceivedFromUtility)
+
+		p := s.participants[id]
+		if utility != nil && p != nil && p != utility {
+			m.Owed = s.pay(p, utility, m.PaidToUtility)
+			s.pay(utility, p, m.ReceivedFromUtility)
+		}
+		st.Members = append(st.Members, *m)
+	}
+	if st.Members == nil {
+		st.Members = []MemberSettlement{}
+	}
+
+	s.touch(keyListing(l.Start), l, true)
+	l.State = StateSettled
+	s.settlements[l.Start] = st
+	s.touch(keySettlement(l.Start), st, false)
+	s.blockEvents = append(s.blockEvents, event("settlement",
+		"listing", i64(l.Start), "members", strconv.Itoa(len(st.Members)), "missing", strconv.Itoa(len(st.Missing)),
+		"minted_wh", i64(st.Totals.MintedWh), "transferred_wh", i64(st.Totals.TransferredWh),
+		"retired_wh", i64(st.Totals.RetiredWh), "exported_wh", i64(st.Totals.ExportedWh),
+		"to_utility", i64(st.Totals.ToUtility), "from_utility", i64(st.Totals.FromUtility)))
+}
+
+// MaxSettlementNano caps one amount settled with the utility: 10^9
+// currency units. No real interval comes near it; only nonsense readings
+// (registers near their 10 TWh limit) could exceed it, and capping keeps
+// them from overflowing int64 and halting every validator. Money stays
+// conserved: only what is actually moved between wallets counts.
+const MaxSettlementNano = 1_000_000_000 * 1_000_000_000
+
+// cappedValue is Wh × price per kWh in nano-units, capped.
+func cappedValue(wh, pricePerKWh int64) int64 {
+	v, err := market.Value(wh, pricePerKWh)
+	if err != nil || v > MaxSettlementNano {
+		return MaxSettlementNano
+	}
+	return v
+}
+
+// satAdd adds non-negative numbers, saturating instead of overflowing.
+func satAdd(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+type tradeDelivery struct {
+	seller, buyer string
+	wh, delivered int64
+}
+
+// utility is the community's counterparty of last resort: the utility
+// participant with the smallest id, or nil if there is none.
+func (s *State) utility() *Participant {
+	for _, id := range sortedKeys(s.participants) {
+		if p := s.participants[id]; p.Role == RoleUtility && !p.Suspended {
+			return p
+		}
+	}
+	return nil
+}
+
+// pay moves amount from one wallet to another as far as the payer's
+// balance goes; the rest is recorded as owed. It returns what is owed.
+func (s *State) pay(from, to *Participant, amount int64) int64 {
+	if amount <= 0 {
+		return 0
+	}
+	s.touch(keyParticipant(from.ID), from, true)
+	s.touch(keyParticipant(to.ID), to, true)
+	moved := min(amount, from.Balance)
+	from.Balance -= moved
+	to.Balance += moved
+	owed := amount - moved
+	if owed > 0 {
+		if from.Owes == nil {
+			from.Owes = map[string]int64{}
+		}
+		from.Owes[to.ID] = satAdd(from.Owes[to.ID], owed)
+	}
+	return owed
+}
+
+// payDebts pays what every participant owes, as far as its balance goes.
+func (s *State) payDebts() {
+	for _, id := range sortedKeys(s.participants) {
+		p := s.participants[id]
+		if len(p.Owes) == 0 || p.Balance == 0 {
+			continue
+		}
+		s.touch(keyParticipant(p.ID), p, true)
+		for _, creditor := range sortedKeys(p.Owes) {
+			c := s.participants[creditor]
+			amt := min(p.Owes[creditor], p.Balance)
+			if amt == 0 {
+				break
+			}
+			s.touch(keyParticipant(c.ID), c, true)
+			p.Balance -= amt
+			c.Balance += amt
+			if p.Owes[creditor] -= amt; p.Owes[creditor] == 0 {
+				delete(p.Owes, creditor)
+			}
+		}
+		if len(p.Owes) == 0 {
+			p.Owes = nil
+		}
+	}
+}
