@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -76,6 +77,21 @@ func newQueryCmd() *cobra.Command {
 	trades.Flags().StringVar(&to, "to", "", "end of range (unix seconds, exclusive)")
 	trades.Flags().StringVar(&participant, "participant", "", "only this participant's trades")
 
+	settlements := q("settlements", "Delivery settlements of past intervals", cobra.NoArgs, rangeQuery("/settlements"),
+		func() any { return &[]contract.Settlement{} }, func(w io.Writer, v any) { printSettlements(w, *v.(*[]contract.Settlement)) })
+	settlements.Flags().StringVar(&from, "from", "", "first interval start (unix seconds)")
+	settlements.Flags().StringVar(&to, "to", "", "end of range (unix seconds, exclusive)")
+	var interval string
+	settlement := q("settlement", "One interval's settlement: each member's position, metered energy, tokens and money", cobra.NoArgs,
+		func([]string) string { return "/settlement/" + interval },
+		func() any { return &contract.Settlement{} }, func(w io.Writer, v any) { printSettlement(w, *v.(*contract.Settlement)) })
+	settlement.Flags().StringVar(&interval, "interval", "", "interval start: RFC3339 or unix seconds")
+	settlement.PreRunE = func(*cobra.Command, []string) error {
+		t, err := parseTime(interval)
+		interval = fmt.Sprint(t)
+		return err
+	}
+
 	cmd.AddCommand(
 		q("info", "Ledger summary: height, market time, money supply", cobra.NoArgs, fixed("/info"),
 			func() any { return &contract.Info{} }, func(w io.Writer, v any) { printKV(w, v) }),
@@ -100,9 +116,48 @@ func newQueryCmd() *cobra.Command {
 			func() any { return &[]contract.Meter{} }, func(w io.Writer, v any) { printKV(w, v) }),
 		q("listing START", "One listing with its book and clearing", cobra.ExactArgs(1), func(a []string) string { return "/listing/" + a[0] },
 			func() any { return &contract.ListingView{} }, func(w io.Writer, v any) { printListings(w, []contract.ListingView{*v.(*contract.ListingView)}) }),
-		listings, trades,
+		q("gateways", "Registered gateway devices", cobra.NoArgs, fixed("/gateways"),
+			func() any { return &[]contract.Gateway{} }, func(w io.Writer, v any) { printKV(w, v) }),
+		listings, trades, settlements, settlement,
 	)
 	return cmd
+}
+
+// parseTime reads RFC3339 or unix seconds.
+func parseTime(s string) (int64, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.Unix(), nil
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q: want RFC3339 (2026-11-25T14:00:00Z) or unix seconds", s)
+	}
+	return v, nil
+}
+
+func printSettlements(w io.Writer, ss []contract.Settlement) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "DELIVERY\tMEMBERS\tMISSING\tMINTED kWh\tTRANSFERRED kWh\tRETIRED kWh\tEXPORTED kWh\tTO UTILITY\tFROM UTILITY")
+	for _, s := range ss {
+		t := s.Totals
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", clock(s.Start), len(s.Members), len(s.Missing), units.KWh(t.MintedWh),
+			units.KWh(t.TransferredWh), units.KWh(t.RetiredWh), units.KWh(t.ExportedWh), units.Money(t.ToUtility), units.Money(t.FromUtility))
+	}
+	tw.Flush()
+}
+
+func printSettlement(w io.Writer, s contract.Settlement) {
+	fmt.Fprintf(w, "delivery %s, settled at block %d; grid %s, feed-in %s per kWh; missing meters: %v\n",
+		clock(s.Start), s.Height, units.Price(s.GridPricePerKWh), units.Price(s.FeedInPerKWh), s.Missing)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "MEMBER\tIMPORT\tEXPORT\tPRODUCED\tSOLD\tBOUGHT\tDELIVERED\tSHORTFALL\tMINTED\tRECEIVED\tRETIRED\tTO UTILITY\tFROM UTILITY\tOWED")
+	for _, m := range s.Members {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", m.ID, m.ImportWh, m.ExportWh, m.ProductionWh,
+			m.SoldWh, m.BoughtWh, m.DeliveredWh, m.ShortfallWh, m.TokensMinted, m.TokensReceived, m.TokensSelfRetired+m.TokensRetired,
+			units.Money(m.PaidToUtility), units.Money(m.ReceivedFromUtility), units.Money(m.Owed))
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "(energy in Wh)")
 }
 
 func printKV(w io.Writer, v any) {

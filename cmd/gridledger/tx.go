@@ -111,8 +111,33 @@ func newTxCmd() *cobra.Command {
 			c.Flags().StringVar(&m.ID, "id", "", "meter id")
 			c.Flags().StringVar(&m.Owner, "owner", "", "participant id")
 			c.Flags().StringVar(&m.RES, "res", "", "RESid the meter measures (optional)")
-			c.Flags().StringVar(&pub, "pub-key", "", "device's ed25519 public key, base64")
+			c.Flags().StringVar(&pub, "pub-key", "", "device's ed25519 public key, base64 (a meter that signs)")
+			c.Flags().StringVar(&m.Gateway, "gateway", "", "gateway that reads and signs for this meter (a meter that cannot sign)")
 			return func(context.Context, *chain.Client) (contract.Msg, error) {
+				if m.Gateway != "" {
+					return m, nil
+				}
+				var err error
+				m.PubKey, err = base64.StdEncoding.DecodeString(pub)
+				return m, err
+			}
+		}),
+		sub("register-gateway", "Register a gateway device that signs readings for meters that cannot (operator)", contract.TypeRegisterGateway, func(c *cobra.Command) func(context.Context, *chain.Client) (contract.Msg, error) {
+			m := &contract.MsgRegisterGateway{}
+			var pub, keyName string
+			c.Flags().StringVar(&m.ID, "id", "", "gateway id")
+			c.Flags().StringVar(&m.Owner, "owner", "operator", "participant id of its owner")
+			c.Flags().StringVar(&pub, "pub-key", "", "gateway's ed25519 public key, base64")
+			c.Flags().StringVar(&keyName, "key", "", "take the public key from this key of the home instead")
+			return func(context.Context, *chain.Client) (contract.Msg, error) {
+				if keyName != "" {
+					k, err := chain.LoadKey(g.home, keyName)
+					if err != nil {
+						return nil, err
+					}
+					m.PubKey = k.PubKey()
+					return m, nil
+				}
 				var err error
 				m.PubKey, err = base64.StdEncoding.DecodeString(pub)
 				return m, err

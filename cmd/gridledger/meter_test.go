@@ -1,0 +1,192 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/gridledger/gridledger/internal/meter/format"
+)
+
+// meterTestdata is the payload catalogue of internal/meter/format.
+var meterTestdata = filepath.Join("..", "..", "internal", "meter", "format", "testdata")
+
+// runMeterRoot runs the root command with args and stdin, as main does, and
+// returns what it printed on stdout and stderr.
+func runMeterRoot(t *testing.T, stdin string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	root := newRootCmd()
+	var out, errOut bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	root.SetIn(strings.NewReader(stdin))
+	root.SetArgs(args)
+	err = root.Execute()
+	return out.String(), errOut.String(), err
+}
+
+// meterCatalogueEntry is one entry of the catalogue's index.
+type meterCatalogueEntry struct {
+	File   string            `json:"file"`
+	Format format.Format     `json:"format"`
+	Topic  string            `json:"topic"`
+	Want   *format.Registers `json:"want"`
+	Error  string            `json:"error"`
+}
+
+func loadMeterCatalogue(t *testing.T) []meterCatalogueEntry {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(meterTestdata, "catalogue.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cat []meterCatalogueEntry
+	if err := json.Unmarshal(data, &cat); err != nil {
+		t.Fatal(err)
+	}
+	if len(cat) < 20 {
+		t.Fatalf("catalogue has only %d entries", len(cat))
+	}
+	return cat
+}
+
+func TestMeterDecodeCatalogueAsJSON(t *testing.T) {
+	for _, e := range loadMeterCatalogue(t) {
+		path := filepath.Join(meterTestdata, filepath.FromSlash(e.File))
+		args := []string{"meter", "decode", "--format", string(e.Format), "--file", path, "--output", "json"}
+		if e.Topic != "" {
+			args = append(args, "--topic", e.Topic)
+		}
+		stdout, stderr, err := runMeterRoot(t, "", args...)
+		if stderr != "" {
+			t.Errorf("%s: stderr %q", e.File, stderr)
+		}
+		if e.Want == nil {
+			if err == nil {
+				t.Errorf("%s on %q: no error, want %s; printed %q", e.File, e.Topic, e.Error, stdout)
+				continue
+			}
+			if stdout != "" {
+				t.Errorf("%s: printed %q with an error", e.File, stdout)
+			}
+			if msg := err.Error(); !strings.HasPrefix(msg, "meter decode: "+path+": ") || strings.Contains(msg, "\n") {
+				t.Errorf("%s: error %q is not one line naming the file", e.File, msg)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s on %q: %v", e.File, e.Topic, err)
+			continue
+		}
+		var got format.Registers
+		dec := json.NewDecoder(strings.NewReader(stdout))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&got); err != nil {
+			t.Errorf("%s: output is not Registers JSON: %v\n%s", e.File, err, stdout)
+			continue
+		}
+		if !reflect.DeepEqual(got, *e.Want) {
+			t.Errorf("%s on %q: printed %s, want %+v", e.File, e.Topic, stdout, *e.Want)
+		}
+	}
+}
+
+func TestMeterDecodeJSONFields(t *testing.T) {
+	path := filepath.Join(meterTestdata, "dsmr", "nl_dsmr5.txt")
+	stdout, _, err := runMeterRoot(t, "", "meter", "decode", "--format", "dsmr", "--file", path, "--topic", "dsmr/home-12/telegram", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"format": "dsmr", "device_id": "home-12", "time": 1795615380.0, "import_wh": 3580245.0, "export_wh": 358023.0,
+		"channels": []any{
+			map[string]any{"name": "T1", "import_wh": 1234567.0, "export_wh": 123456.0},
+			map[string]any{"name": "T2", "import_wh": 2345678.0, "export_wh": 234567.0},
+		},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %s", stdout)
+	}
+}
+
+func TestMeterDecodeText(t *testing.T) {
+	path := filepath.Join(meterTestdata, "dsmr", "nl_dsmr5.txt")
+	stdout, _, err := runMeterRoot(t, "", "meter", "decode", "--format", "dsmr", "--file", path, "--topic", "dsmr/home-12/telegram")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"format  dsmr\n", "device  home-12\n", "time    2026-11-25T14:03:00Z\n", "import  3580245 Wh\n",
+		"export  358023 Wh\n", "channel  import Wh  export Wh\n", "T1       1234567    123456\n", "T2       2345678    234567\n"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("text output lacks %q:\n%s", want, stdout)
+		}
+	}
+	// No device, no time, no channels.
+	stdout, _, err = runMeterRoot(t, "", "meter", "decode", "--format", "tasmota", "--file", "-")
+	if err == nil {
+		t.Errorf("empty stdin decoded: %q", stdout)
+	}
+	stdout, _, err = runMeterRoot(t, `{"ENERGY":{"Total":1.5}}`, "meter", "decode", "--format", "tasmota", "--file", "-")
+	if err != nil || stdout != "format  tasmota\ndevice  -\ntime    -\nimport  1500 Wh\nexport  0 Wh\n" {
+		t.Errorf("got %q, %v", stdout, err)
+	}
+}
+
+func TestMeterDecodeStdin(t *testing.T) {
+	telegram, err := os.ReadFile(filepath.Join(meterTestdata, "dsmr", "be_emucs.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, _, err := runMeterRoot(t, string(telegram), "meter", "decode", "--format=dsmr", "--file=-", "--output=json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got format.Registers
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil || got.DeviceID != "1SAG3101021605" || got.ImportWh != 358023 {
+		t.Errorf("got %s, %v", stdout, err)
+	}
+	_, _, err = runMeterRoot(t, "/ISK5\\2M550T-1012\r\n1-0:1.8.1(1*kWh)\r\n!0000\r\n", "meter", "decode", "--format", "dsmr", "--file", "-")
+	if err == nil || !strings.HasPrefix(err.Error(), "meter decode: stdin: bad CRC: telegram says 0000, computed ") {
+		t.Errorf("stdin bad CRC: %v", err)
+	}
+}
+
+func TestMeterDecodeBadCRCMessage(t *testing.T) {
+	path := filepath.Join(meterTestdata, "dsmr", "bad_crc.txt")
+	stdout, _, err := runMeterRoot(t, "", "meter", "decode", "--format", "dsmr", "--file", path, "--output", "json")
+	if err == nil || err.Error() != "meter decode: "+path+": bad CRC: telegram says E558, computed E459" {
+		t.Errorf("err = %v", err)
+	}
+	if stdout != "" {
+		t.Errorf("printed %q", stdout)
+	}
+}
+
+func TestMeterDecodeRefusesBadArguments(t *testing.T) {
+	good := filepath.Join(meterTestdata, "tasmota", "sensor_single.json")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"meter", "decode", "--format", "modbus", "--file", good}, `--format "modbus": want one of`},
+		{[]string{"meter", "decode", "--file", good}, `"format" not set`},
+		{[]string{"meter", "decode", "--format", "tasmota"}, `"file" not set`},
+		{[]string{"meter", "decode", "--format", "tasmota", "--file", filepath.Join(t.TempDir(), "none.json")}, "no such file"},
+		{[]string{"meter", "decode", "--format", "tasmota", "--file", good, "--topic", "shellies/x/info"}, "is not a tasmota topic"},
+		{[]string{"meter", "decode", "--format", "tasmota", "--file", good, "--output", "yaml"}, `--output "yaml"`},
+		{[]string{"meter", "decode", "extra", "--format", "tasmota", "--file", good}, "unknown command"},
+	} {
+		stdout, _, err := runMeterRoot(t, "", tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || stdout != "" {
+			t.Errorf("%v: %q, %v; want an error containing %q", tc.args, stdout, err, tc.want)
+		}
+	}
+}

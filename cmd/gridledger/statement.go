@@ -1,0 +1,96 @@
+package main
+
+import (
+	"encoding/csv"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gridledger/gridledger/internal/contract"
+	"github.com/gridledger/gridledger/internal/units"
+)
+
+func newStatementCmd() *cobra.Command {
+	var member, from, to, node string
+	cmd := &cobra.Command{
+		Use:   "statement",
+		Short: "A member's statement over a period, one row per settled interval: the bill a community sends (CSV, or --output json)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, err := parseTime(from)
+			if err != nil {
+				return fmt.Errorf("--from: %w", err)
+			}
+			t, err := parseTime(to)
+			if err != nil {
+				return fmt.Errorf("--to: %w", err)
+			}
+			ctx, cancel := cmdContext(cmd)
+			defer cancel()
+			cl, err := dial(node)
+			if err != nil {
+				return err
+			}
+			var rows []contract.StatementRow
+			v := url.Values{"member": {member}, "from": {fmt.Sprint(f)}, "to": {fmt.Sprint(t)}}
+			if err := cl.Query(ctx, "/statement?"+v.Encode(), &rows); err != nil {
+				return err
+			}
+			if g.output == "json" {
+				return printJSON(cmd.OutOrStdout(), rows)
+			}
+			return writeStatementCSV(cmd, rows)
+		},
+	}
+	cmd.Flags().StringVar(&member, "member", "", "participant id")
+	cmd.Flags().StringVar(&from, "from", "0", "period start: RFC3339 or unix seconds")
+	cmd.Flags().StringVar(&to, "to", fmt.Sprint(int64(1)<<40), "period end (exclusive)")
+	cmd.Flags().StringVar(&node, "node", "", "node RPC address (default: the home's)")
+	_ = cmd.MarkFlagRequired("member")
+	return cmd
+}
+
+// writeStatementCSV writes the statement with money in currency units and
+// a totals row, as a spreadsheet would want it.
+func writeStatementCSV(cmd *cobra.Command, rows []contract.StatementRow) error {
+	w := csv.NewWriter(cmd.OutOrStdout())
+	header := []string{"interval_utc", "bought_wh", "sold_wh", "paid_p2p", "received_p2p", "import_wh", "export_wh", "production_wh",
+		"grid_import_wh", "grid_export_wh", "shortfall_wh", "unused_wh", "paid_to_utility", "received_from_utility", "owed",
+		"tokens_minted", "tokens_received", "tokens_retired", "net", "utility_only", "saved"}
+	if err := w.Write(header); err != nil {
+		return err
+	}
+	var tot contract.StatementRow
+	i64 := func(v int64) string { return strconv.FormatInt(v, 10) }
+	line := func(when string, r contract.StatementRow) []string {
+		return []string{when, i64(r.BoughtWh), i64(r.SoldWh), units.Money(r.PaidP2P), units.Money(r.ReceivedP2P),
+			i64(r.ImportWh), i64(r.ExportWh), i64(r.ProductionWh), i64(r.GridImportWh), i64(r.GridExportWh), i64(r.ShortfallWh),
+			i64(r.UnusedWh), units.Money(r.PaidToUtility), units.Money(r.ReceivedFromUtility), units.Money(r.Owed),
+			i64(r.TokensMinted), i64(r.TokensReceived), i64(r.TokensSelfRetired + r.TokensRetired),
+			units.Money(r.Net), units.Money(r.UtilityOnly), units.Money(r.Net - r.UtilityOnly)}
+	}
+	for _, r := range rows {
+		if err := w.Write(line(time.Unix(r.Interval, 0).UTC().Format(time.RFC3339), r)); err != nil {
+			return err
+		}
+		for _, p := range []struct{ dst, src *int64 }{
+			{&tot.BoughtWh, &r.BoughtWh}, {&tot.SoldWh, &r.SoldWh}, {&tot.PaidP2P, &r.PaidP2P}, {&tot.ReceivedP2P, &r.ReceivedP2P},
+			{&tot.ImportWh, &r.ImportWh}, {&tot.ExportWh, &r.ExportWh}, {&tot.ProductionWh, &r.ProductionWh},
+			{&tot.GridImportWh, &r.GridImportWh}, {&tot.GridExportWh, &r.GridExportWh}, {&tot.ShortfallWh, &r.ShortfallWh},
+			{&tot.UnusedWh, &r.UnusedWh}, {&tot.PaidToUtility, &r.PaidToUtility}, {&tot.ReceivedFromUtility, &r.ReceivedFromUtility},
+			{&tot.Owed, &r.Owed}, {&tot.TokensMinted, &r.TokensMinted}, {&tot.TokensReceived, &r.TokensReceived},
+			{&tot.TokensSelfRetired, &r.TokensSelfRetired}, {&tot.TokensRetired, &r.TokensRetired},
+			{&tot.Net, &r.Net}, {&tot.UtilityOnly, &r.UtilityOnly},
+		} {
+			*p.dst += *p.src
+		}
+	}
+	if err := w.Write(line("total", tot)); err != nil {
+		return err
+	}
+	w.Flush()
+	return w.Error()
+}
