@@ -1,0 +1,200 @@
+package meter
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gridledger/gridledger/internal/chain"
+)
+
+// Registry is the broker's and the gateway's view of the ledger's meters,
+// gateways and suspended participants. Reads are lock-free (an immutable
+// snapshot swapped on every change), because the broker consults it on
+// every publish and the gateway on every reading.
+type Registry struct {
+	mu   sync.Mutex // serialises writers
+	snap atomic.Pointer[regSnapshot]
+}
+
+type regSnapshot struct {
+	meters    map[string]regMeter
+	gateways  map[string]regGateway
+	suspended map[string]bool
+	// Community parameters, 0 until a Refresh reads them.
+	intervalS, skewS int64
+}
+
+// regMeter is a meter as the ledger lists it (/meters).
+type regMeter struct {
+	ID      string `json:"id"`
+	Owner   string `json:"owner"`
+	PubKey  []byte `json:"pub_key,omitempty"`
+	Gateway string `json:"gateway,omitempty"`
+	RES     string `json:"res,omitempty"`
+	// Last is the last reading the ledger accepted, if it says.
+	Last *registers `json:"last,omitempty"`
+}
+
+// registers are a meter's cumulative registers at one reading.
+type registers struct {
+	Seq          uint64 `json:"seq"`
+	Time         int64  `json:"time"`
+	ImportWh     int64  `json:"import_wh"`
+	ExportWh     int64  `json:"export_wh"`
+	ProductionWh int64  `json:"production_wh"`
+}
+
+// regGateway is a gateway as the ledger lists it (/gateways).
+type regGateway struct {
+	ID     string `json:"id"`
+	Owner  string `json:"owner"`
+	PubKey []byte `json:"pub_key"`
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry {
+	r := &Registry{}
+	r.snap.Store(&regSnapshot{meters: map[string]regMeter{}, gateways: map[string]regGateway{}, suspended: map[string]bool{}})
+	return r
+}
+
+// Refresh replaces the registry with the ledger's current meters,
+// gateways, suspended participants and reading parameters.
+func (r *Registry) Refresh(ctx context.Context, c *chain.Client) error {
+	var (
+		meters   []regMeter
+		gateways []regGateway
+		parts    []struct {
+			ID        string `json:"id"`
+			Suspended bool   `json:"suspended"`
+		}
+		params struct {
+			IntervalS    int64 `json:"interval_s"`
+			ReadingSkewS int64 `json:"reading_skew_s"`
+		}
+	)
+	for _, q := range []struct {
+		path string
+		v    any
+	}{{"/meters", &meters}, {"/gateways", &gateways}, {"/participants", &parts}, {"/params", &params}} {
+		if err := c.Query(ctx, q.path, q.v); err != nil {
+			return fmt.Errorf("registry: query %s: %w", q.path, err)
+		}
+	}
+	s := &regSnapshot{
+		meters:    make(map[string]regMeter, len(meters)),
+		gateways:  make(map[string]regGateway, len(gateways)),
+		suspended: map[string]bool{},
+		intervalS: params.IntervalS,
+		skewS:     params.ReadingSkewS,
+	}
+	for _, m := range meters {
+		s.meters[m.ID] = m
+	}
+	for _, g := range gateways {
+		s.gateways[g.ID] = g
+	}
+	for _, p := range parts {
+		if p.Suspended {
+			s.suspended[p.ID] = true
+		}
+	}
+	r.mu.Lock()
+	r.snap.Store(s)
+	r.mu.Unlock()
+	return nil
+}
+
+// Run refreshes the registry every interval until ctx ends, logging
+// failures (the last good view stays in force meanwhile).
+func (r *Registry) Run(ctx context.Context, c *chain.Client, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if err := r.Refresh(ctx, c); err != nil && ctx.Err() == nil {
+			log.Warn("registry refresh failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// update applies f to a copy of the current snapshot.
+func (r *Registry) update(f func(s *regSnapshot)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := r.snap.Load()
+	s := &regSnapshot{
+		meters:    maps.Clone(old.meters),
+		gateways:  maps.Clone(old.gateways),
+		suspended: maps.Clone(old.suspended),
+		intervalS: old.intervalS,
+		skewS:     old.skewS,
+	}
+	f(s)
+	r.snap.Store(s)
+}
+
+// SetMeter adds or replaces a meter: one that signs has pubKey and no
+// gateway; one read by a gateway has gateway and no key. res names the
+// RES it measures, if any. For tests and for wiring without a ledger.
+func (r *Registry) SetMeter(id, owner string, pubKey []byte, gateway, res string) {
+	r.update(func(s *regSnapshot) {
+		s.meters[id] = regMeter{ID: id, Owner: owner, PubKey: pubKey, Gateway: gateway, RES: res}
+	})
+}
+
+// SetGateway adds or replaces a gateway device.
+func (r *Registry) SetGateway(id, owner string, pubKey []byte) {
+	r.update(func(s *regSnapshot) {
+		s.gateways[id] = regGateway{ID: id, Owner: owner, PubKey: pubKey}
+	})
+}
+
+// SetSuspended marks a participant suspended or reinstated.
+func (r *Registry) SetSuspended(participant string, suspended bool) {
+	r.update(func(s *regSnapshot) {
+		if suspended {
+			s.suspended[participant] = true
+		} else {
+			delete(s.suspended, participant)
+		}
+	})
+}
+
+func (r *Registry) view() *regSnapshot { return r.snap.Load() }
+
+// credential is the key that signs device id's MQTT password and the
+// owner whose suspension locks it out: a meter's own key, its gateway's
+// key, or a gateway's key.
+func (s *regSnapshot) credential(id string) (pub []byte, owner string, ok bool) {
+	if m, ok := s.meters[id]; ok {
+		if m.Gateway == "" {
+			return m.PubKey, m.Owner, true
+		}
+		g, ok := s.gateways[m.Gateway]
+		return g.PubKey, m.Owner, ok
+	}
+	if g, ok := s.gateways[id]; ok {
+		return g.PubKey, g.Owner, true
+	}
+	return nil, "", false
+}
+
+// speaksFor reports whether the client logged in as user may act for
+// device id: itself, or a meter it reads when user is a gateway.
+func (s *regSnapshot) speaksFor(user, id string) bool {
+	if user == id {
+		return true
+	}
+	m, ok := s.meters[id]
+	return ok && m.Gateway != "" && m.Gateway == user
+}
