@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -89,7 +90,7 @@ func TestCLIMarketInterval(t *testing.T) {
 	home := t.TempDir()
 	h := []string{"--home", home}
 	ok(t, append([]string{"init", "--time-scale", "1800", "--rpc-laddr", freeAddr(t), "--p2p-laddr", freeAddr(t),
-		"--grid-offpeak-price", "0.095"}, h...)...)
+		"--mqtt-addr", strings.TrimPrefix(freeAddr(t), "tcp://"), "--grid-offpeak-price", "0.095"}, h...)...)
 	if _, _, code := cli(t, append([]string{"init"}, h...)...); code == 0 {
 		t.Fatal("init over an existing home must refuse")
 	}
@@ -173,55 +174,194 @@ func TestCLIMarketInterval(t *testing.T) {
 	if c.MCP == nil || *c.MCP != 90_000 || c.TradedWh != 2000 || len(c.GridExport) != 1 || c.GridExport[0].Wh != 1000 {
 		t.Fatalf("clearing: %+v", c)
 	}
-	alice := okJSON[contract.Participant](t, append([]string{"query", "wallet", "alice"}, h...)...)
-	bob := okJSON[contract.Participant](t, append([]string{"query", "wallet", "bob"}, h...)...)
-	if alice.Balance != 180_000_000 || bob.Balance != 2_320_000_000 || bob.Escrow != 0 {
-		t.Fatalf("wallets: alice %d, bob %d (escrow %d)", alice.Balance, bob.Balance, bob.Escrow)
+	if c.PaidNano != 180_000_000 {
+		t.Fatalf("paid from escrow %d, want 180000000", c.PaidNano)
 	}
 	text := ok(t, append([]string{"query", "trades"}, h...)...)
 	if !strings.Contains(text, "alice") || !strings.Contains(text, "0.18") {
 		t.Fatalf("trades table:\n%s", text)
 	}
+
+	// Delivery: neither has a meter, so nothing was metered. alice sold
+	// 2000 Wh she did not deliver: the shortfall costs 2000 × 0.095 = 0.19,
+	// of which her 0.18 is paid and 0.01 owed. bob bought 2000 Wh he did not
+	// use: the utility buys it back at 2000 × 0.039 = 0.078.
+	for cleared.State != contract.StateSettled {
+		if time.Now().After(deadline) {
+			t.Fatalf("listing %s not settled", listing)
+		}
+		time.Sleep(500 * time.Millisecond)
+		cleared = okJSON[contract.ListingView](t, append([]string{"query", "listing", fmt.Sprint(target)}, h...)...)
+	}
+	alice := okJSON[contract.Participant](t, append([]string{"query", "wallet", "alice"}, h...)...)
+	bob := okJSON[contract.Participant](t, append([]string{"query", "wallet", "bob"}, h...)...)
+	if alice.Balance != 0 || alice.Owes["utility"] != 10_000_000 || bob.Balance != 2_398_000_000 || bob.Escrow != 0 {
+		t.Fatalf("wallets after settlement: alice %d (owes %v), bob %d (escrow %d)", alice.Balance, alice.Owes, bob.Balance, bob.Escrow)
+	}
+	csvOut := ok(t, append([]string{"statement", "--member", "alice"}, h...)...)
+	rows, err := csv.NewReader(strings.NewReader(csvOut)).ReadAll()
+	if err != nil || len(rows) != 3 || rows[0][0] != "interval_utc" || rows[2][0] != "total" {
+		t.Fatalf("statement CSV (%v):\n%s", err, csvOut)
+	}
+	row := map[string]string{}
+	for i, col := range rows[0] {
+		row[col] = rows[1][i]
+	}
+	if row["sold_wh"] != "2000" || row["received_p2p"] != "0.18" || row["shortfall_wh"] != "2000" ||
+		row["paid_to_utility"] != "0.19" || row["owed"] != "0.01" || row["net"] != "-0.01" {
+		t.Fatalf("statement row %v", row)
+	}
 }
 
-// TestRunPrintsClearings runs the README's first command for a few seconds
-// and checks it prints the community's clearings as they happen.
-func TestRunPrintsClearings(t *testing.T) {
+// TestRunTradesMetersAndSettles runs the README's first command for a
+// while and checks it does what it says: clearings that balance, and
+// settlements of every meter's metered energy, some of it read by the
+// gateway from cheap plugs, with energy tokens conserved.
+func TestRunTradesMetersAndSettles(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	c := exec.CommandContext(ctx, binary, "run", "--duration", "25s", "--time-scale", "1800", "--output", "json",
-		"--rpc-laddr", freeAddr(t), "--p2p-laddr", freeAddr(t), "--log-level", "warn")
+	c := exec.CommandContext(ctx, binary, "run", "--duration", "30s", "--time-scale", "1800", "--output", "json",
+		"--rpc-laddr", freeAddr(t), "--p2p-laddr", freeAddr(t), "--mqtt-addr", strings.TrimPrefix(freeAddr(t), "tcp://"),
+		"--log-level", "warn")
 	var errb bytes.Buffer
 	c.Stderr = &errb
 	out, err := c.Output()
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, errb.String())
 	}
-	var lines int
+	var clearings, settlements int
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		var l struct {
-			Listing     int64  `json:"listing"`
-			Orders      int64  `json:"orders"`
-			MCP         *int64 `json:"mcp"`
-			AvailableWh int64  `json:"available_wh"`
-			WantedWh    int64  `json:"wanted_wh"`
-			TradedWh    int64  `json:"traded_wh"`
-			Import      int64  `json:"grid_import_wh"`
-			Export      int64  `json:"grid_export_wh"`
+			Event       string                    `json:"event"`
+			Orders      int64                     `json:"orders"`
+			AvailableWh int64                     `json:"available_wh"`
+			WantedWh    int64                     `json:"wanted_wh"`
+			TradedWh    int64                     `json:"traded_wh"`
+			Import      int64                     `json:"grid_import_wh"`
+			Export      int64                     `json:"grid_export_wh"`
+			Readings    int                       `json:"readings"`
+			Gateway     int                       `json:"gateway_signed"`
+			Missing     []string                  `json:"missing"`
+			Totals      contract.SettlementTotals `json:"totals"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
 			t.Fatalf("line %q: %v", sc.Text(), err)
 		}
-		lines++
-		// Energy balances: what was wanted is traded or imported, what
-		// was offered is traded or exported.
-		if l.Orders == 0 || l.TradedWh+l.Import != l.WantedWh || l.TradedWh+l.Export != l.AvailableWh {
-			t.Errorf("clearing does not balance: %+v", l)
+		switch l.Event {
+		case "clearing":
+			clearings++
+			// What was wanted is traded or imported, what was offered is
+			// traded or exported.
+			if l.Orders == 0 || l.TradedWh+l.Import != l.WantedWh || l.TradedWh+l.Export != l.AvailableWh {
+				t.Errorf("clearing does not balance: %s", sc.Text())
+			}
+		case "settlement":
+			settlements++
+			tt := l.Totals
+			// A dozen sites, two of them plugs the gateway signs for;
+			// every token minted ends retired or exported.
+			if l.Readings != 12 || l.Gateway != 2 || len(l.Missing) != 0 || tt.MintedWh != tt.RetiredWh+tt.ExportedWh || tt.TransferredWh > tt.MintedWh {
+				t.Errorf("settlement: %s", sc.Text())
+			}
+		default:
+			t.Errorf("unknown line %q", sc.Text())
 		}
 	}
-	// 25 s at 1800× is 12.5 market hours; allow for start-up.
-	if lines < 5 {
-		t.Fatalf("run printed %d clearings in 25 s, want at least 5:\n%s\n%s", lines, out, errb.String())
+	// 30 s at 1800× is 15 market hours; allow for start-up and the lag of
+	// settlement behind delivery.
+	if clearings < 5 || settlements < 3 {
+		t.Fatalf("run printed %d clearings and %d settlements in 30 s:\n%s\n%s", clearings, settlements, out, errb.String())
+	}
+}
+
+// TestMosquittoPubTasmotaReachesTheLedger publishes a Tasmota plug's
+// payload with Debian's mosquitto_pub into the broker of a running
+// `gridledger start`, with credentials from `gridledger meter
+// credentials`, and finds it on the ledger as a gateway-signed reading.
+func TestMosquittoPubTasmotaReachesTheLedger(t *testing.T) {
+	home := t.TempDir()
+	h := []string{"--home", home}
+	mqttAddr := strings.TrimPrefix(freeAddr(t), "tcp://")
+	ok(t, append([]string{"init", "--time-scale", "1800", "--rpc-laddr", freeAddr(t), "--p2p-laddr", freeAddr(t), "--mqtt-addr", mqttAddr}, h...)...)
+	stop := startNode(t, h)
+	defer stop()
+	ok(t, append([]string{"keys", "add", "alice"}, h...)...)
+	ok(t, append([]string{"tx", "register", "--key", "alice", "--node-type", "household"}, h...)...)
+	ok(t, append([]string{"tx", "register-meter", "--id", "alice-plug", "--owner", "alice", "--gateway", "gateway"}, h...)...)
+	creds := okJSON[map[string]string](t, append([]string{"meter", "credentials", "--id", "alice-plug"}, h...)...)
+
+	host, port, _ := strings.Cut(mqttAddr, ":")
+	payload := `{"Time":"2026-11-25T14:03:00","ENERGY":{"TotalStartTime":"2026-01-01T00:00:00","Total":1.234,"Yesterday":0.5,"Today":0.1,"Power":230,"Voltage":231,"Current":1.0}}`
+	deadline := time.Now().Add(45 * time.Second)
+	var meters []contract.Meter
+	for {
+		// The broker learns of the new meter within a couple of seconds;
+		// until then it refuses the connection, and mosquitto_pub says so.
+		pub := exec.Command("mosquitto_pub", "-h", host, "-p", port, "-u", creds["username"], "-P", creds["password"],
+			"-i", "alice-plug", "-t", "tele/alice-plug/SENSOR", "-m", payload, "-q", "1")
+		pubOut, pubErr := pub.CombinedOutput()
+		meters = okJSON[[]contract.Meter](t, append([]string{"query", "meters"}, h...)...)
+		if len(meters) == 1 && meters[0].Last != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("reading never reached the ledger; last mosquitto_pub: %v %s; meters %+v", pubErr, pubOut, meters)
+		}
+		time.Sleep(time.Second)
+	}
+	if m := meters[0]; m.ID != "alice-plug" || m.Gateway != "gateway" || m.Last.ImportWh != 1234 || m.Last.ExportWh != 0 {
+		t.Fatalf("meter on the ledger: %+v (last %+v), want 1234 Wh imported", m, m.Last)
+	}
+	// Once its interval settles, the reading is recorded as gateway-signed.
+	for {
+		sts := okJSON[[]contract.Settlement](t, append([]string{"query", "settlements"}, h...)...)
+		for _, st := range sts {
+			for _, r := range st.Readings {
+				if r.Meter == "alice-plug" {
+					if r.SignedBy != "gateway" || r.ImportWh != 1234 {
+						t.Fatalf("settled reading %+v", r)
+					}
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no settlement carries alice-plug's reading: %+v", sts)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// startNode runs `gridledger start` for a home until the test ends.
+func startNode(t *testing.T, h []string) func() {
+	t.Helper()
+	node := exec.Command(binary, append([]string{"start", "--log-level", "warn"}, h...)...)
+	var nodeErr bytes.Buffer
+	node.Stderr = &nodeErr
+	if err := node.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stop := func() {
+		node.Process.Signal(os.Interrupt)
+		done := make(chan error, 1)
+		go func() { done <- node.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			node.Process.Kill()
+			t.Error("node did not stop on SIGINT")
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, _, code := cli(t, append([]string{"query", "info"}, h...)...); code == 0 {
+			return stop
+		}
+		if time.Now().After(deadline) {
+			stop()
+			t.Fatalf("node never answered\n%s", nodeErr.String())
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gridledger/gridledger/internal/chain"
+	"github.com/gridledger/gridledger/internal/meter"
 	"github.com/gridledger/gridledger/internal/meter/format"
 )
 
@@ -21,7 +23,44 @@ func newMeterCmd() *cobra.Command {
 		Use:   "meter",
 		Short: "Smart meters and device payloads",
 	}
-	cmd.AddCommand(newMeterDecodeCmd())
+	cmd.AddCommand(newMeterDecodeCmd(), newMeterCredentialsCmd())
+	return cmd
+}
+
+// newMeterCredentialsCmd returns `meter credentials`, the MQTT user name
+// and password a device connects with: the device id, and its key's
+// signature over the community and the id (the gateway's key for a cheap
+// device the gateway reads).
+func newMeterCredentialsCmd() *cobra.Command {
+	var id, keyName, community string
+	cmd := &cobra.Command{
+		Use:   "credentials",
+		Short: "The MQTT user name and password a device uses, derived from its registered key (or its gateway's)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			k, err := chain.LoadKey(g.home, keyName)
+			if err != nil {
+				return err
+			}
+			if community == "" {
+				doc, _, err := chain.Genesis(g.home)
+				if err != nil {
+					return fmt.Errorf("community: %w (or give --community)", err)
+				}
+				community = doc.ChainID
+			}
+			pw := meter.Password(k.PrivKey, community, id)
+			if g.output == "json" {
+				return printJSON(cmd.OutOrStdout(), map[string]string{"username": id, "password": pw, "community": community})
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "username: %s\npassword: %s\n", id, pw)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&id, "id", "", "device (meter) id")
+	cmd.Flags().StringVar(&keyName, "key", "gateway", "key in HOME/keys that signs for the device: its own, or the gateway's")
+	cmd.Flags().StringVar(&community, "community", "", "community (chain id); default: the home's")
+	_ = cmd.MarkFlagRequired("id")
 	return cmd
 }
 

@@ -45,6 +45,7 @@ func newInitCmd() *cobra.Command {
 	f.Int64Var(&o.TimeScale, "time-scale", o.TimeScale, "market seconds per block-time second (1 in production; e.g. 720 for a demo hour every 5 s)")
 	f.StringVar(&o.RPCAddr, "rpc-laddr", o.RPCAddr, "RPC listen address")
 	f.StringVar(&o.P2PAddr, "p2p-laddr", o.P2PAddr, "P2P listen address")
+	f.StringVar(&o.MQTTAddr, "mqtt-addr", "127.0.0.1:1883", "embedded MQTT broker address for meters (see config/gridledger.toml for an external broker)")
 	f.StringVar(&mech, "mechanism", string(o.Params.Mechanism), "clearing mechanism: average-bid, uniform or pay-as-bid")
 	f.StringVar(&grid, "grid-peak-price", "0.095", "utility's price per kWh 13-23 h local")
 	f.StringVar(&offPeak, "grid-offpeak-price", units.Price(contract.DefaultOffPeakPerKWh), "utility's price per kWh outside the peak")
@@ -80,20 +81,20 @@ func setTariffs(p *contract.Params, peak, offPeak, feedIn string) error {
 func newStartCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "start",
-		Short: "Run the validator of a home (embedded CometBFT node) until interrupted",
+		Short: "Run the validator of a home (embedded CometBFT node), the meters' MQTT broker and the gateway, until interrupted",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := newLogger(os.Stderr)
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			n, err := chain.StartNode(ctx, g.home, log)
+			s, err := startServices(ctx, g.home, log)
 			if err != nil {
 				return err
 			}
-			log.Info("node running", "home", g.home, "rpc", n.RPCAddr(), "chain", n.GenesisDoc().ChainID)
+			log.Info("node running", "home", g.home, "rpc", s.node.RPCAddr(), "mqtt", s.mqtt, "chain", s.node.GenesisDoc().ChainID)
 			<-ctx.Done()
 			log.Info("stopping")
-			return n.Stop()
+			return s.Close()
 		},
 	}
 }

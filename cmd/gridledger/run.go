@@ -77,20 +77,19 @@ can be pointed at it from another terminal.`,
 	cmd.Flags().Int64Var(&lead, "lead", 2, "members bid this many intervals before gate closure")
 	cmd.Flags().StringVar(&o.RPCAddr, "rpc-laddr", o.RPCAddr, "RPC listen address for a new home")
 	cmd.Flags().StringVar(&o.P2PAddr, "p2p-laddr", o.P2PAddr, "P2P listen address for a new home")
+	cmd.Flags().StringVar(&o.MQTTAddr, "mqtt-addr", "127.0.0.1:1883", "embedded MQTT broker address for a new home")
 	return cmd
 }
 
 func runCommunity(ctx context.Context, cmd *cobra.Command, home string, lead int64, log *slog.Logger) error {
-	n, err := chain.StartNode(ctx, home, log)
+	svc, err := startServices(ctx, home, log)
 	if err != nil {
 		return err
 	}
-	defer n.Stop()
-	log.Info("validator running", "home", home, "rpc", n.RPCAddr(), "chain", n.GenesisDoc().ChainID)
-	cl, err := chain.Dial(n.RPCAddr())
-	if err != nil {
-		return err
-	}
+	defer svc.Close()
+	community := svc.node.GenesisDoc().ChainID
+	log.Info("validator running", "home", home, "rpc", svc.node.RPCAddr(), "mqtt", svc.mqtt, "chain", community)
+	cl := svc.client
 	op, err := chain.LoadKey(home, "operator")
 	if err != nil {
 		return err
@@ -99,23 +98,50 @@ func runCommunity(ctx context.Context, cmd *cobra.Command, home string, lead int
 	if err != nil {
 		return err
 	}
+	gw, err := chain.LoadKey(home, "gateway")
+	if err != nil {
+		return err
+	}
 	live := &sim.Live{Client: cl, Operator: op, DSO: dso, Sites: sim.DemoCommunity(), Keys: map[string]chain.Key{},
 		Log: log, LeadIntervals: lead, FundsNano: 50 * units.NanoPerUnit}
+	var params contract.Params
+	if err := cl.Query(ctx, "/params", &params); err != nil {
+		return err
+	}
+	metering := &sim.Metering{Community: community, Broker: svc.mqtt, GatewayKey: gw, Clock: svc.clock,
+		IntervalS: params.IntervalS, UTCOffsetS: params.TariffUTCOffsetS, Log: log}
 	for _, s := range live.Sites {
-		k, err := chain.LoadKey(home, s.ID)
+		k, err := loadOrMakeKey(home, s.ID, contract.RoleMember)
 		if err != nil {
-			k = chain.NewKey(s.ID, contract.RoleMember)
-			if err := chain.SaveKey(home, s.ID, k); err != nil {
-				return err
-			}
+			return err
 		}
 		live.Keys[s.ID] = k
+		// The public lighting and the EV charger have cheap Tasmota plugs
+		// the gateway reads and signs for; every other site a meter that
+		// signs its own readings.
+		if s.NodeType == contract.NodePublicLighting || s.NodeType == contract.NodeEVCharging {
+			metering.Meters = append(metering.Meters, &sim.SiteMeter{Site: s, ID: s.ID + "-plug", Plug: true})
+			continue
+		}
+		mk, err := loadOrMakeKey(home, s.ID+"-meter", "")
+		if err != nil {
+			return err
+		}
+		metering.Meters = append(metering.Meters, &sim.SiteMeter{Site: s, ID: s.ID + "-meter", Key: mk})
 	}
 	if err := live.Register(ctx); err != nil {
 		return err
 	}
+	if err := metering.Register(ctx, cl, op, "gateway"); err != nil {
+		return err
+	}
+	// The broker admits devices the ledger knows: let it see them now.
+	if err := svc.reg.Refresh(ctx, cl); err != nil {
+		return err
+	}
 	out := cmd.OutOrStdout()
-	if g.output == "text" {
+	text := g.output == "text"
+	if text {
 		fmt.Fprintf(out, "%-17s %-11s %6s %10s %10s %10s %10s %10s %7s\n", "DELIVERY", "MECHANISM", "ORDERS", "MCP/kWh", "OFFERED", "WANTED", "TRADED", "GRID IN", "GRID OUT")
 	}
 	live.OnClearing = func(l contract.ListingView) {
@@ -127,8 +153,8 @@ func runCommunity(ctx context.Context, cmd *cobra.Command, home string, lead int
 		for _, f := range c.GridExport {
 			outWh += f.Wh
 		}
-		if g.output == "json" {
-			_ = printJSONLine(out, map[string]any{"listing": l.Start, "delivery": clock(l.Start), "mechanism": l.Mechanism,
+		if !text {
+			_ = printJSONLine(out, map[string]any{"event": "clearing", "listing": l.Start, "delivery": clock(l.Start), "mechanism": l.Mechanism,
 				"orders": l.Orders, "mcp": c.MCP, "available_wh": c.AvailableWh, "wanted_wh": c.WantedWh, "traded_wh": c.TradedWh,
 				"grid_import_wh": in, "grid_export_wh": outWh, "trades": len(c.Trades), "height": c.Height})
 			return
@@ -140,7 +166,45 @@ func runCommunity(ctx context.Context, cmd *cobra.Command, home string, lead int
 		fmt.Fprintf(out, "%-17s %-11s %6d %10s %7s kWh %6s kWh %6s kWh %6s kWh %6s kWh\n", clock(l.Start), l.Mechanism, l.Orders, mcp,
 			units.KWh(c.AvailableWh), units.KWh(c.WantedWh), units.KWh(c.TradedWh), units.KWh(in), units.KWh(outWh))
 	}
-	log.Info("community trading; Ctrl-C to stop", "members", len(live.Sites),
+	live.OnSettlement = func(st contract.Settlement) {
+		t := st.Totals
+		var signedByGateway int
+		for _, r := range st.Readings {
+			if r.SignedBy == "gateway" {
+				signedByGateway++
+			}
+		}
+		if !text {
+			_ = printJSONLine(out, map[string]any{"event": "settlement", "listing": st.Start, "delivery": clock(st.Start),
+				"readings": len(st.Readings), "gateway_signed": signedByGateway, "missing": st.Missing, "totals": t, "height": st.Height})
+			return
+		}
+		fmt.Fprintf(out, "%-17s settled: %d meters (%d gateway-signed, %d missing); tokens minted %s kWh, to buyers %s, retired %s, exported %s; utility +%s -%s\n",
+			clock(st.Start), len(st.Readings), signedByGateway, len(st.Missing), units.KWh(t.MintedWh), units.KWh(t.TransferredWh),
+			units.KWh(t.RetiredWh), units.KWh(t.ExportedWh), units.Money(t.ToUtility), units.Money(t.FromUtility))
+	}
+	log.Info("community trading; Ctrl-C to stop", "members", len(live.Sites), "meters", len(metering.Meters),
 		"query", fmt.Sprintf("gridledger query listings --home %s", home))
-	return live.Run(ctx)
+	// The meters and the traders run together; either failing stops both.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- metering.Run(ctx); cancel() }()
+	err = live.Run(ctx)
+	cancel()
+	if merr := <-errc; err == nil {
+		err = merr
+	}
+	st := svc.gateway.Stats()
+	log.Info("gateway", "accepted", st.Accepted, "rejected", st.Rejected, "batches", st.Batches)
+	return err
+}
+
+func loadOrMakeKey(home, name string, role contract.Role) (chain.Key, error) {
+	k, err := chain.LoadKey(home, name)
+	if err == nil {
+		return k, nil
+	}
+	k = chain.NewKey(name, role)
+	return k, chain.SaveKey(home, name, k)
 }

@@ -89,10 +89,44 @@ type AppConfig struct {
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `toml:"log_level"`
 	// CometLogLevel filters CometBFT's own logs, which are chatty.
-	CometLogLevel string `toml:"comet_log_level"`
+	CometLogLevel string        `toml:"comet_log_level"`
+	MQTT          MQTTConfig    `toml:"mqtt"`
+	Gateway       GatewayConfig `toml:"gateway"`
 }
 
-func defaultAppConfig() AppConfig { return AppConfig{LogLevel: "info", CometLogLevel: "error"} }
+// MQTTConfig says where the meters' MQTT broker is.
+type MQTTConfig struct {
+	// Addr is the embedded broker's TCP address; empty runs none.
+	Addr string `toml:"addr"`
+	// TLSCert and TLSKey (PEM files) make the embedded broker speak TLS.
+	TLSCert string `toml:"tls_cert"`
+	TLSKey  string `toml:"tls_key"`
+	// URL is an external broker (e.g. Debian's mosquitto) to use instead
+	// of the embedded one: tcp://host:1883 or ssl://host:8883.
+	URL      string `toml:"url"`
+	User     string `toml:"user"`
+	Password string `toml:"password"`
+}
+
+// GatewayConfig is the community gateway that verifies readings and
+// brings them onto the ledger.
+type GatewayConfig struct {
+	// ID is the gateway's device id on the ledger; DeviceKey names the key
+	// (HOME/keys) it signs cheap devices' readings with; Signer the
+	// participant key that signs its readings transactions.
+	ID        string `toml:"id"`
+	DeviceKey string `toml:"device_key"`
+	Signer    string `toml:"signer"`
+	// Store is where fine-grained readings are kept off the chain,
+	// relative to HOME unless absolute.
+	Store string `toml:"store"`
+}
+
+func defaultAppConfig() AppConfig {
+	return AppConfig{LogLevel: "info", CometLogLevel: "error",
+		MQTT:    MQTTConfig{Addr: "127.0.0.1:1883"},
+		Gateway: GatewayConfig{ID: "gateway", DeviceKey: "gateway", Signer: "operator", Store: "data/meters"}}
+}
 
 // InitOptions shape a new single-validator home.
 type InitOptions struct {
@@ -102,6 +136,8 @@ type InitOptions struct {
 	Params    contract.Params
 	RPCAddr   string // e.g. tcp://127.0.0.1:26657
 	P2PAddr   string
+	// MQTTAddr is the embedded broker's address (default 127.0.0.1:1883).
+	MQTTAddr string
 	// GenesisTime defaults to now.
 	GenesisTime time.Time
 }
@@ -133,7 +169,11 @@ func Init(home string, o InitOptions) error {
 		}
 	}
 	cmtcfg.WriteConfigFile(filepath.Join(home, "config", "config.toml"), cfg)
-	if err := writeAppConfig(home, defaultAppConfig()); err != nil {
+	ac := defaultAppConfig()
+	if o.MQTTAddr != "" {
+		ac.MQTT.Addr = o.MQTTAddr
+	}
+	if err := writeAppConfig(home, ac); err != nil {
 		return err
 	}
 	if _, err := p2p.LoadOrGenNodeKey(cfg.NodeKeyFile()); err != nil {
@@ -144,6 +184,14 @@ func Init(home string, o InitOptions) error {
 		return err
 	}
 	pv.Save()
+	// Blocks lag the devices' clocks by up to a second of real time, and
+	// batches take a second or two to reach the ledger: with market time
+	// running faster, the reading skew and the settlement deadline grow so
+	// they stay that long in real time.
+	if o.TimeScale > 1 {
+		o.Params.ReadingSkewS = max(o.Params.ReadingSkewS, min(3*o.TimeScale, 86400))
+		o.Params.SettlementDeadlineS = max(o.Params.SettlementDeadlineS, min(5*o.TimeScale, 7*86400))
+	}
 	g := contract.Genesis{Params: o.Params, TimeScale: o.TimeScale}
 	for _, role := range []contract.Role{contract.RoleOperator, contract.RoleDSO, contract.RoleUtility} {
 		k := NewKey(string(role), role)
@@ -151,6 +199,10 @@ func Init(home string, o InitOptions) error {
 			return err
 		}
 		g.Participants = append(g.Participants, contract.Participant{ID: k.ID, Role: role, PubKey: k.PubKey()})
+	}
+	// The community gateway's device key; `start` registers it.
+	if err := SaveKey(home, "gateway", NewKey("gateway", "")); err != nil {
+		return err
 	}
 	if err := g.Validate(); err != nil {
 		return err

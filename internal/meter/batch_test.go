@@ -197,3 +197,31 @@ func TestFlushLoop(t *testing.T) {
 	e.clock.Set(T0 + 3601)
 	eventually(t, 5*time.Second, "the batch", func() bool { return len(e.rec.all()) == 1 })
 }
+
+// With a grace period the gateway holds an interval's batch until readings
+// dated at its end have had time to arrive: submitting at the end itself
+// would let the ledger settle the interval without them.
+func TestBatchWaitsForGrace(t *testing.T) {
+	noLeaks(t)
+	reg := NewRegistry()
+	reg.SetMeter("m-1", "alice", pub("m-1"), "", "")
+	g, clock, rec, _ := batchGateway(t, reg)
+	g.cfg.GraceS = 300
+	mustAccept(t, g, "m-1", reading.Reading{Meter: "m-1", Seq: 1, Time: T0 + 60, ImportWh: 10})
+	clock.Set(T0 + 3600 + 299)
+	g.flush(context.Background())
+	if n := len(rec.all()); n != 0 {
+		t.Fatalf("%d batches inside the grace period", n)
+	}
+	mustAccept(t, g, "m-1", reading.Reading{Meter: "m-1", Seq: 2, Time: T0 + 3600, ImportWh: 25})
+	clock.Set(T0 + 3600 + 301)
+	g.flush(context.Background())
+	msgs := rec.all()
+	if len(msgs) != 1 || len(msgs[0].Readings) != 1 {
+		t.Fatalf("batches after the grace period: %+v", msgs)
+	}
+	var r reading.Reading
+	if err := msgs[0].Readings[0].Parse(&r); err != nil || r.Seq != 2 || r.ImportWh != 25 {
+		t.Fatalf("batched reading %+v (%v), want the one dated at the interval's end", r, err)
+	}
+}

@@ -92,6 +92,13 @@ func (d *Device) PublishReading(ctx context.Context, r reading.Reading) error {
 	return d.publish(ctx, readingTopic(d.Community, d.ID), s.Marshal(), d.QoS)
 }
 
+// Publish sends a raw payload on one of the device's own topics, as a
+// cheap device (a Tasmota plug, a Shelly) would: the gateway reads it and
+// signs for it.
+func (d *Device) Publish(ctx context.Context, topic string, payload []byte) error {
+	return d.publish(ctx, topic, payload, d.QoS)
+}
+
 func (d *Device) publish(ctx context.Context, topic string, payload []byte, qos byte) error {
 	d.mu.Lock()
 	c := d.client

@@ -34,7 +34,8 @@ type pending struct {
 	entry contract.ReadingEntry
 }
 
-// flush submits, for every interval that has ended in market time, each
+// flush submits, for every interval that has ended in market time (and
+// GraceS more), each
 // reporting meter's last reading of it and the hash of its fine data: one
 // MsgReadings per interval (more when it outgrows a transaction). A
 // reading that arrives late for an interval already submitted makes the
@@ -49,7 +50,7 @@ func (g *Gateway) flush(ctx context.Context) {
 		sh.mu.Lock()
 		for id, st := range sh.meters {
 			for start, rec := range st.open {
-				if !rec.dirty || now <= start+intervalS {
+				if !rec.dirty || now <= start+intervalS+g.cfg.GraceS {
 					continue
 				}
 				if st.file != nil && st.fileStart == start {

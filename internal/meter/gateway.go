@@ -56,6 +56,11 @@ type GatewayConfig struct {
 	// FlushEvery is how often (wall time) the gateway looks for ended
 	// intervals to submit; default 1 s.
 	FlushEvery time.Duration
+	// GraceS is how long (market seconds) after an interval ends the
+	// gateway waits for readings dated at its end before submitting it:
+	// the ledger settles an interval as soon as every meter has a reading
+	// in it, so a batch sent too early settles it without the last ones.
+	GraceS int64
 	// Workers verify readings in parallel; default GOMAXPROCS.
 	Workers int
 }

@@ -24,11 +24,14 @@ type Live struct {
 	LeadIntervals int64
 	// FundsNano is what each member is issued at registration.
 	FundsNano int64
-	// OnClearing is called once for each listing cleared while running.
-	OnClearing func(contract.ListingView)
+	// OnClearing is called once for each listing cleared while running,
+	// OnSettlement once for each interval settled.
+	OnClearing   func(contract.ListingView)
+	OnSettlement func(contract.Settlement)
 
 	bid      map[int64]bool
 	reported map[int64]bool
+	settled  map[int64]bool
 }
 
 // Register puts the sites on the ledger: participants (operator), their
@@ -79,7 +82,7 @@ func (l *Live) Register(ctx context.Context) error {
 // Run places each site's order in every listing as its gate closure
 // approaches and reports each clearing, until ctx ends.
 func (l *Live) Run(ctx context.Context) error {
-	l.bid, l.reported = map[int64]bool{}, map[int64]bool{}
+	l.bid, l.reported, l.settled = map[int64]bool{}, map[int64]bool{}, map[int64]bool{}
 	var params contract.Params
 	if err := l.Client.Query(ctx, "/params", &params); err != nil {
 		return err
@@ -108,8 +111,15 @@ func (l *Live) step(ctx context.Context, p contract.Params) error {
 		return err
 	}
 	for _, lv := range ls {
+		if lv.State == contract.StateSettled && !l.settled[lv.Start] {
+			l.settled[lv.Start] = true
+			var st contract.Settlement
+			if l.OnSettlement != nil && l.bid[lv.Start] && l.Client.Query(ctx, fmt.Sprintf("/settlement/%d", lv.Start), &st) == nil {
+				l.OnSettlement(st)
+			}
+		}
 		switch {
-		case lv.State == contract.StateBidsClosed && lv.Clearing != nil && !l.reported[lv.Start]:
+		case lv.State != contract.StateAuthorizeOffers && lv.Clearing != nil && !l.reported[lv.Start]:
 			l.reported[lv.Start] = true
 			if l.OnClearing != nil && l.bid[lv.Start] {
 				l.OnClearing(lv)

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/gridledger/gridledger/internal/chain"
+	"github.com/gridledger/gridledger/internal/contract"
+	"github.com/gridledger/gridledger/internal/meter"
+)
+
+// services are what `start` and `run` run in one process: the validator,
+// and around it the meters' MQTT broker and the gateway that brings their
+// readings onto the ledger (DESIGN.md's data flow, top half).
+type services struct {
+	node    *chain.Node
+	client  *chain.Client
+	reg     *meter.Registry
+	clock   *meter.LedgerClock
+	broker  *meter.Broker // nil with an external broker
+	gateway *meter.Gateway
+	mqtt    string // where devices connect: tcp://host:port
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// startServices starts the node of a home, then the broker and gateway its
+// gridledger.toml describes.
+func startServices(ctx context.Context, home string, log *slog.Logger) (*services, error) {
+	_, ac, err := chain.LoadConfig(home)
+	if err != nil {
+		return nil, err
+	}
+	n, err := chain.StartNode(ctx, home, log)
+	if err != nil {
+		return nil, err
+	}
+	s := &services{node: n}
+	ctx, s.cancel = context.WithCancel(ctx)
+	if err := s.startMeters(ctx, home, ac, log); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *services) startMeters(ctx context.Context, home string, ac chain.AppConfig, log *slog.Logger) error {
+	cl, err := chain.Dial(s.node.RPCAddr())
+	if err != nil {
+		return err
+	}
+	s.client = cl
+	community := s.node.GenesisDoc().ChainID
+	signer, err := chain.LoadKey(home, ac.Gateway.Signer)
+	if err != nil {
+		return fmt.Errorf("gateway signer: %w", err)
+	}
+	device, err := chain.LoadKey(home, ac.Gateway.DeviceKey)
+	if err != nil {
+		return fmt.Errorf("gateway device key: %w", err)
+	}
+	if err := ensureGateway(ctx, cl, ac.Gateway.ID, signer, device, log); err != nil {
+		return err
+	}
+	var params contract.Params
+	if err := cl.Query(ctx, "/params", &params); err != nil {
+		return err
+	}
+
+	s.reg = meter.NewRegistry()
+	if err := s.reg.Refresh(ctx, cl); err != nil {
+		return err
+	}
+	s.clock = &meter.LedgerClock{Client: cl}
+	if err := s.clock.Sync(ctx); err != nil {
+		return err
+	}
+	s.wg.Add(2)
+	go func() { defer s.wg.Done(); s.reg.Run(ctx, cl, 2*time.Second, log) }()
+	go func() { defer s.wg.Done(); s.clock.Run(ctx, 200*time.Millisecond, log) }()
+
+	gc := meter.GatewayConfig{Community: community, DeviceID: ac.Gateway.ID, DeviceKey: device.PrivKey,
+		StoreDir: ac.Gateway.Store, Clock: s.clock,
+		// Readings dated at an interval's end get a twelfth of an
+		// interval to arrive before the batch goes to the ledger.
+		GraceS: params.IntervalS / 12}
+	if !filepath.IsAbs(gc.StoreDir) {
+		gc.StoreDir = filepath.Join(home, gc.StoreDir)
+	}
+	switch {
+	case ac.MQTT.URL != "":
+		gc.MQTTURL, gc.MQTTUser, gc.MQTTPassword = ac.MQTT.URL, ac.MQTT.User, ac.MQTT.Password
+		s.mqtt = ac.MQTT.URL
+	case ac.MQTT.Addr != "":
+		s.broker, err = meter.NewBroker(meter.BrokerConfig{Addr: ac.MQTT.Addr, Community: community,
+			TLSCert: ac.MQTT.TLSCert, TLSKey: ac.MQTT.TLSKey}, s.reg, log.With("module", "broker"))
+		if err != nil {
+			return fmt.Errorf("MQTT broker on %s: %w", ac.MQTT.Addr, err)
+		}
+		if err := s.broker.Start(); err != nil {
+			return err
+		}
+		gc.Broker = s.broker
+		s.mqtt = "tcp://" + s.broker.Addr()
+	default:
+		return errors.New("gridledger.toml: [mqtt] needs addr (embedded broker) or url (external broker)")
+	}
+	s.gateway = meter.NewGateway(gc, s.reg, meter.ChainSubmitter{Client: cl, Key: signer, Log: log.With("module", "gateway")}, log)
+	if err := s.gateway.Start(ctx); err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	log.Info("meters", "mqtt", s.mqtt, "gateway", ac.Gateway.ID, "store", gc.StoreDir)
+	return nil
+}
+
+// ensureGateway registers the community gateway's device key on first
+// start, when this home holds the operator's key.
+func ensureGateway(ctx context.Context, cl *chain.Client, id string, signer, device chain.Key, log *slog.Logger) error {
+	var gws []contract.Gateway
+	if err := cl.Query(ctx, "/gateways", &gws); err != nil {
+		return err
+	}
+	for _, g := range gws {
+		if g.ID == id {
+			if string(g.PubKey) != string(device.PubKey()) {
+				return fmt.Errorf("gateway %q is registered with another key than this home's", id)
+			}
+			return nil
+		}
+	}
+	if signer.Role != contract.RoleOperator {
+		log.Warn("gateway not registered on the ledger; ask the operator to register it", "id", id)
+		return nil
+	}
+	_, err := cl.Submit(ctx, signer, "", &contract.MsgRegisterGateway{ID: id, Owner: signer.ID, PubKey: device.PubKey()})
+	if err == nil {
+		log.Info("gateway registered", "id", id)
+	}
+	return err
+}
+
+// Close stops everything, the gateway first so its last batch can go out.
+func (s *services) Close() error {
+	if s.gateway != nil {
+		s.gateway.Close()
+	}
+	if s.broker != nil {
+		s.broker.Close()
+	}
+	s.cancel()
+	s.wg.Wait()
+	return s.node.Stop()
+}
