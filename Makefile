@@ -16,12 +16,14 @@ run:
 
 # Benchmarks whose figures the closing notes report.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/market ./internal/contract ./internal/meter/format
+	$(GO) test -run '^$$' -bench GatewayReadings -benchtime=300000x ./internal/meter
 	$(GO) run ./cmd/gridledger bench tx --txs 30000
+	$(GO) run ./cmd/gridledger bench tx --txs 70000 --rate 3500 --members 500
 
 # A short run of every fuzz target.
 fuzz:
-	@for pkg in ./internal/market ./internal/contract; do \
+	@for pkg in ./internal/market ./internal/contract ./internal/reading ./internal/meter ./internal/meter/format; do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep ^Fuzz); do \
 	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 20s $$pkg || exit 1; \
 	  done; \

@@ -79,7 +79,8 @@ func setTariffs(p *contract.Params, peak, offPeak, feedIn string) error {
 }
 
 func newStartCmd() *cobra.Command {
-	return &cobra.Command{
+	var mqttURL string
+	cmd := &cobra.Command{
 		Use:   "start",
 		Short: "Run the validator of a home (embedded CometBFT node), the meters' MQTT broker and the gateway, until interrupted",
 		Args:  cobra.NoArgs,
@@ -87,7 +88,7 @@ func newStartCmd() *cobra.Command {
 			log := newLogger(os.Stderr)
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			s, err := startServices(ctx, g.home, log)
+			s, err := startServices(ctx, g.home, mqttURL, log)
 			if err != nil {
 				return err
 			}
@@ -97,6 +98,8 @@ func newStartCmd() *cobra.Command {
 			return s.Close()
 		},
 	}
+	cmd.Flags().StringVar(&mqttURL, "mqtt-url", "", "use this external MQTT broker (e.g. tcp://127.0.0.1:1883, Debian's mosquitto) instead of the embedded one; credentials in gridledger.toml [mqtt]")
+	return cmd
 }
 
 // dial connects to the node of the home, or to --node.

@@ -82,7 +82,7 @@ can be pointed at it from another terminal.`,
 }
 
 func runCommunity(ctx context.Context, cmd *cobra.Command, home string, lead int64, log *slog.Logger) error {
-	svc, err := startServices(ctx, home, log)
+	svc, err := startServices(ctx, home, "", log)
 	if err != nil {
 		return err
 	}

@@ -30,11 +30,15 @@ type services struct {
 }
 
 // startServices starts the node of a home, then the broker and gateway its
-// gridledger.toml describes.
-func startServices(ctx context.Context, home string, log *slog.Logger) (*services, error) {
+// gridledger.toml describes; a non-empty mqttURL overrides it with an
+// external broker.
+func startServices(ctx context.Context, home, mqttURL string, log *slog.Logger) (*services, error) {
 	_, ac, err := chain.LoadConfig(home)
 	if err != nil {
 		return nil, err
+	}
+	if mqttURL != "" {
+		ac.MQTT.URL = mqttURL
 	}
 	n, err := chain.StartNode(ctx, home, log)
 	if err != nil {
