@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -61,6 +63,16 @@ can be pointed at it from another terminal.`,
 			if _, err := os.Stat(filepath.Join(home, "config", "genesis.json")); errors.Is(err, os.ErrNotExist) {
 				o.TimeScale = scale
 				o.Params.Mechanism = market.Mechanism(mech)
+				// A demo must start even where a node or a mosquitto
+				// already holds the default ports: take free ones instead.
+				for _, a := range []struct {
+					flag string
+					addr *string
+				}{{"rpc-laddr", &o.RPCAddr}, {"p2p-laddr", &o.P2PAddr}, {"mqtt-addr", &o.MQTTAddr}} {
+					if !cmd.Flags().Changed(a.flag) {
+						*a.addr = freeIfBusy(*a.addr)
+					}
+				}
 				if err := o.Params.Validate(); err != nil {
 					return err
 				}
@@ -198,6 +210,29 @@ func runCommunity(ctx context.Context, cmd *cobra.Command, home string, lead int
 	st := svc.gateway.Stats()
 	log.Info("gateway", "accepted", st.Accepted, "rejected", st.Rejected, "batches", st.Batches)
 	return err
+}
+
+// freeIfBusy returns addr ([tcp://]host:port) if nothing listens there, or
+// the same host with a free port.
+func freeIfBusy(addr string) string {
+	scheme, hostport, found := strings.Cut(addr, "://")
+	if !found {
+		scheme, hostport = "", addr
+	}
+	l, err := net.Listen("tcp", hostport)
+	if err == nil {
+		l.Close()
+		return addr
+	}
+	host, _, _ := net.SplitHostPort(hostport)
+	if l, err = net.Listen("tcp", net.JoinHostPort(host, "0")); err != nil {
+		return addr
+	}
+	defer l.Close()
+	if scheme != "" {
+		return scheme + "://" + l.Addr().String()
+	}
+	return l.Addr().String()
 }
 
 func loadOrMakeKey(home, name string, role contract.Role) (chain.Key, error) {
