@@ -94,33 +94,7 @@ func TestCLIMarketInterval(t *testing.T) {
 	if _, _, code := cli(t, append([]string{"init"}, h...)...); code == 0 {
 		t.Fatal("init over an existing home must refuse")
 	}
-	node := exec.Command(binary, append([]string{"start", "--log-level", "warn"}, h...)...)
-	var nodeErr bytes.Buffer
-	node.Stderr = &nodeErr
-	if err := node.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		node.Process.Signal(os.Interrupt)
-		done := make(chan error, 1)
-		go func() { done <- node.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			node.Process.Kill()
-			t.Error("node did not stop on SIGINT")
-		}
-	}()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if _, _, code := cli(t, append([]string{"query", "info"}, h...)...); code == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("node never answered\n%s", nodeErr.String())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	defer startNode(t, h)()
 
 	ok(t, append([]string{"keys", "add", "alice"}, h...)...)
 	ok(t, append([]string{"keys", "add", "bob"}, h...)...)
@@ -160,7 +134,7 @@ func TestCLIMarketInterval(t *testing.T) {
 	}
 
 	var cleared contract.ListingView
-	deadline = time.Now().Add(40 * time.Second)
+	deadline := time.Now().Add(40 * time.Second)
 	for cleared.Clearing == nil {
 		if time.Now().After(deadline) {
 			t.Fatalf("listing %s did not clear", listing)

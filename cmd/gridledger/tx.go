@@ -72,23 +72,13 @@ func newTxCmd() *cobra.Command {
 				if m.Role != contract.RoleMember && !c.Flags().Changed("node-type") {
 					m.NodeType = ""
 				}
-				if keyName != "" {
-					k, err := chain.LoadKey(g.home, keyName)
-					if err != nil {
-						return nil, err
-					}
-					m.PubKey = k.PubKey()
-					if m.ID == "" {
-						m.ID = k.ID
-					}
-					return m, nil
-				}
+				var id string
 				var err error
-				m.PubKey, err = base64.StdEncoding.DecodeString(pub)
-				if err != nil {
-					return nil, fmt.Errorf("--pub-key: %w", err)
+				m.PubKey, id, err = pubKeyFromFlags(pub, keyName)
+				if m.ID == "" {
+					m.ID = id
 				}
-				return m, nil
+				return m, err
 			}
 		}),
 		sub("suspend", "Suspend a participant (operator)", contract.TypeSuspendParticipant, suspendFlags),
@@ -130,16 +120,8 @@ func newTxCmd() *cobra.Command {
 			c.Flags().StringVar(&pub, "pub-key", "", "gateway's ed25519 public key, base64")
 			c.Flags().StringVar(&keyName, "key", "", "take the public key from this key of the home instead")
 			return func(context.Context, *chain.Client) (contract.Msg, error) {
-				if keyName != "" {
-					k, err := chain.LoadKey(g.home, keyName)
-					if err != nil {
-						return nil, err
-					}
-					m.PubKey = k.PubKey()
-					return m, nil
-				}
 				var err error
-				m.PubKey, err = base64.StdEncoding.DecodeString(pub)
+				m.PubKey, _, err = pubKeyFromFlags(pub, keyName)
 				return m, err
 			}
 		}),
@@ -248,6 +230,23 @@ func newTxCmd() *cobra.Command {
 		}),
 	)
 	return cmd
+}
+
+// pubKeyFromFlags reads a public key from --key (a key of the home, which
+// also gives the id it signs as) or from --pub-key (base64).
+func pubKeyFromFlags(pub, keyName string) ([]byte, string, error) {
+	if keyName != "" {
+		k, err := chain.LoadKey(g.home, keyName)
+		if err != nil {
+			return nil, "", err
+		}
+		return k.PubKey(), k.ID, nil
+	}
+	b, err := base64.StdEncoding.DecodeString(pub)
+	if err != nil {
+		return nil, "", fmt.Errorf("--pub-key: %w", err)
+	}
+	return b, "", nil
 }
 
 func suspendFlags(c *cobra.Command) func(context.Context, *chain.Client) (contract.Msg, error) {
