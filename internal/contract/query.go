@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -168,7 +169,7 @@ func (s *State) Statement(member string, from, to int64) ([]StatementRow, error)
 	rows := []StatementRow{}
 	for _, st := range s.Settlements(from, to) {
 		l := s.listings[st.Start]
-		row := StatementRow{Interval: st.Start, MCPPerKWh: l.Clearing.MCP}
+		row := StatementRow{Interval: st.Start, MCPPerKWh: l.Clearing.clone().MCP}
 		found := false
 		for _, m := range st.Members {
 			if m.ID == member {
@@ -227,12 +228,29 @@ func (s *State) Listing(start int64) (ListingView, bool) {
 
 func (s *State) listingView(l *Listing, withBook bool) ListingView {
 	v := ListingView{Listing: *l, Book: []Order{}}
+	v.Clearing = l.Clearing.clone() // callers must not reach into the state
 	if withBook {
 		for _, o := range l.orders {
 			v.Book = append(v.Book, *o)
 		}
 	}
 	return v
+}
+
+// clone copies a clearing record deeply enough that nothing is shared.
+func (c *Clearing) clone() *Clearing {
+	if c == nil {
+		return nil
+	}
+	d := *c
+	if c.MCP != nil {
+		mcp := *c.MCP
+		d.MCP = &mcp
+	}
+	d.Trades = slices.Clone(c.Trades)
+	d.GridImport = slices.Clone(c.GridImport)
+	d.GridExport = slices.Clone(c.GridExport)
+	return &d
 }
 
 // Order returns one order.

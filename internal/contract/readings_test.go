@@ -468,3 +468,17 @@ func TestReadingNamingAGatewayIsUnknownMeter(t *testing.T) {
 		t.Errorf("info %v", w.s.Info().ReadingsRejected)
 	}
 }
+
+// A listing returned by a query is a copy: changing its clearing changes
+// nothing in the state.
+func TestListingViewsAreCopies(t *testing.T) {
+	w := newSettleWorld(t)
+	w.trade(1000)
+	l, _ := w.s.Listing(at(2, 0))
+	*l.Clearing.MCP = 1
+	l.Clearing.Trades[0].Wh = 999_999
+	again, _ := w.s.Listing(at(2, 0))
+	if *again.Clearing.MCP == 1 || again.Clearing.Trades[0].Wh == 999_999 {
+		t.Fatalf("a query's copy reached into the state: %+v", again.Clearing)
+	}
+}
