@@ -14,8 +14,13 @@ import (
 	"testing"
 )
 
-// cores are the packages that must stay deterministic and free of I/O.
-var cores = []string{"../market", "../contract", "../reading", "../meter/format"}
+// consensus are the packages whose results enter the ledger: integers
+// only. cores adds the other pure packages (planning, forecasting), which
+// may use floating point but no I/O, clock or randomness either.
+var (
+	consensus = []string{"../market", "../contract", "../reading", "../meter/format"}
+	cores     = append(append([]string{}, consensus...), "../ems/forecast", "../ems/plan")
+)
 
 // forbidden imports, with why.
 var forbidden = map[string]string{
@@ -52,12 +57,17 @@ var clockCalls = map[string]bool{"Now": true, "Since": true, "Until": true, "Sle
 	"Tick": true, "NewTicker": true, "NewTimer": true, "AfterFunc": true}
 
 func TestCoresUseNoClockFloatsOrGoroutines(t *testing.T) {
+	isConsensus := map[string]bool{}
+	for _, dir := range consensus {
+		isConsensus[dir] = true
+	}
 	for _, dir := range cores {
+		floatsOK := !isConsensus[dir]
 		for _, f := range parseDir(t, dir) {
 			ast.Inspect(f.file, func(n ast.Node) bool {
 				switch n := n.(type) {
 				case *ast.Ident:
-					if n.Name == "float32" || n.Name == "float64" {
+					if !floatsOK && (n.Name == "float32" || n.Name == "float64") {
 						t.Errorf("%s: %s uses %s: consensus values are integers", f.name, f.fset.Position(n.Pos()), n.Name)
 					}
 				case *ast.SelectorExpr:
@@ -67,7 +77,7 @@ func TestCoresUseNoClockFloatsOrGoroutines(t *testing.T) {
 				case *ast.GoStmt:
 					t.Errorf("%s: %s starts a goroutine", f.name, f.fset.Position(n.Pos()))
 				case *ast.BasicLit:
-					if n.Kind == token.FLOAT {
+					if !floatsOK && n.Kind == token.FLOAT {
 						t.Errorf("%s: %s has a float literal %s", f.name, f.fset.Position(n.Pos()), n.Value)
 					}
 				}

@@ -1,0 +1,281 @@
+package forecast
+
+import (
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// Model sizes and fitting constants of the Prophet-like model.
+const (
+	// fitWindowDays is how much history a fit uses: 8 weeks sees every
+	// weekday eight times yet follows the season.
+	fitWindowDays = 56
+	dailyOrder    = 8 // daily Fourier order: resolves morning and evening peaks
+	weeklyOrder   = 3 // weekly Fourier order (Prophet's default)
+	weekendOrder  = 4 // order of the weekend×daily interaction
+	// minFitDays is the fewest days with data in the window a fit accepts.
+	minFitDays = 14
+	// ridgePerRow is the ridge penalty per fitted row: it damps the
+	// coefficients that a few missing days leave poorly determined (about a
+	// 1 % shrink of a well-determined Fourier term).
+	ridgePerRow = 0.01
+	// irlsIterations of the least-absolute-deviations second stage.
+	irlsIterations = 10
+	// minLevelHours is how many observed hours a day needs for its mean
+	// residual to count as "yesterday's level".
+	minLevelHours = 6
+)
+
+// numFeatures is the width of a design row: intercept, trend, daily, weekly,
+// weekend shift and weekend×daily terms.
+const numFeatures = 2 + 2*dailyOrder + 2*weeklyOrder + 1 + 2*weekendOrder
+
+// designRow fills dst (len numFeatures) with the regressors of the hour
+// starting at tS, for a fit whose forecast day starts at dayStartS; offS is
+// the UTC offset in seconds (local = UTC + offS). Columns:
+//
+//	0      intercept
+//	1      trend τ = (t − dayStart) / window, −1 at the window's start, 0 at the forecast day
+//	2..    sin, cos(2πk·hour/24), k = 1..dailyOrder
+//	..     sin, cos(2πk·weekPhase), k = 1..weeklyOrder, weekPhase ∈ [0,1) from Thursday 00:00 local
+//	..     weekend (1 on Saturday and Sunday, local)
+//	..     weekend × sin, cos(2πk·hour/24), k = 1..weekendOrder
+func designRow(dst []float64, tS, dayStartS, offS int64) {
+	local := tS + offS
+	hour := float64(((local%DayS)+DayS)%DayS) / HourS
+	weekPhase := float64(((local%WeekS)+WeekS)%WeekS) / WeekS
+	wd := weekday(floorDiv(local, DayS))
+	weekend := 0.0
+	if wd == 0 || wd == 6 {
+		weekend = 1
+	}
+	i := 0
+	put := func(v float64) { dst[i] = v; i++ }
+	put(1)
+	put(float64(tS-dayStartS) / (fitWindowDays * DayS))
+	for k := 1; k <= dailyOrder; k++ {
+		a := 2 * math.Pi * float64(k) * hour / 24
+		put(math.Sin(a))
+		put(math.Cos(a))
+	}
+	for k := 1; k <= weeklyOrder; k++ {
+		a := 2 * math.Pi * float64(k) * weekPhase
+		put(math.Sin(a))
+		put(math.Cos(a))
+	}
+	put(weekend)
+	for k := 1; k <= weekendOrder; k++ {
+		a := 2 * math.Pi * float64(k) * hour / 24
+		put(weekend * math.Sin(a))
+		put(weekend * math.Cos(a))
+	}
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+// prophetForecast fits the seasonal model on the fitWindowDays before the
+// day and forecasts the day; with level it adds the recent-level stage.
+func prophetForecast(past pastView, dayStartS, dayIdx int64, level bool) ([24]float64, error) {
+	var f [24]float64
+	offS := dayIdx*DayS - dayStartS
+	startS := dayStartS - fitWindowDays*DayS
+	const nHours = fitWindowDays * 24
+
+	// Collect the observed hours of the window.
+	obs := make([]bool, nHours)
+	yAll := make([]float64, nHours)
+	n, days := 0, 0
+	for d := range fitWindowDays {
+		seen := false
+		for h := range 24 {
+			i := d*24 + h
+			if v, ok := past.get(startS + int64(i)*HourS); ok {
+				obs[i], yAll[i] = true, float64(v)
+				n++
+				seen = true
+			}
+		}
+		if seen {
+			days++
+		}
+	}
+	if days < minFitDays || n < 4*numFeatures {
+		return f, fmt.Errorf("%w: %d days with data in the %d days before (need %d)", ErrNotEnoughHistory, days, fitWindowDays, minFitDays)
+	}
+
+	// Stage 1: the seasonal ridge regression.
+	x := mat.NewDense(n, numFeatures, nil)
+	y := make([]float64, 0, n)
+	row := 0
+	for i := range nHours {
+		if !obs[i] {
+			continue
+		}
+		designRow(x.RawRowView(row), startS+int64(i)*HourS, dayStartS, offS)
+		y = append(y, yAll[i])
+		row++
+	}
+	penalize := make([]bool, numFeatures)
+	for j := 1; j < numFeatures; j++ {
+		penalize[j] = true // not the intercept: the level must not be shrunk to 0
+	}
+	beta, err := ridgeSolve(x, y, nil, ridgePerRow*float64(n), penalize)
+	if err != nil {
+		return f, err
+	}
+
+	// Seasonal values for the window and the forecast day.
+	seasonal := make([]float64, nHours+24)
+	xr := make([]float64, numFeatures)
+	for i := range seasonal {
+		designRow(xr, startS+int64(i)*HourS, dayStartS, offS)
+		seasonal[i] = dot(xr, beta)
+	}
+	if !level {
+		copy(f[:], seasonal[nHours:])
+		return f, nil
+	}
+	return levelStage(obs, yAll, seasonal)
+}
+
+// levelStage fits y = c0 + c1·s + c2·r̄(yesterday) + c3·r(t−24h) + c4·r(t−168h)
+// by least absolute deviations over the window (s the seasonal fit, r its
+// residuals, missing residuals 0 = "no news") and forecasts the last 24
+// entries of seasonal.
+func levelStage(obs []bool, yAll, seasonal []float64) ([24]float64, error) {
+	var f [24]float64
+	nHours := len(obs)
+	resid := make([]float64, nHours)
+	have := make([]bool, nHours)
+	for i := range nHours {
+		if obs[i] {
+			resid[i], have[i] = yAll[i]-seasonal[i], true
+		}
+	}
+	// Mean residual per day (0 when too few hours are observed).
+	nDays := nHours / 24
+	dayMean := make([]float64, nDays)
+	for d := range nDays {
+		var sum float64
+		cnt := 0
+		for h := range 24 {
+			if have[d*24+h] {
+				sum += resid[d*24+h]
+				cnt++
+			}
+		}
+		if cnt >= minLevelHours {
+			dayMean[d] = sum / float64(cnt)
+		}
+	}
+	lag := func(i, back int) float64 {
+		if j := i - back; j >= 0 && j < nHours && have[j] {
+			return resid[j]
+		}
+		return 0
+	}
+	const p = 5
+	features := func(dst []float64, i int) {
+		dst[0] = 1
+		dst[1] = seasonal[i]
+		dst[2] = dayMean[i/24-1]
+		dst[3] = lag(i, 24)
+		dst[4] = lag(i, 168)
+	}
+	var rows []int
+	for i := 24; i < nHours; i++ {
+		if obs[i] {
+			rows = append(rows, i)
+		}
+	}
+	x := mat.NewDense(len(rows), p, nil)
+	y := make([]float64, len(rows))
+	var meanAbs float64
+	for r, i := range rows {
+		features(x.RawRowView(r), i)
+		y[r] = yAll[i]
+		meanAbs += math.Abs(yAll[i])
+	}
+	meanAbs /= float64(len(rows))
+	// IRLS for least absolute deviations: weights 1/|residual|, floored so
+	// that exactly fitted points do not take over.
+	floor := math.Max(1, 0.01*meanAbs)
+	w := make([]float64, len(rows))
+	for r := range w {
+		w[r] = 1
+	}
+	penalize := []bool{false, false, true, true, true}
+	var c []float64
+	for it := 0; it < irlsIterations; it++ {
+		var err error
+		// A tiny ridge only for numerical safety (a lag column can be all 0).
+		if c, err = ridgeSolve(x, y, w, 1e-6*float64(len(rows)), penalize); err != nil {
+			return f, err
+		}
+		for r := range rows {
+			w[r] = 1 / math.Max(math.Abs(y[r]-dot(x.RawRowView(r), c)), floor)
+		}
+	}
+	xr := make([]float64, p)
+	for h := range 24 {
+		features(xr, nHours+h)
+		f[h] = dot(xr, c)
+	}
+	return f, nil
+}
+
+// ridgeSolve minimises Σ w_i (y_i − x_i·β)² + λ Σ_{j penalised} β_j² by the
+// normal equations and a Cholesky factorisation (XᵀWX + λP is symmetric
+// positive definite when λ > 0 and the intercept column is non-zero). w nil
+// means unit weights.
+func ridgeSolve(x *mat.Dense, y, w []float64, lambda float64, penalize []bool) ([]float64, error) {
+	n, p := x.Dims()
+	xw := x
+	yw := y
+	if w != nil {
+		xw = mat.NewDense(n, p, nil)
+		yw = make([]float64, n)
+		for i := range n {
+			sw := math.Sqrt(w[i])
+			src, dst := x.RawRowView(i), xw.RawRowView(i)
+			for j := range p {
+				dst[j] = src[j] * sw
+			}
+			yw[i] = y[i] * sw
+		}
+	}
+	var xtx mat.SymDense
+	xtx.SymOuterK(1, xw.T())
+	for j := range p {
+		if penalize[j] {
+			xtx.SetSym(j, j, xtx.At(j, j)+lambda)
+		}
+	}
+	var xty mat.VecDense
+	xty.MulVec(xw.T(), mat.NewVecDense(n, yw))
+	var chol mat.Cholesky
+	if !chol.Factorize(&xtx) {
+		return nil, fmt.Errorf("forecast: regression is singular (too few distinct hours)")
+	}
+	var beta mat.VecDense
+	if err := chol.SolveVecTo(&beta, &xty); err != nil {
+		return nil, fmt.Errorf("forecast: solving the regression: %w", err)
+	}
+	return beta.RawVector().Data, nil
+}
+
+func dot(a, b []float64) float64 {
+	var s float64
+	for i := range a {
+		s += a[i] * b[i]
+	}
+	return s
+}
