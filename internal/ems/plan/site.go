@@ -1,0 +1,210 @@
+package plan
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// HoursPerDay is the number of hourly intervals in a planning day.
+const HoursPerDay = 24
+
+// Input bounds. They keep the cost inside int64 — |net_h| ≤ 10^8 +
+// 16·10^6 Wh, times 10^9 micro-units per kWh, times 24 hours is below 2^63 —
+// and the search within what a home needs.
+const (
+	// MaxAppliances is the most appliances a site may list.
+	MaxAppliances = 16
+	// MaxEnergyWh bounds base_wh and pv_wh per hour (100 MWh).
+	MaxEnergyWh = 100_000_000
+	// MaxPowerW bounds power_w and max_power_w (1 MW).
+	MaxPowerW = 1_000_000
+	// MaxPriceMicroPerKWh bounds |buy| and |sell| (1000 currency units per kWh).
+	MaxPriceMicroPerKWh = 1_000_000_000
+)
+
+var (
+	// ErrInvalid reports a malformed site: bad JSON, unknown fields, arrays
+	// not 24 long, values out of range, repeated names, sell above buy.
+	ErrInvalid = errors.New("invalid site")
+	// ErrInfeasible reports a well-formed site that no plan fits: hours
+	// longer than the window, energy not reachable by departure, or a peak
+	// limit that cannot be kept.
+	ErrInfeasible = errors.New("no feasible plan")
+)
+
+// Site is one home's forecast, tariff and appliances for the planning day.
+type Site struct {
+	BaseWh []int64 `json:"base_wh"`
+	PVWh   []int64 `json:"pv_wh"`
+	// BuyMicroPerKWh is what importing costs, SellMicroPerKWh what
+	// exporting earns, per kWh in micro-units.
+	BuyMicroPerKWh  []int64 `json:"buy"`
+	SellMicroPerKWh []int64 `json:"sell"`
+	// PeakImportWh limits every hour's import; nil means no limit.
+	PeakImportWh *int64      `json:"peak_import_wh"`
+	Appliances   []Appliance `json:"appliances"`
+}
+
+// Appliance is one row of the seed's Table 8, plus what an EV needs.
+type Appliance struct {
+	Name       string `json:"name"`
+	Start      int    `json:"start"`
+	End        int    `json:"end"`
+	Flexible   bool   `json:"flexible"`
+	PowerW     int64  `json:"power_w"`
+	Hours      int    `json:"hours"`
+	Splittable bool   `json:"splittable"`
+	// EnergyWh, when present, makes the appliance energy-based: it takes
+	// any Wh per hour up to MaxPowerW (PowerW if 0) and exactly EnergyWh in
+	// its window.
+	EnergyWh  *int64 `json:"energy_wh,omitempty"`
+	MaxPowerW int64  `json:"max_power_w,omitempty"`
+}
+
+// Result is the optimal plan.
+type Result struct {
+	Appliances []AppliancePlan `json:"appliances"`
+	NetWh      []int64         `json:"net_wh"`
+	// CostNano is the day's cost in nano-units (Wh × micro-units per kWh).
+	CostNano     int64 `json:"cost"`
+	PeakImportWh int64 `json:"peak_import_wh"`
+}
+
+// AppliancePlan is when one appliance runs, hours in window order.
+type AppliancePlan struct {
+	Name  string `json:"name"`
+	Hours []int  `json:"hours"`
+	// WhByHour is given for energy-based appliances only.
+	WhByHour []int64 `json:"wh_by_hour,omitempty"`
+}
+
+// Parse decodes a site strictly (unknown fields and trailing data are
+// refused) and validates it.
+func Parse(data []byte) (Site, error) {
+	var s Site
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return Site{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return Site{}, fmt.Errorf("%w: trailing data after the site object", ErrInvalid)
+	}
+	if err := s.Validate(); err != nil {
+		return Site{}, err
+	}
+	return s, nil
+}
+
+// Window returns the hours of a window in window order: start, start+1, …
+// up to but not including end, modulo 24; start == end is the whole day.
+func Window(start, end int) []int {
+	w := (end - start + HoursPerDay) % HoursPerDay
+	if w == 0 {
+		w = HoursPerDay
+	}
+	hs := make([]int, w)
+	for k := range hs {
+		hs[k] = (start + k) % HoursPerDay
+	}
+	return hs
+}
+
+// Validate checks a site for malformed input (ErrInvalid) and for the
+// infeasibilities visible per appliance (ErrInfeasible); a peak limit that
+// no combination keeps is found by Plan.
+func (s *Site) Validate() error {
+	arrays := []struct {
+		name string
+		v    []int64
+	}{{"base_wh", s.BaseWh}, {"pv_wh", s.PVWh}, {"buy", s.BuyMicroPerKWh}, {"sell", s.SellMicroPerKWh}}
+	for _, a := range arrays {
+		if len(a.v) != HoursPerDay {
+			return fmt.Errorf("%w: %s has %d values, want %d", ErrInvalid, a.name, len(a.v), HoursPerDay)
+		}
+	}
+	for h := range HoursPerDay {
+		if s.BaseWh[h] < 0 || s.BaseWh[h] > MaxEnergyWh {
+			return fmt.Errorf("%w: base_wh[%d] = %d, want 0..%d", ErrInvalid, h, s.BaseWh[h], MaxEnergyWh)
+		}
+		if s.PVWh[h] < 0 || s.PVWh[h] > MaxEnergyWh {
+			return fmt.Errorf("%w: pv_wh[%d] = %d, want 0..%d", ErrInvalid, h, s.PVWh[h], MaxEnergyWh)
+		}
+		buy, sell := s.BuyMicroPerKWh[h], s.SellMicroPerKWh[h]
+		if abs(buy) > MaxPriceMicroPerKWh || abs(sell) > MaxPriceMicroPerKWh {
+			return fmt.Errorf("%w: price in hour %d out of ±%d", ErrInvalid, h, MaxPriceMicroPerKWh)
+		}
+		// sell ≤ buy keeps each hour's cost convex, which the optimiser's
+		// bound relies on; a tariff paying more for export than import
+		// would also reward importing only to export.
+		if sell > buy {
+			return fmt.Errorf("%w: sell %d above buy %d in hour %d", ErrInvalid, sell, buy, h)
+		}
+	}
+	if s.PeakImportWh != nil && (*s.PeakImportWh < 0 || *s.PeakImportWh > MaxEnergyWh) {
+		return fmt.Errorf("%w: peak_import_wh %d, want 0..%d or null", ErrInvalid, *s.PeakImportWh, MaxEnergyWh)
+	}
+	if len(s.Appliances) > MaxAppliances {
+		return fmt.Errorf("%w: %d appliances, at most %d", ErrInvalid, len(s.Appliances), MaxAppliances)
+	}
+	seen := make(map[string]bool, len(s.Appliances))
+	for i, a := range s.Appliances {
+		if a.Name == "" {
+			return fmt.Errorf("%w: appliance %d has no name", ErrInvalid, i)
+		}
+		if seen[a.Name] {
+			return fmt.Errorf("%w: appliance name %q repeated", ErrInvalid, a.Name)
+		}
+		seen[a.Name] = true
+		if a.Start < 0 || a.Start >= HoursPerDay || a.End < 0 || a.End >= HoursPerDay {
+			return fmt.Errorf("%w: appliance %q window %d–%d, want hours 0..23", ErrInvalid, a.Name, a.Start, a.End)
+		}
+		if a.PowerW < 0 || a.PowerW > MaxPowerW {
+			return fmt.Errorf("%w: appliance %q power_w %d, want 0..%d", ErrInvalid, a.Name, a.PowerW, MaxPowerW)
+		}
+		if a.MaxPowerW < 0 || a.MaxPowerW > MaxPowerW {
+			return fmt.Errorf("%w: appliance %q max_power_w %d, want 0..%d", ErrInvalid, a.Name, a.MaxPowerW, MaxPowerW)
+		}
+		if a.Hours < 0 || a.Hours > HoursPerDay {
+			return fmt.Errorf("%w: appliance %q hours %d, want 0..24", ErrInvalid, a.Name, a.Hours)
+		}
+		w := len(Window(a.Start, a.End))
+		if a.EnergyWh != nil {
+			e, p := *a.EnergyWh, a.maxPowerW()
+			if e < 0 {
+				return fmt.Errorf("%w: appliance %q energy_wh %d is negative", ErrInvalid, a.Name, e)
+			}
+			if e > p*int64(w) {
+				return fmt.Errorf("%w: appliance %q cannot take %d Wh in its %d-hour window at %d W",
+					ErrInfeasible, a.Name, e, w, p)
+			}
+			continue
+		}
+		if a.MaxPowerW != 0 {
+			return fmt.Errorf("%w: appliance %q gives max_power_w without energy_wh", ErrInvalid, a.Name)
+		}
+		if a.Hours > w {
+			return fmt.Errorf("%w: appliance %q runs %d hours but its window %d–%d has %d",
+				ErrInfeasible, a.Name, a.Hours, a.Start, a.End, w)
+		}
+	}
+	return nil
+}
+
+// maxPowerW is an energy-based appliance's per-hour limit.
+func (a Appliance) maxPowerW() int64 {
+	if a.MaxPowerW > 0 {
+		return a.MaxPowerW
+	}
+	return a.PowerW
+}
+
+func abs(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
