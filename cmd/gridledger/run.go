@@ -120,8 +120,15 @@ func runCommunity(ctx context.Context, cmd *cobra.Command, home string, lead int
 	if err := cl.Query(ctx, "/params", &params); err != nil {
 		return err
 	}
+	var listings []contract.ListingView
+	if err := cl.Query(ctx, "/listings", &listings); err != nil {
+		return err
+	}
 	metering := &sim.Metering{Community: community, Broker: svc.mqtt, GatewayKey: gw, Clock: svc.clock,
 		IntervalS: params.IntervalS, UTCOffsetS: params.TariffUTCOffsetS, Log: log}
+	if len(listings) > 0 {
+		metering.From = listings[0].Start
+	}
 	for _, s := range live.Sites {
 		k, err := loadOrMakeKey(home, s.ID, contract.RoleMember)
 		if err != nil {

@@ -37,7 +37,12 @@ type Metering struct {
 	Clock      interface{ Now() int64 }
 	IntervalS  int64
 	UTCOffsetS int64
-	Log        *slog.Logger
+	// From is when the meters start reporting (market time): the start of
+	// the first listing, so that every Wh they report belongs to an
+	// interval with a market (energy metered before the first listing
+	// would otherwise count in the first settled interval).
+	From int64
+	Log  *slog.Logger
 }
 
 // Register puts each site meter on the ledger (operator), read by the
@@ -82,7 +87,7 @@ func (m *Metering) Run(ctx context.Context) error {
 		defer sm.device.Close()
 	}
 	step := m.IntervalS / 4
-	last := m.Clock.Now() / step * step
+	last := max(m.Clock.Now()/step*step, m.From-step)
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
