@@ -125,28 +125,12 @@ func newTxCmd() *cobra.Command {
 				return m, err
 			}
 		}),
-		sub("issue", "Issue currency to a participant against real money (operator)", contract.TypeIssue, func(c *cobra.Command) func(context.Context, *chain.Client) (contract.Msg, error) {
-			m := &contract.MsgIssue{}
-			var amount string
-			c.Flags().StringVar(&m.To, "member", "", "participant id")
-			c.Flags().StringVar(&amount, "amount", "", "amount in currency units, e.g. 25.50")
-			return func(context.Context, *chain.Client) (contract.Msg, error) {
-				var err error
-				m.Amount, err = units.ParseMoney(amount)
-				return m, err
-			}
-		}),
-		sub("redeem", "Redeem a participant's currency for real money (operator)", contract.TypeRedeem, func(c *cobra.Command) func(context.Context, *chain.Client) (contract.Msg, error) {
-			m := &contract.MsgRedeem{}
-			var amount string
-			c.Flags().StringVar(&m.From, "member", "", "participant id")
-			c.Flags().StringVar(&amount, "amount", "", "amount in currency units")
-			return func(context.Context, *chain.Client) (contract.Msg, error) {
-				var err error
-				m.Amount, err = units.ParseMoney(amount)
-				return m, err
-			}
-		}),
+		sub("issue", "Issue currency to a participant against real money (operator)", contract.TypeIssue, moneyFlags(func(member string, nano int64) contract.Msg {
+			return &contract.MsgIssue{To: member, Amount: nano}
+		})),
+		sub("redeem", "Redeem a participant's currency for real money (operator)", contract.TypeRedeem, moneyFlags(func(member string, nano int64) contract.Msg {
+			return &contract.MsgRedeem{From: member, Amount: nano}
+		})),
 		sub("set-params", "Change community parameters (operator); unset flags keep their value", contract.TypeSetParams, func(c *cobra.Command) func(context.Context, *chain.Client) (contract.Msg, error) {
 			var mech, peak, offPeak, feedIn string
 			var interval, gate, horizon, maxTx int64
@@ -247,6 +231,20 @@ func pubKeyFromFlags(pub, keyName string) ([]byte, string, error) {
 		return nil, "", fmt.Errorf("--pub-key: %w", err)
 	}
 	return b, "", nil
+}
+
+// moneyFlags reads --member and --amount (currency units, e.g. 25.50) for
+// issue and redeem.
+func moneyFlags(msg func(member string, nano int64) contract.Msg) func(*cobra.Command) func(context.Context, *chain.Client) (contract.Msg, error) {
+	return func(c *cobra.Command) func(context.Context, *chain.Client) (contract.Msg, error) {
+		var member, amount string
+		c.Flags().StringVar(&member, "member", "", "participant id")
+		c.Flags().StringVar(&amount, "amount", "", "amount in currency units, e.g. 25.50")
+		return func(context.Context, *chain.Client) (contract.Msg, error) {
+			nano, err := units.ParseMoney(amount)
+			return msg(member, nano), err
+		}
+	}
 }
 
 func suspendFlags(c *cobra.Command) func(context.Context, *chain.Client) (contract.Msg, error) {

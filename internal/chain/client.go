@@ -12,7 +12,6 @@ import (
 	"time"
 
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
-	ctypes "github.com/cometbft/cometbft/rpc/core/types"
 
 	"github.com/gridledger/gridledger/internal/contract"
 )
@@ -132,10 +131,8 @@ func (c *Client) Sign(ctx context.Context, k Key, typ string, msg contract.Msg) 
 
 // Result is a committed transaction.
 type Result struct {
-	Hash   string                          `json:"hash"`
-	Height int64                           `json:"height"`
-	Events []json.RawMessage               `json:"-"`
-	Raw    *ctypes.ResultBroadcastTxCommit `json:"-"`
+	Hash   string `json:"hash"`
+	Height int64  `json:"height"`
 }
 
 // Submit signs msg as k, broadcasts it and waits until it is in a block.
@@ -158,7 +155,7 @@ func (c *Client) BroadcastCommit(ctx context.Context, tx []byte) (_ Result, err 
 	if res.CheckTx.Code != 0 {
 		return Result{}, &TxError{Code: contract.Code(res.CheckTx.Code), Log: res.CheckTx.Log}
 	}
-	r := Result{Hash: res.Hash.String(), Height: res.Height, Raw: res}
+	r := Result{Hash: res.Hash.String(), Height: res.Height}
 	if res.TxResult.Code != 0 {
 		return r, &TxError{Code: contract.Code(res.TxResult.Code), Log: res.TxResult.Log}
 	}

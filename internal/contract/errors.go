@@ -117,23 +117,18 @@ func CodeOf(err error) Code {
 	return CodeMalformed
 }
 
-// Codes lists every code with its name and message, for documentation.
-func Codes() []struct {
+// CodeInfo describes one result code, for documentation.
+type CodeInfo struct {
 	Code    Code
 	Name    string
 	Message string
-} {
-	out := make([]struct {
-		Code    Code
-		Name    string
-		Message string
-	}, 0, len(codeInfo))
+}
+
+// Codes lists every refusal code with its name and message.
+func Codes() []CodeInfo {
+	out := make([]CodeInfo, 0, len(codeInfo)-1)
 	for c := 1; c < len(codeInfo); c++ {
-		out = append(out, struct {
-			Code    Code
-			Name    string
-			Message string
-		}{Code(c), codeInfo[c].name, codeInfo[c].err.Error()})
+		out = append(out, CodeInfo{Code(c), codeInfo[c].name, codeInfo[c].err.Error()})
 	}
 	return out
 }

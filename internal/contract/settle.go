@@ -155,12 +155,13 @@ func (s *State) settle(l *Listing) {
 	delete(s.closings, l.Start)
 
 	// Traded positions.
-	var trades []tradeDelivery
+	// Each seller's trades, in clearing order (the order it delivers in).
+	bySeller := map[string][]market.Trade{}
 	if l.Clearing != nil {
 		for _, t := range l.Clearing.Trades {
 			get(t.Seller).SoldWh += t.Wh
 			get(t.Buyer).BoughtWh += t.Wh
-			trades = append(trades, tradeDelivery{seller: t.Seller, buyer: t.Buyer, wh: t.Wh})
+			bySeller[t.Seller] = append(bySeller[t.Seller], t)
 		}
 	}
 	ids := sortedKeys(members)
@@ -173,12 +174,10 @@ func (s *State) settle(l *Listing) {
 		m.TokensSelfRetired = m.ProductionWh - e
 		m.DeliveredWh = min(m.SoldWh, e)
 		left := m.DeliveredWh
-		for i := range trades {
-			if t := &trades[i]; t.seller == id && left > 0 {
-				t.delivered = min(t.wh, left)
-				left -= t.delivered
-				members[t.buyer].TokensReceived += t.delivered
-			}
+		for _, t := range bySeller[id] {
+			d := min(t.Wh, left)
+			left -= d
+			members[t.Buyer].TokensReceived += d
 		}
 		m.TokensSent = m.DeliveredWh
 		m.TokensExported = e - m.DeliveredWh
@@ -246,11 +245,6 @@ func satAdd(a, b int64) int64 {
 		return math.MaxInt64
 	}
 	return a + b
-}
-
-type tradeDelivery struct {
-	seller, buyer string
-	wh, delivered int64
 }
 
 // utility is the community's counterparty of last resort: the utility

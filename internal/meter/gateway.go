@@ -382,7 +382,7 @@ func (g *Gateway) params() (intervalS, skewS int64) {
 type item struct {
 	signed reading.Signed
 	r      reading.Reading
-	meter  regMeter
+	meter  contract.Meter
 	key    []byte
 	code   contract.Code // refused with this code (0: still going)
 	skip   bool          // not a reading: ignored
@@ -516,7 +516,7 @@ func (g *Gateway) accept(sh *shard, it *item, now, intervalS, skewS int64) {
 	if it.code != 0 {
 		return
 	}
-	st.last = &registers{Seq: r.Seq, Time: r.Time, ImportWh: r.ImportWh, ExportWh: r.ExportWh, ProductionWh: r.ProductionWh}
+	st.last = &contract.Registers{Seq: r.Seq, Time: r.Time, ImportWh: r.ImportWh, ExportWh: r.ExportWh, ProductionWh: r.ProductionWh}
 	start := intervalStart(r.Time, intervalS)
 	if err := g.store(st, it.meter.ID, start, it.signed); err != nil {
 		g.log.Error("fine data not stored", "meter", it.meter.ID, "err", err)

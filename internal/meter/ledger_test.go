@@ -116,7 +116,7 @@ func TestLedger(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 10*time.Second, "both readings at the gateway", func() bool { return g.Stats().Accepted == 2 })
-	var meters []regMeter
+	var meters []contract.Meter
 	eventually(t, 30*time.Second, "both readings on the ledger", func() bool {
 		if err := cl.Query(ctx, "/meters", &meters); err != nil {
 			t.Fatal(err)
@@ -130,9 +130,9 @@ func TestLedger(t *testing.T) {
 		return n == 2
 	})
 	for _, m := range meters {
-		want := registers{Seq: 1, ImportWh: 100, ExportWh: 3}
+		want := contract.Registers{Seq: 1, ImportWh: 100, ExportWh: 3}
 		if m.ID == "plug-1" {
-			want = registers{Seq: m.Last.Seq, ImportWh: 4200}
+			want = contract.Registers{Seq: m.Last.Seq, ImportWh: 4200}
 		}
 		want.Time = m.Last.Time
 		if *m.Last != want {

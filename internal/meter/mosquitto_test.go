@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/reading"
 )
 
@@ -114,7 +115,7 @@ func mosquittoPub(t testing.TB, args ...string) {
 }
 
 // lastAccepted is the gateway's last accepted reading of a meter.
-func (g *Gateway) lastAccepted(id string) *registers {
+func (g *Gateway) lastAccepted(id string) *contract.Registers {
 	sh := g.shardOf(id)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()

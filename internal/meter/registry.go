@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gridledger/gridledger/internal/chain"
+	"github.com/gridledger/gridledger/internal/contract"
 )
 
 // Registry is the broker's and the gateway's view of the ledger's meters,
@@ -22,44 +23,17 @@ type Registry struct {
 }
 
 type regSnapshot struct {
-	meters    map[string]regMeter
-	gateways  map[string]regGateway
+	meters    map[string]contract.Meter
+	gateways  map[string]contract.Gateway
 	suspended map[string]bool
 	// Community parameters, 0 until a Refresh reads them.
 	intervalS, skewS int64
 }
 
-// regMeter is a meter as the ledger lists it (/meters).
-type regMeter struct {
-	ID      string `json:"id"`
-	Owner   string `json:"owner"`
-	PubKey  []byte `json:"pub_key,omitempty"`
-	Gateway string `json:"gateway,omitempty"`
-	RES     string `json:"res,omitempty"`
-	// Last is the last reading the ledger accepted, if it says.
-	Last *registers `json:"last,omitempty"`
-}
-
-// registers are a meter's cumulative registers at one reading.
-type registers struct {
-	Seq          uint64 `json:"seq"`
-	Time         int64  `json:"time"`
-	ImportWh     int64  `json:"import_wh"`
-	ExportWh     int64  `json:"export_wh"`
-	ProductionWh int64  `json:"production_wh"`
-}
-
-// regGateway is a gateway as the ledger lists it (/gateways).
-type regGateway struct {
-	ID     string `json:"id"`
-	Owner  string `json:"owner"`
-	PubKey []byte `json:"pub_key"`
-}
-
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
 	r := &Registry{}
-	r.snap.Store(&regSnapshot{meters: map[string]regMeter{}, gateways: map[string]regGateway{}, suspended: map[string]bool{}})
+	r.snap.Store(&regSnapshot{meters: map[string]contract.Meter{}, gateways: map[string]contract.Gateway{}, suspended: map[string]bool{}})
 	return r
 }
 
@@ -67,16 +41,10 @@ func NewRegistry() *Registry {
 // gateways, suspended participants and reading parameters.
 func (r *Registry) Refresh(ctx context.Context, c *chain.Client) error {
 	var (
-		meters   []regMeter
-		gateways []regGateway
-		parts    []struct {
-			ID        string `json:"id"`
-			Suspended bool   `json:"suspended"`
-		}
-		params struct {
-			IntervalS    int64 `json:"interval_s"`
-			ReadingSkewS int64 `json:"reading_skew_s"`
-		}
+		meters   []contract.Meter
+		gateways []contract.Gateway
+		parts    []contract.Participant
+		params   contract.Params
 	)
 	for _, q := range []struct {
 		path string
@@ -87,8 +55,8 @@ func (r *Registry) Refresh(ctx context.Context, c *chain.Client) error {
 		}
 	}
 	s := &regSnapshot{
-		meters:    make(map[string]regMeter, len(meters)),
-		gateways:  make(map[string]regGateway, len(gateways)),
+		meters:    make(map[string]contract.Meter, len(meters)),
+		gateways:  make(map[string]contract.Gateway, len(gateways)),
 		suspended: map[string]bool{},
 		intervalS: params.IntervalS,
 		skewS:     params.ReadingSkewS,
@@ -148,14 +116,14 @@ func (r *Registry) update(f func(s *regSnapshot)) {
 // RES it measures, if any. For tests and for wiring without a ledger.
 func (r *Registry) SetMeter(id, owner string, pubKey []byte, gateway, res string) {
 	r.update(func(s *regSnapshot) {
-		s.meters[id] = regMeter{ID: id, Owner: owner, PubKey: pubKey, Gateway: gateway, RES: res}
+		s.meters[id] = contract.Meter{ID: id, Owner: owner, PubKey: pubKey, Gateway: gateway, RES: res}
 	})
 }
 
 // SetGateway adds or replaces a gateway device.
 func (r *Registry) SetGateway(id, owner string, pubKey []byte) {
 	r.update(func(s *regSnapshot) {
-		s.gateways[id] = regGateway{ID: id, Owner: owner, PubKey: pubKey}
+		s.gateways[id] = contract.Gateway{ID: id, Owner: owner, PubKey: pubKey}
 	})
 }
 

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/meter/format"
 	"github.com/gridledger/gridledger/internal/reading"
 )
@@ -22,7 +23,7 @@ import (
 type meterState struct {
 	// last is the last reading accepted (nil before the first): the
 	// replay, time and register checks compare with it.
-	last *registers
+	last *contract.Registers
 	// open holds, per interval start, the last reading accepted in that
 	// interval until it is on the ledger.
 	open map[int64]*intervalRec
@@ -56,7 +57,7 @@ func (st *meterState) closeFile() {
 // state returns the gateway's memory of a meter, building it on first use
 // from what the ledger last accepted and what the store holds, so that a
 // restarted gateway neither accepts a replay nor reuses a sequence number.
-func (g *Gateway) state(sh *shard, m regMeter) *meterState {
+func (g *Gateway) state(sh *shard, m contract.Meter) *meterState {
 	if st := sh.meters[m.ID]; st != nil {
 		return st
 	}
@@ -66,7 +67,7 @@ func (g *Gateway) state(sh *shard, m regMeter) *meterState {
 		st.last = &l
 	}
 	if s, r, start, ok := g.lastStored(m.ID); ok && (st.last == nil || r.Seq > st.last.Seq) {
-		st.last = &registers{Seq: r.Seq, Time: r.Time, ImportWh: r.ImportWh, ExportWh: r.ExportWh, ProductionWh: r.ProductionWh}
+		st.last = &contract.Registers{Seq: r.Seq, Time: r.Time, ImportWh: r.ImportWh, ExportWh: r.ExportWh, ProductionWh: r.ProductionWh}
 		// The ledger has not seen the newest stored reading: its interval
 		// is (re)submitted at the next flush after it ends.
 		st.open[start] = &intervalRec{last: s, dirty: true}
