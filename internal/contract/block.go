@@ -59,6 +59,7 @@ func (s *State) BeginBlock(height, blockTimeNs int64) {
 	s.marketTime = s.toMarketTime(blockTimeNs)
 	s.blockEvents = s.blockEvents[:0]
 	s.closeListings()
+	s.closeDR()
 	s.settleListings()
 	s.openListings()
 }

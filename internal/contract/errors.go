@@ -35,6 +35,10 @@ const (
 	CodeFutureReading
 	CodeRegistersBackwards
 	CodeStaleReading
+	CodePlanFrozen
+	CodeNoPlan
+	CodeUnknownDR
+	CodeNotInScope
 )
 
 // codeInfo is the one table of codes: a stable name and the sentinel error.
@@ -66,6 +70,10 @@ var codeInfo = []struct {
 	CodeFutureReading:      {"reading_from_future", errors.New("reading is dated ahead of ledger time beyond the allowed skew")},
 	CodeRegistersBackwards: {"registers_backwards", errors.New("a meter register ran backwards")},
 	CodeStaleReading:       {"stale_reading", errors.New("reading is for an interval already settled")},
+	CodePlanFrozen:         {"plan_frozen", errors.New("the interval is under a demand-response request: its plan is frozen")},
+	CodeNoPlan:             {"no_plan", errors.New("no plan committed before the demand-response request")},
+	CodeUnknownDR:          {"unknown_dr_request", errors.New("unknown demand-response request")},
+	CodeNotInScope:         {"not_in_scope", errors.New("not in the demand-response request's feeder or targets")},
 }
 
 // Sentinel errors, one per code, for errors.Is.
@@ -93,6 +101,10 @@ var (
 	ErrFutureReading      = codeInfo[CodeFutureReading].err
 	ErrRegistersBackwards = codeInfo[CodeRegistersBackwards].err
 	ErrStaleReading       = codeInfo[CodeStaleReading].err
+	ErrPlanFrozen         = codeInfo[CodePlanFrozen].err
+	ErrNoPlan             = codeInfo[CodeNoPlan].err
+	ErrUnknownDR          = codeInfo[CodeUnknownDR].err
+	ErrNotInScope         = codeInfo[CodeNotInScope].err
 )
 
 // Name is the code's stable name, e.g. "insufficient_funds".

@@ -77,6 +77,12 @@ func (s *State) apply(signer *Participant, tx *Tx) ([]Event, error) {
 		return s.registerGateway(signer, m)
 	case *MsgReadings:
 		return s.readings(signer, m)
+	case *MsgPlan:
+		return s.plan(signer, m)
+	case *MsgDRRequest:
+		return s.drRequest(signer, m)
+	case *MsgDRCommit:
+		return s.drCommit(signer, m)
 	}
 	return nil, errf(ErrMalformed, "unhandled type %q", tx.Type)
 }
@@ -103,7 +109,7 @@ func (s *State) registerParticipant(signer *Participant, m *MsgRegisterParticipa
 	if _, ok := s.participants[m.ID]; ok {
 		return nil, errf(ErrDuplicate, "participant %q", m.ID)
 	}
-	p := &Participant{ID: m.ID, Email: m.Email, Role: m.Role, NodeType: m.NodeType, PubKey: m.PubKey}
+	p := &Participant{ID: m.ID, Email: m.Email, Role: m.Role, NodeType: m.NodeType, PubKey: m.PubKey, Feeder: m.Feeder}
 	s.participants[p.ID] = p
 	s.touch(keyParticipant(p.ID), p, false)
 	return []Event{event("participant_registered", "id", p.ID, "role", string(p.Role), "node_type", string(p.NodeType))}, nil

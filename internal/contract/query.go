@@ -302,6 +302,9 @@ func (s *State) Trades(from, to int64, participant string) []TradeView {
 //	/settlement/START           one interval's settlement
 //	/settlements?from=&to=      settlements
 //	/statement?member=&from=&to= a member's statement
+//	/dr                         demand-response requests
+//	/dr/ID                      one request, with commits and verification
+//	/plans/START                members' committed plans for an interval
 func (s *State) Query(path string) ([]byte, error) {
 	u, err := url.Parse(path)
 	if err != nil {
@@ -392,6 +395,20 @@ func (s *State) Query(path string) ([]byte, error) {
 			return nil, errf(ErrUnknownOrder, "%q", parts[1]+"/"+parts[2])
 		}
 		v = o
+	case len(parts) == 1 && parts[0] == "dr":
+		v = s.DRs()
+	case len(parts) == 2 && parts[0] == "dr":
+		r, ok := s.DR(parts[1])
+		if !ok {
+			return nil, errf(ErrUnknownDR, "%q", parts[1])
+		}
+		v = r
+	case len(parts) == 2 && parts[0] == "plans":
+		start, err := strconv.ParseInt(parts[1], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("plans start %q is not an integer", parts[1])
+		}
+		v = s.Plans(start)
 	default:
 		return nil, fmt.Errorf("unknown query path %q", u.Path)
 	}

@@ -30,6 +30,8 @@ import (
 //  8. Purchases not consumed (bought − I, if positive) are sold back to the
 //     utility at the feed-in tariff.
 //
+// Demand-response reductions are verified and paid too (see dr.go).
+//
 // So each Wh is sold and used once, money moves only between wallets (the
 // utility is a participant), and settling twice is impossible: a settled
 // listing is SETTLED. A payment the payer's balance cannot cover is paid
@@ -49,6 +51,8 @@ type Settlement struct {
 	Readings []IntervalReading  `json:"readings"`
 	Members  []MemberSettlement `json:"members"`
 	Totals   SettlementTotals   `json:"totals"`
+	// DR lists the demand-response reductions verified in the interval.
+	DR []DRPayment `json:"dr,omitempty"`
 }
 
 // MemberSettlement is one member's part of a settlement. Energy in Wh,
@@ -80,6 +84,9 @@ type MemberSettlement struct {
 	PaidToUtility       int64 `json:"paid_to_utility"`
 	ReceivedFromUtility int64 `json:"received_from_utility"`
 	Owed                int64 `json:"owed"`
+	// Demand response: reduction verified and incentive received.
+	DRVerifiedWh int64 `json:"dr_verified_wh,omitempty"`
+	DRIncentive  int64 `json:"dr_incentive,omitempty"`
 }
 
 // SettlementTotals add up a settlement: Minted = Retired + Exported, and
@@ -182,6 +189,7 @@ func (s *State) settle(l *Listing) {
 		m.TokensSent = m.DeliveredWh
 		m.TokensExported = e - m.DeliveredWh
 	}
+	s.settleDR(st, members)
 	// Rules 4-8: deviations with the utility.
 	for _, id := range ids {
 		m := members[id]

@@ -18,6 +18,7 @@ type Participant struct {
 	Role      Role     `json:"role"`
 	NodeType  NodeType `json:"node_type,omitempty"`
 	PubKey    []byte   `json:"pub_key"`
+	Feeder    string   `json:"feeder,omitempty"`
 	Suspended bool     `json:"suspended"`
 	// Nonce is the last nonce accepted from this participant.
 	Nonce uint64 `json:"nonce"`
@@ -208,6 +209,10 @@ type State struct {
 	starts    []int64 // every listing start, ascending
 	open      []int64 // starts of listings still taking orders, ascending
 	orders    map[string]*Order
+	// plans[start][member] is a member's committed plan for an interval
+	// not yet settled; dr holds every demand-response request by id.
+	plans map[int64]map[string]*PlanEntry
+	dr    map[string]*DRRequest
 
 	hash  ltHash
 	dirty map[string]any // key → object written this block
@@ -242,6 +247,8 @@ func newState() *State {
 		settlements:  map[int64]*Settlement{},
 		listings:     map[int64]*Listing{},
 		orders:       map[string]*Order{},
+		plans:        map[int64]map[string]*PlanEntry{},
+		dr:           map[string]*DRRequest{},
 		dirty:        map[string]any{},
 	}
 }
@@ -422,6 +429,17 @@ func Load(entries []KV, height, marketTime int64) (*State, error) {
 			case StateBidsClosed:
 				s.unsettled = append(s.unsettled, l.Start)
 			}
+		case strings.HasPrefix(e.Key, "pl/"):
+			p := &PlanEntry{}
+			err = json.Unmarshal(e.Value, p)
+			if s.plans[p.Start] == nil {
+				s.plans[p.Start] = map[string]*PlanEntry{}
+			}
+			s.plans[p.Start][p.Member] = p
+		case strings.HasPrefix(e.Key, "dr/"):
+			r := &DRRequest{}
+			err = json.Unmarshal(e.Value, r)
+			s.dr[r.ID] = r
 		case strings.HasPrefix(e.Key, "o/"):
 			o := &Order{}
 			err = json.Unmarshal(e.Value, o)

@@ -46,6 +46,9 @@ const (
 	TypeCancel               = "cancel"
 	TypeRegisterGateway      = "register_gateway"
 	TypeReadings             = "readings"
+	TypePlan                 = "plan"
+	TypeDRRequest            = "dr_request"
+	TypeDRCommit             = "dr_commit"
 )
 
 // Body is the signed part of a transaction.
@@ -81,6 +84,8 @@ type (
 		Role     Role     `json:"role"`
 		NodeType NodeType `json:"node_type,omitempty"`
 		PubKey   []byte   `json:"pub_key"`
+		// Feeder is the distribution feeder the site hangs on, if known.
+		Feeder string `json:"feeder,omitempty"`
 	}
 	// MsgSetSuspended suspends or reinstates a participant (operator only).
 	MsgSetSuspended struct {
@@ -151,6 +156,30 @@ type (
 	// MsgCancel withdraws the signer's order before gate closure.
 	MsgCancel struct {
 		Order string `json:"order"`
+	}
+	// MsgPlan is a member's plan for the coming intervals from Start:
+	// planned net import (import − export, may be negative) and the
+	// flexibility left (Wh it could still reduce), one per interval.
+	MsgPlan struct {
+		Start  int64   `json:"start"`
+		NetWh  []int64 `json:"net_wh"`
+		FlexWh []int64 `json:"flex_wh,omitempty"`
+	}
+	// MsgDRRequest is the DSO's demand-response request (DSO only).
+	MsgDRRequest struct {
+		ID              string     `json:"id"`
+		Start           int64      `json:"start"`
+		Intervals       int        `json:"intervals"`
+		Feeder          string     `json:"feeder,omitempty"`
+		ReductionW      int64      `json:"reduction_w"`
+		IncentivePerKWh int64      `json:"incentive"`
+		Targets         []DRTarget `json:"targets,omitempty"`
+	}
+	// MsgDRCommit is a member's promised reduction, Wh per interval of the
+	// request.
+	MsgDRCommit struct {
+		Request     string  `json:"request"`
+		ReductionWh []int64 `json:"reduction_wh"`
 	}
 )
 
@@ -325,6 +354,78 @@ func (m *MsgCancel) ValidateBasic() error {
 	return nil
 }
 
+func (m *MsgPlan) ValidateBasic() error {
+	if len(m.NetWh) == 0 || len(m.NetWh) > MaxPlanIntervals {
+		return errf(ErrMalformed, "%d intervals: want 1..%d", len(m.NetWh), MaxPlanIntervals)
+	}
+	if m.FlexWh != nil && len(m.FlexWh) != len(m.NetWh) {
+		return errf(ErrMalformed, "%d flex_wh for %d net_wh", len(m.FlexWh), len(m.NetWh))
+	}
+	for i, v := range m.NetWh {
+		if v < -MaxOrderWh || v > MaxOrderWh {
+			return errf(ErrBadQuantity, "net_wh[%d] = %d: want -%d..%d", i, v, int64(MaxOrderWh), int64(MaxOrderWh))
+		}
+	}
+	for i, v := range m.FlexWh {
+		if v < 0 || v > MaxOrderWh {
+			return errf(ErrBadQuantity, "flex_wh[%d] = %d: want 0..%d", i, v, int64(MaxOrderWh))
+		}
+	}
+	return nil
+}
+
+func (m *MsgDRRequest) ValidateBasic() error {
+	if err := checkID("request id", m.ID); err != nil {
+		return err
+	}
+	if m.Feeder != "" {
+		if err := checkID("feeder", m.Feeder); err != nil {
+			return err
+		}
+	}
+	if m.Intervals < 1 || m.Intervals > MaxDRIntervals {
+		return errf(ErrBadQuantity, "%d intervals: want 1..%d", m.Intervals, MaxDRIntervals)
+	}
+	if err := checkRange("reduction_w", m.ReductionW, MaxCapacityW); err != nil {
+		return err
+	}
+	if err := checkRange("incentive", m.IncentivePerKWh, MaxPricePerKWh); err != nil {
+		return err
+	}
+	if len(m.Targets) > MaxDRTargets {
+		return errf(ErrMalformed, "%d targets: at most %d", len(m.Targets), MaxDRTargets)
+	}
+	seen := map[string]bool{}
+	for _, t := range m.Targets {
+		if err := checkID("target", t.Member); err != nil {
+			return err
+		}
+		if seen[t.Member] {
+			return errf(ErrMalformed, "target %q named twice", t.Member)
+		}
+		seen[t.Member] = true
+		if err := checkRange("target reduction_wh", t.ReductionWh, MaxOrderWh); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *MsgDRCommit) ValidateBasic() error {
+	if err := checkID("request id", m.Request); err != nil {
+		return err
+	}
+	if len(m.ReductionWh) == 0 || len(m.ReductionWh) > MaxDRIntervals {
+		return errf(ErrMalformed, "%d reductions: want 1..%d", len(m.ReductionWh), MaxDRIntervals)
+	}
+	for i, v := range m.ReductionWh {
+		if v < 0 || v > MaxOrderWh {
+			return errf(ErrBadQuantity, "reduction_wh[%d] = %d: want 0..%d", i, v, int64(MaxOrderWh))
+		}
+	}
+	return nil
+}
+
 func checkPrice(p int64) error {
 	if p < 0 || p > MaxPricePerKWh {
 		return errf(ErrBadQuantity, "price %d per kWh: want 0..%d", p, int64(MaxPricePerKWh))
@@ -361,6 +462,12 @@ func newMsg(typ string) (Msg, bool) {
 		return &MsgRegisterGateway{}, true
 	case TypeReadings:
 		return &MsgReadings{}, true
+	case TypePlan:
+		return &MsgPlan{}, true
+	case TypeDRRequest:
+		return &MsgDRRequest{}, true
+	case TypeDRCommit:
+		return &MsgDRCommit{}, true
 	}
 	return nil, false
 }
@@ -400,6 +507,12 @@ func typeOf(m Msg, suspend bool) string {
 		return TypeRegisterGateway
 	case *MsgReadings:
 		return TypeReadings
+	case *MsgPlan:
+		return TypePlan
+	case *MsgDRRequest:
+		return TypeDRRequest
+	case *MsgDRCommit:
+		return TypeDRCommit
 	}
 	panic(fmt.Sprintf("contract: unknown message %T", m))
 }
