@@ -293,8 +293,10 @@ func (s *State) drCommit(signer *Participant, m *MsgDRCommit) ([]Event, error) {
 		BaselineWh: make([]int64, n), MeteredWh: make([]int64, n), VerifiedWh: make([]int64, n), MissingData: make([]bool, n)}
 	for i := range n {
 		start := r.Start + int64(i)*r.IntervalS
+		// A plan for a covered interval cannot change after the request
+		// (it is frozen), so whatever plan is here was made before it.
 		e := s.plans[start][signer.ID]
-		if e == nil || e.Height >= r.Height {
+		if e == nil {
 			return nil, errf(ErrNoPlan, "%q committed no plan for interval %d before request %q", signer.ID, start, r.ID)
 		}
 		c.BaselineWh[i] = e.NetWh
