@@ -17,6 +17,9 @@ import (
 
 	"github.com/gridledger/gridledger/internal/chain"
 	"github.com/gridledger/gridledger/internal/contract"
+	"github.com/gridledger/gridledger/internal/ems/agent"
+	"github.com/gridledger/gridledger/internal/ems/forecast"
+	"github.com/gridledger/gridledger/internal/ems/plan"
 	"github.com/gridledger/gridledger/internal/market"
 	"github.com/gridledger/gridledger/internal/sim"
 	"github.com/gridledger/gridledger/internal/units"
@@ -151,6 +154,22 @@ func runCommunity(ctx context.Context, cmd *cobra.Command, home string, lead int
 	if err := live.Register(ctx); err != nil {
 		return err
 	}
+	// Every site is driven by its EMS; the DSO watches the plans.
+	meterOf := map[string]*sim.SiteMeter{}
+	for _, sm := range metering.Meters {
+		meterOf[sm.Site.ID] = sm
+	}
+	for _, s := range live.Sites {
+		a := &agent.Agent{Home: agent.Home{Member: s.ID, RES: s.RES, CapacityW: s.CapacityW, Appliances: agent.AppliancesOf(s.Appliances)},
+			Key: live.Keys[s.ID], Client: cl, Log: log, LeadIntervals: lead, Forecast: simForecast(s, params.TariffUTCOffsetS)}
+		live.Agents = append(live.Agents, a)
+		meterOf[s.ID].ApplianceWh = func(start int64) int64 { return a.ApplianceWh(start, params) }
+	}
+	if err := fundDSO(ctx, cl, op, dso); err != nil {
+		return err
+	}
+	live.DSOAgent = &agent.DSO{Key: dso, Client: cl, Log: log, LimitPct: 150, IncentivePerKWh: 100_000,
+		DecideBeforeS: 10 * 3600, UTCOffsetS: params.TariffUTCOffsetS}
 	if err := metering.Register(ctx, cl, op, "gateway"); err != nil {
 		return err
 	}
@@ -195,12 +214,20 @@ func runCommunity(ctx context.Context, cmd *cobra.Command, home string, lead int
 		}
 		if !text {
 			_ = printJSONLine(out, map[string]any{"event": "settlement", "listing": st.Start, "delivery": clock(st.Start),
-				"readings": len(st.Readings), "gateway_signed": signedByGateway, "missing": st.Missing, "totals": t, "height": st.Height})
+				"readings": len(st.Readings), "gateway_signed": signedByGateway, "missing": st.Missing, "totals": t, "dr": st.DR, "height": st.Height})
 			return
 		}
 		fmt.Fprintf(out, "%-17s settled: %d meters (%d gateway-signed, %d missing); tokens minted %s kWh, to buyers %s, retired %s, exported %s; utility +%s -%s\n",
 			clock(st.Start), len(st.Readings), signedByGateway, len(st.Missing), units.KWh(t.MintedWh), units.KWh(t.TransferredWh),
 			units.KWh(t.RetiredWh), units.KWh(t.ExportedWh), units.Money(t.ToUtility), units.Money(t.FromUtility))
+		if len(st.DR) > 0 {
+			var promised, verified, paid int64
+			for _, d := range st.DR {
+				promised, verified, paid = promised+d.PromisedWh, verified+d.VerifiedWh, paid+d.PaidNano
+			}
+			fmt.Fprintf(out, "%-17s demand response: %d members promised %s kWh, meters verified %s kWh, incentive paid %s\n",
+				clock(st.Start), len(st.DR), units.KWh(promised), units.KWh(verified), units.Money(paid))
+		}
 	}
 	log.Info("community trading; Ctrl-C to stop", "members", len(live.Sites), "meters", len(metering.Meters),
 		"query", fmt.Sprintf("gridledger query listings --home %s", home))
@@ -249,4 +276,26 @@ func loadOrMakeKey(home, name string, role contract.Role) (chain.Key, error) {
 	}
 	k = chain.NewKey(name, role)
 	return k, chain.SaveKey(home, name, k)
+}
+
+// simForecast is a simulated site's EMS forecaster: Prophet-level, learned
+// from the four weeks its meter recorded before the day.
+func simForecast(s sim.Site, utcOffsetS int64) agent.ForecastFunc {
+	return func(day int64) (base, pv [plan.HoursPerDay]int64, err error) {
+		load, gen := s.History(day-28*86400, day, utcOffsetS)
+		return agent.HistoryForecast(load, gen, int(utcOffsetS/3600), forecast.ProphetLevel)(day)
+	}
+}
+
+// fundDSO gives the DSO money for demand-response incentives once.
+func fundDSO(ctx context.Context, cl *chain.Client, op, dso chain.Key) error {
+	var p contract.Participant
+	if err := cl.Query(ctx, "/participants/"+dso.ID, &p); err != nil {
+		return err
+	}
+	if p.Balance+p.Escrow > 0 {
+		return nil
+	}
+	_, err := cl.Submit(ctx, op, "", &contract.MsgIssue{To: dso.ID, Amount: 1000 * units.NanoPerUnit})
+	return err
 }

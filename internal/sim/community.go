@@ -9,6 +9,8 @@ import (
 	"hash/fnv"
 
 	"github.com/gridledger/gridledger/internal/contract"
+	"github.com/gridledger/gridledger/internal/ems/forecast"
+	"github.com/gridledger/gridledger/internal/ems/plan"
 )
 
 // Site is one simulated member: its node type, typical hourly load and,
@@ -22,6 +24,9 @@ type Site struct {
 	RES       string
 	RESKind   string
 	CapacityW int64
+	// Appliances are the flexible and fixed loads its EMS plans, on top
+	// of LoadWh.
+	Appliances []plan.Appliance
 }
 
 // DemoCommunity is a dozen sites of every kind the seed names: households,
@@ -34,11 +39,12 @@ func DemoCommunity() []Site {
 	light := shape(1500, [24]int64{10, 10, 10, 10, 10, 10, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 8, 10, 10, 10, 10, 10})
 	var sites []Site
 	for i := 1; i <= 5; i++ {
-		sites = append(sites, Site{ID: fmt.Sprintf("H%02d", i), NodeType: contract.NodeHousehold, LoadWh: scale(home, 80+10*int64(i))})
+		sites = append(sites, Site{ID: fmt.Sprintf("H%02d", i), NodeType: contract.NodeHousehold, LoadWh: scale(home, 80+10*int64(i)),
+			Appliances: homeAppliances(i)})
 	}
 	for i := 1; i <= 3; i++ {
 		sites = append(sites, Site{ID: fmt.Sprintf("P%02d", i), NodeType: contract.NodeHousehold, LoadWh: scale(home, 90+5*int64(i)),
-			RES: fmt.Sprintf("P%02d-PV", i), RESKind: "pv", CapacityW: 4000 + 1000*int64(i)})
+			RES: fmt.Sprintf("P%02d-PV", i), RESKind: "pv", CapacityW: 4000 + 1000*int64(i), Appliances: homeAppliances(5 + i)})
 	}
 	sites = append(sites,
 		Site{ID: "B01", NodeType: contract.NodeNonResidential, LoadWh: office,
@@ -48,6 +54,22 @@ func DemoCommunity() []Site {
 		Site{ID: "G01", NodeType: contract.NodeProducer, RES: "G01-PV", RESKind: "pv", CapacityW: 30000},
 	)
 	return sites
+}
+
+// homeAppliances are the seed's Table 8 kinds of appliance for the i-th
+// home: every home a washing machine and a dishwasher; every other one an
+// EV charged by its departure at 7 h.
+func homeAppliances(i int) []plan.Appliance {
+	as := []plan.Appliance{
+		{Name: "washer", Start: 8, End: 20, Flexible: true, PowerW: 2000, Hours: 2},
+		{Name: "dishwasher", Start: 19, End: 7, Flexible: true, PowerW: 1200, Hours: 2},
+		{Name: "fridge", Start: 0, End: 0, PowerW: 60, Hours: 24},
+	}
+	if i%2 == 1 {
+		e := int64(6000 + 1000*int64(i%4))
+		as = append(as, plan.Appliance{Name: "ev", Start: 17, End: 7, Flexible: true, PowerW: 3700, MaxPowerW: 3700, EnergyWh: &e})
+	}
+	return as
 }
 
 func shape(peakWh int64, rel [24]int64) [24]int64 {
@@ -112,4 +134,20 @@ func (s Site) Decide(start, intervalS int64, hour int, gridPrice, feedIn int64) 
 		return Order{contract.SideOffer, -net, feedIn + spread*(5+noise(s.ID, start, "ask", 55))/100}, true
 	}
 	return Order{}, false
+}
+
+// History is what the site's meter would have recorded, hour by hour,
+// over [fromS, toS): its consumption without the planned appliances, and
+// its production. The site's EMS learns its forecasts from it.
+func (s Site) History(fromS, toS, utcOffsetS int64) (load, gen forecast.Series) {
+	load, gen = forecast.Series{}, forecast.Series{}
+	for t := fromS; t < toS; t += 3600 {
+		hour := int(((t+utcOffsetS)%86400 + 86400) % 86400 / 3600)
+		l, g := s.Actual(t, 3600, hour)
+		load[t] = l
+		if s.CapacityW > 0 {
+			gen[t] = g
+		}
+	}
+	return load, gen
 }

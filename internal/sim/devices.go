@@ -22,6 +22,8 @@ type SiteMeter struct {
 	ID     string
 	Key    chain.Key // the meter's device key; unused for a plug
 	Plug   bool      // a Tasmota plug read by the gateway
+	// ApplianceWh: see Meter.
+	ApplianceWh func(start int64) int64
 	device *meter.Device
 	regs   *Meter
 }
@@ -76,7 +78,7 @@ func (m *Metering) Register(ctx context.Context, cl *chain.Client, operator chai
 // Run connects every meter and publishes until ctx ends.
 func (m *Metering) Run(ctx context.Context) error {
 	for _, sm := range m.Meters {
-		sm.regs = &Meter{Site: sm.Site, IntervalS: m.IntervalS, UTCOffsetS: m.UTCOffsetS}
+		sm.regs = &Meter{Site: sm.Site, IntervalS: m.IntervalS, UTCOffsetS: m.UTCOffsetS, ApplianceWh: sm.ApplianceWh}
 		sm.device = &meter.Device{ID: sm.ID, Key: sm.Key.PrivKey, Community: m.Community, Broker: m.Broker, QoS: 1}
 		if sm.Plug {
 			sm.device.Password = meter.Password(m.GatewayKey.PrivKey, m.Community, sm.ID)

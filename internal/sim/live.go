@@ -9,6 +9,7 @@ import (
 
 	"github.com/gridledger/gridledger/internal/chain"
 	"github.com/gridledger/gridledger/internal/contract"
+	"github.com/gridledger/gridledger/internal/ems/agent"
 )
 
 // Live drives simulated sites against a running node: each site signs its
@@ -28,6 +29,11 @@ type Live struct {
 	// OnSettlement once for each interval settled.
 	OnClearing   func(contract.ListingView)
 	OnSettlement func(contract.Settlement)
+	// Agents, when given, are the sites' EMS: they plan, answer demand
+	// response and place the orders (instead of Site.Decide); DSO, when
+	// given, asks for demand response where the plans are out of balance.
+	Agents   []*agent.Agent
+	DSOAgent *agent.DSO
 
 	bid      map[int64]bool
 	reported map[int64]bool
@@ -107,7 +113,7 @@ func (l *Live) step(ctx context.Context, p contract.Params) error {
 		return err
 	}
 	var ls []contract.ListingView
-	if err := l.Client.Query(ctx, fmt.Sprintf("/listings?from=%d", info.MarketTime-3*p.IntervalS), &ls); err != nil {
+	if err := l.Client.Query(ctx, fmt.Sprintf("/listings?from=%d", info.MarketTime-24*p.IntervalS), &ls); err != nil {
 		return err
 	}
 	for _, lv := range ls {
@@ -127,10 +133,26 @@ func (l *Live) step(ctx context.Context, p contract.Params) error {
 		case lv.State == contract.StateAuthorizeOffers && !l.bid[lv.Start] &&
 			lv.GateClosure-info.MarketTime <= l.LeadIntervals*(lv.End-lv.Start):
 			l.bid[lv.Start] = true
-			l.placeOrders(ctx, p, lv)
+			if len(l.Agents) == 0 {
+				l.placeOrders(ctx, p, lv)
+			}
 		}
 	}
-	return nil
+	if len(l.Agents) == 0 {
+		return nil
+	}
+	snap := agent.Snapshot{MarketTime: info.MarketTime, Params: p, Listings: ls}
+	if err := l.Client.Query(ctx, "/dr", &snap.DR); err != nil {
+		return err
+	}
+	var errs []error
+	for _, a := range l.Agents {
+		errs = append(errs, a.Step(ctx, snap))
+	}
+	if l.DSOAgent != nil {
+		errs = append(errs, l.DSOAgent.Step(ctx, snap))
+	}
+	return errors.Join(errs...)
 }
 
 func (l *Live) placeOrders(ctx context.Context, p contract.Params, lv contract.ListingView) {

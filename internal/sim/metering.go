@@ -29,6 +29,10 @@ type Meter struct {
 	IntervalS int64
 	// UTCOffsetS maps market time to the local hour of the site's profile.
 	UTCOffsetS int64
+	// ApplianceWh, if set, is what the site's planned appliances draw in
+	// the interval starting at a time (its EMS's plan, as its relays run
+	// them), added to the profile's load.
+	ApplianceWh func(start int64) int64
 	base       MeterRegisters // registers at the start of interval `at`
 	at         int64          // start of the interval base refers to; 0 = not started
 }
@@ -51,6 +55,9 @@ func (m *Meter) At(t int64) MeterRegisters {
 func (m *Meter) add(r MeterRegisters, start, elapsed int64) MeterRegisters {
 	hour := int(((start+m.UTCOffsetS)%86400 + 86400) % 86400 / 3600)
 	load, gen := m.Site.Actual(start, m.IntervalS, hour)
+	if m.ApplianceWh != nil {
+		load += m.ApplianceWh(start)
+	}
 	frac := func(v int64) int64 { return v * elapsed / m.IntervalS }
 	r.ProductionWh += frac(gen)
 	if net := load - gen; net > 0 {

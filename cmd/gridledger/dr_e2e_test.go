@@ -1,0 +1,218 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gridledger/gridledger/internal/chain"
+	"github.com/gridledger/gridledger/internal/contract"
+	"github.com/gridledger/gridledger/internal/ems/agent"
+	"github.com/gridledger/gridledger/internal/ems/plan"
+	"github.com/gridledger/gridledger/internal/meter"
+	"github.com/gridledger/gridledger/internal/units"
+)
+
+// TestDemandResponseReachesASmartPlug runs the whole demand-response path
+// on real parts: the validator, the MQTT broker and gateway of `start`, a
+// home's EMS agent, and a Tasmota smart plug played by Debian's
+// mosquitto_pub and mosquitto_sub over TCP. The EMS plans tomorrow with the
+// EV on the plug charging in the cheap evening and commits the plan; the
+// DSO asks, on the ledger, for those hours back; the EMS re-plans, commits
+// its reduction, and when the hours come the plug is told OFF over MQTT
+// where the plan without the request had it ON.
+func TestDemandResponseReachesASmartPlug(t *testing.T) {
+	home := t.TempDir()
+	o := chain.DefaultInitOptions()
+	// Half an hour a second: tomorrow's evening within about a minute,
+	// and an hour spans two blocks, so the agent sees every hour.
+	o.TimeScale = 1800
+	o.RPCAddr, o.P2PAddr = freeAddr(t), freeAddr(t)
+	o.MQTTAddr = strings.TrimPrefix(freeAddr(t), "tcp://")
+	if err := chain.Init(home, o); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc, err := startServices(ctx, home, "", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	cl := svc.client
+	op := mustKey(t, home, "operator")
+	dso := mustKey(t, home, "dso")
+	gw := mustKey(t, home, "gateway")
+	member := chain.NewKey("H1", contract.RoleMember)
+	for _, m := range []contract.Msg{
+		&contract.MsgRegisterParticipant{ID: "H1", Role: contract.RoleMember, NodeType: contract.NodeHousehold, PubKey: member.PubKey()},
+		&contract.MsgIssue{To: "H1", Amount: 100 * units.NanoPerUnit},
+		&contract.MsgIssue{To: "dso", Amount: 100 * units.NanoPerUnit},
+		&contract.MsgRegisterMeter{ID: "H1-ev-plug", Owner: "H1", Gateway: "gateway"},
+	} {
+		if _, err := cl.Submit(ctx, op, "", m); err != nil {
+			t.Fatalf("%T: %v", m, err)
+		}
+	}
+	if err := svc.reg.Refresh(ctx, cl); err != nil {
+		t.Fatal(err)
+	}
+
+	// The plug: it reports once (so the gateway knows it speaks Tasmota)
+	// and listens on its command topic.
+	host, port, _ := strings.Cut(strings.TrimPrefix(svc.mqtt, "tcp://"), ":")
+	pass := meter.Password(gw.PrivKey, svc.node.GenesisDoc().ChainID, "H1-ev-plug")
+	sub := exec.CommandContext(ctx, "mosquitto_sub", "-h", host, "-p", port, "-u", "H1-ev-plug", "-P", pass,
+		"-i", "H1-ev-plug-cmd", "-t", "cmnd/H1-ev-plug/POWER", "-q", "1")
+	subOut, err := sub.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Process.Kill()
+	type command struct {
+		marketTime int64
+		payload    string
+	}
+	// Commands are stamped with the market time of the agent's latest
+	// snapshot: the time it acted on (the ledger clock runs ahead of the
+	// last block by up to a block).
+	var mu sync.Mutex
+	var commands []command
+	var seen int64
+	go func() {
+		sc := bufio.NewScanner(subOut)
+		for sc.Scan() {
+			mu.Lock()
+			commands = append(commands, command{seen, sc.Text()})
+			mu.Unlock()
+		}
+	}()
+	payload := `{"Time":"2026-11-25T14:03:00","ENERGY":{"Total":0.100,"Power":0}}`
+	if out, err := exec.CommandContext(ctx, "mosquitto_pub", "-h", host, "-p", port, "-u", "H1-ev-plug", "-P", pass,
+		"-i", "H1-ev-plug", "-t", "tele/H1-ev-plug/SENSOR", "-m", payload, "-q", "1").CombinedOutput(); err != nil {
+		t.Fatalf("mosquitto_pub: %v %s", err, out)
+	}
+
+	// The home: an EV on the plug, to be charged 17→7 h, and an evening
+	// tariff (the community's default: peak 13–23 h) that makes 23 h the
+	// cheapest hour before midnight; a flat forecast.
+	ev := int64(14_000)
+	h := agent.Home{Member: "H1", Appliances: []agent.Appliance{
+		{Name: "ev", Start: 17, End: 7, Flexible: true, PowerW: 3700, MaxPowerW: 3700, EnergyWh: &ev, Relay: "H1-ev-plug"},
+	}}
+	flat := func(int64) (b, p [plan.HoursPerDay]int64, _ error) {
+		for i := range b {
+			b[i] = 400
+		}
+		return b, p, nil
+	}
+	a := &agent.Agent{Home: h, Key: member, Client: cl, Relays: svc.gateway, Forecast: flat, Log: log, PlanAheadS: 86400}
+	var params contract.Params
+	if err := cl.Query(ctx, "/params", &params); err != nil {
+		t.Fatal(err)
+	}
+	step := func() int64 {
+		snap, err := agent.TakeSnapshot(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		seen = snap.MarketTime
+		mu.Unlock()
+		defer time.Sleep(50 * time.Millisecond) // let the plug hear it before the next stamp
+		if err := a.Step(ctx, snap); err != nil {
+			t.Logf("agent step: %v", err)
+		}
+		return snap.MarketTime
+	}
+	step()
+	now := svc.clock.Now()
+	local := now + params.TariffUTCOffsetS
+	tomorrow := local - local%86400 + 86400 - params.TariffUTCOffsetS
+	day, ok := a.Plan(tomorrow)
+	if !ok {
+		t.Fatal("the agent did not plan tomorrow")
+	}
+	evHours := day.Committed.Appliances[0].Hours
+	if len(evHours) == 0 {
+		t.Fatalf("plan charges the EV in no hour: %+v", day.Committed)
+	}
+	// The DSO asks for the EV's first planned hour back.
+	first := evHours[0]
+	drStart := tomorrow + int64(first)*3600
+	if _, err := cl.Submit(ctx, dso, "", &contract.MsgDRRequest{ID: "dr-e2e", Start: drStart, Intervals: 1,
+		ReductionW: 3700, IncentivePerKWh: 500_000}); err != nil {
+		t.Fatal(err)
+	}
+	// The EMS sees it, re-plans and commits.
+	deadline := time.Now().Add(20 * time.Second)
+	var req contract.DRRequest
+	for {
+		step()
+		if err := cl.Query(ctx, "/dr/dr-e2e", &req); err != nil {
+			t.Fatal(err)
+		}
+		if c := req.Commits["H1"]; c != nil {
+			if c.BaselineWh[0] <= 400 || c.PromisedWh[0] != c.BaselineWh[0]-400 {
+				t.Fatalf("commit %+v, want the EV's whole draw promised", c)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the EMS never committed: %+v", req)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	day, _ = a.Plan(tomorrow)
+	if slices.Contains(day.Current.Appliances[0].Hours, first) {
+		t.Fatalf("re-planned EV still runs at %d h: %v", first, day.Current.Appliances[0].Hours)
+	}
+	// Run the agent through the requested hour.
+	for step() < drStart+3600 {
+		if time.Now().After(deadline.Add(2 * time.Minute)) {
+			t.Fatal("market time never reached the request")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	// The plug heard OFF for the requested hour, never ON inside it, and
+	// ON for the re-planned charge.
+	var during []string
+	state := ""
+	for _, c := range commands {
+		if c.marketTime < drStart+3600 {
+			state = c.payload
+		}
+		if c.marketTime >= drStart && c.marketTime < drStart+3600 {
+			during = append(during, c.payload)
+		}
+	}
+	if state != "OFF" || slices.Contains(during, "ON") {
+		t.Fatalf("plug commands %v: want it OFF through the requested hour at %d", commands, drStart)
+	}
+	if !slices.ContainsFunc(commands, func(c command) bool { return c.payload == "ON" }) {
+		t.Errorf("the plug was never switched on for the re-planned charge: %v", commands)
+	}
+}
+
+func mustKey(t *testing.T, home, name string) chain.Key {
+	t.Helper()
+	k, err := chain.LoadKey(home, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}

@@ -1,0 +1,433 @@
+// Package agent is a home's EMS at work: the thin loop that wires the pure
+// EMS (forecast, plan, dr, bidding) to the ledger and the broker, in the
+// input–process–output cycle OpenEMS uses. Each Step takes a snapshot of
+// the ledger and, in priority order:
+//
+//  1. plans each local day ahead (at PlanAheadS before it starts; the day
+//     in progress at start-up at once) from the forecasts, the tariffs and
+//     the recent clearing prices, and commits the plan's net import and
+//     flexibility per interval to the ledger (the DR baseline);
+//  2. answers each demand-response request for a day that has not begun:
+//     re-plans with the incentive, commits the reduction the new plan
+//     gives (never more than its share), and follows the new plan;
+//  3. switches the relays and smart plugs of its appliances over MQTT to
+//     what the plan says for the hour in progress;
+//  4. places, for each listing near gate closure, a bid for the planned
+//     deficit or an offer of the planned surplus, priced from the recent
+//     clearing prices and between the feed-in and grid tariff.
+//
+// Requests for a day already under way are not answered: its plan has
+// started running, and re-planning it would move load into hours gone by.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+
+	"github.com/gridledger/gridledger/internal/chain"
+	"github.com/gridledger/gridledger/internal/contract"
+	"github.com/gridledger/gridledger/internal/ems/bidding"
+	"github.com/gridledger/gridledger/internal/ems/dr"
+	"github.com/gridledger/gridledger/internal/ems/plan"
+)
+
+// Relays switches a device's relay (meter.Gateway does, over MQTT).
+type Relays interface {
+	SwitchRelay(ctx context.Context, deviceID string, on bool) error
+}
+
+// ForecastFunc forecasts a local day's hourly consumption (without the
+// flexible appliances) and PV production, Wh, from its start (market
+// seconds at local midnight).
+type ForecastFunc func(dayStart int64) (baseWh, pvWh [plan.HoursPerDay]int64, err error)
+
+// Snapshot is what one Step sees of the ledger.
+type Snapshot struct {
+	MarketTime int64
+	Params     contract.Params
+	// Listings from a day back on, without their books.
+	Listings []contract.ListingView
+	DR       []contract.DRRequest
+}
+
+// TakeSnapshot queries the ledger for a Step.
+func TakeSnapshot(ctx context.Context, cl *chain.Client) (Snapshot, error) {
+	var s Snapshot
+	var info contract.Info
+	if err := cl.Query(ctx, "/info", &info); err != nil {
+		return s, err
+	}
+	s.MarketTime = info.MarketTime
+	if err := cl.Query(ctx, "/params", &s.Params); err != nil {
+		return s, err
+	}
+	if err := cl.Query(ctx, fmt.Sprintf("/listings?from=%d", info.MarketTime-86400), &s.Listings); err != nil {
+		return s, err
+	}
+	if err := cl.Query(ctx, "/dr", &s.DR); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// Agent is one home's EMS.
+type Agent struct {
+	Home     Home
+	Key      chain.Key
+	Client   *chain.Client
+	Relays   Relays // nil: no devices to switch
+	Forecast ForecastFunc
+	Log      *slog.Logger
+	// LeadIntervals: orders go in this many intervals before gate closure.
+	LeadIntervals int64
+	// PlanAheadS: a day is planned this long (market seconds) before it
+	// starts (default 12 h).
+	PlanAheadS int64
+
+	// mu guards days and what they hold against ApplianceWh, called from
+	// a simulated meter's goroutine; Step itself runs on one goroutine.
+	mu       sync.Mutex
+	days     map[int64]*Day
+	ordered  map[int64]bool
+	answered map[string]bool
+	relay    map[string]bool
+}
+
+// Day is a planned local day.
+type Day struct {
+	Start int64
+	Site  plan.Site
+	// Committed is the plan put on the ledger (the DR baseline); Current
+	// is the one the home follows (Committed re-planned for DR).
+	Committed plan.Result
+	Current   plan.Result
+	// Incentive per hour from the requests answered.
+	Incentive [plan.HoursPerDay]int64
+	// PromisedWh per hour, over all requests answered.
+	PromisedWh [plan.HoursPerDay]int64
+}
+
+func (a *Agent) init() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.days == nil {
+		a.days, a.ordered, a.answered, a.relay = map[int64]*Day{}, map[int64]bool{}, map[string]bool{}, map[string]bool{}
+	}
+	if a.PlanAheadS == 0 {
+		a.PlanAheadS = 12 * 3600
+	}
+	if a.LeadIntervals == 0 {
+		a.LeadIntervals = 2
+	}
+}
+
+// offsetS is the home's local time offset from UTC.
+func (a *Agent) offsetS(p contract.Params) int64 {
+	if a.Home.UTCOffsetH != nil {
+		return int64(*a.Home.UTCOffsetH) * 3600
+	}
+	return p.TariffUTCOffsetS
+}
+
+// dayOf is the start (market seconds) of the local day holding t, and the
+// local hour of t in it.
+func dayOf(t, offS int64) (start int64, hour int) {
+	local := t + offS
+	d := local - ((local%86400)+86400)%86400
+	return d - offS, int((local - d) / 3600)
+}
+
+// Plan returns a copy of the day's plan, if made.
+func (a *Agent) Plan(dayStart int64) (Day, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	d, ok := a.days[dayStart]
+	if !ok {
+		return Day{}, false
+	}
+	return *d, true
+}
+
+// ApplianceWh is what the home's flexible and fixed appliances draw in the
+// hour holding t under the plan being followed (0 before it is planned):
+// a simulated home's meter adds it to the rest of its load.
+func (a *Agent) ApplianceWh(t int64, p contract.Params) int64 {
+	start, h := dayOf(t, a.offsetS(p))
+	d, ok := a.Plan(start)
+	if !ok {
+		return 0
+	}
+	return appliancesWh(d.Site, d.Current)[h]
+}
+
+func appliancesWh(s plan.Site, r plan.Result) [plan.HoursPerDay]int64 {
+	var out [plan.HoursPerDay]int64
+	for i, ap := range r.Appliances {
+		if ap.WhByHour != nil {
+			for h, wh := range ap.WhByHour {
+				out[h] += wh
+			}
+			continue
+		}
+		for _, h := range ap.Hours {
+			out[h] += s.Appliances[i].PowerW
+		}
+	}
+	return out
+}
+
+// Step runs one cycle against a snapshot.
+func (a *Agent) Step(ctx context.Context, snap Snapshot) error {
+	a.init()
+	p := snap.Params
+	if p.IntervalS != 3600 {
+		return fmt.Errorf("agent: the EMS plans hourly intervals; this community's are %d s", p.IntervalS)
+	}
+	off := a.offsetS(p)
+	today, _ := dayOf(snap.MarketTime, off)
+	var errs []error
+	for _, d := range []int64{today, today + 86400} {
+		if _, ok := a.days[d]; ok || snap.MarketTime < d-a.PlanAheadS {
+			continue
+		}
+		if err := a.planDay(ctx, snap, d); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, r := range snap.DR {
+		if err := a.answer(ctx, snap, r); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := a.switchRelays(ctx, snap); err != nil {
+		errs = append(errs, err)
+	}
+	if err := a.placeOrders(ctx, snap); err != nil {
+		errs = append(errs, err)
+	}
+	// Forget days long gone.
+	a.mu.Lock()
+	for d := range a.days {
+		if d < today-86400 {
+			delete(a.days, d)
+		}
+	}
+	a.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// mcps are the recent clearing prices, oldest first.
+func mcps(ls []contract.ListingView) []*int64 {
+	var out []*int64
+	for _, l := range ls {
+		if l.Clearing != nil {
+			out = append(out, l.Clearing.MCP)
+		}
+	}
+	return out
+}
+
+// site builds the planner's input for a day: the forecasts, the buy price
+// (the grid tariff of each hour) and the sell price (what a surplus Wh is
+// expected to fetch: the recent clearing price, at least the feed-in and
+// at most the grid tariff).
+func (a *Agent) site(snap Snapshot, dayStart int64) (plan.Site, error) {
+	base, pv, err := a.Forecast(dayStart)
+	if err != nil {
+		return plan.Site{}, fmt.Errorf("agent %s: forecast: %w", a.Home.Member, err)
+	}
+	p := snap.Params
+	ref, haveRef := bidding.Reference(mcps(snap.Listings))
+	s := plan.Site{BaseWh: base[:], PVWh: pv[:], PeakImportWh: a.Home.PeakImportWh,
+		BuyMicroPerKWh: make([]int64, plan.HoursPerDay), SellMicroPerKWh: make([]int64, plan.HoursPerDay)}
+	for h := range plan.HoursPerDay {
+		t := dayStart + int64(h)*3600
+		th := int(((t+p.TariffUTCOffsetS)%86400 + 86400) % 86400 / 3600)
+		grid, feed := p.GridPricePerKWh[th], p.FeedInPerKWh[th]
+		s.BuyMicroPerKWh[h], s.SellMicroPerKWh[h] = grid, feed
+		if haveRef {
+			s.SellMicroPerKWh[h] = max(feed, min(ref, grid))
+		}
+	}
+	s.Appliances = a.Home.PlanAppliances()
+	return s, nil
+}
+
+func (a *Agent) planDay(ctx context.Context, snap Snapshot, dayStart int64) error {
+	s, err := a.site(snap, dayStart)
+	if err != nil {
+		return err
+	}
+	r, err := plan.Plan(s)
+	if err != nil {
+		// A day no plan fits (a peak limit too tight for the forecast):
+		// run without the flexible appliances rather than not at all.
+		a.Log.Warn("no plan fits the day; planning without appliances", "member", a.Home.Member, "day", dayStart, "err", err)
+		s.Appliances, s.PeakImportWh = nil, nil
+		if r, err = plan.Plan(s); err != nil {
+			return err
+		}
+	}
+	d := &Day{Start: dayStart, Site: s, Committed: r, Current: r}
+	a.mu.Lock()
+	a.days[dayStart] = d
+	a.mu.Unlock()
+	// Commit the hours still to come as the DR baseline.
+	flex := dr.FlexWh(s, r)
+	first := 0
+	for first < plan.HoursPerDay && dayStart+int64(first)*3600 <= snap.MarketTime {
+		first++
+	}
+	if first == plan.HoursPerDay {
+		return nil
+	}
+	msg := &contract.MsgPlan{Start: dayStart + int64(first)*3600, NetWh: slices.Clone(r.NetWh[first:]), FlexWh: slices.Clone(flex[first:])}
+	if err := a.send(ctx, msg); err != nil {
+		return fmt.Errorf("agent %s: commit plan: %w", a.Home.Member, err)
+	}
+	a.Log.Info("day planned", "member", a.Home.Member, "day", dayStart, "cost", r.CostNano, "peak_import_wh", r.PeakImportWh)
+	return nil
+}
+
+// answer responds to a demand-response request once.
+func (a *Agent) answer(ctx context.Context, snap Snapshot, r contract.DRRequest) error {
+	if a.answered[r.ID] || r.State != contract.DROpen || snap.MarketTime >= r.Start {
+		return nil
+	}
+	a.answered[r.ID] = true
+	if r.Feeder != "" && r.Feeder != a.Home.Feeder {
+		return nil
+	}
+	share := r.ReductionWh
+	if len(r.Targets) > 0 {
+		share = 0
+		for _, t := range r.Targets {
+			if t.Member == a.Home.Member {
+				share = t.ReductionWh
+			}
+		}
+		if share == 0 {
+			return nil
+		}
+	}
+	off := a.offsetS(snap.Params)
+	dayStart, _ := dayOf(r.Start, off)
+	d, ok := a.days[dayStart]
+	if !ok || snap.MarketTime >= dayStart {
+		a.Log.Info("demand response not answered: its day is not planned ahead or has begun", "member", a.Home.Member, "request", r.ID)
+		return nil
+	}
+	inc := d.Incentive
+	n := int((r.End - r.Start) / r.IntervalS)
+	for i := range n {
+		if ds, h := dayOf(r.Start+int64(i)*r.IntervalS, off); ds == dayStart {
+			inc[h] += r.IncentivePerKWh
+		}
+	}
+	resp, err := dr.Respond(d.Site, inc)
+	if err != nil {
+		return fmt.Errorf("agent %s: demand response %s: %w", a.Home.Member, r.ID, err)
+	}
+	promised := make([]int64, n)
+	var total int64
+	for i := range n {
+		ds, h := dayOf(r.Start+int64(i)*r.IntervalS, off)
+		if ds != dayStart {
+			continue
+		}
+		promised[i] = max(0, min(share, d.Committed.NetWh[h]-resp.WithDR.NetWh[h]-d.PromisedWh[h]))
+		total += promised[i]
+	}
+	if total == 0 {
+		a.Log.Info("demand response: nothing to give", "member", a.Home.Member, "request", r.ID)
+		return nil
+	}
+	if err := a.send(ctx, &contract.MsgDRCommit{Request: r.ID, ReductionWh: promised}); err != nil {
+		return fmt.Errorf("agent %s: commit to %s: %w", a.Home.Member, r.ID, err)
+	}
+	a.mu.Lock()
+	for i := range n {
+		if ds, h := dayOf(r.Start+int64(i)*r.IntervalS, off); ds == dayStart {
+			d.PromisedWh[h] += promised[i]
+		}
+	}
+	d.Incentive, d.Current = inc, resp.WithDR
+	a.mu.Unlock()
+	a.Log.Info("demand response committed", "member", a.Home.Member, "request", r.ID, "promised_wh", total, "incentive", resp.IncentiveNano)
+	return nil
+}
+
+// switchRelays sets each switchable appliance to what the plan being
+// followed says for the hour in progress, sending only changes.
+func (a *Agent) switchRelays(ctx context.Context, snap Snapshot) error {
+	if a.Relays == nil {
+		return nil
+	}
+	start, h := dayOf(snap.MarketTime, a.offsetS(snap.Params))
+	d, ok := a.days[start]
+	if !ok {
+		return nil
+	}
+	var errs []error
+	for i, ap := range a.Home.Appliances {
+		if ap.Relay == "" {
+			continue
+		}
+		pl := d.Current.Appliances[i]
+		on := slices.Contains(pl.Hours, h) || (pl.WhByHour != nil && pl.WhByHour[h] > 0)
+		if was, known := a.relay[ap.Relay]; known && was == on {
+			continue
+		}
+		if err := a.Relays.SwitchRelay(ctx, ap.Relay, on); err != nil {
+			errs = append(errs, fmt.Errorf("agent %s: relay %s: %w", a.Home.Member, ap.Relay, err))
+			continue
+		}
+		a.relay[ap.Relay] = on
+		a.Log.Info("relay switched", "member", a.Home.Member, "appliance", ap.Name, "device", ap.Relay, "on", on, "hour", h)
+	}
+	return errors.Join(errs...)
+}
+
+func (a *Agent) placeOrders(ctx context.Context, snap Snapshot) error {
+	hist := mcps(snap.Listings)
+	off := a.offsetS(snap.Params)
+	var errs []error
+	for _, l := range snap.Listings {
+		if l.State != contract.StateAuthorizeOffers || a.ordered[l.Start] ||
+			l.GateClosure-snap.MarketTime > a.LeadIntervals*(l.End-l.Start) {
+			continue
+		}
+		a.ordered[l.Start] = true
+		ds, h := dayOf(l.Start, off)
+		d, ok := a.days[ds]
+		if !ok {
+			continue
+		}
+		capWh := a.Home.CapacityW * (l.End - l.Start) / 3600
+		o, ok := bidding.ForInterval(d.Current.NetWh[h], a.Home.RES != "", capWh, l.GridPricePerKWh, l.FeedInPerKWh, hist)
+		if !ok {
+			continue
+		}
+		var msg contract.Msg = &contract.MsgBid{Listing: l.Start, Wh: o.Wh, PricePerKWh: o.PricePerKWh}
+		if o.Side == contract.SideOffer {
+			msg = &contract.MsgOffer{Listing: l.Start, RES: a.Home.RES, Wh: o.Wh, PricePerKWh: o.PricePerKWh}
+		}
+		if err := a.send(ctx, msg); err != nil {
+			errs = append(errs, fmt.Errorf("agent %s: order for %d: %w", a.Home.Member, l.Start, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// send signs a message with the home's key and hands it to the mempool.
+func (a *Agent) send(ctx context.Context, msg contract.Msg) error {
+	tx, err := a.Client.Sign(ctx, a.Key, "", msg)
+	if err != nil {
+		return err
+	}
+	return a.Client.BroadcastSync(ctx, tx)
+}

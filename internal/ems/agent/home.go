@@ -1,0 +1,112 @@
+package agent
+
+import (
+	"fmt"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/gridledger/gridledger/internal/ems/plan"
+)
+
+// Home is the agent's site file (TOML), richer than the planner's JSON:
+//
+//	member = "H01"            # participant id on the ledger
+//	feeder = "F1"             # optional
+//	res = "H01-PV"            # optional: the approved asset offers come from
+//	capacity_w = 5000         # its capacity
+//	utc_offset_h = 1          # optional: local time (default the tariff's)
+//	peak_import_wh = 9000     # optional
+//	consumption_history = "consumption.csv"  # timestamp_utc,site,consumption_wh
+//	pv_history = "pv.csv"     # timestamp_utc,site,pv_wh (optional)
+//	history_site = "opsd_res4" # the site column to read (default member)
+//	method = "prophet-level"  # forecast method (default auto)
+//
+//	[[appliance]]
+//	name = "ev"
+//	start = 18
+//	end = 7
+//	flexible = true
+//	power_w = 7400
+//	energy_wh = 20000         # an EV: energy by departure (end)
+//	relay = "H01-ev-plug"     # the smart plug or relay that switches it
+//
+// Appliance fields are the planner's (internal/ems/plan), plus relay.
+type Home struct {
+	Member             string      `toml:"member"`
+	Feeder             string      `toml:"feeder"`
+	RES                string      `toml:"res"`
+	CapacityW          int64       `toml:"capacity_w"`
+	UTCOffsetH         *int        `toml:"utc_offset_h"`
+	PeakImportWh       *int64      `toml:"peak_import_wh"`
+	ConsumptionHistory string      `toml:"consumption_history"`
+	PVHistory          string      `toml:"pv_history"`
+	HistorySite        string      `toml:"history_site"`
+	Method             string      `toml:"method"`
+	Appliances         []Appliance `toml:"appliance"`
+}
+
+// Appliance is a planner appliance with the relay that switches it.
+type Appliance struct {
+	Name       string `toml:"name"`
+	Start      int    `toml:"start"`
+	End        int    `toml:"end"`
+	Flexible   bool   `toml:"flexible"`
+	PowerW     int64  `toml:"power_w"`
+	Hours      int    `toml:"hours"`
+	Splittable bool   `toml:"splittable"`
+	EnergyWh   *int64 `toml:"energy_wh"`
+	MaxPowerW  int64  `toml:"max_power_w"`
+	Relay      string `toml:"relay"`
+}
+
+// PlanAppliances are the appliances as the planner takes them.
+func (h Home) PlanAppliances() []plan.Appliance {
+	out := make([]plan.Appliance, len(h.Appliances))
+	for i, a := range h.Appliances {
+		out[i] = plan.Appliance{Name: a.Name, Start: a.Start, End: a.End, Flexible: a.Flexible, PowerW: a.PowerW,
+			Hours: a.Hours, Splittable: a.Splittable, EnergyWh: a.EnergyWh, MaxPowerW: a.MaxPowerW}
+	}
+	return out
+}
+
+// LoadHome reads and checks a site file.
+func LoadHome(path string) (Home, error) {
+	var h Home
+	md, err := toml.DecodeFile(path, &h)
+	if err != nil {
+		return Home{}, fmt.Errorf("site file %s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return Home{}, fmt.Errorf("site file %s: unknown key %q", path, und[0].String())
+	}
+	return h, h.Validate()
+}
+
+// Validate checks what the planner will need, with a flat day.
+func (h Home) Validate() error {
+	if h.Member == "" {
+		return fmt.Errorf("site file: member is required")
+	}
+	if h.RES != "" && h.CapacityW <= 0 {
+		return fmt.Errorf("site file: res %q needs capacity_w", h.RES)
+	}
+	flat := make([]int64, plan.HoursPerDay)
+	s := plan.Site{BaseWh: flat, PVWh: flat, BuyMicroPerKWh: flat, SellMicroPerKWh: flat, Appliances: h.PlanAppliances()}
+	if err := s.Validate(); err != nil {
+		return fmt.Errorf("site file: %w", err)
+	}
+	if h.UTCOffsetH != nil && (*h.UTCOffsetH < -12 || *h.UTCOffsetH > 14) {
+		return fmt.Errorf("site file: utc_offset_h %d out of -12..14", *h.UTCOffsetH)
+	}
+	return nil
+}
+
+// AppliancesOf are planner appliances as site-file appliances (no relays).
+func AppliancesOf(as []plan.Appliance) []Appliance {
+	out := make([]Appliance, len(as))
+	for i, a := range as {
+		out[i] = Appliance{Name: a.Name, Start: a.Start, End: a.End, Flexible: a.Flexible, PowerW: a.PowerW,
+			Hours: a.Hours, Splittable: a.Splittable, EnergyWh: a.EnergyWh, MaxPowerW: a.MaxPowerW}
+	}
+	return out
+}
