@@ -18,14 +18,14 @@ import (
 // meter that signs its own readings, or a cheap Tasmota plug the gateway
 // reads and signs for.
 type SiteMeter struct {
-	Site   Site
-	ID     string
-	Key    chain.Key // the meter's device key; unused for a plug
-	Plug   bool      // a Tasmota plug read by the gateway
+	Site Site
+	ID   string
+	Key  chain.Key // the meter's device key; unused for a plug
+	Plug bool      // a Tasmota plug read by the gateway
 	// ApplianceWh: see Meter.
 	ApplianceWh func(start int64) int64
-	device *meter.Device
-	regs   *Meter
+	device      *meter.Device
+	regs        *Meter
 }
 
 // Metering publishes every site's meter registers over MQTT at each

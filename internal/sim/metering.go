@@ -33,8 +33,8 @@ type Meter struct {
 	// the interval starting at a time (its EMS's plan, as its relays run
 	// them), added to the profile's load.
 	ApplianceWh func(start int64) int64
-	base       MeterRegisters // registers at the start of interval `at`
-	at         int64          // start of the interval base refers to; 0 = not started
+	base        MeterRegisters // registers at the start of interval `at`
+	at          int64          // start of the interval base refers to; 0 = not started
 }
 
 // At returns the registers at market time t (which must not go back in
