@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gridledger/gridledger/internal/contract"
+	"github.com/gridledger/gridledger/internal/ems/advice"
 )
 
 // binary is the gridledger command built once for the end-to-end tests.
@@ -184,6 +185,17 @@ func TestCLIMarketInterval(t *testing.T) {
 	if row["sold_wh"] != "2000" || row["received_p2p"] != "0.18" || row["shortfall_wh"] != "2000" ||
 		row["paid_to_utility"] != "0.19" || row["owed"] != "0.01" || row["net"] != "-0.01" {
 		t.Fatalf("statement row %v", row)
+	}
+
+	// Advice from bob's own data: he bought 2000 Wh he did not use, so the
+	// market cost him 0.18 and the utility bought it back for 0.078.
+	adv := okJSON[advice.Advice](t, append([]string{"advice", "--member", "bob"}, h...)...)
+	if adv.Intervals != 1 || adv.BoughtP2PWh != 2000 || adv.NetNano != -102_000_000 || adv.SavedNano != adv.NetNano-adv.UtilityOnlyNano ||
+		adv.Market.Cleared < 1 || adv.Market.TradedWh < 2000 {
+		t.Fatalf("advice %+v", adv)
+	}
+	if adv.NextListing != 0 && (adv.SuggestedBid > 95_000 || adv.SuggestedOffer < 39_000) {
+		t.Fatalf("suggested prices outside the tariffs: %+v", adv)
 	}
 }
 

@@ -153,7 +153,8 @@ type StatementRow struct {
 	MCPPerKWh   *int64 `json:"mcp"`
 	// Delivery (settlement).
 	MemberSettlement
-	// Net is everything received minus everything paid in the interval.
+	// Net is everything received minus everything paid in the interval
+	// (demand-response incentives included).
 	Net int64 `json:"net"`
 	// UtilityOnly is what the same metered energy would have netted with
 	// the utility alone (export × feed-in − import × grid): Net minus this
@@ -193,7 +194,7 @@ func (s *State) Statement(member string, from, to int64) ([]StatementRow, error)
 			continue
 		}
 		row.ID = member
-		row.Net = row.ReceivedP2P - row.PaidP2P + row.ReceivedFromUtility - row.PaidToUtility
+		row.Net = row.ReceivedP2P - row.PaidP2P + row.ReceivedFromUtility - row.PaidToUtility + row.DRIncentive
 		row.UtilityOnly = cappedValue(row.ExportWh, st.FeedInPerKWh) - cappedValue(row.ImportWh, st.GridPricePerKWh)
 		rows = append(rows, row)
 	}

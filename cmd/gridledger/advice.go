@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gridledger/gridledger/internal/contract"
+	"github.com/gridledger/gridledger/internal/ems/advice"
+	"github.com/gridledger/gridledger/internal/ems/plan"
+	"github.com/gridledger/gridledger/internal/units"
+)
+
+func newAdviceCmd() *cobra.Command {
+	var member, node, sitePath string
+	cmd := &cobra.Command{
+		Use:   "advice --member ID [--site FILE]",
+		Short: "Personal advice from a member's own ledger data: savings this month, load shifting, prices, the market",
+		Long: `advice reads the member's settled intervals of the current month (market
+time), the community's recent listings and, with --site, the home's site
+file (the JSON of 'ems plan'), and prints what the community market saved
+the member against buying everything from the utility, what running each
+flexible appliance at its best hours saves a day, the price to bid or
+offer in the next listing, and how the market has been going.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := cmdContext(cmd)
+			defer cancel()
+			cl, err := dial(node)
+			if err != nil {
+				return err
+			}
+			var info contract.Info
+			if err := cl.Query(ctx, "/info", &info); err != nil {
+				return err
+			}
+			now := time.Unix(info.MarketTime, 0).UTC()
+			month := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).Unix()
+			var rows []contract.StatementRow
+			v := url.Values{"member": {member}, "from": {fmt.Sprint(month)}}
+			if err := cl.Query(ctx, "/statement?"+v.Encode(), &rows); err != nil {
+				return err
+			}
+			var ls []contract.ListingView
+			if err := cl.Query(ctx, fmt.Sprintf("/listings?from=%d", info.MarketTime-7*86400), &ls); err != nil {
+				return err
+			}
+			var site *plan.Site
+			if sitePath != "" {
+				data, err := os.ReadFile(sitePath)
+				if err != nil {
+					return err
+				}
+				s, err := plan.Parse(data)
+				if err != nil {
+					return fmt.Errorf("%s: %w", sitePath, err)
+				}
+				site = &s
+			}
+			a, err := advice.Compute(member, rows, ls, site)
+			if err != nil {
+				return err
+			}
+			if g.output == "json" {
+				return printJSON(cmd.OutOrStdout(), a)
+			}
+			var b bytes.Buffer
+			fmt.Fprintf(&b, "Advice for %s, %s so far (%d settled intervals)\n\n", member, now.Format("January 2006"), a.Intervals)
+			fmt.Fprintf(&b, "Savings: the community market saved you %s against buying everything from the utility\n", units.Money(a.SavedNano))
+			fmt.Fprintf(&b, "  you netted %s; with the utility alone the same energy would have netted %s\n", units.Money(a.NetNano), units.Money(a.UtilityOnlyNano))
+			fmt.Fprintf(&b, "  imported %s kWh (%s bought from members), exported %s kWh (%s sold to members)\n",
+				units.KWh(a.ImportWh), units.KWh(a.BoughtP2PWh), units.KWh(a.ExportWh), units.KWh(a.SoldP2PWh))
+			if a.DRIncentiveNano > 0 {
+				fmt.Fprintf(&b, "  demand response earned you %s\n", units.Money(a.DRIncentiveNano))
+			}
+			if len(a.Shifts) > 0 {
+				fmt.Fprintf(&b, "\nShifting loads (per day, against starting each at the start of its window):\n")
+				for _, s := range a.Shifts {
+					fmt.Fprintf(&b, "  %-12s run at %v instead of %v: saves %s\n", s.Appliance, s.BestHours, s.NaiveHours, units.Money(s.SavingNano))
+				}
+			}
+			if a.NextListing != 0 {
+				fmt.Fprintf(&b, "\nNext listing %s: bid up to %s per kWh to buy, or offer from %s per kWh to sell\n",
+					time.Unix(a.NextListing, 0).UTC().Format("2006-01-02 15:04Z"), units.Price(a.SuggestedBid), units.Price(a.SuggestedOffer))
+			}
+			m := a.Market
+			fmt.Fprintf(&b, "\nThe market, last 7 days: %d listings, %d cleared", m.Listings, m.Cleared)
+			if m.Cleared > 0 {
+				fmt.Fprintf(&b, " at %s per kWh on average (%s–%s; grid %s, feed-in %s)",
+					units.Price(m.MeanMCP), units.Price(m.MinMCP), units.Price(m.MaxMCP), units.Price(m.MeanGridPrice), units.Price(m.MeanFeedIn))
+			}
+			fmt.Fprintf(&b, "; %s kWh traded of %s offered and %s wanted\n", units.KWh(m.TradedWh), units.KWh(m.OfferedWh), units.KWh(m.WantedWh))
+			_, err = cmd.OutOrStdout().Write(b.Bytes())
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&member, "member", "", "participant id")
+	cmd.Flags().StringVar(&sitePath, "site", "", "the home's site file (JSON, as for 'ems plan') for load-shifting advice")
+	cmd.Flags().StringVar(&node, "node", "", "node RPC address (default: the home's)")
+	_ = cmd.MarkFlagRequired("member")
+	return cmd
+}
