@@ -24,7 +24,7 @@ func newEMSCmd() *cobra.Command {
 		Use:   "ems",
 		Short: "Home energy management: forecasting, planning, bidding",
 	}
-	cmd.AddCommand(newEMSForecastCmd(), newEMSBacktestCmd(), newEMSPlanCmd(), newEMSDRCmd(), newEMSRunCmd())
+	cmd.AddCommand(newEMSForecastCmd(), newEMSBacktestCmd(), newEMSPlanCmd(), newEMSDRCmd(), newEMSRunCmd(), newEMSEVCmd())
 	return cmd
 }
 
