@@ -701,14 +701,145 @@ func home12() Site {
 	return s
 }
 
-// BenchmarkPlan12Appliances plans the 12-appliance home (two EVs, a
-// binding peak limit). The target is 50 ms; see the package doc,
-// "Performance", for where the search stands.
-func BenchmarkPlan12Appliances(b *testing.B) {
-	s := home12()
-	for b.Loop() {
-		if _, err := Plan(s); err != nil {
-			b.Fatal(err)
+// randomMixedHome draws a home with more appliances than randomHome, of
+// every kind at once: contiguous and splittable runs (some identical, some
+// over the whole day or across midnight), EVs sharing a PV surplus or a
+// peak limit, and flat stretches of price, where many plans tie. It keeps
+// the brute force's enumeration below maxCombos.
+func randomMixedHome(rng *rand.Rand, maxCombos int) Site {
+	for {
+		s := Site{BaseWh: make([]int64, 24), PVWh: make([]int64, 24), BuyMicroPerKWh: make([]int64, 24), SellMicroPerKWh: make([]int64, 24)}
+		flat := rng.IntN(2) == 0
+		buy, sell := 20+rng.Int64N(40), rng.Int64N(20)
+		for h := range 24 {
+			s.BaseWh[h] = rng.Int64N(5)
+			if h >= 8 && h <= 16 && rng.IntN(3) > 0 {
+				s.PVWh[h] = rng.Int64N(16)
+			}
+			if !flat || rng.IntN(6) == 0 {
+				buy, sell = rng.Int64N(60)-5, rng.Int64N(30)-10
+			}
+			s.BuyMicroPerKWh[h], s.SellMicroPerKWh[h] = buy, min(sell, buy)
 		}
+		if rng.IntN(2) == 0 {
+			s.PeakImportWh = ptr(5 + rng.Int64N(10))
+		}
+		n := 3 + rng.IntN(4)
+		for i := range n {
+			a := Appliance{Name: string(rune('a' + i)), Start: rng.IntN(24), Flexible: rng.IntN(8) > 0}
+			w := 1 + rng.IntN(7)
+			if rng.IntN(10) == 0 {
+				w = 24
+			}
+			a.End = (a.Start + w) % 24
+			switch {
+			case i > 0 && rng.IntN(6) == 0:
+				// An identical twin of the appliance before.
+				a = s.Appliances[i-1]
+				a.Name = string(rune('a' + i))
+			case rng.IntN(4) == 0:
+				a.End = (a.Start + 1 + rng.IntN(4)) % 24
+				a.MaxPowerW = 1 + rng.Int64N(3)
+				e := rng.Int64N(a.MaxPowerW*int64(len(Window(a.Start, a.End))) + 1)
+				a.EnergyWh = &e
+			default:
+				a.PowerW = 1 + rng.Int64N(8)
+				a.Hours = rng.IntN(min(w, 3) + 1)
+				a.Splittable = rng.IntN(2) == 0
+			}
+			s.Appliances = append(s.Appliances, a)
+		}
+		combos := 1
+		for _, a := range s.Appliances {
+			combos *= max(len(placementsT(a)), 1)
+			if combos > maxCombos {
+				break
+			}
+		}
+		if combos <= maxCombos {
+			return s
+		}
+	}
+}
+
+// agreesWithBruteForce plans s and compares the plan with brute force; it
+// reports whether s has a plan at all.
+func agreesWithBruteForce(t *testing.T, s Site) bool {
+	t.Helper()
+	want, ok := bruteForce(s)
+	r, err := Plan(s)
+	if !ok {
+		if !errors.Is(err, ErrInfeasible) {
+			t.Fatalf("brute force finds no plan, Plan says %v\n%s", err, js(s))
+		}
+		return false
+	}
+	if err != nil {
+		t.Fatalf("%v; brute force cost %d\n%s", err, want, js(s))
+	}
+	checkPlan(t, s, r)
+	if r.CostNano != want {
+		t.Fatalf("cost %d, brute force %d\n%s\n%s", r.CostNano, want, js(s), js(r))
+	}
+	return true
+}
+
+func TestPlanMatchesBruteForceMixed(t *testing.T) {
+	const homes = 3000
+	rng := rand.New(rand.NewPCG(11, 2026))
+	infeasible := 0
+	for range homes {
+		if !agreesWithBruteForce(t, randomMixedHome(rng, 20_000)) {
+			infeasible++
+		}
+	}
+	t.Logf("%d homes agree with brute force (%d infeasible)", homes, infeasible)
+	if infeasible == 0 || infeasible > homes/2 {
+		t.Errorf("%d infeasible homes: the generator does not exercise both outcomes", infeasible)
+	}
+}
+
+// TestSearchLimitsMatchBruteForce plans mixed homes with the search's
+// limits at their least, so that it reorders the hours at once, or
+// enumerates every plan below the best past its first price vectors: the
+// plans must still be optimal.
+func TestSearchLimitsMatchBruteForce(t *testing.T) {
+	saved := limits
+	defer func() { limits = saved }()
+	for _, l := range []struct{ cuts, nodesPerState int }{{maxCuts, 0}, {1, 4}, {2, 0}} {
+		limits.cuts, limits.nodesPerState = l.cuts, l.nodesPerState
+		rng := rand.New(rand.NewPCG(13, 2026))
+		for range 1000 {
+			agreesWithBruteForce(t, randomMixedHome(rng, 20_000))
+		}
+	}
+}
+
+// FuzzPlanMatchesBruteForce draws mixed homes from fuzzed seeds.
+func FuzzPlanMatchesBruteForce(f *testing.F) {
+	for _, seed := range [][2]uint64{{1, 2}, {3, 4}, {2026, 11}} {
+		f.Add(seed[0], seed[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b uint64) {
+		agreesWithBruteForce(t, randomMixedHome(rand.New(rand.NewPCG(a, b)), 5_000))
+	})
+}
+
+func TestExtremeValuesDoNotOverflow(t *testing.T) {
+	// Every value at its bound: the cost is above 2^60 nano-units. Every
+	// Wh imports at the highest price but in hour 3, where importing earns
+	// it; only the splittable copies can get there, once each.
+	s := Site{BaseWh: fill(MaxEnergyWh), PVWh: fill(0), BuyMicroPerKWh: fill(MaxPriceMicroPerKWh), SellMicroPerKWh: fill(-MaxPriceMicroPerKWh)}
+	s.BuyMicroPerKWh[3] = -MaxPriceMicroPerKWh
+	s.Appliances = []Appliance{
+		{Name: "a", Start: 8, End: 20, Flexible: true, PowerW: MaxPowerW, Hours: 3},
+		{Name: "b", Start: 0, End: 0, Flexible: true, PowerW: MaxPowerW, Hours: 5, Splittable: true},
+		{Name: "c", Start: 0, End: 0, Flexible: true, PowerW: MaxPowerW, Hours: 5, Splittable: true},
+		{Name: "ev", Start: 10, End: 16, Flexible: true, EnergyWh: ptr(4 * MaxPowerW), MaxPowerW: MaxPowerW},
+	}
+	r := mustPlan(t, s)
+	base := costT(s, s.BaseWh)
+	if want := base + (15-2)*MaxPowerW*MaxPriceMicroPerKWh; r.CostNano != want || r.NetWh[3] != MaxEnergyWh+2*MaxPowerW {
+		t.Fatalf("cost %d, want %d; net %v", r.CostNano, want, r.NetWh)
 	}
 }

@@ -27,7 +27,9 @@ const (
 
 var (
 	// ErrInvalid reports a malformed site: bad JSON, unknown fields, arrays
-	// not 24 long, values out of range, repeated names, sell above buy.
+	// not 24 long, values out of range, repeated names, sell above buy; or,
+	// from Plan only, a site too large to plan exactly (see the package
+	// doc, "Algorithm").
 	ErrInvalid = errors.New("invalid site")
 	// ErrInfeasible reports a well-formed site that no plan fits: hours
 	// longer than the window, energy not reachable by departure, or a peak
