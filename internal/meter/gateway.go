@@ -462,9 +462,6 @@ func (g *Gateway) process(sh *shard, batch []inMsg) []item {
 				g.accept(sh, it, now, intervalS, skewS)
 			}
 		}
-		if g.onResult != nil {
-			g.onResult(batch[i].topic, batch[i].payload, *it)
-		}
 		switch {
 		case it.skip:
 			g.ignored.Add(1)
@@ -476,6 +473,11 @@ func (g *Gateway) process(sh *shard, batch []inMsg) []item {
 				"code", it.code.Name(), "why", it.why)
 		default:
 			g.accepted.Add(1)
+		}
+		// After counting, so a test that has seen every result sees
+		// every count too.
+		if g.onResult != nil {
+			g.onResult(batch[i].topic, batch[i].payload, *it)
 		}
 	}
 	return items
