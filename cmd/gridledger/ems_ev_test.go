@@ -65,22 +65,6 @@ func TestEMSEVRewriteFixture(t *testing.T) {
 	}
 }
 
-// runEMSEV runs the root command in-process; stderr must stay empty.
-func runEMSEV(t *testing.T, stdin string, args ...string) (string, error) {
-	t.Helper()
-	root := newRootCmd()
-	var out, errOut bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	root.SetIn(strings.NewReader(stdin))
-	root.SetArgs(args)
-	err := root.Execute()
-	if errOut.Len() != 0 {
-		t.Errorf("stderr %q", errOut.String())
-	}
-	return out.String(), err
-}
-
 type evTruth struct {
 	start, end time.Time
 	energyWh   int64
@@ -111,7 +95,7 @@ func readEVTruth(t *testing.T) []evTruth {
 }
 
 func TestEMSEVJSON(t *testing.T) {
-	out, err := runEMSEV(t, "", "ems", "ev", "--clamp", evFixture, "--utc-offset", "1", "--output", "json")
+	out, err := runRootQuiet(t, "", "ems", "ev", "--clamp", evFixture, "--utc-offset", "1", "--output", "json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,14 +144,14 @@ func TestEMSEVJSON(t *testing.T) {
 	}
 	// The same series from stdin gives the same output.
 	in, _ := os.ReadFile(evFixture)
-	out2, err := runEMSEV(t, string(in), "ems", "ev", "--clamp", "-", "--utc-offset", "1", "-o", "json")
+	out2, err := runRootQuiet(t, string(in), "ems", "ev", "--clamp", "-", "--utc-offset", "1", "-o", "json")
 	if err != nil || out2 != out {
 		t.Errorf("stdin: %v, output differs", err)
 	}
 }
 
 func TestEMSEVText(t *testing.T) {
-	out, err := runEMSEV(t, "", "ems", "ev", "--clamp", evFixture, "--utc-offset", "1")
+	out, err := runRootQuiet(t, "", "ems", "ev", "--clamp", evFixture, "--utc-offset", "1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +198,7 @@ func TestEMSEVDepartureRaised(t *testing.T) {
 		}
 		fmt.Fprintf(&b, "%d,%v\n", ts, w)
 	}
-	out, err := runEMSEV(t, b.String(), "ems", "ev", "--clamp", "-", "--departure", "5", "-o", "json")
+	out, err := runRootQuiet(t, b.String(), "ems", "ev", "--clamp", "-", "--departure", "5", "-o", "json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +209,7 @@ func TestEMSEVDepartureRaised(t *testing.T) {
 	if a := r.Appliances.All; a.Start != 23 || a.End != 6 || !r.Schedule.All.DepartureRaised {
 		t.Errorf("appliance %+v, want the window 23–6 (departure 5 raised to the end of charging)", a)
 	}
-	text, err := runEMSEV(t, b.String(), "ems", "ev", "--clamp", "-", "--departure", "5")
+	text, err := runRootQuiet(t, b.String(), "ems", "ev", "--clamp", "-", "--departure", "5")
 	if err != nil || !strings.Contains(text, "departure 05:00 raised to 06:00") {
 		t.Errorf("%v\n%s", err, text)
 	}
@@ -254,7 +238,7 @@ func TestEMSEVErrors(t *testing.T) {
 		{[]string{"--clamp", idle, "--threshold-w", "0"}, "--threshold-w 0"},
 		{[]string{}, "required flag(s) \"clamp\""},
 	} {
-		out, err := runEMSEV(t, "", append([]string{"ems", "ev", "-o", "json"}, tc.args...)...)
+		out, err := runRootQuiet(t, "", append([]string{"ems", "ev", "-o", "json"}, tc.args...)...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%v: error %v, want one line containing %q", tc.args, err, tc.want)
 		}
@@ -277,7 +261,7 @@ func TestEMSEVMarksCutSessions(t *testing.T) {
 		}
 		b.WriteString(line)
 	}
-	out, err := runEMSEV(t, b.String(), "ems", "ev", "--clamp", "-", "--utc-offset", "1")
+	out, err := runRootQuiet(t, b.String(), "ems", "ev", "--clamp", "-", "--utc-offset", "1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +270,7 @@ func TestEMSEVMarksCutSessions(t *testing.T) {
 		!strings.Contains(out, "cut: 2 session(s) begin or end at a data gap") {
 		t.Errorf("cut sessions not marked:\n%s", out)
 	}
-	js, err := runEMSEV(t, b.String(), "ems", "ev", "--clamp", "-", "--utc-offset", "1", "-o", "json")
+	js, err := runRootQuiet(t, b.String(), "ems", "ev", "--clamp", "-", "--utc-offset", "1", "-o", "json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,22 +9,6 @@ import (
 
 	"github.com/gridledger/gridledger/internal/ems/plan"
 )
-
-// runEMSPlanRoot runs the root command as main does.
-func runEMSPlanRoot(t *testing.T, stdin string, args ...string) (stdout string, err error) {
-	t.Helper()
-	root := newRootCmd()
-	var out, errOut bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	root.SetIn(strings.NewReader(stdin))
-	root.SetArgs(args)
-	err = root.Execute()
-	if errOut.Len() != 0 {
-		t.Errorf("stderr %q", errOut.String())
-	}
-	return out.String(), err
-}
 
 func emsPlanSite(t *testing.T, edit func(map[string]any)) string {
 	t.Helper()
@@ -61,7 +44,7 @@ func emsPlanSite(t *testing.T, edit func(map[string]any)) string {
 
 func TestEMSPlanJSON(t *testing.T) {
 	path := emsPlanSite(t, nil)
-	out, err := runEMSPlanRoot(t, "", "ems", "plan", "--site", path, "--output", "json")
+	out, err := runRootQuiet(t, "", "ems", "plan", "--site", path, "--output", "json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,14 +69,14 @@ func TestEMSPlanJSON(t *testing.T) {
 	}
 	// The same site from stdin gives the same plan.
 	data, _ := os.ReadFile(path)
-	out2, err := runEMSPlanRoot(t, string(data), "ems", "plan", "--site", "-", "-o", "json")
+	out2, err := runRootQuiet(t, string(data), "ems", "plan", "--site", "-", "-o", "json")
 	if err != nil || out2 != out {
 		t.Fatalf("stdin: %v\n%s\nwant\n%s", err, out2, out)
 	}
 }
 
 func TestEMSPlanText(t *testing.T) {
-	out, err := runEMSPlanRoot(t, "", "ems", "plan", "--site", emsPlanSite(t, nil))
+	out, err := runRootQuiet(t, "", "ems", "plan", "--site", emsPlanSite(t, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +105,7 @@ func TestEMSPlanErrors(t *testing.T) {
 	}
 	for name, c := range cases {
 		path := emsPlanSite(t, c.edit)
-		out, err := runEMSPlanRoot(t, "", "ems", "plan", "--site", path, "-o", "json")
+		out, err := runRootQuiet(t, "", "ems", "plan", "--site", path, "-o", "json")
 		if err == nil {
 			t.Errorf("%s: no error; printed %q", name, out)
 			continue
@@ -135,7 +118,7 @@ func TestEMSPlanErrors(t *testing.T) {
 			t.Errorf("%s: error %q, want one line naming the file and %q", name, msg, c.want)
 		}
 	}
-	if _, err := runEMSPlanRoot(t, "", "ems", "plan", "--site", filepath.Join(t.TempDir(), "missing.json")); err == nil {
+	if _, err := runRootQuiet(t, "", "ems", "plan", "--site", filepath.Join(t.TempDir(), "missing.json")); err == nil {
 		t.Error("missing file: no error")
 	}
 }

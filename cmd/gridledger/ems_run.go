@@ -97,7 +97,7 @@ func homeForecast(h agent.Home, dir string) (agent.ForecastFunc, error) {
 			return nil, err
 		}
 		defer f.Close()
-		all, err := readHourlyCSV(f)
+		all, err := forecast.ReadHourlyCSV(f)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p, err)
 		}

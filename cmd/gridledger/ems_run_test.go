@@ -43,7 +43,9 @@ func TestEMSRunSiteFileForecasts(t *testing.T) {
 
 func TestEMSRunSiteFileRefusesUnknownKeys(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "home.toml")
-	os.WriteFile(p, []byte("member = \"a\"\nconsumption_history = \"x.csv\"\nwasher = 1\n"), 0o644)
+	if err := os.WriteFile(p, []byte("member = \"a\"\nconsumption_history = \"x.csv\"\nwasher = 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := agent.LoadHome(p); err == nil || !strings.Contains(err.Error(), "washer") {
 		t.Errorf("unknown key: %v", err)
 	}

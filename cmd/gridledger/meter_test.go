@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -14,20 +13,6 @@ import (
 
 // meterTestdata is the payload catalogue of internal/meter/format.
 var meterTestdata = filepath.Join("..", "..", "internal", "meter", "format", "testdata")
-
-// runMeterRoot runs the root command with args and stdin, as main does, and
-// returns what it printed on stdout and stderr.
-func runMeterRoot(t *testing.T, stdin string, args ...string) (stdout, stderr string, err error) {
-	t.Helper()
-	root := newRootCmd()
-	var out, errOut bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	root.SetIn(strings.NewReader(stdin))
-	root.SetArgs(args)
-	err = root.Execute()
-	return out.String(), errOut.String(), err
-}
 
 // meterCatalogueEntry is one entry of the catalogue's index.
 type meterCatalogueEntry struct {
@@ -61,7 +46,7 @@ func TestMeterDecodeCatalogueAsJSON(t *testing.T) {
 		if e.Topic != "" {
 			args = append(args, "--topic", e.Topic)
 		}
-		stdout, stderr, err := runMeterRoot(t, "", args...)
+		stdout, stderr, err := runRoot(t, "", args...)
 		if stderr != "" {
 			t.Errorf("%s: stderr %q", e.File, stderr)
 		}
@@ -97,7 +82,7 @@ func TestMeterDecodeCatalogueAsJSON(t *testing.T) {
 
 func TestMeterDecodeJSONFields(t *testing.T) {
 	path := filepath.Join(meterTestdata, "dsmr", "nl_dsmr5.txt")
-	stdout, _, err := runMeterRoot(t, "", "meter", "decode", "--format", "dsmr", "--file", path, "--topic", "dsmr/home-12/telegram", "-o", "json")
+	stdout, _, err := runRoot(t, "", "meter", "decode", "--format", "dsmr", "--file", path, "--topic", "dsmr/home-12/telegram", "-o", "json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +104,7 @@ func TestMeterDecodeJSONFields(t *testing.T) {
 
 func TestMeterDecodeText(t *testing.T) {
 	path := filepath.Join(meterTestdata, "dsmr", "nl_dsmr5.txt")
-	stdout, _, err := runMeterRoot(t, "", "meter", "decode", "--format", "dsmr", "--file", path, "--topic", "dsmr/home-12/telegram")
+	stdout, _, err := runRoot(t, "", "meter", "decode", "--format", "dsmr", "--file", path, "--topic", "dsmr/home-12/telegram")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,11 +115,11 @@ func TestMeterDecodeText(t *testing.T) {
 		}
 	}
 	// No device, no time, no channels.
-	stdout, _, err = runMeterRoot(t, "", "meter", "decode", "--format", "tasmota", "--file", "-")
+	stdout, _, err = runRoot(t, "", "meter", "decode", "--format", "tasmota", "--file", "-")
 	if err == nil {
 		t.Errorf("empty stdin decoded: %q", stdout)
 	}
-	stdout, _, err = runMeterRoot(t, `{"ENERGY":{"Total":1.5}}`, "meter", "decode", "--format", "tasmota", "--file", "-")
+	stdout, _, err = runRoot(t, `{"ENERGY":{"Total":1.5}}`, "meter", "decode", "--format", "tasmota", "--file", "-")
 	if err != nil || stdout != "format  tasmota\ndevice  -\ntime    -\nimport  1500 Wh\nexport  0 Wh\n" {
 		t.Errorf("got %q, %v", stdout, err)
 	}
@@ -145,7 +130,7 @@ func TestMeterDecodeStdin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stdout, _, err := runMeterRoot(t, string(telegram), "meter", "decode", "--format=dsmr", "--file=-", "--output=json")
+	stdout, _, err := runRoot(t, string(telegram), "meter", "decode", "--format=dsmr", "--file=-", "--output=json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +138,7 @@ func TestMeterDecodeStdin(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &got); err != nil || got.DeviceID != "1SAG3101021605" || got.ImportWh != 358023 {
 		t.Errorf("got %s, %v", stdout, err)
 	}
-	_, _, err = runMeterRoot(t, "/ISK5\\2M550T-1012\r\n1-0:1.8.1(1*kWh)\r\n!0000\r\n", "meter", "decode", "--format", "dsmr", "--file", "-")
+	_, _, err = runRoot(t, "/ISK5\\2M550T-1012\r\n1-0:1.8.1(1*kWh)\r\n!0000\r\n", "meter", "decode", "--format", "dsmr", "--file", "-")
 	if err == nil || !strings.HasPrefix(err.Error(), "meter decode: stdin: bad CRC: telegram says 0000, computed ") {
 		t.Errorf("stdin bad CRC: %v", err)
 	}
@@ -161,7 +146,7 @@ func TestMeterDecodeStdin(t *testing.T) {
 
 func TestMeterDecodeBadCRCMessage(t *testing.T) {
 	path := filepath.Join(meterTestdata, "dsmr", "bad_crc.txt")
-	stdout, _, err := runMeterRoot(t, "", "meter", "decode", "--format", "dsmr", "--file", path, "--output", "json")
+	stdout, _, err := runRoot(t, "", "meter", "decode", "--format", "dsmr", "--file", path, "--output", "json")
 	if err == nil || err.Error() != "meter decode: "+path+": bad CRC: telegram says E558, computed E459" {
 		t.Errorf("err = %v", err)
 	}
@@ -184,7 +169,7 @@ func TestMeterDecodeRefusesBadArguments(t *testing.T) {
 		{[]string{"meter", "decode", "--format", "tasmota", "--file", good, "--output", "yaml"}, `--output "yaml"`},
 		{[]string{"meter", "decode", "extra", "--format", "tasmota", "--file", good}, "unknown command"},
 	} {
-		stdout, _, err := runMeterRoot(t, "", tc.args...)
+		stdout, _, err := runRoot(t, "", tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || stdout != "" {
 			t.Errorf("%v: %q, %v; want an error containing %q", tc.args, stdout, err, tc.want)
 		}

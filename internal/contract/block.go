@@ -84,7 +84,7 @@ func (s *State) openListings() {
 		next += ((mt+p.GateClosureS-next)/p.IntervalS + 1) * p.IntervalS
 	}
 	for next < mt+p.HorizonIntervals*p.IntervalS {
-		h := p.tariffHour(next)
+		h := p.TariffHour(next)
 		l := &Listing{
 			Start: next, End: next + p.IntervalS, GateClosure: next - p.GateClosureS,
 			State: StateAuthorizeOffers, Mechanism: p.Mechanism,

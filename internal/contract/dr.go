@@ -1,6 +1,7 @@
 package contract
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 
@@ -121,15 +122,8 @@ type DRPayment struct {
 	Missing bool `json:"missing,omitempty"`
 }
 
-func keyPlan(start int64, member string) string { return "pl/" + pad(start) + "/" + member }
+func keyPlan(start int64, member string) string { return fmt.Sprintf("pl/%020d/%s", start, member) }
 func keyDR(id string) string                    { return "dr/" + id }
-func pad(v int64) string {
-	s := strconv.FormatInt(v, 10)
-	for len(s) < 20 {
-		s = "0" + s
-	}
-	return s
-}
 
 // intervals is how many intervals a request covers.
 func (r *DRRequest) intervals() int { return int((r.End - r.Start) / r.IntervalS) }
@@ -142,8 +136,9 @@ func (r *DRRequest) covers(start int64) (int, bool) {
 	return int((start - r.Start) / r.IntervalS), true
 }
 
-// target is the member's share, or (0, false) if the request names others.
-func (r *DRRequest) target(member string) (int64, bool) {
+// Target is the member's share of the reduction per interval, or false
+// if the request names other members.
+func (r *DRRequest) Target(member string) (int64, bool) {
 	if len(r.Targets) == 0 {
 		return r.ReductionWh, true
 	}
@@ -155,17 +150,15 @@ func (r *DRRequest) target(member string) (int64, bool) {
 	return 0, false
 }
 
-// frozen reports whether a request covers the interval starting at start.
-func (s *State) frozen(start int64) (string, bool) {
+// frozen returns the first interval in [from, to) a live request covers,
+// and the request.
+func (s *State) frozen(from, to int64) (int64, string, bool) {
 	for _, id := range sortedKeys(s.dr) {
-		r := s.dr[id]
-		if r.State != DRDone {
-			if _, ok := r.covers(start); ok {
-				return id, true
-			}
+		if r := s.dr[id]; r.State != DRDone && r.Start < to && from < r.End {
+			return max(from, r.Start), id, true
 		}
 	}
-	return "", false
+	return 0, "", false
 }
 
 func (s *State) plan(signer *Participant, m *MsgPlan) ([]Event, error) {
@@ -179,11 +172,8 @@ func (s *State) plan(signer *Participant, m *MsgPlan) ([]Event, error) {
 	if m.Start <= s.marketTime {
 		return nil, errf(ErrGateClosed, "interval %d has begun (market time %d): plans are for coming intervals", m.Start, s.marketTime)
 	}
-	for i := range m.NetWh {
-		start := m.Start + int64(i)*iv
-		if id, ok := s.frozen(start); ok {
-			return nil, errf(ErrPlanFrozen, "interval %d is under demand-response request %q", start, id)
-		}
+	if start, id, ok := s.frozen(m.Start, m.Start+int64(len(m.NetWh))*iv); ok {
+		return nil, errf(ErrPlanFrozen, "interval %d is under demand-response request %q", start, id)
 	}
 	for i, net := range m.NetWh {
 		e := &PlanEntry{Member: signer.ID, Start: m.Start + int64(i)*iv, NetWh: net, Height: s.height}
@@ -282,7 +272,7 @@ func (s *State) drCommit(signer *Participant, m *MsgDRCommit) ([]Event, error) {
 	if r.Feeder != "" && signer.Feeder != r.Feeder {
 		return nil, errf(ErrNotInScope, "%q is on feeder %q, the request is for %q", signer.ID, signer.Feeder, r.Feeder)
 	}
-	if _, ok := r.target(signer.ID); !ok {
+	if _, ok := r.Target(signer.ID); !ok {
 		return nil, errf(ErrNotInScope, "request %q names other members", r.ID)
 	}
 	n := r.intervals()
@@ -338,22 +328,19 @@ func (s *State) closeDR() {
 // settleDR pays the verified reductions of the interval settled in st and
 // drops the interval's plans. members holds the metered energy per member.
 func (s *State) settleDR(st *Settlement, members map[string]*MemberSettlement) {
-	// A member's reduction is verified only when all its meters reported:
-	// a missing meter's energy would count in a later interval.
-	missing, reported := map[string]bool{}, map[string]bool{}
-	for _, id := range st.Missing {
-		if mt := s.meters[id]; mt != nil {
-			missing[mt.Owner] = true
-		}
+	for _, member := range sortedKeys(s.plans[st.Start]) {
+		s.remove(keyPlan(st.Start, member), s.plans[st.Start][member])
 	}
-	for _, ir := range st.Readings {
-		reported[s.meters[ir.Meter].Owner] = true
-	}
+	delete(s.plans, st.Start)
+	var missing, reported map[string]bool // built for the first request covering the interval
 	for _, id := range sortedKeys(s.dr) {
 		r := s.dr[id]
 		i, ok := r.covers(st.Start)
 		if !ok || r.State == DRDone {
 			continue
+		}
+		if missing == nil {
+			missing, reported = s.reportingOwners(st)
 		}
 		s.touch(keyDR(id), r, true)
 		dso := s.participants[r.DSO]
@@ -364,7 +351,7 @@ func (s *State) settleDR(st *Settlement, members map[string]*MemberSettlement) {
 			if ms := members[member]; ms != nil {
 				net = ms.ImportWh - ms.ExportWh
 			}
-			share, _ := r.target(member)
+			share, _ := r.Target(member)
 			c.MeteredWh[i] = net
 			c.MissingData[i] = missing[member] || !reported[member]
 			verified := max(0, min(c.PromisedWh[i], share, left, c.BaselineWh[i]-net))
@@ -400,10 +387,23 @@ func (s *State) settleDR(st *Settlement, members map[string]*MemberSettlement) {
 				"paid", i64(r.PaidNano), "refunded", i64(rest)))
 		}
 	}
-	for _, member := range sortedKeys(s.plans[st.Start]) {
-		s.remove(keyPlan(st.Start, member), s.plans[st.Start][member])
+}
+
+// reportingOwners are the members with a meter missing from a settlement,
+// and those with a meter in it. A member's reduction is verified only when
+// all its meters reported: a missing meter's energy would count in a
+// later interval.
+func (s *State) reportingOwners(st *Settlement) (missing, reported map[string]bool) {
+	missing, reported = map[string]bool{}, map[string]bool{}
+	for _, id := range st.Missing {
+		if mt := s.meters[id]; mt != nil {
+			missing[mt.Owner] = true
+		}
 	}
-	delete(s.plans, st.Start)
+	for _, ir := range st.Readings {
+		reported[s.meters[ir.Meter].Owner] = true
+	}
+	return missing, reported
 }
 
 // DR returns a demand-response request.

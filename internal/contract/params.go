@@ -147,8 +147,9 @@ func (p Params) Validate() error {
 	return nil
 }
 
-// tariffHour is the local hour of day of a market time.
-func (p Params) tariffHour(marketTime int64) int {
+// TariffHour is the community's local hour of day (0–23) at a market time:
+// the hour whose tariffs apply.
+func (p Params) TariffHour(marketTime int64) int {
 	local := marketTime + p.TariffUTCOffsetS
 	return int(((local % 86400) + 86400) % 86400 / 3600)
 }

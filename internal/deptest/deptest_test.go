@@ -32,6 +32,8 @@ var forbidden = map[string]string{
 	"net":          "no network",
 	"net/http":     "no network",
 	"io/ioutil":    "no file system",
+	"io/fs":        "no file system",
+	"syscall":      "no system calls",
 	"log":          "no I/O; return errors and events",
 	"log/slog":     "no I/O; return errors and events",
 	"sync":         "no concurrency inside the state machine",

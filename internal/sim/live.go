@@ -167,7 +167,7 @@ func (l *Live) placeOrders(ctx context.Context, p contract.Params, lv contract.L
 	for _, o := range full.Book {
 		placed[o.Participant] = !o.Cancelled
 	}
-	hour := int(((lv.Start+p.TariffUTCOffsetS)%86400 + 86400) % 86400 / 3600)
+	hour := p.TariffHour(lv.Start)
 	for _, s := range l.Sites {
 		if placed[s.ID] {
 			continue

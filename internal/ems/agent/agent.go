@@ -35,7 +35,8 @@ import (
 	"github.com/gridledger/gridledger/internal/ems/plan"
 )
 
-// Relays switches a device's relay (meter.Gateway does, over MQTT).
+// Relays switches a device's relay (meter.Gateway does, over MQTT). An
+// agent without one logs each switch the plan calls for instead.
 type Relays interface {
 	SwitchRelay(ctx context.Context, deviceID string, on bool) error
 }
@@ -161,23 +162,7 @@ func (a *Agent) ApplianceWh(t int64, p contract.Params) int64 {
 	if !ok {
 		return 0
 	}
-	return appliancesWh(d.Site, d.Current)[h]
-}
-
-func appliancesWh(s plan.Site, r plan.Result) [plan.HoursPerDay]int64 {
-	var out [plan.HoursPerDay]int64
-	for i, ap := range r.Appliances {
-		if ap.WhByHour != nil {
-			for h, wh := range ap.WhByHour {
-				out[h] += wh
-			}
-			continue
-		}
-		for _, h := range ap.Hours {
-			out[h] += s.Appliances[i].PowerW
-		}
-	}
-	return out
+	return d.Current.ApplianceWh(d.Site, false)[h]
 }
 
 // Step runs one cycle against a snapshot.
@@ -217,6 +202,11 @@ func (a *Agent) Step(ctx context.Context, snap Snapshot) error {
 		}
 	}
 	a.mu.Unlock()
+	for l := range a.ordered {
+		if l < today-86400 {
+			delete(a.ordered, l)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -245,8 +235,7 @@ func (a *Agent) site(snap Snapshot, dayStart int64) (plan.Site, error) {
 	s := plan.Site{BaseWh: base[:], PVWh: pv[:], PeakImportWh: a.Home.PeakImportWh,
 		BuyMicroPerKWh: make([]int64, plan.HoursPerDay), SellMicroPerKWh: make([]int64, plan.HoursPerDay)}
 	for h := range plan.HoursPerDay {
-		t := dayStart + int64(h)*3600
-		th := int(((t+p.TariffUTCOffsetS)%86400 + 86400) % 86400 / 3600)
+		th := p.TariffHour(dayStart + int64(h)*3600)
 		grid, feed := p.GridPricePerKWh[th], p.FeedInPerKWh[th]
 		s.BuyMicroPerKWh[h], s.SellMicroPerKWh[h] = grid, feed
 		if haveRef {
@@ -302,22 +291,14 @@ func (a *Agent) answer(ctx context.Context, snap Snapshot, r contract.DRRequest)
 	if r.Feeder != "" && r.Feeder != a.Home.Feeder {
 		return nil
 	}
-	share := r.ReductionWh
-	if len(r.Targets) > 0 {
-		share = 0
-		for _, t := range r.Targets {
-			if t.Member == a.Home.Member {
-				share = t.ReductionWh
-			}
-		}
-		if share == 0 {
-			return nil
-		}
+	share, ok := r.Target(a.Home.Member)
+	if !ok {
+		return nil
 	}
 	off := a.offsetS(snap.Params)
 	dayStart, _ := dayOf(r.Start, off)
-	d, ok := a.days[dayStart]
-	if !ok || snap.MarketTime >= dayStart {
+	d, planned := a.days[dayStart]
+	if !planned || snap.MarketTime >= dayStart {
 		a.Log.Info("demand response not answered: its day is not planned ahead or has begun", "member", a.Home.Member, "request", r.ID)
 		return nil
 	}
@@ -364,9 +345,6 @@ func (a *Agent) answer(ctx context.Context, snap Snapshot, r contract.DRRequest)
 // switchRelays sets each switchable appliance to what the plan being
 // followed says for the hour in progress, sending only changes.
 func (a *Agent) switchRelays(ctx context.Context, snap Snapshot) error {
-	if a.Relays == nil {
-		return nil
-	}
 	start, h := dayOf(snap.MarketTime, a.offsetS(snap.Params))
 	d, ok := a.days[start]
 	if !ok {
@@ -380,6 +358,12 @@ func (a *Agent) switchRelays(ctx context.Context, snap Snapshot) error {
 		pl := d.Current.Appliances[i]
 		on := slices.Contains(pl.Hours, h) || (pl.WhByHour != nil && pl.WhByHour[h] > 0)
 		if was, known := a.relay[ap.Relay]; known && was == on {
+			continue
+		}
+		if a.Relays == nil {
+			// No MQTT connection: say what the home should do by hand.
+			a.relay[ap.Relay] = on
+			a.Log.Info("relay not connected; switch by hand", "member", a.Home.Member, "appliance", ap.Name, "device", ap.Relay, "on", on, "hour", h)
 			continue
 		}
 		if err := a.Relays.SwitchRelay(ctx, ap.Relay, on); err != nil {

@@ -1,11 +1,8 @@
 package agent
 
 import (
-	"encoding/csv"
 	"os"
-	"strconv"
 	"testing"
-	"time"
 
 	"github.com/gridledger/gridledger/internal/ems/forecast"
 	"github.com/gridledger/gridledger/internal/ems/plan"
@@ -19,27 +16,11 @@ func readFixture(tb testing.TB, path, site string) forecast.Series {
 		tb.Fatal(err)
 	}
 	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
+	all, err := forecast.ReadHourlyCSV(f)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var ps []forecast.Point
-	for _, r := range recs[1:] {
-		if r[1] != site {
-			continue
-		}
-		ts, err1 := time.Parse(time.RFC3339, r[0])
-		wh, err2 := strconv.ParseInt(r[2], 10, 64)
-		if err1 != nil || err2 != nil {
-			tb.Fatalf("row %v", r)
-		}
-		ps = append(ps, forecast.Point{UnixS: ts.Unix(), Wh: wh})
-	}
-	s, err := forecast.NewSeries(ps)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return s
+	return all[site]
 }
 
 // BenchmarkForecastAndPlan1000Homes is the figure: for 1,000 homes,

@@ -88,25 +88,7 @@ func Cost(s plan.Site, netWh []int64) int64 {
 
 // FlexWh is, per hour, the energy the plan's flexible appliances use in
 // it: what the site could still move out of that hour.
-func FlexWh(s plan.Site, r plan.Result) [plan.HoursPerDay]int64 {
-	var flex [plan.HoursPerDay]int64
-	for i, ap := range r.Appliances {
-		a := s.Appliances[i]
-		if !a.Flexible {
-			continue
-		}
-		if ap.WhByHour != nil {
-			for h, wh := range ap.WhByHour {
-				flex[h] += wh
-			}
-			continue
-		}
-		for _, h := range ap.Hours {
-			flex[h] += a.PowerW
-		}
-	}
-	return flex
-}
+func FlexWh(s plan.Site, r plan.Result) [plan.HoursPerDay]int64 { return r.ApplianceWh(s, true) }
 
 // Imbalance finds where the community's planned net import (per interval,
 // in order) exceeds a limit: the first contiguous run of intervals above

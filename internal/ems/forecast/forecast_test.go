@@ -1,11 +1,9 @@
 package forecast
 
 import (
-	"encoding/csv"
 	"errors"
 	"math"
 	"os"
-	"strconv"
 	"testing"
 	"time"
 )
@@ -190,26 +188,9 @@ func loadFixture(tb testing.TB, name string) map[string]Series {
 		tb.Fatal(err)
 	}
 	defer file.Close()
-	recs, err := csv.NewReader(file).ReadAll()
+	out, err := ReadHourlyCSV(file)
 	if err != nil {
 		tb.Fatal(err)
-	}
-	points := map[string][]Point{}
-	for _, r := range recs[1:] {
-		ts, err1 := time.Parse(time.RFC3339, r[0])
-		wh, err2 := strconv.ParseInt(r[2], 10, 64)
-		if err1 != nil || err2 != nil {
-			tb.Fatal(r, err1, err2)
-		}
-		points[r[1]] = append(points[r[1]], Point{UnixS: ts.Unix(), Wh: wh})
-	}
-	out := map[string]Series{}
-	for site, ps := range points {
-		s, err := NewSeries(ps)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		out[site] = s
 	}
 	return out
 }

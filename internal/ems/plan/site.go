@@ -83,6 +83,28 @@ type AppliancePlan struct {
 	WhByHour []int64 `json:"wh_by_hour,omitempty"`
 }
 
+// ApplianceWh is, per hour, the energy the plan's appliances draw (only
+// the flexible ones if flexibleOnly). s is the site r was planned for.
+func (r Result) ApplianceWh(s Site, flexibleOnly bool) [HoursPerDay]int64 {
+	var out [HoursPerDay]int64
+	for i, ap := range r.Appliances {
+		a := s.Appliances[i]
+		if flexibleOnly && !a.Flexible {
+			continue
+		}
+		if ap.WhByHour != nil {
+			for h, wh := range ap.WhByHour {
+				out[h] += wh
+			}
+			continue
+		}
+		for _, h := range ap.Hours {
+			out[h] += a.PowerW
+		}
+	}
+	return out
+}
+
 // Parse decodes a site strictly (unknown fields and trailing data are
 // refused) and validates it.
 func Parse(data []byte) (Site, error) {
