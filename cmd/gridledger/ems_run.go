@@ -28,8 +28,9 @@ internal/ems/agent: member, appliances, history files) it forecasts each
 day from the home's own history, plans the appliances, commits the plan to
 the ledger, answers the DSO's demand-response requests, and places a bid
 or offer in each listing before gate closure, signed with the member's key
-(HOME/keys/<member>.json). Relays are switched by an agent running inside
-'gridledger run'; a standalone agent logs what it would switch.`,
+(HOME/keys/<member>.json). This standalone agent has no MQTT connection:
+it logs each relay switch its plan calls for (an agent given the gateway,
+as in the demand-response end-to-end test, sends them to the devices).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := newLogger(os.Stderr)
