@@ -69,6 +69,12 @@ type Params struct {
 	// waits for every meter's reading before settling it without the
 	// missing ones (flagged; their energy lands in the next interval).
 	SettlementDeadlineS int64 `json:"settlement_deadline_s"`
+	// RetainIntervals, when set, keeps settled listings (their orders,
+	// clearing and settlement) in the state for this many intervals after
+	// they end, then drops them: the blocks and their events still hold
+	// them, and the state, and every validator's memory, stop growing with
+	// the ledger's age. 0 keeps everything.
+	RetainIntervals int64 `json:"retain_intervals,omitempty"`
 }
 
 // Seed defaults (SYSTEM.md "Numbers the seed gives").
@@ -140,6 +146,11 @@ func (p Params) Validate() error {
 	}
 	if p.SettlementDeadlineS < 0 || p.SettlementDeadlineS > 7*86400 {
 		return errf(ErrBadParams, "settlement_deadline_s %d: want 0..604800", p.SettlementDeadlineS)
+	}
+	// A day and a half at least: the EMS prices its bids from the last
+	// day's clearings, and settlement may wait for late readings.
+	if p.RetainIntervals != 0 && (p.RetainIntervals*p.IntervalS < 36*3600 || p.RetainIntervals > 1_000_000) {
+		return errf(ErrBadParams, "retain_intervals %d: want 0 (keep all) or 36 hours' worth to 1000000", p.RetainIntervals)
 	}
 	if p.MaxTxPerInterval < 1 || p.MaxTxPerInterval > 1_000_000 {
 		return errf(ErrBadParams, "max_tx_per_interval %d: want 1..1000000", p.MaxTxPerInterval)

@@ -117,6 +117,34 @@ func (s *State) settleListings() {
 		done++
 	}
 	s.unsettled = s.unsettled[done:]
+	s.prune()
+}
+
+// prune drops settled listings that ended RetainIntervals ago, with their
+// orders and settlement, oldest first.
+func (s *State) prune() {
+	keep := s.params.RetainIntervals * s.params.IntervalS
+	if keep == 0 {
+		return
+	}
+	n := 0
+	for ; n < len(s.starts); n++ {
+		l := s.listings[s.starts[n]]
+		if l.State != StateSettled || l.End+keep > s.marketTime {
+			break
+		}
+		for _, o := range l.orders {
+			s.remove(keyOrder(o), o)
+			delete(s.orders, o.ID)
+		}
+		if st, ok := s.settlements[l.Start]; ok {
+			s.remove(keySettlement(l.Start), st)
+			delete(s.settlements, l.Start)
+		}
+		s.remove(keyListing(l.Start), l)
+		delete(s.listings, l.Start)
+	}
+	s.starts = s.starts[n:]
 }
 
 func (s *State) settle(l *Listing) {
