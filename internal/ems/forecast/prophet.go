@@ -44,8 +44,7 @@ const numFeatures = 2 + 2*dailyOrder + 2*weeklyOrder + 1 + 2*weekendOrder
 //	..     weekend × sin, cos(2πk·hour/24), k = 1..weekendOrder
 func designRow(dst []float64, tS, dayStartS, offS int64) {
 	local := tS + offS
-	hour := float64(((local%DayS)+DayS)%DayS) / HourS
-	weekPhase := float64(((local%WeekS)+WeekS)%WeekS) / WeekS
+	hourOfWeek := ((local % WeekS) + WeekS) % WeekS
 	wd := weekday(floorDiv(local, DayS))
 	weekend := 0.0
 	if wd == 0 || wd == 6 {
@@ -55,23 +54,59 @@ func designRow(dst []float64, tS, dayStartS, offS int64) {
 	put := func(v float64) { dst[i] = v; i++ }
 	put(1)
 	put(float64(tS-dayStartS) / (fitWindowDays * DayS))
-	for k := 1; k <= dailyOrder; k++ {
-		a := 2 * math.Pi * float64(k) * hour / 24
-		put(math.Sin(a))
-		put(math.Cos(a))
+	// Fits run on whole hours: their sines come from a table computed
+	// with the same expressions, so the values are the same bit for bit.
+	var daily *[2 * dailyOrder]float64
+	var weekly *[2 * weeklyOrder]float64
+	if hourOfWeek%HourS == 0 {
+		daily, weekly = &trig.daily[hourOfWeek%DayS/HourS], &trig.weekly[hourOfWeek/HourS]
+	} else {
+		daily, weekly = new([2 * dailyOrder]float64), new([2 * weeklyOrder]float64)
+		*daily, *weekly = dailyTerms(float64(hourOfWeek%DayS)/HourS), weeklyTerms(float64(hourOfWeek)/WeekS)
 	}
-	for k := 1; k <= weeklyOrder; k++ {
-		a := 2 * math.Pi * float64(k) * weekPhase
-		put(math.Sin(a))
-		put(math.Cos(a))
+	for _, v := range daily {
+		put(v)
+	}
+	for _, v := range weekly {
+		put(v)
 	}
 	put(weekend)
-	for k := 1; k <= weekendOrder; k++ {
-		a := 2 * math.Pi * float64(k) * hour / 24
-		put(weekend * math.Sin(a))
-		put(weekend * math.Cos(a))
+	for _, v := range daily[:2*weekendOrder] {
+		put(weekend * v)
 	}
 }
+
+// dailyTerms are sin, cos(2πk·hour/24), k = 1..dailyOrder.
+func dailyTerms(hour float64) (out [2 * dailyOrder]float64) {
+	for k := 1; k <= dailyOrder; k++ {
+		a := 2 * math.Pi * float64(k) * hour / 24
+		out[2*k-2], out[2*k-1] = math.Sin(a), math.Cos(a)
+	}
+	return out
+}
+
+// weeklyTerms are sin, cos(2πk·weekPhase), k = 1..weeklyOrder.
+func weeklyTerms(weekPhase float64) (out [2 * weeklyOrder]float64) {
+	for k := 1; k <= weeklyOrder; k++ {
+		a := 2 * math.Pi * float64(k) * weekPhase
+		out[2*k-2], out[2*k-1] = math.Sin(a), math.Cos(a)
+	}
+	return out
+}
+
+// trig holds the Fourier terms of every whole hour of the day and week.
+var trig = func() (t struct {
+	daily  [24][2 * dailyOrder]float64
+	weekly [168][2 * weeklyOrder]float64
+}) {
+	for h := range t.daily {
+		t.daily[h] = dailyTerms(float64(h*HourS) / HourS)
+	}
+	for h := range t.weekly {
+		t.weekly[h] = weeklyTerms(float64(h*HourS) / WeekS)
+	}
+	return t
+}()
 
 func floorDiv(a, b int64) int64 {
 	q := a / b
