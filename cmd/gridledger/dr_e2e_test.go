@@ -117,7 +117,7 @@ func TestDemandResponseReachesASmartPlug(t *testing.T) {
 		}
 		return b, p, nil
 	}
-	a := &agent.Agent{Home: h, Key: member, Client: cl, Relays: svc.gateway, Forecast: flat, Log: log, PlanAheadS: 86400}
+	a := &agent.Agent{Home: h, Key: member, Ledger: cl, Relays: svc.gateway, Forecast: flat, Log: log, PlanAheadS: 86400}
 	var params contract.Params
 	if err := cl.Query(ctx, "/params", &params); err != nil {
 		t.Fatal(err)

@@ -52,7 +52,7 @@ as in the demand-response end-to-end test, sends them to the devices).`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			a := &agent.Agent{Home: h, Key: key, Client: cl, Forecast: fc, Log: log, LeadIntervals: lead}
+			a := &agent.Agent{Home: h, Key: key, Ledger: cl, Forecast: fc, Log: log, LeadIntervals: lead}
 			log.Info("EMS running", "member", h.Member, "appliances", len(h.Appliances))
 			tick := time.NewTicker(time.Second)
 			defer tick.Stop()

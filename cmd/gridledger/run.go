@@ -161,14 +161,14 @@ func runCommunity(ctx context.Context, cmd *cobra.Command, home string, lead int
 	}
 	for _, s := range live.Sites {
 		a := &agent.Agent{Home: agent.Home{Member: s.ID, RES: s.RES, CapacityW: s.CapacityW, Appliances: agent.AppliancesOf(s.Appliances)},
-			Key: live.Keys[s.ID], Client: cl, Log: log, LeadIntervals: lead, Forecast: simForecast(s, params.TariffUTCOffsetS)}
+			Key: live.Keys[s.ID], Ledger: cl, Log: log, LeadIntervals: lead, Forecast: simForecast(s, params.TariffUTCOffsetS)}
 		live.Agents = append(live.Agents, a)
 		meterOf[s.ID].ApplianceWh = func(start int64) int64 { return a.ApplianceWh(start, params) }
 	}
 	if err := fundDSO(ctx, cl, op, dso); err != nil {
 		return err
 	}
-	live.DSOAgent = &agent.DSO{Key: dso, Client: cl, Log: log, LimitPct: 150, IncentivePerKWh: 100_000,
+	live.DSOAgent = &agent.DSO{Key: dso, Ledger: cl, Log: log, LimitPct: 150, IncentivePerKWh: 100_000,
 		DecideBeforeS: 10 * 3600, UTCOffsetS: params.TariffUTCOffsetS}
 	if err := metering.Register(ctx, cl, op, "gateway"); err != nil {
 		return err

@@ -129,6 +129,16 @@ func (c *Client) Sign(ctx context.Context, k Key, typ string, msg contract.Msg) 
 	return contract.SignType(k.PrivKey, c.ChainID, k.ID, n, typ, msg)
 }
 
+// Send signs msg as k and hands it to the mempool, returning once the
+// mempool took it (or refused it); the block decides later.
+func (c *Client) Send(ctx context.Context, k Key, msg contract.Msg) error {
+	tx, err := c.Sign(ctx, k, "", msg)
+	if err != nil {
+		return err
+	}
+	return c.BroadcastSync(ctx, tx)
+}
+
 // Result is a committed transaction.
 type Result struct {
 	Hash   string `json:"hash"`

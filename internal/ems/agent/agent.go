@@ -41,6 +41,17 @@ type Relays interface {
 	SwitchRelay(ctx context.Context, deviceID string, on bool) error
 }
 
+// Ledger is what the EMS needs of the ledger: to read its state and to
+// send a transaction signed with the member's key. A node's client
+// (chain.Client) is one; the simulator, which puts the transaction in the
+// next block it builds, is another.
+type Ledger interface {
+	Query(ctx context.Context, path string, v any) error
+	Send(ctx context.Context, k chain.Key, msg contract.Msg) error
+}
+
+var _ Ledger = (*chain.Client)(nil)
+
 // ForecastFunc forecasts a local day's hourly consumption (without the
 // flexible appliances) and PV production, Wh, from its start (market
 // seconds at local midnight).
@@ -56,7 +67,7 @@ type Snapshot struct {
 }
 
 // TakeSnapshot queries the ledger for a Step.
-func TakeSnapshot(ctx context.Context, cl *chain.Client) (Snapshot, error) {
+func TakeSnapshot(ctx context.Context, cl Ledger) (Snapshot, error) {
 	var s Snapshot
 	var info contract.Info
 	if err := cl.Query(ctx, "/info", &info); err != nil {
@@ -79,7 +90,7 @@ func TakeSnapshot(ctx context.Context, cl *chain.Client) (Snapshot, error) {
 type Agent struct {
 	Home     Home
 	Key      chain.Key
-	Client   *chain.Client
+	Ledger   Ledger
 	Relays   Relays // nil: no devices to switch
 	Forecast ForecastFunc
 	Log      *slog.Logger
@@ -381,7 +392,7 @@ func (a *Agent) placeOrders(ctx context.Context, snap Snapshot) error {
 	off := a.offsetS(snap.Params)
 	var errs []error
 	for _, l := range snap.Listings {
-		if l.State != contract.StateAuthorizeOffers || a.ordered[l.Start] ||
+		if l.State != contract.StateAuthorizeOffers || a.ordered[l.Start] || l.GateClosure <= snap.MarketTime ||
 			l.GateClosure-snap.MarketTime > a.LeadIntervals*(l.End-l.Start) {
 			continue
 		}
@@ -407,11 +418,7 @@ func (a *Agent) placeOrders(ctx context.Context, snap Snapshot) error {
 	return errors.Join(errs...)
 }
 
-// send signs a message with the home's key and hands it to the mempool.
+// send signs a message with the home's key and hands it to the ledger.
 func (a *Agent) send(ctx context.Context, msg contract.Msg) error {
-	tx, err := a.Client.Sign(ctx, a.Key, "", msg)
-	if err != nil {
-		return err
-	}
-	return a.Client.BroadcastSync(ctx, tx)
+	return a.Ledger.Send(ctx, a.Key, msg)
 }

@@ -17,7 +17,7 @@ import (
 // whose plans leave the most flexibility, paying IncentivePerKWh.
 type DSO struct {
 	Key    chain.Key
-	Client *chain.Client
+	Ledger Ledger
 	Log    *slog.Logger
 	// LimitWh is the most the feeder should carry in an interval; 0 means
 	// LimitPct of the day's mean planned interval.
@@ -51,7 +51,7 @@ func (d *DSO) Step(ctx context.Context, snap Snapshot) error {
 	var plans [][]contract.PlanEntry
 	for t := day; t < day+86400; t += iv {
 		var ps []contract.PlanEntry
-		if err := d.Client.Query(ctx, fmt.Sprintf("/plans/%d", t), &ps); err != nil {
+		if err := d.Ledger.Query(ctx, fmt.Sprintf("/plans/%d", t), &ps); err != nil {
 			return err
 		}
 		var sum int64
@@ -87,11 +87,7 @@ func (d *DSO) Step(ctx context.Context, snap Snapshot) error {
 	d.seq++
 	msg := &contract.MsgDRRequest{ID: fmt.Sprintf("dr-%d-%d", day, d.seq), Start: day + int64(first)*iv, Intervals: n,
 		Feeder: d.Feeder, ReductionW: share * 3600 / iv, IncentivePerKWh: d.IncentivePerKWh, Targets: targets}
-	tx, err := d.Client.Sign(ctx, d.Key, "", msg)
-	if err != nil {
-		return err
-	}
-	if err := d.Client.BroadcastSync(ctx, tx); err != nil {
+	if err := d.Ledger.Send(ctx, d.Key, msg); err != nil {
 		return fmt.Errorf("DSO: request %s: %w", msg.ID, err)
 	}
 	d.Log.Info("DSO: demand response requested", "id", msg.ID, "start", msg.Start, "intervals", n,
