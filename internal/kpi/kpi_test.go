@@ -1,0 +1,567 @@
+package kpi
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func f(x float64) *float64 { return &x }
+func i(x int64) *int64     { return &x }
+
+// Prices of the worked example, micro-units per kWh.
+const (
+	grid     = 100_000 // 0.10 per kWh
+	peakGrid = 200_000 // 0.20 per kWh in the third hour
+	feedIn   = 40_000  // 0.04 per kWh
+)
+
+// example is a community of three over three hours, settled as the ledger
+// would (internal/contract/settle.go's rules):
+//
+//	t=0     MCP 0.07. alice's PV makes 5000 Wh, she uses 1000 and exports 4000;
+//	        she sold bob 1500 Wh and delivers them, and 2500 go to the utility at
+//	        feed-in (100M nano). bob uses 2000: 1500 from alice (pays 105M), 500
+//	        from the utility (50M). carol imports her 1000 (100M).
+//	t=3600  nothing cleared. alice makes 500, uses 1500, imports 1000 (100M).
+//	        bob answers a DR request: 1000 instead of 1500 (500 Wh verified,
+//	        20M incentive), imports 1000 (100M). carol imports 2000 (200M).
+//	t=7200  MCP 0.06, grid 0.20. alice sold carol 1000 but exports only 500 (makes
+//	        800, uses 300): she delivers 500 and pays the 500 Wh shortfall at the
+//	        grid tariff (100M); carol paid alice 60M for 1000, imports 1500 and pays
+//	        the utility for 1500 − 1000 (100M). bob imports 500 (100M).
+//
+// alice's EMS forecast her base load 1200, 1000, 300 (actual 1000, 1500,
+// 300) and her PV 2500, 600, 800 (actual 3000, 500, 800).
+func example() Input {
+	return Input{
+		Members: []MemberInfo{{"alice", "household"}, {"bob", "household"}, {"carol", "non_residential"}},
+		Intervals: []Interval{
+			{Start: 0, GridPricePerKWh: grid, FeedInPerKWh: feedIn, MCPPerKWh: i(70_000), Members: []Member{
+				{ID: "alice", ConsumptionWh: 1000, ConsumptionNoDRWh: 1000, ProductionWh: 5000, ExportWh: 4000,
+					SoldP2PWh: 1500, TradedSoldWh: 1500, ReceivedP2PNano: 105_000_000, ReceivedUtilityNano: 100_000_000,
+					ForecastLoadWh: 1200, ActualBaseLoadWh: 1000, ForecastPVWh: 2500, ActualPVWh: 3000},
+				{ID: "bob", ConsumptionWh: 2000, ConsumptionNoDRWh: 2000, ImportWh: 2000,
+					BoughtP2PWh: 1500, TradedBoughtWh: 1500, PaidP2PNano: 105_000_000, PaidUtilityNano: 50_000_000},
+				{ID: "carol", ConsumptionWh: 1000, ConsumptionNoDRWh: 1000, ImportWh: 1000, PaidUtilityNano: 100_000_000},
+			}},
+			{Start: 3600, GridPricePerKWh: grid, FeedInPerKWh: feedIn, Members: []Member{
+				{ID: "alice", ConsumptionWh: 1500, ConsumptionNoDRWh: 1500, ProductionWh: 500, ImportWh: 1000, PaidUtilityNano: 100_000_000,
+					ForecastLoadWh: 1000, ActualBaseLoadWh: 1500, ForecastPVWh: 600, ActualPVWh: 500},
+				{ID: "bob", ConsumptionWh: 1000, ConsumptionNoDRWh: 1500, ImportWh: 1000, PaidUtilityNano: 100_000_000,
+					DRVerifiedWh: 500, DRIncentiveNano: 20_000_000},
+				{ID: "carol", ConsumptionWh: 2000, ConsumptionNoDRWh: 2000, ImportWh: 2000, PaidUtilityNano: 200_000_000},
+			}},
+			{Start: 7200, GridPricePerKWh: peakGrid, FeedInPerKWh: feedIn, MCPPerKWh: i(60_000), Members: []Member{
+				{ID: "alice", ConsumptionWh: 300, ConsumptionNoDRWh: 300, ProductionWh: 800, ExportWh: 500,
+					SoldP2PWh: 500, TradedSoldWh: 1000, ReceivedP2PNano: 60_000_000, PaidUtilityNano: 100_000_000,
+					ForecastLoadWh: 300, ActualBaseLoadWh: 300, ForecastPVWh: 800, ActualPVWh: 800},
+				{ID: "bob", ConsumptionWh: 500, ConsumptionNoDRWh: 500, ImportWh: 500, PaidUtilityNano: 100_000_000},
+				{ID: "carol", ConsumptionWh: 1500, ConsumptionNoDRWh: 1500, ImportWh: 1500,
+					BoughtP2PWh: 500, TradedBoughtWh: 1000, PaidP2PNano: 60_000_000, PaidUtilityNano: 100_000_000},
+			}},
+		},
+		LedgerBytes: 3_000_000,
+		SimulatedS:  3 * 3600,
+	}
+}
+
+func TestExampleIsConsistent(t *testing.T) {
+	// Every token sent is a token received, and each site's energy balances
+	// (C = P + I − X): the fixture is what the ledger would produce.
+	var r, s int64
+	for _, iv := range example().Intervals {
+		for _, m := range iv.Members {
+			r += m.BoughtP2PWh
+			s += m.SoldP2PWh
+			if m.ConsumptionWh != m.ProductionWh+m.ImportWh-m.ExportWh {
+				t.Errorf("t=%d %s: C %d ≠ P %d + I %d − X %d", iv.Start, m.ID, m.ConsumptionWh, m.ProductionWh, m.ImportWh, m.ExportWh)
+			}
+		}
+	}
+	if r != s || r != 2000 {
+		t.Fatalf("Σ BoughtP2P = %d, Σ SoldP2P = %d; want both 2000", r, s)
+	}
+	rep := Compute(example())
+	var bought, sold int64
+	for _, m := range rep.Members {
+		bought += m.BoughtP2PWh
+		sold += m.SoldP2PWh
+	}
+	if bought != sold || bought != rep.Community.P2PDeliveredWh {
+		t.Fatalf("members bought %d, sold %d, community delivered %d", bought, sold, rep.Community.P2PDeliveredWh)
+	}
+	// Grid import minus grid export is the net metered import Σ I − Σ X = 9000 − 4500.
+	if c := rep.Community; c.GridImportWh-c.GridExportWh != 4500 {
+		t.Fatalf("grid import %d − export %d ≠ 4500", c.GridImportWh, c.GridExportWh)
+	}
+}
+
+func TestCommunityKPIsOfTheExample(t *testing.T) {
+	want := Community{
+		Members: 3, Intervals: 3, IntervalsCleared: 2,
+		// L = 4000, 4500, 2300; L without DR = 4000, 5000, 2300; G = 5000, 500, 800.
+		ConsumptionWh: 10800, ConsumptionNoDRWh: 11300, ProductionWh: 6300,
+		// min(G, L) = 4000 + 500 + 800.
+		LocalUseWh: 5300,
+		// 5300 / 6300 = 0.84127; 5300 / 10800 = 0.49074.
+		SelfConsumption: f(0.8413), SelfSufficiency: f(0.4907),
+		// Traded 1500 + 1000, delivered 1500 + 500; 2000 / 10800 = 0.18519.
+		P2PTradedWh: 2500, P2PDeliveredWh: 2000, P2PShare: f(0.1852),
+		// Import not delivered by members: t0 bob 500 + carol 1000, t1 1000 + 1000 + 2000,
+		// t2 bob 500 + carol 1500 − 500. Export not delivered: t0 alice 4000 − 1500.
+		GridImportWh: 7000, GridExportWh: 2500,
+		// Paid: P2P 105M + 60M, utility alice 200M + bob 250M + carol 400M = 1015M for
+		// 2000 + 7000 Wh: 112777.8. At the grid tariff the same energy, t0 3000 Wh ×
+		// 0.10, t1 4000 × 0.10, t2 2000 × 0.20 = 1100M: 122222.2.
+		AvgPricePaidPerKWh: i(112778), AvgGridPricePerKWh: i(122222),
+		// Received: P2P 165M + utility 100M = 265M for 2000 + 2500 Wh: 58888.9. At
+		// feed-in: t0 4000 Wh, t2 500 Wh, all at 0.04: 40000.
+		AvgPriceReceivedPerKWh: i(58889), AvgFeedInPerKWh: i(40000),
+		// (70000 + 60000) / 2.
+		MeanMCPPerKWh: i(65000), MinMCPPerKWh: i(60000), MaxMCPPerKWh: i(70000),
+		// Utility only: alice −160M + 100M − 20M = −80M, bob 200M + 100M + 100M = 400M,
+		// carol 100M + 200M + 300M = 600M. Cost: alice 200M − 265M = −65M, bob 355M − 20M
+		// DR = 335M, carol 460M. Savings: alice −15M, bob 65M, carol 140M.
+		UtilityOnlyCostNano: 920_000_000, CostNano: 730_000_000, SavingsNano: 190_000_000,
+		// 100 × 190 / (80 + 400 + 600) = 17.593.
+		SavingsPct: f(17.5926),
+		// Savings per kWh metered: alice −15M / 5500 → 0, bob 65M / 3500 = 18571,
+		// carol 140M / 4500 = 31111. Sorted 0, 18571, 31111 with weights −2, 0, 2:
+		// 2 × 31111 / (3 × 49682) = 0.41747.
+		FairnessGini:  f(0.4175),
+		MembersLosing: 1, SavingsBestNano: i(140_000_000), SavingsWorstNano: i(-15_000_000), SavingsMedianNano: i(65_000_000),
+		// L − G = −1000, 4000, 1500; without DR 4500 at t1.
+		PeakImportWh: 4000, PeakImportNoDRWh: 4500, PeakReductionDRWh: 500,
+		DRVerifiedWh: 500, DRIncentiveNano: 20_000_000,
+		// Load: (200 + 500 + 0) / (1000 + 1500 + 300) = 0.25; PV: (500 + 100 + 0) / 4300 = 0.13953.
+		ForecastNMAELoad: f(0.25), ForecastNMAEPV: f(0.1395),
+		// 3,000,000 B / 3 members × 31,536,000 s / 10,800 s.
+		LedgerBytesPerMemberYear: i(2_920_000_000),
+	}
+	equalJSON(t, "community", Compute(example()).Community, want)
+}
+
+func TestMemberKPIsOfTheExample(t *testing.T) {
+	want := []MemberKPI{
+		{ID: "alice", NodeType: "household", ConsumptionWh: 2800, ProductionWh: 6300, ImportWh: 1000, ExportWh: 4500,
+			// P − X = 1000 + 500 + 300 over 6300; C − I = 1000 + 500 + 300 over 2800; nothing bought.
+			SelfConsumption: f(0.2857), SelfSufficiency: f(0.6429), LocalShare: f(0.6429),
+			SoldP2PWh: 2000, PaidNano: 200_000_000, ReceivedNano: 265_000_000,
+			// The 500 Wh shortfall at 0.20 cost her more than she made over feed-in.
+			UtilityOnlyCostNano: -80_000_000, CostNano: -65_000_000, SavingsNano: -15_000_000,
+			// −15 / |−80| = −18.75 %; −15M / 5500 Wh = −2727.3.
+			SavingsPct: f(-18.75), SavingsPerKWh: i(-2727),
+			ForecastNMAELoad: f(0.25), ForecastNMAEPV: f(0.1395)},
+		{ID: "bob", NodeType: "household", ConsumptionWh: 3500, ImportWh: 3500,
+			// Nothing of his own; 1500 of 3500 from alice: 0.42857.
+			SelfSufficiency: f(0), LocalShare: f(0.4286),
+			BoughtP2PWh: 1500, PaidNano: 355_000_000,
+			UtilityOnlyCostNano: 400_000_000, CostNano: 335_000_000, SavingsNano: 65_000_000,
+			// 65 / 400 = 16.25 %; 65M / 3500 Wh = 18571.4.
+			SavingsPct: f(16.25), SavingsPerKWh: i(18571),
+			DRVerifiedWh: 500, DRIncentiveNano: 20_000_000},
+		{ID: "carol", NodeType: "non_residential", ConsumptionWh: 4500, ImportWh: 4500,
+			// 500 of 4500 from alice: 0.1111.
+			SelfSufficiency: f(0), LocalShare: f(0.1111),
+			BoughtP2PWh: 500, PaidNano: 460_000_000,
+			UtilityOnlyCostNano: 600_000_000, CostNano: 460_000_000, SavingsNano: 140_000_000,
+			// 140 / 600 = 23.333 %; 140M / 4500 Wh = 31111.1.
+			SavingsPct: f(23.3333), SavingsPerKWh: i(31111)},
+	}
+	got := Compute(example()).Members
+	if len(got) != len(want) {
+		t.Fatalf("%d members, want %d", len(got), len(want))
+	}
+	for k := range want {
+		equalJSON(t, want[k].ID, got[k], want[k])
+	}
+}
+
+func TestHourlyOfTheExample(t *testing.T) {
+	want := []HourPoint{
+		{Start: 0, LoadWh: 4000, LoadNoDRWh: 4000, GenerationWh: 5000, GridImportWh: 1500, GridExportWh: 2500, P2PWh: 1500,
+			MCPPerKWh: i(70_000), GridPricePerKWh: grid, FeedInPerKWh: feedIn},
+		{Start: 3600, LoadWh: 4500, LoadNoDRWh: 5000, GenerationWh: 500, GridImportWh: 4000,
+			GridPricePerKWh: grid, FeedInPerKWh: feedIn},
+		// carol imported 1500 of which alice delivered 500.
+		{Start: 7200, LoadWh: 2300, LoadNoDRWh: 2300, GenerationWh: 800, GridImportWh: 1500, P2PWh: 500,
+			MCPPerKWh: i(60_000), GridPricePerKWh: peakGrid, FeedInPerKWh: feedIn},
+	}
+	got := Hourly(example())
+	if !reflect.DeepEqual(got, want) {
+		g, _ := json.Marshal(got)
+		w, _ := json.Marshal(want)
+		t.Fatalf("Hourly:\n got %s\nwant %s", g, w)
+	}
+	// The community's totals are the hours' sums.
+	c := Compute(example()).Community
+	var load, gen, imp, exp, p2p int64
+	for _, h := range got {
+		load, gen, imp, exp, p2p = load+h.LoadWh, gen+h.GenerationWh, imp+h.GridImportWh, exp+h.GridExportWh, p2p+h.P2PWh
+	}
+	if load != c.ConsumptionWh || gen != c.ProductionWh || imp != c.GridImportWh || exp != c.GridExportWh || p2p != c.P2PDeliveredWh {
+		t.Fatalf("hours sum to %d %d %d %d %d, community says %d %d %d %d %d", load, gen, imp, exp, p2p,
+			c.ConsumptionWh, c.ProductionWh, c.GridImportWh, c.GridExportWh, c.P2PDeliveredWh)
+	}
+	// Hourly's MCP is a copy: changing it does not change the input.
+	in := example()
+	*Hourly(in)[0].MCPPerKWh = 1
+	if *in.Intervals[0].MCPPerKWh != 70_000 {
+		t.Fatal("Hourly's MCP aliases the input's")
+	}
+}
+
+// A member who received more tokens than it imported (and inputs where
+// tokens sent and received disagree) is counted as documented and nothing
+// panics.
+func TestTokensBeyondImportAndUnbalancedTokens(t *testing.T) {
+	in := Input{Members: []MemberInfo{{"a", "household"}, {"b", "household"}}, Intervals: []Interval{
+		{Start: 0, GridPricePerKWh: grid, FeedInPerKWh: feedIn, MCPPerKWh: i(50_000), Members: []Member{
+			// a exports 1000 and delivers 800 to b; b imports only 300.
+			{ID: "a", ProductionWh: 1000, ExportWh: 1000, SoldP2PWh: 800},
+			{ID: "b", ConsumptionWh: 300, ImportWh: 300, BoughtP2PWh: 800},
+		}},
+		{Start: 3600, GridPricePerKWh: grid, FeedInPerKWh: feedIn, Members: []Member{
+			// Unbalanced: b says it received 400, nobody sent any.
+			{ID: "b", ConsumptionWh: 1000, ImportWh: 1000, BoughtP2PWh: 400},
+		}},
+	}}
+	c := Compute(in).Community
+	// Import: t0 max(0, 300 − 800) = 0, t1 1000 − 400 = 600. Export: t0 a 1000 − 800 = 200
+	// plus b's unused 800 − 300 = 500.
+	if c.GridImportWh != 600 || c.GridExportWh != 700 || c.P2PDeliveredWh != 1200 {
+		t.Fatalf("grid import %d, export %d, P2P %d; want 600, 700, 1200", c.GridImportWh, c.GridExportWh, c.P2PDeliveredWh)
+	}
+	m := Compute(in).Members[1]
+	// local share: t0 300 − 300 + min(800, 300) = 300, t1 1000 − 1000 + 400: 700 / 1300.
+	if m.LocalShare == nil || *m.LocalShare != 0.5385 {
+		t.Fatalf("b's local share = %v, want 0.5385", m.LocalShare)
+	}
+}
+
+func TestMembersOutsideTheListAndDuplicates(t *testing.T) {
+	in := Input{
+		Members: []MemberInfo{{"b", "ev_charging"}, {"a", "household"}, {"b", "household"}},
+		Intervals: []Interval{{Start: 0, GridPricePerKWh: grid, Members: []Member{
+			{ID: "z", ConsumptionWh: 100, ImportWh: 100},
+			{ID: "a", ConsumptionWh: 200, ImportWh: 200},
+			{ID: "a", ConsumptionWh: 50, ImportWh: 50},
+			{ID: "y", ConsumptionWh: 10, ImportWh: 10},
+		}}},
+	}
+	r := Compute(in)
+	var ids, types []string
+	for _, m := range r.Members {
+		ids, types = append(ids, m.ID), append(types, m.NodeType)
+	}
+	if strings.Join(ids, ",") != "b,a,z,y" || strings.Join(types, ",") != "ev_charging,household,," {
+		t.Fatalf("members %v %v, want b,a,z,y with types ev_charging,household,,", ids, types)
+	}
+	if r.Members[1].ConsumptionWh != 250 || r.Community.Members != 4 || r.Community.ConsumptionWh != 360 {
+		t.Fatalf("a consumed %d, community of %d consumed %d; want 250, 4, 360",
+			r.Members[1].ConsumptionWh, r.Community.Members, r.Community.ConsumptionWh)
+	}
+	// b has no interval: no ratios, no savings per kWh, but its zero savings
+	// count in the median: 0, y 1M, z 10M, a 25M → (1M + 10M) / 2.
+	b := r.Members[0]
+	if b.SelfSufficiency != nil || b.SavingsPerKWh != nil || b.SavingsPct != nil {
+		t.Fatalf("b: %+v", b)
+	}
+	if m := r.Community.SavingsMedianNano; m == nil || *m != 5_500_000 {
+		t.Fatalf("median savings = %v, want 5500000", show(m))
+	}
+}
+
+func TestEmptyInput(t *testing.T) {
+	for _, in := range []Input{{}, {Members: []MemberInfo{{"a", "household"}}}, {Intervals: []Interval{{Start: 0}}}, {SimulatedS: 3600, LedgerBytes: 5}} {
+		r := Compute(in)
+		b, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []string{`"self_consumption":null`, `"fairness_gini":null`, `"avg_price_paid_per_kwh":null`, `"mean_mcp_per_kwh":null`} {
+			if !bytes.Contains(b, []byte(s)) {
+				t.Errorf("%+v: %s lacks %s", in, b, s)
+			}
+		}
+		if r.Members == nil || bytes.Contains(b, []byte(`"members":null`)) {
+			t.Errorf("members marshal as null: %s", b)
+		}
+		if h := Hourly(in); h == nil || len(h) != len(in.Intervals) {
+			t.Errorf("Hourly = %v", h)
+		}
+	}
+	if r := Compute(Input{}); r.Community.LedgerBytesPerMemberYear != nil || r.Community.SavingsMedianNano != nil {
+		t.Fatalf("empty community: %+v", r.Community)
+	}
+}
+
+func TestGini(t *testing.T) {
+	for _, c := range []struct {
+		xs   []int64
+		want *float64
+	}{
+		{[]int64{5, 5, 5, 5}, f(0)},
+		{[]int64{7}, f(0)},
+		{[]int64{0, 0, 9}, f(0.6667)},         // (n − 1)/n = 2/3
+		{[]int64{0, 0, 0, 1000}, f(0.75)},     // 3/4
+		{[]int64{1000, 0, 0, 0, 0}, f(0.8)},   // order does not matter: 4/5
+		{[]int64{1, 2, 3, 4}, f(0.25)},        // (−3·1 − 1·2 + 1·3 + 3·4) / (4 · 10)
+		{[]int64{0, 18571, 31111}, f(0.4175)}, // the example's
+		{nil, nil}, {[]int64{0, 0}, nil}, {[]int64{3, -1}, nil},
+	} {
+		in := slices.Clone(c.xs)
+		got := Gini(c.xs)
+		if (got == nil) != (c.want == nil) || got != nil && *got != *c.want {
+			t.Errorf("Gini(%v) = %v, want %v", c.xs, show(got), show(c.want))
+		}
+		if !slices.Equal(in, c.xs) {
+			t.Errorf("Gini modified its input: %v → %v", in, c.xs)
+		}
+	}
+	// All-to-one is (n − 1)/n for any n.
+	for n := 1; n <= 50; n++ {
+		xs := make([]int64, n)
+		xs[n/2] = 1_000_000
+		if g := Gini(xs); g == nil || *g != round4(float64(n-1)/float64(n)) {
+			t.Fatalf("Gini of all-to-one among %d = %v, want %v", n, show(g), float64(n-1)/float64(n))
+		}
+	}
+}
+
+func TestRoundingHelpers(t *testing.T) {
+	for _, c := range []struct{ num, den, want int64 }{
+		{5, 2, 3}, {-5, 2, -3}, {7, 3, 2}, {-7, 3, -2}, {8, 3, 3}, {-8, 3, -3}, {6, 3, 2}, {0, 5, 0},
+		{1_015_000_000, 9000, 112778},
+	} {
+		if got := average(c.num, c.den); got == nil || *got != c.want {
+			t.Errorf("average(%d, %d) = %v, want %d", c.num, c.den, show(got), c.want)
+		}
+	}
+	if average(1, 0) != nil || average(1, -1) != nil {
+		t.Error("average with no denominator is not nil")
+	}
+	for _, c := range []struct{ a, b, want int64 }{
+		{1, 3, 2}, {0, 1, 1}, {-1, 0, -1}, {-3, -2, -3}, {-2, 1, -1}, {-1, 2, 1}, {4, 4, 4},
+		{math.MinInt64, math.MaxInt64, -1}, {math.MaxInt64 - 1, math.MaxInt64, math.MaxInt64},
+	} {
+		if got := midpoint(c.a, c.b); got != c.want {
+			t.Errorf("midpoint(%d, %d) = %d, want %d", c.a, c.b, got, c.want)
+		}
+	}
+	if got := round4(0.41746843); got != 0.4175 {
+		t.Errorf("round4 = %v", got)
+	}
+	if s := share(7, 5); s == nil || *s != 1 {
+		t.Errorf("share(7, 5) = %v, want 1", show(s))
+	}
+	if s := share(-7, 5); s == nil || *s != 0 {
+		t.Errorf("share(-7, 5) = %v, want 0", show(s))
+	}
+	if p := percent(-15, -80); p == nil || *p != -18.75 {
+		t.Errorf("percent(-15, -80) = %v, want -18.75", show(p))
+	}
+	// value is the ledger's exact product and saturates instead of wrapping.
+	if value(2500, 95_000) != 237_500_000 || value(math.MaxInt64, 2) != math.MaxInt64 || value(math.MaxInt64, -2) != math.MinInt64 {
+		t.Error("value")
+	}
+	// Ledger bytes per member-year: exact in 128 bits, nil when it cannot fit.
+	// 1e12 × 31,536,000 overflows 64 bits; divided by 1000 member-seconds it fits.
+	if got := perMemberYear(1_000_000_000_000, 1000, 1); got == nil || *got != 31_536_000_000_000_000 {
+		t.Errorf("perMemberYear(1e12 B, 1000, 1 s) = %v", show(got))
+	}
+	if perMemberYear(math.MaxInt64, 1, 1) != nil || perMemberYear(1, 0, 1) != nil || perMemberYear(1, 1, 0) != nil {
+		t.Error("perMemberYear does not refuse what cannot be computed")
+	}
+	if got := perMemberYear(5, 2, secondsPerYear); got == nil || *got != 3 { // 2.5 → 3
+		t.Errorf("perMemberYear(5 B, 2, 1 year) = %v, want 3", show(got))
+	}
+}
+
+// randomInput is a community of n members over h hours whose meters and
+// tokens are consistent (C = P + I − X, tokens sent = tokens received),
+// plus, when messy, members whose numbers agree with nothing.
+func randomInput(r *rand.Rand, n, h int, messy bool) Input {
+	in := Input{SimulatedS: int64(h) * 3600, LedgerBytes: r.Int64N(1 << 30)}
+	for m := range n {
+		in.Members = append(in.Members, MemberInfo{ID: string(rune('a'+m%26)) + strings.Repeat("x", m/26), NodeType: "household"})
+	}
+	for t := range h {
+		iv := Interval{Start: int64(t) * 3600, GridPricePerKWh: 50_000 + r.Int64N(200_000), FeedInPerKWh: r.Int64N(50_000)}
+		if r.IntN(3) > 0 {
+			iv.MCPPerKWh = i(iv.FeedInPerKWh + r.Int64N(iv.GridPricePerKWh-iv.FeedInPerKWh+1))
+		}
+		var exporters []int
+		for k := range n {
+			m := Member{ID: in.Members[k].ID, ConsumptionWh: r.Int64N(5000)}
+			if r.IntN(2) == 0 {
+				m.ProductionWh = r.Int64N(8000)
+			}
+			m.ConsumptionNoDRWh = m.ConsumptionWh + r.Int64N(500)
+			if d := m.ConsumptionWh - m.ProductionWh; d > 0 {
+				m.ImportWh = d
+			} else {
+				m.ExportWh = -d
+				exporters = append(exporters, k)
+			}
+			m.PaidUtilityNano = r.Int64N(1_000_000_000)
+			m.ReceivedUtilityNano = r.Int64N(100_000_000)
+			m.DRIncentiveNano = r.Int64N(10_000_000)
+			m.ForecastLoadWh, m.ActualBaseLoadWh = r.Int64N(3000), r.Int64N(3000)
+			iv.Members = append(iv.Members, m)
+		}
+		// Exporters deliver part of their export to random members.
+		for _, k := range exporters {
+			s := r.Int64N(iv.Members[k].ExportWh + 1)
+			b := r.IntN(n)
+			iv.Members[k].SoldP2PWh += s
+			iv.Members[b].BoughtP2PWh += s
+			iv.Members[k].TradedSoldWh += s
+			iv.Members[b].TradedBoughtWh += s
+		}
+		if messy {
+			iv.Members = append(iv.Members, Member{ID: "messy", ConsumptionWh: r.Int64N(100), ImportWh: r.Int64N(1000),
+				ExportWh: r.Int64N(1000), ProductionWh: r.Int64N(100), BoughtP2PWh: r.Int64N(1000), SoldP2PWh: r.Int64N(2000)})
+			iv.Members[len(iv.Members)-1].ConsumptionNoDRWh = iv.Members[len(iv.Members)-1].ConsumptionWh
+		}
+		r.Shuffle(len(iv.Members), func(a, b int) { iv.Members[a], iv.Members[b] = iv.Members[b], iv.Members[a] })
+		in.Intervals = append(in.Intervals, iv)
+	}
+	return in
+}
+
+func TestRatiosStayInBoundsAndIgnoreMemberOrder(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for run := range 300 {
+		in := randomInput(r, 1+r.IntN(12), 1+r.IntN(30), run%3 == 0)
+		rep := Compute(in)
+		c := rep.Community
+		inUnit := func(what string, x *float64) {
+			if x != nil && (*x < 0 || *x > 1) {
+				t.Fatalf("run %d: %s = %v, not in [0, 1]", run, what, *x)
+			}
+		}
+		inUnit("self_consumption", c.SelfConsumption)
+		inUnit("self_sufficiency", c.SelfSufficiency)
+		if c.ProductionWh > 0 && c.SelfConsumption == nil || c.ConsumptionWh > 0 && c.SelfSufficiency == nil {
+			t.Fatalf("run %d: ratios missing: %+v", run, c)
+		}
+		for _, m := range rep.Members {
+			inUnit(m.ID+" self_consumption", m.SelfConsumption)
+			inUnit(m.ID+" self_sufficiency", m.SelfSufficiency)
+			inUnit(m.ID+" local_share", m.LocalShare)
+			if m.SelfSufficiency != nil && m.LocalShare != nil && *m.LocalShare < *m.SelfSufficiency {
+				t.Fatalf("run %d: %s local share %v below self-sufficiency %v", run, m.ID, *m.LocalShare, *m.SelfSufficiency)
+			}
+		}
+		if c.PeakImportNoDRWh < c.PeakImportWh || c.PeakImportWh < 0 {
+			t.Fatalf("run %d: peaks %d (no DR %d)", run, c.PeakImportWh, c.PeakImportNoDRWh)
+		}
+		if c.FairnessGini != nil && (*c.FairnessGini < 0 || *c.FairnessGini >= 1) {
+			t.Fatalf("run %d: Gini %v", run, *c.FairnessGini)
+		}
+		if !(run%3 == 0) {
+			// Consistent inputs: Σ R = Σ S, and grid import − export = Σ I − Σ X.
+			var sumI, sumX, sumR, sumS int64
+			for _, m := range rep.Members {
+				sumI, sumX, sumR, sumS = sumI+m.ImportWh, sumX+m.ExportWh, sumR+m.BoughtP2PWh, sumS+m.SoldP2PWh
+			}
+			if sumR != sumS || c.GridImportWh-c.GridExportWh != sumI-sumX {
+				t.Fatalf("run %d: R %d S %d, grid %d − %d ≠ %d − %d", run, sumR, sumS, c.GridImportWh, c.GridExportWh, sumI, sumX)
+			}
+		}
+
+		// Reverse the member list and shuffle each interval's members: the
+		// community is byte for byte the same, the members the same set in
+		// the new order.
+		re := in
+		re.Members = slices.Clone(in.Members)
+		slices.Reverse(re.Members)
+		re.Intervals = nil
+		for _, iv := range in.Intervals {
+			iv.Members = slices.Clone(iv.Members)
+			r.Shuffle(len(iv.Members), func(a, b int) { iv.Members[a], iv.Members[b] = iv.Members[b], iv.Members[a] })
+			re.Intervals = append(re.Intervals, iv)
+		}
+		rep2 := Compute(re)
+		a, _ := json.Marshal(rep.Community)
+		b, _ := json.Marshal(rep2.Community)
+		if !bytes.Equal(a, b) {
+			t.Fatalf("run %d: reordering members changed the community:\n%s\n%s", run, a, b)
+		}
+		byID := map[string]MemberKPI{}
+		for _, m := range rep.Members {
+			byID[m.ID] = m
+		}
+		for k, m := range rep2.Members {
+			if k < len(re.Members) && m.ID != re.Members[k].ID {
+				t.Fatalf("run %d: member %d is %s, want %s", run, k, m.ID, re.Members[k].ID)
+			}
+			if !reflect.DeepEqual(m, byID[m.ID]) {
+				t.Fatalf("run %d: %s changed with the order", run, m.ID)
+			}
+		}
+	}
+}
+
+func TestDeterministic(t *testing.T) {
+	inputs := []Input{example(), randomInput(rand.New(rand.NewPCG(3, 4)), 40, 200, true)}
+	for _, in := range inputs {
+		a, err := json.Marshal(Compute(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 5 {
+			b, _ := json.Marshal(Compute(in))
+			if !bytes.Equal(a, b) {
+				t.Fatalf("two computations differ:\n%s\n%s", a, b)
+			}
+		}
+	}
+	// And the bytes are the ones expected, not just stable ones.
+	b, _ := json.Marshal(Compute(example()).Community)
+	if !bytes.Contains(b, []byte(`"self_consumption":0.8413,"self_sufficiency":0.4907`)) {
+		t.Fatalf("community JSON: %s", b)
+	}
+}
+
+// equalJSON compares two values field by field through their JSON, so a
+// failure names the KPI.
+func equalJSON(t *testing.T, name string, got, want any) {
+	t.Helper()
+	var g, w map[string]any
+	gb, _ := json.Marshal(got)
+	wb, _ := json.Marshal(want)
+	if err := json.Unmarshal(gb, &g); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(wb, &w); err != nil {
+		t.Fatal(err)
+	}
+	keys := make([]string, 0, len(w))
+	for k := range w {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if !reflect.DeepEqual(g[k], w[k]) {
+			t.Errorf("%s: %s = %v, want %v", name, k, g[k], w[k])
+		}
+	}
+	if len(g) != len(w) {
+		t.Errorf("%s: %d fields, want %d", name, len(g), len(w))
+	}
+}
+
+func show[T any](p *T) any {
+	if p == nil {
+		return "null"
+	}
+	return *p
+}
