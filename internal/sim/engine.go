@@ -1,0 +1,480 @@
+package sim
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"time"
+
+	dbm "github.com/cometbft/cometbft-db"
+	abci "github.com/cometbft/cometbft/abci/types"
+	"github.com/cometbft/cometbft/crypto/ed25519"
+
+	"github.com/gridledger/gridledger/internal/chain"
+	"github.com/gridledger/gridledger/internal/community"
+	"github.com/gridledger/gridledger/internal/contract"
+	"github.com/gridledger/gridledger/internal/ems/agent"
+	"github.com/gridledger/gridledger/internal/ems/forecast"
+	"github.com/gridledger/gridledger/internal/ems/plan"
+	"github.com/gridledger/gridledger/internal/kpi"
+	"github.com/gridledger/gridledger/internal/reading"
+	"github.com/gridledger/gridledger/internal/units"
+)
+
+// Options describe one simulation.
+type Options struct {
+	Community *community.Community
+	// Seed drives the community's weather and households and the keys.
+	Seed uint64
+	// From is the first simulated local day's midnight (UTC seconds).
+	From int64
+	Days int
+	// Workers run the homes' EMS side by side (default: every core).
+	Workers int
+	// Log receives the EMS agents' logs (nil: none).
+	Log *slog.Logger
+	// Progress is called after each simulated hour with hours done and
+	// the total.
+	Progress func(done, total int)
+	// OnInterval receives each settled interval of the simulated days, in
+	// order.
+	OnInterval func(kpi.Interval)
+}
+
+// Result is what a simulation leaves besides its intervals.
+type Result struct {
+	// AppHash and Height are the ledger's at the end: the same community
+	// and seed give the same hash.
+	AppHash []byte
+	Height  int64
+	// Txs and TxBytes count every transaction in the blocks; StateBytes
+	// is the ledger state's size at the end.
+	Txs, TxBytes, StateBytes int64
+	// Refused counts transactions the ledger refused, by code name.
+	Refused map[string]int64
+	// Supply and Holdings are all money issued and what the wallets hold
+	// (balances, escrow and debts between members) at the end: equal when
+	// no money was created or lost.
+	Supply, Holdings int64
+	// Timing splits the wall time between the parts.
+	Timing Timing
+}
+
+// Timing is where a simulation's wall time went.
+type Timing struct {
+	// EMS: forecasting, planning, bidding and signing the homes'
+	// transactions; Meters: the meters' readings, signed; Ledger: the
+	// contract executing and committing the blocks (clearing and
+	// settlement included); Report: turning settlements into KPIs.
+	EMS, Meters, Ledger, Report time.Duration
+}
+
+const chainID = "gridledger-sim"
+
+// engine drives the contract's ABCI application block by block: no
+// consensus, no network, the same state machine a validator runs.
+type engine struct {
+	o       Options
+	c       *community.Community
+	model   *community.Model
+	params  contract.Params
+	app     *chain.App
+	db      dbm.DB
+	height  int64
+	op, dso chain.Key
+	sites   []*simSite
+	dsoAg   *agent.DSO
+	dsoBox  *outbox
+	opBox   *outbox
+	res     Result
+	// pending holds what each site used and made per interval start,
+	// until the interval is settled.
+	pending map[int64][]Use
+	next    int64 // next interval to report
+}
+
+type simSite struct {
+	s     community.Site
+	idx   int
+	key   chain.Key
+	meter ed25519.PrivKey
+	ag    *agent.Agent
+	box   *outbox
+	regs  contract.Registers
+	seq   uint64
+}
+
+// outbox is a signer's way into the next block: it signs with the next
+// nonce and queues the transaction.
+type outbox struct {
+	e     *engine
+	nonce map[string]uint64
+	txs   [][]byte
+}
+
+func (b *outbox) Query(_ context.Context, path string, v any) error {
+	var raw []byte
+	var err error
+	b.e.app.State(func(s *contract.State) { raw, err = s.Query(path) })
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(raw, v)
+}
+
+func (b *outbox) Send(_ context.Context, k chain.Key, msg contract.Msg) error {
+	b.nonce[k.ID]++
+	tx, err := contract.Sign(k.PrivKey, chainID, k.ID, b.nonce[k.ID], msg)
+	if err != nil {
+		return err
+	}
+	b.txs = append(b.txs, tx)
+	return nil
+}
+
+func (b *outbox) take() [][]byte {
+	t := b.txs
+	b.txs = nil
+	return t
+}
+
+func key(seed uint64, id string, role contract.Role) chain.Key {
+	return chain.Key{ID: id, Role: role, PrivKey: ed25519.GenPrivKeyFromSecret(fmt.Appendf(nil, "gridledger-sim/%d/%s", seed, id))}
+}
+
+// Run simulates the community over the days and returns the ledger's end
+// state; the settled intervals go to o.OnInterval as they settle.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if o.Days < 1 {
+		return nil, errors.New("sim: at least one day")
+	}
+	if o.Workers < 1 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	e := &engine{o: o, c: o.Community, pending: map[int64][]Use{}, res: Result{Refused: map[string]int64{}}}
+	var err error
+	if e.model, err = e.c.Model(o.Seed); err != nil {
+		return nil, err
+	}
+	e.params = e.c.Params()
+	// A week of settled listings in the state is plenty for the EMS (it
+	// prices from the last day) and keeps a year's memory flat.
+	e.params.RetainIntervals = 7 * 86400 / e.params.IntervalS
+	if err := e.genesis(); err != nil {
+		return nil, err
+	}
+	// A day of warm-up before the first reported one: the homes plan and
+	// bid for it, the meters start, and the market has prices to learn from.
+	warm := o.From - 86400
+	if err := e.register(warm); err != nil {
+		return nil, err
+	}
+	e.next = o.From
+	end := o.From + int64(o.Days)*86400
+	total := int((end + 2*3600 - warm) / 3600)
+	done := 0
+	// Hourly blocks until the last interval is settled: its readings go
+	// in at its end, and it settles in the block after.
+	for t := warm + 3600; e.next < end; t += 3600 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := e.hour(ctx, t); err != nil {
+			return nil, err
+		}
+		done++
+		if o.Progress != nil {
+			o.Progress(min(done, total), total)
+		}
+		if t > end+48*3600 {
+			return nil, fmt.Errorf("sim: interval %d not settled two days after the end", e.next)
+		}
+	}
+	e.app.State(func(s *contract.State) {
+		e.res.AppHash, e.res.Height = s.AppHash(), s.Height()
+		in := s.Info()
+		e.res.Supply, e.res.Holdings = in.Supply, in.Balances+in.Escrow
+	})
+	it, err := dbm.IteratePrefix(e.db, []byte("s/"))
+	if err != nil {
+		return nil, err
+	}
+	for ; it.Valid(); it.Next() {
+		e.res.StateBytes += int64(len(it.Key()) + len(it.Value()))
+	}
+	it.Close()
+	return &e.res, nil
+}
+
+func (e *engine) genesis() error {
+	e.db = dbm.NewMemDB()
+	app, err := chain.NewApp(e.db, e.o.Log)
+	if err != nil {
+		return err
+	}
+	e.app = app
+	g := contract.Genesis{Params: e.params, TimeScale: 1}
+	e.op = key(e.o.Seed, "operator", contract.RoleOperator)
+	e.dso = key(e.o.Seed, "dso", contract.RoleDSO)
+	util := key(e.o.Seed, "utility", contract.RoleUtility)
+	for _, k := range []chain.Key{e.op, e.dso, util} {
+		g.Participants = append(g.Participants, contract.Participant{ID: k.ID, Role: k.Role, PubKey: k.PubKey()})
+	}
+	state, err := json.Marshal(g)
+	if err != nil {
+		return err
+	}
+	_, err = app.InitChain(context.Background(), &abci.InitChainRequest{ChainId: chainID, AppStateBytes: state,
+		Time: time.Unix(e.o.From-86400, 0).UTC(), InitialHeight: 1})
+	return err
+}
+
+// register puts the community on the ledger in the first blocks of the
+// warm-up day: members, their money, assets, approvals and meters.
+func (e *engine) register(t int64) error {
+	opBox := &outbox{e: e, nonce: map[string]uint64{}}
+	e.dsoBox = &outbox{e: e, nonce: map[string]uint64{}}
+	// Money is not what the simulation studies: every member, the DSO
+	// (for incentives) and the utility (for what it buys) get more than a
+	// year can use, so nobody ends in debt.
+	fundsNano := int64(100_000) * units.NanoPerUnit
+	var steps [4][][]byte
+	for i, s := range e.c.Sites {
+		ss := &simSite{s: s, idx: i, key: key(e.o.Seed, s.ID, contract.RoleMember),
+			meter: ed25519.GenPrivKeyFromSecret(fmt.Appendf(nil, "gridledger-sim/%d/meter/%s", e.o.Seed, s.ID))}
+		ss.box = &outbox{e: e, nonce: map[string]uint64{}}
+		e.sites = append(e.sites, ss)
+		_ = opBox.Send(context.Background(), e.op, &contract.MsgRegisterParticipant{ID: s.ID, Role: contract.RoleMember, NodeType: s.NodeType(),
+			Feeder: s.Feeder, PubKey: ss.key.PubKey()})
+		_ = opBox.Send(context.Background(), e.op, &contract.MsgIssue{To: s.ID, Amount: fundsNano})
+		if res := s.RESID(); res != "" {
+			_ = ss.box.Send(context.Background(), ss.key, &contract.MsgRegisterRES{ID: res, Kind: s.RESKind(), CapacityW: s.CapacityW()})
+			_ = e.dsoBox.Send(context.Background(), e.dso, &contract.MsgApproveRES{ID: res})
+		}
+	}
+	steps[0] = opBox.take()
+	for _, ss := range e.sites {
+		steps[1] = append(steps[1], ss.box.take()...)
+	}
+	steps[2] = e.dsoBox.take()
+	for _, id := range []string{e.dso.ID, "utility"} {
+		for range max(1, len(e.sites)/10) {
+			_ = opBox.Send(context.Background(), e.op, &contract.MsgIssue{To: id, Amount: fundsNano})
+		}
+	}
+	for _, ss := range e.sites {
+		_ = opBox.Send(context.Background(), e.op, &contract.MsgRegisterMeter{ID: ss.s.ID + "-meter", Owner: ss.s.ID, RES: ss.s.RESID(),
+			PubKey: ss.meter.PubKey().Bytes()})
+	}
+	steps[3] = opBox.take()
+	for i, txs := range steps {
+		if err := e.block(t+int64(i)+1, txs, true); err != nil {
+			return fmt.Errorf("sim: registering the community: %w", err)
+		}
+	}
+	// Every later transaction of the operator signs the meters' batches.
+	e.opBox = opBox
+	off := int64(e.c.UTCOffsetH) * 3600
+	for _, ss := range e.sites {
+		s := ss.s
+		h := agent.Home{Member: s.ID, Feeder: s.Feeder, RES: s.RESID(), CapacityW: s.CapacityW(),
+			Appliances: agent.AppliancesOf(s.PlanAppliances())}
+		ss.ag = &agent.Agent{Home: h, Key: ss.key, Ledger: ss.box, Log: e.o.Log, LeadIntervals: 1,
+			Forecast: e.forecaster(ss.idx, off, s.PV != nil || s.Wind != nil)}
+	}
+	if e.c.DR.Enabled {
+		e.dsoAg = &agent.DSO{Key: e.dso, Ledger: e.dsoBox, Log: e.o.Log, LimitPct: e.c.DR.LimitPct,
+			IncentivePerKWh: e.c.DR.IncentivePerKWh(), DecideBeforeS: 10 * 3600, UTCOffsetS: off}
+	}
+	return nil
+}
+
+// forecaster is a site's EMS forecast: Prophet-level, learned from the
+// four weeks its meter recorded before the day.
+func (e *engine) forecaster(site int, offS int64, hasGen bool) agent.ForecastFunc {
+	return func(day int64) (base, gen [plan.HoursPerDay]int64, err error) {
+		load, prod := forecast.Series{}, forecast.Series{}
+		for t := day - 28*86400; t < day; t += 3600 {
+			load[t] = e.model.BaseLoadWh(site, t)
+			if hasGen {
+				prod[t] = e.model.ProductionWh(site, t)
+			}
+		}
+		return agent.HistoryForecast(load, prod, int(offS/3600), forecast.ProphetLevel)(day)
+	}
+}
+
+// hour runs the block at market time t: the meters' closing readings of
+// the interval ending at t, and what every EMS and the DSO decide at t.
+func (e *engine) hour(ctx context.Context, t int64) error {
+	var snap agent.Snapshot
+	e.app.State(func(s *contract.State) {
+		snap = agent.Snapshot{MarketTime: t, Params: s.Params(), Listings: s.Listings(t-86400, t+2*86400, false), DR: s.DRs()}
+	})
+	start := time.Now()
+	entries := make([]contract.ReadingEntry, len(e.sites))
+	hours := make([]Use, len(e.sites))
+	errs := make([]error, len(e.sites))
+	var meterNs, emsNs [64]int64 // per worker
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for w := range min(e.o.Workers, len(meterNs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				ss := e.sites[i]
+				t0 := time.Now()
+				entries[i], hours[i], errs[i] = e.meter(ss, t)
+				t1 := time.Now()
+				if errs[i] == nil {
+					errs[i] = ss.ag.Step(ctx, snap)
+				}
+				meterNs[w] += t1.Sub(t0).Nanoseconds()
+				emsNs[w] += time.Since(t1).Nanoseconds()
+			}
+		}()
+	}
+	for i := range e.sites {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("sim: hour %d: %w", t, err)
+	}
+	// The workers' busy time, shared out of the wall time they took.
+	var m, a int64
+	for w := range meterNs {
+		m, a = m+meterNs[w], a+emsNs[w]
+	}
+	if wall := time.Since(start); m+a > 0 {
+		e.res.Timing.Meters += time.Duration(int64(wall) * m / (m + a))
+		e.res.Timing.EMS += time.Duration(int64(wall) * a / (m + a))
+	}
+	if iv := t - 3600; iv >= e.o.From {
+		e.pending[iv] = hours
+	}
+	start = time.Now()
+	if e.dsoAg != nil {
+		if err := e.dsoAg.Step(ctx, snap); err != nil {
+			return err
+		}
+	}
+	var txs [][]byte
+	for i := 0; i < len(entries); i += contract.MaxReadingsPerTx {
+		msg := &contract.MsgReadings{Readings: entries[i:min(i+contract.MaxReadingsPerTx, len(entries))]}
+		if err := e.opBox.Send(ctx, e.op, msg); err != nil {
+			return err
+		}
+	}
+	txs = append(txs, e.opBox.take()...)
+	txs = append(txs, e.dsoBox.take()...)
+	for _, ss := range e.sites {
+		txs = append(txs, ss.box.take()...)
+	}
+	e.res.Timing.EMS += time.Since(start)
+	start = time.Now()
+	if err := e.block(t, txs, false); err != nil {
+		return err
+	}
+	e.res.Timing.Ledger += time.Since(start)
+	start = time.Now()
+	e.report()
+	e.res.Timing.Report += time.Since(start)
+	return nil
+}
+
+// localDay is the start of the site's local day holding t, and t's hour
+// in it.
+func (e *engine) localDay(t int64) (int64, int) {
+	off := int64(e.c.UTCOffsetH) * 3600
+	local := t + off
+	d := local - ((local%86400)+86400)%86400
+	return d - off, int((local - d) / 3600)
+}
+
+// meter is the site's meter at t: what the site used and made in the hour
+// before (its profile's load plus the appliances its EMS ran, and its
+// generation), added to the registers and signed.
+func (e *engine) meter(ss *simSite, t int64) (contract.ReadingEntry, Use, error) {
+	iv := t - 3600
+	sh := Use{ID: ss.s.ID, BaseWh: e.model.BaseLoadWh(ss.idx, iv), ProductionWh: e.model.ProductionWh(ss.idx, iv)}
+	sh.ConsumptionWh, sh.NoDRWh = sh.BaseWh, sh.BaseWh
+	day, h := e.localDay(iv)
+	if d, ok := ss.ag.Plan(day); ok {
+		sh.ConsumptionWh += d.Current.ApplianceWh(d.Site, false)[h]
+		sh.NoDRWh += d.Committed.ApplianceWh(d.Site, false)[h]
+		sh.Forecast = true
+		sh.ForecastBaseWh = d.Site.BaseWh[h]
+		if ss.s.PV != nil {
+			sh.ForecastPVWh, sh.PVWh = d.Site.PVWh[h], sh.ProductionWh
+		}
+	}
+	if net := sh.ConsumptionWh - sh.ProductionWh; net > 0 {
+		ss.regs.ImportWh += net
+	} else {
+		ss.regs.ExportWh -= net
+	}
+	ss.regs.ProductionWh += sh.ProductionWh
+	ss.seq++
+	signed, err := reading.Sign(ss.meter, reading.Reading{Meter: ss.s.ID + "-meter", Seq: ss.seq, Time: t,
+		ImportWh: ss.regs.ImportWh, ExportWh: ss.regs.ExportWh, ProductionWh: ss.regs.ProductionWh})
+	return contract.ReadingEntry{Signed: signed}, sh, err
+}
+
+// block runs one block through the ABCI application and commits it.
+// Refusals are counted; during registration (strict) they are errors.
+func (e *engine) block(t int64, txs [][]byte, strict bool) error {
+	e.height++
+	ctx := context.Background()
+	resp, err := e.app.FinalizeBlock(ctx, &abci.FinalizeBlockRequest{Height: e.height, Time: time.Unix(t, 0).UTC(), Txs: txs})
+	if err != nil {
+		return err
+	}
+	for i, r := range resp.TxResults {
+		if r.Code != abci.CodeTypeOK {
+			if strict {
+				return fmt.Errorf("tx %d: %s: %s", i, r.Info, r.Log)
+			}
+			e.res.Refused[r.Info]++
+		}
+	}
+	for _, tx := range txs {
+		e.res.Txs++
+		e.res.TxBytes += int64(len(tx))
+	}
+	_, err = e.app.Commit(ctx, &abci.CommitRequest{})
+	return err
+}
+
+// report hands each interval settled so far to OnInterval, in order.
+func (e *engine) report() {
+	for {
+		var st contract.Settlement
+		var lv []contract.ListingView
+		ok := false
+		e.app.State(func(s *contract.State) {
+			if st, ok = s.Settlement(e.next); ok {
+				lv = s.Listings(e.next, e.next+1, false)
+			}
+		})
+		if !ok {
+			return
+		}
+		hours := e.pending[e.next]
+		delete(e.pending, e.next)
+		e.next += e.params.IntervalS
+		if hours == nil || e.o.OnInterval == nil {
+			continue
+		}
+		e.o.OnInterval(Interval(st, lv[0].Clearing, hours))
+	}
+}
