@@ -1,0 +1,186 @@
+package report
+
+import (
+	"bytes"
+	"cmp"
+	_ "embed"
+	"fmt"
+	"html/template"
+	"slices"
+	"strconv"
+
+	"github.com/gridledger/gridledger/internal/kpi"
+	"github.com/gridledger/gridledger/internal/units"
+)
+
+// Currency labels money in the report: the seed's tariffs are in euros.
+const Currency = "€"
+
+//go:embed page.html
+var pageHTML string
+
+var pageTmpl = template.Must(template.New("page").Parse(pageHTML))
+
+// row is one KPI of the community table: its name, its value in each
+// run, and what it tells.
+type row struct {
+	Name, Help string
+	Values     []string
+}
+
+func pct(r *float64) string {
+	if r == nil {
+		return "–"
+	}
+	return strconv.FormatFloat(*r*100, 'f', 1, 64) + " %"
+}
+
+func pctOf(r *float64) string {
+	if r == nil {
+		return "–"
+	}
+	return strconv.FormatFloat(*r, 'f', 1, 64) + " %"
+}
+
+func eur(n int64) string { return Currency + " " + cents(n) }
+
+// cents formats nano-units rounded to the cent, as people read money.
+func cents(n int64) string {
+	const c = units.NanoPerUnit / 100
+	r := n / c * c
+	if rem := n % c; rem >= c/2 {
+		r += c
+	} else if rem <= -c/2 {
+		r -= c
+	}
+	return units.Money(r)
+}
+
+func perKWh(p *int64) string {
+	if p == nil {
+		return "–"
+	}
+	return Currency + " " + units.Price(*p) + "/kWh"
+}
+
+func num(r *float64) string {
+	if r == nil {
+		return "–"
+	}
+	return strconv.FormatFloat(*r, 'f', 3, 64)
+}
+
+// communityRows are the community KPIs as the page shows them; the
+// definitions are kpi's (docs/kpis.md), the help says what to read.
+func communityRows(runs []Run) []row {
+	defs := []struct {
+		name, help string
+		f          func(c kpi.Community) string
+	}{
+		{"Savings", "What the market and demand response saved the members against buying everything from the utility and selling surplus at the feed-in tariff.", func(c kpi.Community) string { return eur(c.SavingsNano) }},
+		{"Savings, share of the bill", "Savings as a share of what the same energy would have cost with the utility alone.", func(c kpi.Community) string { return pctOf(c.SavingsPct) }},
+		{"Self-consumption", "Share of the community's production used inside the community in the hour it was produced.", func(c kpi.Community) string { return pct(c.SelfConsumption) }},
+		{"Self-sufficiency", "Share of the community's consumption met by its own production.", func(c kpi.Community) string { return pct(c.SelfSufficiency) }},
+		{"Traded between members", "Energy bought and sold at clearing.", func(c kpi.Community) string { return kwh(c.P2PTradedWh) }},
+		{"Delivered between members", "Energy the meters show members delivered to each other (energy tokens moved).", func(c kpi.Community) string { return kwh(c.P2PDeliveredWh) }},
+		{"Consumption met by P2P", "Share of consumption delivered by other members.", func(c kpi.Community) string { return pct(c.P2PShare) }},
+		{"Bought from the utility", "Metered import not delivered by members.", func(c kpi.Community) string { return kwh(c.GridImportWh) }},
+		{"Sold to the utility", "Metered export not delivered to members.", func(c kpi.Community) string { return kwh(c.GridExportWh) }},
+		{"Average price paid", "Per kWh bought, from members and from the utility.", func(c kpi.Community) string { return perKWh(c.AvgPricePaidPerKWh) }},
+		{"… the grid tariff for it", "What the same energy would have cost at the utility's tariff.", func(c kpi.Community) string { return perKWh(c.AvgGridPricePerKWh) }},
+		{"Average price received", "Per kWh sold, to members and to the utility.", func(c kpi.Community) string { return perKWh(c.AvgPriceReceivedPerKWh) }},
+		{"… the feed-in tariff for it", "What the same energy would have earned at the feed-in tariff.", func(c kpi.Community) string { return perKWh(c.AvgFeedInPerKWh) }},
+		{"Mean clearing price", "Mean MCP of the intervals that cleared.", func(c kpi.Community) string { return perKWh(c.MeanMCPPerKWh) }},
+		{"Fairness (Gini of savings)", "0 when every member saves alike per kWh; towards 1 when one member gets everything.", func(c kpi.Community) string { return num(c.FairnessGini) }},
+		{"Members who lost", "Members for whom the market cost more than the utility alone.", func(c kpi.Community) string { return strconv.Itoa(c.MembersLosing) }},
+		{"Peak import", "Highest hourly net import at the community's connection point.", func(c kpi.Community) string { return kwh(c.PeakImportWh) }},
+		{"… without demand response", "The same peak had the homes ignored the DSO's requests.", func(c kpi.Community) string { return kwh(c.PeakImportNoDRWh) }},
+		{"Peak reduction from DR", "What demand response took off the peak.", func(c kpi.Community) string { return kwh(c.PeakReductionDRWh) }},
+		{"DR verified by the meters", "Reduction the meters confirmed against the committed plans.", func(c kpi.Community) string { return kwh(c.DRVerifiedWh) }},
+		{"DR incentives paid", "What the DSO paid for it.", func(c kpi.Community) string { return eur(c.DRIncentiveNano) }},
+		{"Forecast error, load", "Normalised mean absolute error of the EMSs' day-ahead base-load forecasts.", func(c kpi.Community) string { return pct(c.ForecastNMAELoad) }},
+		{"Forecast error, PV", "The same for PV.", func(c kpi.Community) string { return pct(c.ForecastNMAEPV) }},
+		{"Ledger per member and year", "Bytes of ledger (transactions and state) each member costs a validator per year.", func(c kpi.Community) string {
+			if c.LedgerBytesPerMemberYear == nil {
+				return "–"
+			}
+			return fmt.Sprintf("%.1f MB", float64(*c.LedgerBytesPerMemberYear)/1e6)
+		}},
+	}
+	out := make([]row, len(defs))
+	for i, d := range defs {
+		out[i] = row{Name: d.name, Help: d.help}
+		for _, r := range runs {
+			out[i].Values = append(out[i].Values, d.f(r.KPIs.Community))
+		}
+	}
+	return out
+}
+
+type memberRow struct {
+	Setting, ID, Type                             string
+	Consumption, Production, SelfSuff, LocalShare string
+	Bought, Sold, Savings, SavingsPct             string
+	Losing                                        bool
+}
+
+func memberRows(runs []Run) []memberRow {
+	var out []memberRow
+	for _, r := range runs {
+		ms := slices.Clone(r.KPIs.Members)
+		slices.SortStableFunc(ms, func(a, b kpi.MemberKPI) int { return cmp.Compare(b.SavingsNano, a.SavingsNano) })
+		for _, m := range ms {
+			out = append(out, memberRow{Setting: r.Setting, ID: m.ID, Type: m.NodeType,
+				Consumption: units.KWh(m.ConsumptionWh), Production: units.KWh(m.ProductionWh),
+				SelfSuff: pct(m.SelfSufficiency), LocalShare: pct(m.LocalShare),
+				Bought: units.KWh(m.BoughtP2PWh), Sold: units.KWh(m.SoldP2PWh),
+				Savings: cents(m.SavingsNano), SavingsPct: pctOf(m.SavingsPct), Losing: m.SavingsNano < 0})
+		}
+	}
+	return out
+}
+
+// summary is the page's opening sentence for the first run.
+func summary(meta Meta, r Run) string {
+	c := r.KPIs.Community
+	return fmt.Sprintf("Over %d days the %d members saved %s against the utility alone (%s of the bill). "+
+		"The community met %s of its consumption with its own production, and members delivered %s to each other (%s of consumption). "+
+		"The peak import was %s; demand response took %s off it.",
+		meta.Days, c.Members, eur(c.SavingsNano), pctOf(c.SavingsPct), pct(c.SelfSufficiency),
+		kwh(c.P2PDeliveredWh), pct(c.P2PShare), kwh(c.PeakImportWh), kwh(c.PeakReductionDRWh))
+}
+
+func page(meta Meta, runs []Run, charts []Chart) ([]byte, error) {
+	type chartView struct {
+		Name, Caption string
+		SVG           template.HTML
+	}
+	var cv []chartView
+	for _, c := range charts {
+		// Our own renderer's SVG, not user input.
+		cv = append(cv, chartView{c.Name, c.Caption, template.HTML(c.SVG)})
+	}
+	var settings []string
+	for _, r := range runs {
+		s := r.Setting
+		if s == "" {
+			s = "value"
+		}
+		settings = append(settings, s)
+	}
+	types := make([]string, 0, len(meta.SitesByType))
+	for t := range meta.SitesByType {
+		types = append(types, t)
+	}
+	slices.Sort(types)
+	var mix []string
+	for _, t := range types {
+		mix = append(mix, fmt.Sprintf("%d %s", meta.SitesByType[t], t))
+	}
+	var b bytes.Buffer
+	err := pageTmpl.Execute(&b, map[string]any{
+		"Meta": meta, "Runs": runs, "Settings": settings, "Summary": summary(meta, runs[0]),
+		"Rows": communityRows(runs), "Charts": cv, "Members": memberRows(runs), "Mix": mix, "Compare": len(runs) > 1,
+	})
+	return b.Bytes(), err
+}
