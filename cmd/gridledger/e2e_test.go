@@ -18,6 +18,7 @@ import (
 
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/ems/advice"
+	"github.com/gridledger/gridledger/internal/kpi"
 )
 
 // binary is the gridledger command built once for the end-to-end tests.
@@ -215,7 +216,7 @@ func TestRunTradesMetersAndSettles(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, errb.String())
 	}
-	var clearings, settlements int
+	var clearings, settlements, kpis int
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		var l struct {
@@ -230,6 +231,8 @@ func TestRunTradesMetersAndSettles(t *testing.T) {
 			Gateway     int                       `json:"gateway_signed"`
 			Missing     []string                  `json:"missing"`
 			Totals      contract.SettlementTotals `json:"totals"`
+			Intervals   int                       `json:"intervals"`
+			KPIs        kpi.Community             `json:"kpis"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
 			t.Fatalf("line %q: %v", sc.Text(), err)
@@ -250,9 +253,19 @@ func TestRunTradesMetersAndSettles(t *testing.T) {
 			if l.Readings != 12 || l.Gateway != 2 || len(l.Missing) != 0 || tt.MintedWh != tt.RetiredWh+tt.ExportedWh || tt.TransferredWh > tt.MintedWh {
 				t.Errorf("settlement: %s", sc.Text())
 			}
+		case "kpis":
+			// On exit, the KPIs of what was settled.
+			kpis++
+			k := l.KPIs
+			if l.Intervals != settlements || k.Members != 12 || k.Intervals != settlements || k.ConsumptionWh <= 0 || k.SelfSufficiency == nil {
+				t.Errorf("kpis after %d settlements: %s", settlements, sc.Text())
+			}
 		default:
 			t.Errorf("unknown line %q", sc.Text())
 		}
+	}
+	if kpis != 1 {
+		t.Errorf("%d KPI lines on exit, want 1", kpis)
 	}
 	// 30 s at 1800× is 15 market hours; allow for start-up and the lag of
 	// settlement behind delivery.

@@ -52,7 +52,7 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "text", "output format: text or json")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level on stderr: debug, info, warn, error")
 	root.AddCommand(newInitCmd(), newStartCmd(), newKeysCmd(), newTxCmd(), newQueryCmd(),
-		newMarketCmd(), newRunCmd(), newBenchCmd(), newStatementCmd(), newMeterCmd(), newEMSCmd(), newAdviceCmd())
+		newMarketCmd(), newRunCmd(), newSimCmd(), newBenchCmd(), newStatementCmd(), newMeterCmd(), newEMSCmd(), newAdviceCmd())
 	return root
 }
 

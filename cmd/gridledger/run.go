@@ -20,7 +20,9 @@ import (
 	"github.com/gridledger/gridledger/internal/ems/agent"
 	"github.com/gridledger/gridledger/internal/ems/forecast"
 	"github.com/gridledger/gridledger/internal/ems/plan"
+	"github.com/gridledger/gridledger/internal/kpi"
 	"github.com/gridledger/gridledger/internal/market"
+	"github.com/gridledger/gridledger/internal/report"
 	"github.com/gridledger/gridledger/internal/sim"
 	"github.com/gridledger/gridledger/internal/units"
 )
@@ -204,7 +206,20 @@ func runCommunity(ctx context.Context, cmd *cobra.Command, home string, lead int
 		fmt.Fprintf(out, "%-17s %-11s %6d %10s %7s kWh %6s kWh %6s kWh %6s kWh %6s kWh\n", clock(l.Start), l.Mechanism, l.Orders, mcp,
 			units.KWh(c.AvailableWh), units.KWh(c.WantedWh), units.KWh(c.TradedWh), units.KWh(in), units.KWh(outWh))
 	}
+	// The KPIs so far, printed on exit: the ledger's settlements with what
+	// the simulated sites really used and made.
+	var members []kpi.MemberInfo
+	for _, s := range live.Sites {
+		members = append(members, kpi.MemberInfo{ID: s.ID, NodeType: string(s.NodeType)})
+	}
+	acc := kpi.NewAccumulator(members)
+	var settled int64
 	live.OnSettlement = func(st contract.Settlement) {
+		var l contract.ListingView
+		if err := cl.Query(ctx, fmt.Sprintf("/listing/%d", st.Start), &l); err == nil {
+			acc.Add(sim.Interval(st, l.Clearing, liveUses(live, st.Start, params)))
+			settled++
+		}
 		t := st.Totals
 		var signedByGateway int
 		for _, r := range st.Readings {
@@ -243,7 +258,35 @@ func runCommunity(ctx context.Context, cmd *cobra.Command, home string, lead int
 	}
 	st := svc.gateway.Stats()
 	log.Info("gateway", "accepted", st.Accepted, "rejected", st.Rejected, "batches", st.Batches)
+	if settled > 0 {
+		k := acc.Report(0, 0)
+		if !text {
+			return errors.Join(err, printJSONLine(out, map[string]any{"event": "kpis", "intervals": settled, "kpis": k.Community}))
+		}
+		fmt.Fprintf(out, "\nKPIs of the %d intervals settled (docs/kpis.md):\n", settled)
+		err = errors.Join(err, printSimSummary(out, "", []report.Run{{Mechanism: string(params.Mechanism), KPIs: k}}))
+	}
 	return err
+}
+
+// liveUses is what each simulated site used and made in the interval
+// starting at start: the same model its meter reports from.
+func liveUses(live *sim.Live, start int64, p contract.Params) []sim.Use {
+	uses := make([]sim.Use, len(live.Sites))
+	for i, s := range live.Sites {
+		load, gen := s.Actual(start, p.IntervalS, p.TariffHour(start))
+		u := sim.Use{ID: s.ID, BaseWh: load, ConsumptionWh: load, NoDRWh: load, ProductionWh: gen}
+		local := start + p.TariffUTCOffsetS
+		day, h := start-((local%86400)+86400)%86400, int(((local%86400)+86400)%86400/3600)
+		if i < len(live.Agents) {
+			if d, ok := live.Agents[i].Plan(day); ok {
+				u.ConsumptionWh += d.Current.ApplianceWh(d.Site, false)[h]
+				u.NoDRWh += d.Committed.ApplianceWh(d.Site, false)[h]
+			}
+		}
+		uses[i] = u
+	}
+	return uses
 }
 
 // freeIfBusy returns addr ([tcp://]host:port) if nothing listens there, or
