@@ -209,6 +209,12 @@ func Forecast(series Series, dayStartS int64, utcOffsetH int, m Method) ([24]int
 	if err != nil {
 		return out, fmt.Errorf("forecast %s for %s: %w", m, time.Unix(dayStartS, 0).UTC().Format(time.RFC3339), err)
 	}
+	return whole(past, dayStartS, f), nil
+}
+
+// whole rounds a forecast to whole Wh: never negative, and 0 in the hours
+// that were 0 every observed day of the last four weeks.
+func whole(past pastView, dayStartS int64, f [24]float64) (out [24]int64) {
 	zero := alwaysZeroHours(past, dayStartS)
 	for h := range 24 {
 		if zero[h] || !(f[h] > 0) { // also catches NaN
@@ -216,7 +222,7 @@ func Forecast(series Series, dayStartS int64, utcOffsetH int, m Method) ([24]int
 		}
 		out[h] = int64(math.Round(f[h]))
 	}
-	return out, nil
+	return out
 }
 
 // pastView is a series with everything at or after cutS hidden.

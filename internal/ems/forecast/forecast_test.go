@@ -326,3 +326,42 @@ func BenchmarkForecast(b *testing.B) {
 		})
 	}
 }
+
+// A Model refitting every day is Forecast's ProphetLevel exactly; one
+// refitting weekly is exact on its refit days and, between them, forecasts
+// real households about as well (nMAE within a few points).
+func TestModelRefitsItsSeasonalStageEveryRefitDays(t *testing.T) {
+	s := loadFixture(t, "consumption.csv")["opsd_res4"]
+	first := LocalMidnight(2016, 3, 1, 1)
+	daily := &Model{UTCOffsetH: 1, RefitDays: 1}
+	weekly := &Model{UTCOffsetH: 1, RefitDays: 7}
+	var errDaily, errWeekly, actual float64
+	for d := range int64(21) {
+		day := first + d*DayS
+		want, err := Forecast(s, day, 1, ProphetLevel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := daily.Forecast(s, day)
+		if err != nil || got != want {
+			t.Fatalf("day %d: refit daily %v (%v), Forecast %v", d, got, err, want)
+		}
+		wk, err := weekly.Forecast(s, day)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if refit := d%7 == 0; refit != (wk == want) {
+			t.Errorf("day %d: weekly model equals the daily forecast: %v, a refit day: %v", d, wk == want, refit)
+		}
+		for h := range 24 {
+			if v, ok := s[day+int64(h)*HourS]; ok {
+				errDaily += math.Abs(float64(want[h] - v))
+				errWeekly += math.Abs(float64(wk[h] - v))
+				actual += float64(v)
+			}
+		}
+	}
+	if d, w := errDaily/actual, errWeekly/actual; w > d+0.03 {
+		t.Errorf("nMAE refitting weekly %.3f, daily %.3f", w, d)
+	}
+}

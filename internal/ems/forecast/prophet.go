@@ -119,22 +119,37 @@ func floorDiv(a, b int64) int64 {
 // prophetForecast fits the seasonal model on the fitWindowDays before the
 // day and forecasts the day; with level it adds the recent-level stage.
 func prophetForecast(past pastView, dayStartS, dayIdx int64, level bool) ([24]float64, error) {
-	var f [24]float64
 	offS := dayIdx*DayS - dayStartS
-	startS := dayStartS - fitWindowDays*DayS
-	const nHours = fitWindowDays * 24
+	w, err := observe(past, dayStartS)
+	if err != nil {
+		return [24]float64{}, err
+	}
+	beta, err := fitSeasonal(w, dayStartS, offS)
+	if err != nil {
+		return [24]float64{}, err
+	}
+	return w.forecast(beta, dayStartS, offS, level)
+}
 
-	// Collect the observed hours of the window.
-	obs := make([]bool, nHours)
-	yAll := make([]float64, nHours)
-	n, days := 0, 0
+// window is the observed hours of the fitWindowDays before a day.
+type window struct {
+	startS int64
+	obs    []bool
+	y      []float64
+	n      int
+}
+
+func observe(past pastView, dayStartS int64) (window, error) {
+	const nHours = fitWindowDays * 24
+	w := window{startS: dayStartS - fitWindowDays*DayS, obs: make([]bool, nHours), y: make([]float64, nHours)}
+	days := 0
 	for d := range fitWindowDays {
 		seen := false
 		for h := range 24 {
 			i := d*24 + h
-			if v, ok := past.get(startS + int64(i)*HourS); ok {
-				obs[i], yAll[i] = true, float64(v)
-				n++
+			if v, ok := past.get(w.startS + int64(i)*HourS); ok {
+				w.obs[i], w.y[i] = true, float64(v)
+				w.n++
 				seen = true
 			}
 		}
@@ -142,43 +157,90 @@ func prophetForecast(past pastView, dayStartS, dayIdx int64, level bool) ([24]fl
 			days++
 		}
 	}
-	if days < minFitDays || n < 4*numFeatures {
-		return f, fmt.Errorf("%w: %d days with data in the %d days before (need %d)", ErrNotEnoughHistory, days, fitWindowDays, minFitDays)
+	if days < minFitDays || w.n < 4*numFeatures {
+		return w, fmt.Errorf("%w: %d days with data in the %d days before (need %d)", ErrNotEnoughHistory, days, fitWindowDays, minFitDays)
 	}
+	return w, nil
+}
 
-	// Stage 1: the seasonal ridge regression.
-	x := mat.NewDense(n, numFeatures, nil)
-	y := make([]float64, 0, n)
+// fitSeasonal is stage 1, the seasonal ridge regression on the window,
+// with the trend measured from fitDayS.
+func fitSeasonal(w window, fitDayS, offS int64) ([]float64, error) {
+	x := mat.NewDense(w.n, numFeatures, nil)
+	y := make([]float64, 0, w.n)
 	row := 0
-	for i := range nHours {
-		if !obs[i] {
+	for i, ok := range w.obs {
+		if !ok {
 			continue
 		}
-		designRow(x.RawRowView(row), startS+int64(i)*HourS, dayStartS, offS)
-		y = append(y, yAll[i])
+		designRow(x.RawRowView(row), w.startS+int64(i)*HourS, fitDayS, offS)
+		y = append(y, w.y[i])
 		row++
 	}
 	penalize := make([]bool, numFeatures)
 	for j := 1; j < numFeatures; j++ {
 		penalize[j] = true // not the intercept: the level must not be shrunk to 0
 	}
-	beta, err := ridgeSolve(x, y, nil, ridgePerRow*float64(n), penalize)
-	if err != nil {
-		return f, err
-	}
+	return ridgeSolve(x, y, nil, ridgePerRow*float64(w.n), penalize)
+}
 
-	// Seasonal values for the window and the forecast day.
+// forecast evaluates a seasonal fit (made for the day fitDayS) over the
+// window and the day after it, and with level adds the recent-level stage.
+func (w window) forecast(beta []float64, fitDayS, offS int64, level bool) ([24]float64, error) {
+	var f [24]float64
+	nHours := len(w.obs)
 	seasonal := make([]float64, nHours+24)
 	xr := make([]float64, numFeatures)
 	for i := range seasonal {
-		designRow(xr, startS+int64(i)*HourS, dayStartS, offS)
+		designRow(xr, w.startS+int64(i)*HourS, fitDayS, offS)
 		seasonal[i] = dot(xr, beta)
 	}
 	if !level {
 		copy(f[:], seasonal[nHours:])
 		return f, nil
 	}
-	return levelStage(obs, yAll, seasonal)
+	return levelStage(w.obs, w.y, seasonal)
+}
+
+// Model forecasts day after day with the Prophet-level method, refitting
+// its seasonal stage only every RefitDays days (its trend carries it over
+// the days between); the level stage, which follows yesterday and last
+// week, runs every day. The season moves little in a week, so a simulator
+// running a year of a thousand homes uses it to halve the forecasting
+// time; Forecast refits every day. A Model is not safe for concurrent use.
+type Model struct {
+	UTCOffsetH int
+	RefitDays  int64
+	beta       []float64
+	fitDayS    int64
+}
+
+// Forecast forecasts the local day starting at dayStartS from the points
+// of series before it, as Forecast(series, dayStartS, offset, ProphetLevel)
+// would with a seasonal fit up to RefitDays old.
+func (m *Model) Forecast(series Series, dayStartS int64) ([24]int64, error) {
+	dayIdx, err := localDayIndex(dayStartS, m.UTCOffsetH)
+	if err != nil {
+		return [24]int64{}, err
+	}
+	offS := dayIdx*DayS - dayStartS
+	past := pastView{s: series, cutS: dayStartS}
+	w, err := observe(past, dayStartS)
+	if err != nil {
+		return [24]int64{}, err
+	}
+	if m.beta == nil || dayStartS < m.fitDayS || dayStartS-m.fitDayS >= max(1, m.RefitDays)*DayS {
+		if m.beta, err = fitSeasonal(w, dayStartS, offS); err != nil {
+			m.beta = nil
+			return [24]int64{}, err
+		}
+		m.fitDayS = dayStartS
+	}
+	f, err := w.forecast(m.beta, m.fitDayS, offS, true)
+	if err != nil {
+		return [24]int64{}, err
+	}
+	return whole(past, dayStartS, f), nil
 }
 
 // levelStage fits y = c0 + c1·s + c2·r̄(yesterday) + c3·r(t−24h) + c4·r(t−168h)
@@ -273,6 +335,9 @@ func levelStage(obs []bool, yAll, seasonal []float64) ([24]float64, error) {
 // means unit weights.
 func ridgeSolve(x *mat.Dense, y, w []float64, lambda float64, penalize []bool) ([]float64, error) {
 	n, p := x.Dims()
+	if p <= 8 {
+		return ridgeSolveNarrow(x, y, w, lambda, penalize)
+	}
 	xw := x
 	yw := y
 	if w != nil {
@@ -302,6 +367,43 @@ func ridgeSolve(x *mat.Dense, y, w []float64, lambda float64, penalize []bool) (
 	}
 	var beta mat.VecDense
 	if err := chol.SolveVecTo(&beta, &xty); err != nil {
+		return nil, fmt.Errorf("forecast: solving the regression: %w", err)
+	}
+	return beta.RawVector().Data, nil
+}
+
+// ridgeSolveNarrow is ridgeSolve for a few columns (the level stage's
+// IRLS, ten solves a forecast): the normal equations summed row by row,
+// with no √W·X copy, cost a fraction of a BLAS rank-k update that size.
+func ridgeSolveNarrow(x *mat.Dense, y, w []float64, lambda float64, penalize []bool) ([]float64, error) {
+	n, p := x.Dims()
+	xtx := make([]float64, p*p)
+	xty := make([]float64, p)
+	for i := range n {
+		row := x.RawRowView(i)
+		wi := 1.0
+		if w != nil {
+			wi = w[i]
+		}
+		for j, xj := range row {
+			wxj := wi * xj
+			xty[j] += wxj * y[i]
+			for k := j; k < p; k++ {
+				xtx[j*p+k] += wxj * row[k]
+			}
+		}
+	}
+	for j := range p {
+		if penalize[j] {
+			xtx[j*p+j] += lambda
+		}
+	}
+	var chol mat.Cholesky
+	if !chol.Factorize(mat.NewSymDense(p, xtx)) {
+		return nil, fmt.Errorf("forecast: regression is singular (too few distinct hours)")
+	}
+	var beta mat.VecDense
+	if err := chol.SolveVecTo(&beta, mat.NewVecDense(p, xty)); err != nil {
 		return nil, fmt.Errorf("forecast: solving the regression: %w", err)
 	}
 	return beta.RawVector().Data, nil
