@@ -93,8 +93,11 @@ type engine struct {
 	res     Result
 	// pending holds what each site used and made per interval start,
 	// until the interval is settled.
-	pending map[int64][]Use
-	next    int64 // next interval to report
+	pending   map[int64][]Use
+	pendingMu sync.Mutex // decide adds while commit's report takes
+	next      int64      // next interval to report
+	// timing of the decide stage, which runs beside commit's.
+	timing Timing
 }
 
 type simSite struct {
@@ -182,11 +185,24 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	done := 0
 	// Hourly blocks until the last interval is settled: its readings go
 	// in at its end, and it settles in the block after.
-	for t := warm + 3600; e.next < end; t += 3600 {
+	// A pipeline of two stages: while the block at t executes, the meters,
+	// the homes and the DSO decide the block at t+1 from the ledger as the
+	// block before t left it — an EMS a block behind, as on a real network.
+	t := warm + 3600
+	txs, err := e.decide(ctx, t, e.snapshot(t))
+	if err != nil {
+		return nil, err
+	}
+	for ; e.next < end; t += 3600 {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if err := e.hour(ctx, t); err != nil {
+		snap := e.snapshot(t + 3600)
+		errc := make(chan error, 1)
+		go func(t int64, txs [][]byte) { errc <- e.commit(t, txs) }(t, txs)
+		var derr error
+		txs, derr = e.decide(ctx, t+3600, snap)
+		if err := errors.Join(<-errc, derr); err != nil {
 			return nil, err
 		}
 		done++
@@ -197,6 +213,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return nil, fmt.Errorf("sim: interval %d not settled two days after the end", e.next)
 		}
 	}
+	e.res.Timing.EMS, e.res.Timing.Meters = e.timing.EMS, e.timing.Meters
 	e.app.State(func(s *contract.State) {
 		e.res.AppHash, e.res.Height = s.AppHash(), s.Height()
 		in := s.Info()
@@ -297,28 +314,50 @@ func (e *engine) register(t int64) error {
 }
 
 // forecaster is a site's EMS forecast: Prophet-level, learned from the
-// four weeks its meter recorded before the day.
+// four weeks its meter recorded before the day, its seasonal stage refit
+// weekly (forecast.Model); the same hour yesterday while too little
+// history is known for a fit.
 func (e *engine) forecaster(site int, offS int64, hasGen bool) agent.ForecastFunc {
-	return func(day int64) (base, gen [plan.HoursPerDay]int64, err error) {
-		load, prod := forecast.Series{}, forecast.Series{}
+	offH := int(offS / 3600)
+	load, gen := &forecast.Model{UTCOffsetH: offH, RefitDays: 7}, &forecast.Model{UTCOffsetH: offH, RefitDays: 7}
+	predict := func(m *forecast.Model, s forecast.Series, day int64) ([plan.HoursPerDay]int64, error) {
+		f, err := m.Forecast(s, day)
+		if err != nil {
+			return forecast.Forecast(s, day, offH, forecast.SameHourYesterday)
+		}
+		return f, nil
+	}
+	return func(day int64) (base, prod [plan.HoursPerDay]int64, err error) {
+		ls, gs := forecast.Series{}, forecast.Series{}
 		for t := day - 28*86400; t < day; t += 3600 {
-			load[t] = e.model.BaseLoadWh(site, t)
+			ls[t] = e.model.BaseLoadWh(site, t)
 			if hasGen {
-				prod[t] = e.model.ProductionWh(site, t)
+				gs[t] = e.model.ProductionWh(site, t)
 			}
 		}
-		return agent.HistoryForecast(load, prod, int(offS/3600), forecast.ProphetLevel)(day)
+		if base, err = predict(load, ls, day); err != nil || !hasGen {
+			return base, prod, err
+		}
+		prod, err = predict(gen, gs, day)
+		return base, prod, err
 	}
 }
 
-// hour runs the block at market time t: the meters' closing readings of
-// the interval ending at t, and what every EMS and the DSO decide at t.
-func (e *engine) hour(ctx context.Context, t int64) error {
-	var snap agent.Snapshot
-	e.app.State(func(s *contract.State) {
-		snap = agent.Snapshot{MarketTime: t, Params: s.Params(), Listings: s.Listings(t-86400, t+2*86400, false), DR: s.DRs()}
-	})
+// decide is what the sites' meters and EMS, and the DSO, send for the
+// block at market time t: the meters' closing readings of the interval
+// ending at t, and what each EMS and the DSO decide at t from snap. It
+// reads nothing of the ledger but snap, so it may run while the block
+// before executes.
+func (e *engine) decide(ctx context.Context, t int64, snap agent.Snapshot) ([][]byte, error) {
+	snap.MarketTime = t
 	start := time.Now()
+	// The DSO reads the members' plans from the ledger: it goes first,
+	// while nothing else touches it.
+	if e.dsoAg != nil {
+		if err := e.dsoAg.Step(ctx, snap); err != nil {
+			return nil, err
+		}
+	}
 	entries := make([]contract.ReadingEntry, len(e.sites))
 	hours := make([]Use, len(e.sites))
 	errs := make([]error, len(e.sites))
@@ -348,7 +387,7 @@ func (e *engine) hour(ctx context.Context, t int64) error {
 	close(work)
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("sim: hour %d: %w", t, err)
+		return nil, fmt.Errorf("sim: hour %d: %w", t, err)
 	}
 	// The workers' busy time, shared out of the wall time they took.
 	var m, a int64
@@ -356,32 +395,40 @@ func (e *engine) hour(ctx context.Context, t int64) error {
 		m, a = m+meterNs[w], a+emsNs[w]
 	}
 	if wall := time.Since(start); m+a > 0 {
-		e.res.Timing.Meters += time.Duration(int64(wall) * m / (m + a))
-		e.res.Timing.EMS += time.Duration(int64(wall) * a / (m + a))
+		e.timing.Meters += time.Duration(int64(wall) * m / (m + a))
+		e.timing.EMS += time.Duration(int64(wall) * a / (m + a))
 	}
 	if iv := t - 3600; iv >= e.o.From {
+		e.pendingMu.Lock()
 		e.pending[iv] = hours
+		e.pendingMu.Unlock()
 	}
-	start = time.Now()
-	if e.dsoAg != nil {
-		if err := e.dsoAg.Step(ctx, snap); err != nil {
-			return err
-		}
-	}
-	var txs [][]byte
 	for i := 0; i < len(entries); i += contract.MaxReadingsPerTx {
 		msg := &contract.MsgReadings{Readings: entries[i:min(i+contract.MaxReadingsPerTx, len(entries))]}
 		if err := e.opBox.Send(ctx, e.op, msg); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	txs = append(txs, e.opBox.take()...)
-	txs = append(txs, e.dsoBox.take()...)
+	txs := append(e.opBox.take(), e.dsoBox.take()...)
 	for _, ss := range e.sites {
 		txs = append(txs, ss.box.take()...)
 	}
-	e.res.Timing.EMS += time.Since(start)
-	start = time.Now()
+	return txs, nil
+}
+
+// snapshot is what the EMS sees of the ledger: the listings from a day
+// back and the demand-response requests.
+func (e *engine) snapshot(t int64) agent.Snapshot {
+	var snap agent.Snapshot
+	e.app.State(func(s *contract.State) {
+		snap = agent.Snapshot{MarketTime: t, Params: s.Params(), Listings: s.Listings(t-86400, t+2*86400, false), DR: s.DRs()}
+	})
+	return snap
+}
+
+// commit runs the block at t and reports the intervals it settled.
+func (e *engine) commit(t int64, txs [][]byte) error {
+	start := time.Now()
 	if err := e.block(t, txs, false); err != nil {
 		return err
 	}
@@ -469,8 +516,10 @@ func (e *engine) report() {
 		if !ok {
 			return
 		}
+		e.pendingMu.Lock()
 		hours := e.pending[e.next]
 		delete(e.pending, e.next)
+		e.pendingMu.Unlock()
 		e.next += e.params.IntervalS
 		if hours == nil || e.o.OnInterval == nil {
 			continue
