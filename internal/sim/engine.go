@@ -64,11 +64,13 @@ type Result struct {
 	Timing Timing
 }
 
-// Timing is where a simulation's wall time went.
+// Timing is the wall time each stage took. The EMS and the meters of an
+// hour run beside the ledger's block of the hour before, so the stages
+// add up to more than the run.
 type Timing struct {
-	// EMS: forecasting, planning, bidding and signing the homes'
-	// transactions; Meters: the meters' readings, signed; Ledger: the
-	// contract executing and committing the blocks (clearing and
+	// EMS: forecasting, planning, bidding and signing the homes' and the
+	// DSO's transactions; Meters: the meters' readings, signed; Ledger:
+	// the contract executing and committing the blocks (clearing and
 	// settlement included); Report: turning settlements into KPIs.
 	EMS, Meters, Ledger, Report time.Duration
 }
