@@ -19,7 +19,9 @@ type ltHash [1024]uint16
 
 const ltDomain = "gridledger/state/v2\x00"
 
-func expand(key string, value []byte, out *[2048]byte) {
+// seedOf is the SHA-256 an entry's expansion is keyed by: remembering it
+// lets an entry leave the hash without being encoded again.
+func seedOf(key string, value []byte) [32]byte {
 	h := sha256.New()
 	var n [8]byte
 	h.Write([]byte(ltDomain))
@@ -28,7 +30,12 @@ func expand(key string, value []byte, out *[2048]byte) {
 	h.Write([]byte(key))
 	h.Write(value)
 	var seed [32]byte
-	block, err := aes.NewCipher(h.Sum(seed[:0]))
+	h.Sum(seed[:0])
+	return seed
+}
+
+func expand(seed [32]byte, out *[2048]byte) {
+	block, err := aes.NewCipher(seed[:])
 	if err != nil {
 		panic(err) // a 32-byte key is always valid
 	}
@@ -37,17 +44,17 @@ func expand(key string, value []byte, out *[2048]byte) {
 	cipher.NewCTR(block, iv[:]).XORKeyStream(out[:], out[:])
 }
 
-func (l *ltHash) add(key string, value []byte) {
+func (l *ltHash) add(seed [32]byte) {
 	var buf [2048]byte
-	expand(key, value, &buf)
+	expand(seed, &buf)
 	for i := range l {
 		l[i] += binary.LittleEndian.Uint16(buf[2*i:])
 	}
 }
 
-func (l *ltHash) sub(key string, value []byte) {
+func (l *ltHash) sub(seed [32]byte) {
 	var buf [2048]byte
-	expand(key, value, &buf)
+	expand(seed, &buf)
 	for i := range l {
 		l[i] -= binary.LittleEndian.Uint16(buf[2*i:])
 	}

@@ -214,7 +214,10 @@ type State struct {
 	plans map[int64]map[string]*PlanEntry
 	dr    map[string]*DRRequest
 
-	hash  ltHash
+	hash ltHash
+	// seeds holds each entry's hash seed as last committed, so that a
+	// changed entry leaves the hash without being encoded again.
+	seeds map[string][32]byte
 	dirty map[string]any // key → object written this block
 	// events of the block's own work (listings opened and cleared).
 	blockEvents []Event
@@ -250,6 +253,7 @@ func newState() *State {
 		plans:        map[int64]map[string]*PlanEntry{},
 		dr:           map[string]*DRRequest{},
 		dirty:        map[string]any{},
+		seeds:        map[string][32]byte{},
 	}
 }
 
@@ -269,7 +273,11 @@ func (s *State) touch(key string, obj any, existed bool) {
 		return
 	}
 	if existed {
-		s.hash.sub(key, encode(obj))
+		seed, ok := s.seeds[key]
+		if !ok {
+			panic(fmt.Sprintf("contract: entry %q changed but was never committed", key))
+		}
+		s.hash.sub(seed)
 	}
 	s.dirty[key] = obj
 }
@@ -319,11 +327,14 @@ func (s *State) commit() Commitment {
 	c := Commitment{Height: s.height, MarketTime: s.marketTime, Writes: make([]KV, 0, len(keys))}
 	for _, k := range keys {
 		if s.dirty[k] == deleted {
+			delete(s.seeds, k)
 			c.Writes = append(c.Writes, KV{k, nil})
 			continue
 		}
 		v := encode(s.dirty[k])
-		s.hash.add(k, v)
+		seed := seedOf(k, v)
+		s.seeds[k] = seed
+		s.hash.add(seed)
 		c.Writes = append(c.Writes, KV{k, v})
 		if p, ok := s.dirty[k].(*Participant); ok {
 			c.Accounts = append(c.Accounts, p.account())
@@ -450,7 +461,9 @@ func Load(entries []KV, height, marketTime int64) (*State, error) {
 		if err != nil {
 			return nil, fmt.Errorf("contract: load %q: %w", e.Key, err)
 		}
-		s.hash.add(e.Key, e.Value)
+		seed := seedOf(e.Key, e.Value)
+		s.seeds[e.Key] = seed
+		s.hash.add(seed)
 	}
 	slicesSort(s.starts)
 	slicesSort(s.open)
