@@ -700,3 +700,32 @@ func TestSettledListingsArePrunedAfterTheirRetention(t *testing.T) {
 		t.Error("a restarted node's app hash differs after pruning")
 	}
 }
+
+// ListingsBrief is Listings without books, trades and grid flows: the
+// same listings, states, prices and clearing figures.
+func TestListingsBriefKeepsThePricesAndDropsTheTrades(t *testing.T) {
+	w := newSettleWorld(t)
+	w.trade(1000)
+	full, brief := w.s.Listings(0, at(30, 0), true), w.s.ListingsBrief(0, at(30, 0))
+	if len(full) != len(brief) || len(full) == 0 {
+		t.Fatalf("%d listings, %d brief", len(full), len(brief))
+	}
+	for i, f := range full {
+		b := brief[i]
+		if b.Start != f.Start || b.State != f.State || b.GridPricePerKWh != f.GridPricePerKWh || len(b.Book) != 0 {
+			t.Errorf("listing %d: brief %+v, full %+v", f.Start, b.Listing, f.Listing)
+		}
+		if (f.Clearing == nil) != (b.Clearing == nil) {
+			t.Fatalf("listing %d: clearing %v, brief %v", f.Start, f.Clearing, b.Clearing)
+		}
+		if c := b.Clearing; c != nil {
+			if *c.MCP != *f.Clearing.MCP || c.TradedWh != f.Clearing.TradedWh || c.Trades != nil || len(f.Clearing.Trades) == 0 {
+				t.Errorf("listing %d: brief clearing %+v", f.Start, c)
+			}
+			*c.MCP = 1 // the brief shares nothing with the state
+		}
+	}
+	if c := w.listing(at(2, 0)).Clearing; *c.MCP != mcp2 {
+		t.Errorf("changing a brief listing changed the state: MCP %d", *c.MCP)
+	}
+}
