@@ -52,8 +52,10 @@ const (
 	MaxPlanIntervals = 48
 	// MaxDRIntervals bounds one request (a day of hours).
 	MaxDRIntervals = 24
-	// MaxDRTargets bounds the members one request names.
-	MaxDRTargets = 10_000
+	// MaxDRTargets bounds the members one request names: 64 targets with
+	// the longest ids still fit a transaction (MaxTxBytes). A DSO wanting
+	// more sends a request per feeder.
+	MaxDRTargets = 64
 )
 
 // PlanEntry is a member's committed plan for one interval.

@@ -3,8 +3,10 @@ package contract_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/gridledger/gridledger/internal/contract"
@@ -292,4 +294,18 @@ func TestRefusedBeforeTheNonceChangesNothing(t *testing.T) {
 	}
 	// bob's next nonce is still free for a genuine transaction.
 	h.do(contract.CodeOK, signTx(t, keyOf("bob"), testChain, "bob", next, contract.TypeBid, bid))
+}
+
+// The most targets a DR request may name, with the longest ids, fit a
+// transaction: the limits agree.
+func TestALargestDRRequestFitsATransaction(t *testing.T) {
+	h := newHarness(t)
+	m := &contract.MsgDRRequest{ID: strings.Repeat("r", 64), Start: at(30, 0), Intervals: contract.MaxDRIntervals,
+		Feeder: strings.Repeat("f", 64), ReductionW: contract.MaxCapacityW, IncentivePerKWh: contract.MaxPricePerKWh}
+	for i := range contract.MaxDRTargets {
+		m.Targets = append(m.Targets, contract.DRTarget{Member: fmt.Sprintf("%064d", i), ReductionWh: contract.MaxOrderWh})
+	}
+	if raw := h.tx("dso", m); len(raw) > contract.MaxTxBytes {
+		t.Errorf("a DR request with %d targets takes %d bytes, limit %d", len(m.Targets), len(raw), contract.MaxTxBytes)
+	}
 }

@@ -75,7 +75,9 @@ func (d *DSO) Step(ctx context.Context, snap Snapshot) error {
 		return nil
 	}
 	n = min(n, contract.MaxDRIntervals)
+	// The most flexible members, as many as a request may name.
 	targets := dr.Rank(dr.MemberFlex(plans[first:first+n]), excess)
+	targets = targets[:min(len(targets), contract.MaxDRTargets)]
 	if len(targets) == 0 {
 		d.Log.Info("DSO: load out of balance but no flexibility planned", "day", day, "excess_wh", excess)
 		return nil
