@@ -264,7 +264,7 @@ func simulate(ctx context.Context, c *community.Community, seed uint64, from int
 		"meters": t.Meters.Round(time.Millisecond).String(), "ledger": t.Ledger.Round(time.Millisecond).String(),
 		"kpis": t.Report.Round(time.Millisecond).String()}
 	return report.Run{Mechanism: c.Mechanism, DemandResponse: c.DR.Enabled, AppHash: strings.ToUpper(hex.EncodeToString(res.AppHash)),
-		Height: res.Height, Transactions: res.Txs, Refused: res.Refused, KPIs: k, Hours: hours}, timing, nil
+		Height: res.Height, Transactions: res.Txs, Refused: res.Refused, RefusedFirst: res.RefusedFirst, KPIs: k, Hours: hours}, timing, nil
 }
 
 func printSimSummary(w io.Writer, out string, runs []report.Run) error {

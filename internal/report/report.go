@@ -41,7 +41,10 @@ type Run struct {
 	Height         int64            `json:"height"`
 	Transactions   int64            `json:"transactions"`
 	Refused        map[string]int64 `json:"refused"`
-	KPIs           kpi.Report       `json:"kpis"`
+	// RefusedFirst is the ledger's message for the first refusal of each
+	// code: where to start looking.
+	RefusedFirst map[string]string `json:"refused_first,omitempty"`
+	KPIs         kpi.Report        `json:"kpis"`
 	// Hours are the community's sums per interval (intervals.csv and the
 	// charts); not repeated in kpis.json.
 	Hours []kpi.HourPoint `json:"-"`

@@ -54,8 +54,10 @@ type Result struct {
 	// Txs and TxBytes count every transaction in the blocks; StateBytes
 	// is the ledger state's size at the end.
 	Txs, TxBytes, StateBytes int64
-	// Refused counts transactions the ledger refused, by code name.
-	Refused map[string]int64
+	// Refused counts transactions the ledger refused, by code name;
+	// RefusedFirst is the first one's message for each code.
+	Refused      map[string]int64
+	RefusedFirst map[string]string
 	// Supply and Holdings are all money issued and what the wallets hold
 	// (balances, escrow and debts between members) at the end: equal when
 	// no money was created or lost.
@@ -163,7 +165,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	e := &engine{o: o, c: o.Community, pending: map[int64][]Use{}, res: Result{Refused: map[string]int64{}}}
+	e := &engine{o: o, c: o.Community, pending: map[int64][]Use{}, res: Result{Refused: map[string]int64{}, RefusedFirst: map[string]string{}}}
 	var err error
 	if e.model, err = e.c.Model(o.Seed); err != nil {
 		return nil, err
@@ -423,7 +425,7 @@ func (e *engine) decide(ctx context.Context, t int64, snap agent.Snapshot) ([][]
 func (e *engine) snapshot(t int64) agent.Snapshot {
 	var snap agent.Snapshot
 	e.app.State(func(s *contract.State) {
-		snap = agent.Snapshot{MarketTime: t, Params: s.Params(), Listings: s.Listings(t-86400, t+2*86400, false), DR: s.DRs()}
+		snap = agent.Snapshot{MarketTime: t, Params: s.Params(), Listings: s.ListingsBrief(t-86400, t+2*86400), DR: s.DRs()}
 	})
 	return snap
 }
@@ -493,7 +495,9 @@ func (e *engine) block(t int64, txs [][]byte, strict bool) error {
 			if strict {
 				return fmt.Errorf("tx %d: %s: %s", i, r.Info, r.Log)
 			}
-			e.res.Refused[r.Info]++
+			if e.res.Refused[r.Info]++; e.res.Refused[r.Info] == 1 {
+				e.res.RefusedFirst[r.Info] = fmt.Sprintf("block %d tx %d: %s", e.height, i, r.Log)
+			}
 		}
 	}
 	for _, tx := range txs {
