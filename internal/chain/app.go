@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 
 	dbm "github.com/cometbft/cometbft-db"
@@ -176,7 +177,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (
 		return nil, fmt.Errorf("chain: FinalizeBlock before InitChain")
 	}
 	a.state.BeginBlock(req.Height, req.Time.UnixNano())
-	results := a.state.DeliverTxs(req.Txs)
+	results := a.state.DeliverChecked(a.check(req.Txs))
 	c, events := a.state.EndBlock()
 	a.stage(c)
 	resp := &abci.FinalizeBlockResponse{AppHash: c.AppHash, TxResults: make([]*abci.ExecTxResult, len(results)), Events: abciEvents(events)}
@@ -184,6 +185,31 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (
 		resp.TxResults[i] = &abci.ExecTxResult{Code: uint32(r.Code), Codespace: codespace(r.Code), Log: r.Log, Info: r.Code.Name(), Events: abciEvents(r.Events)}
 	}
 	return resp, nil
+}
+
+// checkChunk is the fewest transactions worth a core of their own.
+const checkChunk = 256
+
+// check decodes a block's transactions and checks their signatures, a part
+// per core: the contract's CheckTxs only reads the state, and the joined
+// parts are what one CheckTxs of the whole block would give, so every
+// validator reaches the same result whatever its core count.
+func (a *App) check(txs [][]byte) contract.Checked {
+	n := min(runtime.GOMAXPROCS(0), len(txs)/checkChunk)
+	if n <= 1 {
+		return a.state.CheckTxs(txs)
+	}
+	parts := make([]contract.Checked, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			parts[i] = a.state.CheckTxs(txs[i*len(txs)/n : (i+1)*len(txs)/n])
+		}()
+	}
+	wg.Wait()
+	return contract.JoinChecked(parts...)
 }
 
 func codespace(c contract.Code) string {

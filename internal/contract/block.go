@@ -210,44 +210,69 @@ func mustValue(wh, price int64) int64 {
 // DeliverTxs applies a block's transactions in order. Signatures of signers
 // known at the start of the block are checked in one batch first.
 func (s *State) DeliverTxs(raws [][]byte) []TxResult {
-	txs := make([]*Tx, len(raws))
-	errs := make([]error, len(raws))
-	keys := make([][]byte, len(raws))
+	return s.DeliverChecked(s.CheckTxs(raws))
+}
+
+// Checked is a block's transactions decoded, with their signatures checked
+// against the keys their signers had when the block began.
+type Checked struct {
+	txs   []*Tx
+	errs  []error
+	keys  [][]byte // the key a signature was checked against; nil: not checked
+	valid []bool
+}
+
+// CheckTxs decodes transactions and checks their signatures in one batch:
+// the part of delivering a block that depends on no transaction before it.
+// It only reads the state, so a chain adapter may check the parts of a
+// block side by side, join them in order (JoinChecked) and deliver them
+// (DeliverChecked): the result is the same as DeliverTxs'.
+func (s *State) CheckTxs(raws [][]byte) Checked {
+	c := Checked{txs: make([]*Tx, len(raws)), errs: make([]error, len(raws)), keys: make([][]byte, len(raws)), valid: make([]bool, len(raws))}
 	bv := ed25519.NewBatchVerifier()
-	n := 0
+	var in []int
 	for i, raw := range raws {
-		txs[i], errs[i] = DecodeTx(raw)
-		if errs[i] != nil {
+		c.txs[i], c.errs[i] = DecodeTx(raw)
+		if c.errs[i] != nil {
 			continue
 		}
-		if p, ok := s.participants[txs[i].Signer]; ok {
-			keys[i] = p.PubKey
-			if bv.Add(ed25519.PubKey(p.PubKey), txs[i].SignBytes, txs[i].Signature) == nil {
-				n++
-			} else {
-				keys[i] = nil
+		if p, ok := s.participants[c.txs[i].Signer]; ok {
+			if bv.Add(ed25519.PubKey(p.PubKey), c.txs[i].SignBytes, c.txs[i].Signature) == nil {
+				c.keys[i] = p.PubKey
+				in = append(in, i)
 			}
 		}
 	}
-	var valid []bool
-	if n > 0 {
-		_, valid = bv.Verify()
+	if len(in) > 0 {
+		_, valid := bv.Verify()
+		for j, i := range in {
+			c.valid[i] = valid[j]
+		}
 	}
-	out := make([]TxResult, len(raws))
-	j := 0
-	for i := range raws {
-		if errs[i] != nil {
-			out[i] = TxResult{Code: CodeOf(errs[i]), Log: errs[i].Error()}
+	return c
+}
+
+// JoinChecked puts checked parts of a block back together, in order.
+func JoinChecked(parts ...Checked) Checked {
+	var c Checked
+	for _, p := range parts {
+		c.txs, c.errs = append(c.txs, p.txs...), append(c.errs, p.errs...)
+		c.keys, c.valid = append(c.keys, p.keys...), append(c.valid, p.valid...)
+	}
+	return c
+}
+
+// DeliverChecked applies checked transactions in order.
+func (s *State) DeliverChecked(c Checked) []TxResult {
+	out := make([]TxResult, len(c.txs))
+	for i, tx := range c.txs {
+		if c.errs[i] != nil {
+			out[i] = TxResult{Code: CodeOf(c.errs[i]), Log: c.errs[i].Error()}
 			continue
 		}
 		// The batch vouches for a signature only against the key the
 		// signer had at the start of the block.
-		verified := false
-		if keys[i] != nil {
-			verified = valid[j]
-			j++
-		}
-		out[i] = s.deliver(txs[i], keys[i], verified)
+		out[i] = s.deliver(tx, c.keys[i], c.keys[i] != nil && c.valid[i])
 	}
 	return out
 }

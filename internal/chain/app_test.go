@@ -1,0 +1,90 @@
+package chain
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	dbm "github.com/cometbft/cometbft-db"
+	abci "github.com/cometbft/cometbft/abci/types"
+	"github.com/cometbft/cometbft/crypto/ed25519"
+
+	"github.com/gridledger/gridledger/internal/contract"
+)
+
+// The app checks a big block's signatures a part per core; the outcome
+// must be the contract's own single pass: the same results, refusals in
+// the same places, the same app hash.
+func TestParallelCheckingChangesNothing(t *testing.T) {
+	op := Key{ID: "operator", Role: contract.RoleOperator, PrivKey: ed25519.GenPrivKeyFromSecret([]byte("op"))}
+	g := contract.Genesis{Params: contract.DefaultParams(), TimeScale: 1,
+		Participants: []contract.Participant{{ID: op.ID, Role: op.Role, PubKey: op.PubKey()}}}
+	state, _ := json.Marshal(g)
+	genesis := time.Unix(1_750_000_000, 0).UTC()
+
+	// 1,000 registrations and money for them, with bad ones sprinkled in:
+	// a forged signature, garbage, a replayed nonce.
+	var txs [][]byte
+	nonce := uint64(0)
+	other := ed25519.GenPrivKeyFromSecret([]byte("other"))
+	for i := range 1000 {
+		nonce++
+		msg := &contract.MsgRegisterParticipant{ID: fmt.Sprintf("m%04d", i), Role: contract.RoleMember,
+			NodeType: contract.NodeHousehold, PubKey: ed25519.GenPrivKeyFromSecret(fmt.Appendf(nil, "m%d", i)).PubKey().Bytes()}
+		key := op.PrivKey
+		if i%97 == 5 {
+			key = other // forged
+		}
+		raw, err := contract.Sign(key, "c", op.ID, nonce, msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case i%131 == 7:
+			raw = []byte("not a transaction")
+		case i%149 == 11:
+			txs = append(txs, raw) // replayed below
+		}
+		txs = append(txs, raw)
+	}
+
+	app, err := NewApp(dbm.NewMemDB(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.InitChain(context.Background(), &abci.InitChainRequest{ChainId: "c", AppStateBytes: state, Time: genesis}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := app.FinalizeBlock(context.Background(), &abci.FinalizeBlockRequest{Height: 1, Time: genesis.Add(time.Second), Txs: txs})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	s, _, err := contract.NewGenesis("c", g, genesis.UnixNano())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.BeginBlock(1, genesis.Add(time.Second).UnixNano())
+	want := s.DeliverTxs(txs)
+	cm, _ := s.EndBlock()
+	refused := 0
+	for i, r := range want {
+		got := resp.TxResults[i]
+		if got.Code != uint32(r.Code) || got.Log != r.Log {
+			t.Fatalf("tx %d: app %d %q, contract %d %q", i, got.Code, got.Log, r.Code, r.Log)
+		}
+		if r.Code != contract.CodeOK {
+			refused++
+		}
+	}
+	if !bytes.Equal(resp.AppHash, cm.AppHash) {
+		t.Errorf("app hash %X, contract's %X", resp.AppHash, cm.AppHash)
+	}
+	if refused < 20 || refused > 40 {
+		t.Errorf("%d of %d refused: the bad transactions were not where they were put", refused, len(txs))
+	}
+}
