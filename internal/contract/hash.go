@@ -11,11 +11,21 @@ import (
 // 16-bit, 1024-lane form Facebook published): the hash of a set of (key,
 // value) entries is the lane-wise sum mod 2^16 of each entry's 2048-byte
 // expansion: the AES-256-CTR keystream under the SHA-256 of the entry, a
-// PRG seeded by a hash (four times faster than SHAKE128 here, with AES-NI). Adding or removing an entry costs one expansion, so
-// the app hash follows the whole state in O(changes) per block, and because
+// PRG seeded by a hash (four times faster than SHAKE128 here, with
+// AES-NI). Adding or removing an entry costs one expansion, so the app hash follows the whole state in O(changes) per block, and because
 // addition commutes it is the same whatever order entries were written in —
 // a hash of the sorted state without sorting it.
-type ltHash [1024]uint16
+//
+// The lanes are kept four to a uint64 (lane 4i+k in bits 16k..16k+15, the
+// little-endian reading of the expansion) and added with SWAR arithmetic,
+// four lanes an operation.
+type ltHash [256]uint64
+
+// Lane masks: the top bit of each 16-bit lane, and the rest.
+const (
+	laneHi = 0x8000_8000_8000_8000
+	laneLo = ^uint64(laneHi)
+)
 
 const ltDomain = "gridledger/state/v2\x00"
 
@@ -48,7 +58,8 @@ func (l *ltHash) add(seed [32]byte) {
 	var buf [2048]byte
 	expand(seed, &buf)
 	for i := range l {
-		l[i] += binary.LittleEndian.Uint16(buf[2*i:])
+		x, y := l[i], binary.LittleEndian.Uint64(buf[8*i:])
+		l[i] = ((x & laneLo) + (y & laneLo)) ^ ((x ^ y) & laneHi)
 	}
 }
 
@@ -56,7 +67,8 @@ func (l *ltHash) sub(seed [32]byte) {
 	var buf [2048]byte
 	expand(seed, &buf)
 	for i := range l {
-		l[i] -= binary.LittleEndian.Uint16(buf[2*i:])
+		x, y := l[i], binary.LittleEndian.Uint64(buf[8*i:])
+		l[i] = ((x | laneHi) - (y & laneLo)) ^ ((x ^ ^y) & laneHi)
 	}
 }
 
@@ -64,7 +76,7 @@ func (l *ltHash) sub(seed [32]byte) {
 func (l *ltHash) sum() []byte {
 	var buf [2048]byte
 	for i, v := range l {
-		binary.LittleEndian.PutUint16(buf[2*i:], v)
+		binary.LittleEndian.PutUint64(buf[8*i:], v)
 	}
 	s := sha256.Sum256(buf[:])
 	return s[:]
