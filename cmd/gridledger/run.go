@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gridledger/gridledger/internal/chain"
+	"github.com/gridledger/gridledger/internal/community"
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/ems/agent"
 	"github.com/gridledger/gridledger/internal/ems/forecast"
@@ -32,16 +33,21 @@ func newRunCmd() *cobra.Command {
 	var mech string
 	var duration time.Duration
 	var lead int64
+	var file string
+	var seed uint64
 	o := chain.DefaultInitOptions()
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the whole system on this machine: a validator and a simulated community trading every interval",
-		Long: `run starts an embedded single validator and a simulated community of a dozen
-members (households, prosumers with PV, a non-residential building, an EV
-charging station, public lighting and a PV producer). Market time runs
---time-scale times faster than real time, so with the default an hourly
-auction clears every 5 seconds. Each member signs its own bids and offers
-and sends them to the node; each clearing is printed as it happens.
+		Long: `run starts an embedded single validator, the meters' MQTT broker and gateway,
+and a simulated community: by default a generated dozen members (households,
+prosumers with PV, a non-residential building, an EV charging station,
+public lighting and a PV producer), or the community of --community FILE
+(docs/community.md). Market time runs --time-scale times faster than real
+time, so with the default an hourly auction clears every 5 seconds. Each
+member's EMS plans its day and signs its own bids and offers; its meter
+reports over MQTT; each clearing and settlement is printed as it happens,
+and the KPIs of what was settled when run stops.
 
 Without --home it uses a fresh temporary home; with --home it uses (and if
 needed initialises) that one, so 'gridledger tx' and 'gridledger query'
@@ -65,9 +71,20 @@ can be pointed at it from another terminal.`,
 				defer os.RemoveAll(dir)
 				home = dir
 			}
+			c, err := loadCommunity(file, 0, seed)
+			if file == "" {
+				c, err = community.Generate(12, seed), nil
+				c.Name = "demo"
+			}
+			if err != nil {
+				return err
+			}
 			if _, err := os.Stat(filepath.Join(home, "config", "genesis.json")); errors.Is(err, os.ErrNotExist) {
 				o.TimeScale = scale
-				o.Params.Mechanism = market.Mechanism(mech)
+				o.Params = c.Params()
+				if cmd.Flags().Changed("mechanism") {
+					o.Params.Mechanism = market.Mechanism(mech)
+				}
 				// A demo must start even where a node or a mosquitto
 				// already holds the default ports: take free ones instead.
 				for _, a := range []struct {
@@ -85,11 +102,17 @@ can be pointed at it from another terminal.`,
 					return err
 				}
 			}
-			return runCommunity(ctx, cmd, home, lead, log)
+			sites, err := sim.Sites(c, seed)
+			if err != nil {
+				return err
+			}
+			return runCommunity(ctx, cmd, home, sites, lead, log)
 		},
 	}
 	cmd.Flags().Int64Var(&scale, "time-scale", 720, "market seconds per real second for a new home (720: an hour every 5 s)")
-	cmd.Flags().StringVar(&mech, "mechanism", string(market.AverageBid), "clearing mechanism for a new home")
+	cmd.Flags().StringVar(&mech, "mechanism", string(market.AverageBid), "clearing mechanism for a new home (default: the community's)")
+	cmd.Flags().StringVar(&file, "community", "", "the community to run (TOML, docs/community.md; default: a generated dozen sites)")
+	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the community's weather and households (and of the generated one)")
 	cmd.Flags().DurationVar(&duration, "duration", 0, "stop after this long (default: until interrupted)")
 	cmd.Flags().Int64Var(&lead, "lead", 2, "members bid this many intervals before gate closure")
 	cmd.Flags().StringVar(&o.RPCAddr, "rpc-laddr", o.RPCAddr, "RPC listen address for a new home")
@@ -98,14 +121,14 @@ can be pointed at it from another terminal.`,
 	return cmd
 }
 
-func runCommunity(ctx context.Context, cmd *cobra.Command, home string, lead int64, log *slog.Logger) error {
+func runCommunity(ctx context.Context, cmd *cobra.Command, home string, sites []sim.Site, lead int64, log *slog.Logger) error {
 	svc, err := startServices(ctx, home, "", log)
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
-	community := svc.node.GenesisDoc().ChainID
-	log.Info("validator running", "home", home, "rpc", svc.node.RPCAddr(), "mqtt", svc.mqtt, "chain", community)
+	chainID := svc.node.GenesisDoc().ChainID
+	log.Info("validator running", "home", home, "rpc", svc.node.RPCAddr(), "mqtt", svc.mqtt, "chain", chainID)
 	cl := svc.client
 	op, err := chain.LoadKey(home, "operator")
 	if err != nil {
@@ -119,7 +142,7 @@ func runCommunity(ctx context.Context, cmd *cobra.Command, home string, lead int
 	if err != nil {
 		return err
 	}
-	live := &sim.Live{Client: cl, Operator: op, DSO: dso, Sites: sim.DemoCommunity(), Keys: map[string]chain.Key{},
+	live := &sim.Live{Client: cl, Operator: op, DSO: dso, Sites: sites, Keys: map[string]chain.Key{},
 		Log: log, LeadIntervals: lead, FundsNano: 50 * units.NanoPerUnit}
 	var params contract.Params
 	if err := cl.Query(ctx, "/params", &params); err != nil {
@@ -129,8 +152,8 @@ func runCommunity(ctx context.Context, cmd *cobra.Command, home string, lead int
 	if err := cl.Query(ctx, "/listings", &listings); err != nil {
 		return err
 	}
-	metering := &sim.Metering{Community: community, Broker: svc.mqtt, GatewayKey: gw, Clock: svc.clock,
-		IntervalS: params.IntervalS, UTCOffsetS: params.TariffUTCOffsetS, Log: log}
+	metering := &sim.Metering{Community: chainID, Broker: svc.mqtt, GatewayKey: gw, Clock: svc.clock,
+		IntervalS: params.IntervalS, Log: log}
 	if len(listings) > 0 {
 		metering.From = listings[0].Start
 	}
@@ -143,7 +166,7 @@ func runCommunity(ctx context.Context, cmd *cobra.Command, home string, lead int
 		// The public lighting and the EV charger have cheap Tasmota plugs
 		// the gateway reads and signs for; every other site a meter that
 		// signs its own readings.
-		if s.NodeType == contract.NodePublicLighting || s.NodeType == contract.NodeEVCharging {
+		if s.Type == community.TypePublicLighting || s.Type == community.TypeEVCharging {
 			metering.Meters = append(metering.Meters, &sim.SiteMeter{Site: s, ID: s.ID + "-plug", Plug: true})
 			continue
 		}
@@ -162,7 +185,7 @@ func runCommunity(ctx context.Context, cmd *cobra.Command, home string, lead int
 		meterOf[sm.Site.ID] = sm
 	}
 	for _, s := range live.Sites {
-		a := &agent.Agent{Home: agent.Home{Member: s.ID, RES: s.RES, CapacityW: s.CapacityW, Appliances: agent.AppliancesOf(s.Appliances)},
+		a := &agent.Agent{Home: agent.Home{Member: s.ID, Feeder: s.Feeder, RES: s.RESID(), CapacityW: s.CapacityW(), Appliances: agent.AppliancesOf(s.PlanAppliances())},
 			Key: live.Keys[s.ID], Ledger: cl, Log: log, LeadIntervals: lead, Forecast: simForecast(s, params.TariffUTCOffsetS)}
 		live.Agents = append(live.Agents, a)
 		meterOf[s.ID].ApplianceWh = func(start int64) int64 { return a.ApplianceWh(start, params) }
@@ -210,7 +233,7 @@ func runCommunity(ctx context.Context, cmd *cobra.Command, home string, lead int
 	// the simulated sites really used and made.
 	var members []kpi.MemberInfo
 	for _, s := range live.Sites {
-		members = append(members, kpi.MemberInfo{ID: s.ID, NodeType: string(s.NodeType)})
+		members = append(members, kpi.MemberInfo{ID: s.ID, NodeType: s.Type})
 	}
 	acc := kpi.NewAccumulator(members)
 	var settled int64
@@ -274,7 +297,7 @@ func runCommunity(ctx context.Context, cmd *cobra.Command, home string, lead int
 func liveUses(live *sim.Live, start int64, p contract.Params) []sim.Use {
 	uses := make([]sim.Use, len(live.Sites))
 	for i, s := range live.Sites {
-		load, gen := s.Actual(start, p.IntervalS, p.TariffHour(start))
+		load, gen := s.Actual(start)
 		u := sim.Use{ID: s.ID, BaseWh: load, ConsumptionWh: load, NoDRWh: load, ProductionWh: gen}
 		local := start + p.TariffUTCOffsetS
 		day, h := start-((local%86400)+86400)%86400, int(((local%86400)+86400)%86400/3600)
@@ -325,7 +348,7 @@ func loadOrMakeKey(home, name string, role contract.Role) (chain.Key, error) {
 // from the four weeks its meter recorded before the day.
 func simForecast(s sim.Site, utcOffsetS int64) agent.ForecastFunc {
 	return func(day int64) (base, pv [plan.HoursPerDay]int64, err error) {
-		load, gen := s.History(day-28*86400, day, utcOffsetS)
+		load, gen := s.History(day-28*86400, day)
 		return agent.HistoryForecast(load, gen, int(utcOffsetS/3600), forecast.ProphetLevel)(day)
 	}
 }

@@ -3,80 +3,22 @@ package sim
 import (
 	"testing"
 
-	"github.com/gridledger/gridledger/internal/contract"
+	"github.com/gridledger/gridledger/internal/community"
 )
-
-// The demo community has every node type the seed names.
-func TestDemoCommunityHasEveryNodeType(t *testing.T) {
-	seen := map[contract.NodeType]int{}
-	ids := map[string]bool{}
-	for _, s := range DemoCommunity() {
-		seen[s.NodeType]++
-		if ids[s.ID] {
-			t.Fatalf("site id %s twice", s.ID)
-		}
-		ids[s.ID] = true
-		if (s.RES == "") != (s.CapacityW == 0) {
-			t.Errorf("%s: asset %q with capacity %d", s.ID, s.RES, s.CapacityW)
-		}
-	}
-	for _, nt := range contract.NodeTypes {
-		if seen[nt] == 0 {
-			t.Errorf("no %s site", nt)
-		}
-	}
-	if n := len(DemoCommunity()); n != 12 {
-		t.Errorf("%d sites, want a dozen", n)
-	}
-}
-
-// Simulated members never pay more than the utility would charge nor sell
-// for less than it would pay, never offer more than their asset can make,
-// and decide the same way every time for the same interval.
-func TestDecideStaysWithinTariffsAndCapacity(t *testing.T) {
-	const grid, feedIn, interval = 95_000, 39_000, 3600
-	start := int64(1_795_651_200) // a midnight UTC
-	var bids, offers int
-	for _, s := range DemoCommunity() {
-		for h := range 24 {
-			at := start + int64(h)*interval
-			o, ok := s.Decide(at, interval, h, grid, feedIn)
-			again, ok2 := s.Decide(at, interval, h, grid, feedIn)
-			if o != again || ok != ok2 {
-				t.Fatalf("%s hour %d: %+v then %+v", s.ID, h, o, again)
-			}
-			if !ok {
-				continue
-			}
-			if o.Wh <= 0 || o.PricePerKWh < feedIn || o.PricePerKWh > grid {
-				t.Errorf("%s hour %d: %+v outside [%d, %d] or not positive", s.ID, h, o, feedIn, grid)
-			}
-			switch o.Side {
-			case contract.SideBid:
-				bids++
-			case contract.SideOffer:
-				offers++
-				if s.CapacityW == 0 || o.Wh > s.CapacityW*interval/3600 {
-					t.Errorf("%s hour %d offers %d Wh from capacity %d W", s.ID, h, o.Wh, s.CapacityW)
-				}
-				if h < 6 || h > 18 {
-					t.Errorf("%s offers PV at %d h", s.ID, h)
-				}
-			}
-		}
-	}
-	if bids == 0 || offers == 0 {
-		t.Fatalf("a day of the community has %d bids and %d offers", bids, offers)
-	}
-}
 
 // A meter's registers never run backwards, add up interval by interval,
 // and at an interval's end equal the sum of that interval's actual energy.
 func TestMeterRegistersAccumulateActualEnergy(t *testing.T) {
 	const interval = 3600
-	start := int64(1_795_651_200)
-	for _, s := range DemoCommunity() {
-		m := &Meter{Site: s, IntervalS: interval}
+	sites, err := Sites(community.Generate(12, 3), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := int64(1_750_118_400) // mid-June: the roofs export
+	exported := false
+	for _, s := range sites {
+		appliance := int64(100 * s.Index)
+		m := &Meter{Site: s, IntervalS: interval, ApplianceWh: func(int64) int64 { return appliance }}
 		prev := m.At(start)
 		var want MeterRegisters
 		for k := int64(0); k < 24; k++ {
@@ -87,7 +29,8 @@ func TestMeterRegistersAccumulateActualEnergy(t *testing.T) {
 				}
 				prev = r
 			}
-			load, gen := s.Actual(start+k*interval, interval, int(k))
+			load, gen := s.Actual(start + k*interval)
+			load += appliance
 			want.ProductionWh += gen
 			if load > gen {
 				want.ImportWh += load - gen
@@ -96,6 +39,31 @@ func TestMeterRegistersAccumulateActualEnergy(t *testing.T) {
 			}
 			if got := m.At(start + (k+1)*interval); got != want {
 				t.Fatalf("%s after hour %d: %+v, want %+v", s.ID, k, got, want)
+			}
+		}
+		exported = exported || want.ExportWh > 0
+	}
+	if !exported {
+		t.Error("no site exported on a June day")
+	}
+}
+
+// A site's history is its model's, and has production only with a
+// generator.
+func TestSiteHistoryIsTheModels(t *testing.T) {
+	sites, err := Sites(community.Generate(12, 4), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := int64(1_750_118_400)
+	for _, s := range sites {
+		load, gen := s.History(from, from+2*86400)
+		if len(load) != 48 || (len(gen) == 48) != (s.CapacityW() > 0) || (len(gen) == 0) != (s.CapacityW() == 0) {
+			t.Errorf("%s: %d load hours, %d production hours, capacity %d W", s.ID, len(load), len(gen), s.CapacityW())
+		}
+		for ts, v := range load {
+			if l, _ := s.Actual(ts); l != v {
+				t.Fatalf("%s at %d: history %d, model %d", s.ID, ts, v, l)
 			}
 		}
 	}

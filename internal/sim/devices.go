@@ -38,7 +38,6 @@ type Metering struct {
 	GatewayKey chain.Key
 	Clock      interface{ Now() int64 }
 	IntervalS  int64
-	UTCOffsetS int64
 	// From is when the meters start reporting (market time): the start of
 	// the first listing, so that every Wh they report belongs to an
 	// interval with a market (energy metered before the first listing
@@ -62,7 +61,7 @@ func (m *Metering) Register(ctx context.Context, cl *chain.Client, operator chai
 		if known[sm.ID] {
 			continue
 		}
-		msg := &contract.MsgRegisterMeter{ID: sm.ID, Owner: sm.Site.ID, RES: sm.Site.RES}
+		msg := &contract.MsgRegisterMeter{ID: sm.ID, Owner: sm.Site.ID, RES: sm.Site.RESID()}
 		if sm.Plug {
 			msg.Gateway = gateway
 		} else {
@@ -78,7 +77,7 @@ func (m *Metering) Register(ctx context.Context, cl *chain.Client, operator chai
 // Run connects every meter and publishes until ctx ends.
 func (m *Metering) Run(ctx context.Context) error {
 	for _, sm := range m.Meters {
-		sm.regs = &Meter{Site: sm.Site, IntervalS: m.IntervalS, UTCOffsetS: m.UTCOffsetS, ApplianceWh: sm.ApplianceWh}
+		sm.regs = &Meter{Site: sm.Site, IntervalS: m.IntervalS, ApplianceWh: sm.ApplianceWh}
 		sm.device = &meter.Device{ID: sm.ID, Key: sm.Key.PrivKey, Community: m.Community, Broker: m.Broker, QoS: 1}
 		if sm.Plug {
 			sm.device.Password = meter.Password(m.GatewayKey.PrivKey, m.Community, sm.ID)

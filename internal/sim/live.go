@@ -29,9 +29,9 @@ type Live struct {
 	// OnSettlement once for each interval settled.
 	OnClearing   func(contract.ListingView)
 	OnSettlement func(contract.Settlement)
-	// Agents, when given, are the sites' EMS: they plan, answer demand
-	// response and place the orders (instead of Site.Decide); DSO, when
-	// given, asks for demand response where the plans are out of balance.
+	// Agents are the sites' EMS, one per site in order: they plan, answer
+	// demand response and place the orders. DSOAgent, when given, asks for
+	// demand response where the plans are out of balance.
 	Agents   []*agent.Agent
 	DSOAgent *agent.DSO
 
@@ -59,28 +59,28 @@ func (l *Live) Register(ctx context.Context) error {
 			typ string
 			msg contract.Msg
 		}{
-			{l.Operator, contract.TypeRegisterParticipant, &contract.MsgRegisterParticipant{ID: s.ID, Role: contract.RoleMember, NodeType: s.NodeType, PubKey: k.PubKey()}},
+			{l.Operator, contract.TypeRegisterParticipant, &contract.MsgRegisterParticipant{ID: s.ID, Role: contract.RoleMember, NodeType: s.NodeType(), Feeder: s.Feeder, PubKey: k.PubKey()}},
 			{l.Operator, contract.TypeIssue, &contract.MsgIssue{To: s.ID, Amount: l.FundsNano}},
 		}
-		if s.RES != "" {
+		if res := s.RESID(); res != "" {
 			steps = append(steps,
 				struct {
 					key chain.Key
 					typ string
 					msg contract.Msg
-				}{k, contract.TypeRegisterRES, &contract.MsgRegisterRES{ID: s.RES, Kind: s.RESKind, CapacityW: s.CapacityW}},
+				}{k, contract.TypeRegisterRES, &contract.MsgRegisterRES{ID: res, Kind: s.RESKind(), CapacityW: s.CapacityW()}},
 				struct {
 					key chain.Key
 					typ string
 					msg contract.Msg
-				}{l.DSO, contract.TypeApproveRES, &contract.MsgApproveRES{ID: s.RES}})
+				}{l.DSO, contract.TypeApproveRES, &contract.MsgApproveRES{ID: res}})
 		}
 		for _, st := range steps {
 			if _, err := l.Client.Submit(ctx, st.key, st.typ, st.msg); err != nil {
 				return fmt.Errorf("register %s: %s: %w", s.ID, st.typ, err)
 			}
 		}
-		l.Log.Info("member registered", "id", s.ID, "node_type", s.NodeType, "res", s.RES, "capacity_w", s.CapacityW)
+		l.Log.Info("member registered", "id", s.ID, "type", s.Type, "res", s.RESID(), "capacity_w", s.CapacityW())
 	}
 	return nil
 }
@@ -133,13 +133,7 @@ func (l *Live) step(ctx context.Context, p contract.Params) error {
 		case lv.State == contract.StateAuthorizeOffers && !l.bid[lv.Start] &&
 			lv.GateClosure-info.MarketTime <= l.LeadIntervals*(lv.End-lv.Start):
 			l.bid[lv.Start] = true
-			if len(l.Agents) == 0 {
-				l.placeOrders(ctx, p, lv)
-			}
 		}
-	}
-	if len(l.Agents) == 0 {
-		return nil
 	}
 	snap := agent.Snapshot{MarketTime: info.MarketTime, Params: p, Listings: ls}
 	if err := l.Client.Query(ctx, "/dr", &snap.DR); err != nil {
@@ -153,42 +147,4 @@ func (l *Live) step(ctx context.Context, p contract.Params) error {
 		errs = append(errs, l.DSOAgent.Step(ctx, snap))
 	}
 	return errors.Join(errs...)
-}
-
-func (l *Live) placeOrders(ctx context.Context, p contract.Params, lv contract.ListingView) {
-	// Sites that already have an order here (a run restarted on the same
-	// home) do not place another.
-	var full contract.ListingView
-	if err := l.Client.Query(ctx, fmt.Sprintf("/listing/%d", lv.Start), &full); err != nil {
-		l.Log.Warn("listing", "listing", lv.Start, "err", err)
-		return
-	}
-	placed := map[string]bool{}
-	for _, o := range full.Book {
-		placed[o.Participant] = !o.Cancelled
-	}
-	hour := p.TariffHour(lv.Start)
-	for _, s := range l.Sites {
-		if placed[s.ID] {
-			continue
-		}
-		o, ok := s.Decide(lv.Start, lv.End-lv.Start, hour, lv.GridPricePerKWh, lv.FeedInPerKWh)
-		if !ok {
-			continue
-		}
-		var typ string
-		var msg contract.Msg
-		if o.Side == contract.SideBid {
-			typ, msg = contract.TypeBid, &contract.MsgBid{Listing: lv.Start, Wh: o.Wh, PricePerKWh: o.PricePerKWh}
-		} else {
-			typ, msg = contract.TypeOffer, &contract.MsgOffer{Listing: lv.Start, RES: s.RES, Wh: o.Wh, PricePerKWh: o.PricePerKWh}
-		}
-		tx, err := l.Client.Sign(ctx, l.Keys[s.ID], typ, msg)
-		if err == nil {
-			err = l.Client.BroadcastSync(ctx, tx)
-		}
-		if err != nil {
-			l.Log.Warn("order refused", "site", s.ID, "listing", lv.Start, "err", err)
-		}
-	}
 }
