@@ -185,7 +185,8 @@ func runCommunity(ctx context.Context, cmd *cobra.Command, home string, sites []
 		meterOf[sm.Site.ID] = sm
 	}
 	for _, s := range live.Sites {
-		a := &agent.Agent{Home: agent.Home{Member: s.ID, Feeder: s.Feeder, RES: s.RESID(), CapacityW: s.CapacityW(), Appliances: agent.AppliancesOf(s.PlanAppliances())},
+		margin := s.BidMarginPermille()
+		a := &agent.Agent{Home: agent.Home{Member: s.ID, Feeder: s.Feeder, RES: s.RESID(), CapacityW: s.CapacityW(), Appliances: agent.AppliancesOf(s.PlanAppliances()), BidMarginPermille: &margin},
 			Key: live.Keys[s.ID], Ledger: cl, Log: log, LeadIntervals: lead, Forecast: simForecast(s, params.TariffUTCOffsetS)}
 		live.Agents = append(live.Agents, a)
 		meterOf[s.ID].ApplianceWh = func(start int64) int64 { return a.ApplianceWh(start, params) }

@@ -286,18 +286,29 @@ func printSimSummary(w io.Writer, out string, runs []report.Run) error {
 		}
 		return fmt.Sprintf("%.1f %%", *p*100)
 	}
-	fmt.Fprintf(w, "%-26s %12s %8s %10s %10s %10s %10s %10s\n", "SETTING", "SAVINGS", "OF BILL", "SELF-SUFF", "P2P SHARE", "MEAN MCP", "PEAK kWh", "DR -kWh")
+	price := func(p *int64) string {
+		if p == nil {
+			return "-"
+		}
+		return units.Price(*p)
+	}
+	// Payments between members cancel in the community's savings: the
+	// prices paid and received and the Gini show what a mechanism shares
+	// out differently.
+	fmt.Fprintf(w, "%-26s %11s %7s %9s %9s %9s %9s %9s %6s %9s %8s\n", "SETTING", "SAVINGS", "OF BILL", "SELF-SUFF", "P2P SHARE",
+		"MEAN MCP", "PAID/kWh", "GOT/kWh", "GINI", "PEAK kWh", "DR -kWh")
 	for _, r := range runs {
 		c := r.KPIs.Community
-		ofBill, mcp := "-", "-"
+		ofBill, gini := "-", "-"
 		if c.SavingsPct != nil {
 			ofBill = fmt.Sprintf("%.1f %%", *c.SavingsPct)
 		}
-		if c.MeanMCPPerKWh != nil {
-			mcp = units.Price(*c.MeanMCPPerKWh)
+		if c.FairnessGini != nil {
+			gini = fmt.Sprintf("%.3f", *c.FairnessGini)
 		}
-		fmt.Fprintf(w, "%-26s %12s %8s %10s %10s %10s %10s %10s\n", cmp(r.Setting, r.Mechanism), units.Money(c.SavingsNano), ofBill,
-			pct(c.SelfSufficiency), pct(c.P2PShare), mcp, units.KWh(c.PeakImportWh), units.KWh(c.PeakReductionDRWh))
+		fmt.Fprintf(w, "%-26s %11s %7s %9s %9s %9s %9s %9s %6s %9s %8s\n", cmp(r.Setting, r.Mechanism), units.Money(c.SavingsNano/10_000_000*10_000_000), ofBill,
+			pct(c.SelfSufficiency), pct(c.P2PShare), price(c.MeanMCPPerKWh), price(c.AvgPricePaidPerKWh), price(c.AvgPriceReceivedPerKWh), gini,
+			units.KWh(c.PeakImportWh), units.KWh(c.PeakReductionDRWh))
 	}
 	if out == "" {
 		return nil

@@ -79,6 +79,22 @@ type Site struct {
 	Wind   *Generator `toml:"wind"`
 	// Appliances are what the site's EMS plans, on top of its Load.
 	Appliances []Appliance `toml:"appliance"`
+	// BidMargin is how far from the recent clearing price the site's EMS
+	// prices its orders, as a share of the tariff spread (0..1): 0 at the
+	// price itself, 0.1 (default) a tenth of the spread above for a bid
+	// and below for an offer. Homes differ; the mechanisms then do too.
+	BidMargin *float64 `toml:"bid_margin"`
+}
+
+// DefaultBidMargin is a site's bid_margin when none is given.
+const DefaultBidMargin = 0.1
+
+// BidMarginPermille is the site's bid margin in ‰ of the tariff spread.
+func (s Site) BidMarginPermille() int64 {
+	if s.BidMargin == nil {
+		return int64(DefaultBidMargin * 1000)
+	}
+	return int64(math.Round(*s.BidMargin * 1000))
 }
 
 // Load is a site's consumption without its EMS appliances.
@@ -240,6 +256,10 @@ func (c *Community) withDefaults() (*Community, error) {
 				l.Variability = &one
 			}
 		}
+		if s.BidMargin == nil {
+			m := DefaultBidMargin
+			s.BidMargin = &m
+		}
 		if s.PV != nil {
 			g := *s.PV
 			if g.Profile == "" {
@@ -363,6 +383,9 @@ func (s *Site) validate() error {
 	}
 	if s.PV != nil && s.Wind != nil {
 		return errors.New("has both pv and wind: a site has one generation asset; make the other a producer site")
+	}
+	if s.BidMargin != nil && !inRange(*s.BidMargin, 0, 1) {
+		return fmt.Errorf("bid_margin %v: want 0..1 (a share of the tariff spread)", *s.BidMargin)
 	}
 	switch s.Type {
 	case TypeHousehold:

@@ -198,6 +198,7 @@ func TestValidation(t *testing.T) {
 		{"annual absurd", home + "[site.load]\nannual_kwh = 1e9\n", `load.annual_kwh 1e+09: want more than 0, at most 10000000`},
 		{"shift", home + "[site.load]\nannual_kwh = 1000\nshift_h = 13\n", `site "h1": load.shift_h 13: want -12..12`},
 		{"variability", home + "[site.load]\nannual_kwh = 1000\nvariability = 3.0\n", `site "h1": load.variability: want 0..2`},
+		{"bid margin", home + "bid_margin = 1.5\n", `site "h1": bid_margin 1.5: want 0..1`},
 		{"capacity zero", "[[site]]\nid = \"p1\"\ntype = \"prosumer\"\n[site.pv]\ncapacity_w = 0\n", `site "p1": pv.capacity_w 0: want 1..1000000000`},
 		{"capacity absurd", "[[site]]\nid = \"g1\"\ntype = \"producer\"\n[site.wind]\ncapacity_w = 2000000000\n", `site "g1": wind.capacity_w 2000000000`},
 		{"pv profile", "[[site]]\nid = \"p1\"\ntype = \"prosumer\"\n[site.pv]\ncapacity_w = 5000\nprofile = \"weibull\"\n", `site "p1": pv.profile "weibull": want one of clear-sky, pv-konstanz`},

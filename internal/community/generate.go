@@ -144,6 +144,10 @@ func generateSite(r *rng, typ string, k int) Site {
 			s.PV = &Generator{CapacityW: r.between(3, 15) * 10_000, Profile: ProfileClearSky}
 		}
 	}
+	// Each EMS prices its orders its own way: from near the market
+	// price to well into the spread.
+	margin := float64(r.between(2, 40)) / 100
+	s.BidMargin = &margin
 	return s
 }
 

@@ -40,7 +40,7 @@ func Charts(meta Meta, runs []Run) ([]Chart, error) {
 		{"savings", "What each member saved against buying everything from the utility and selling its surplus at the feed-in tariff.", savingsFigure(runs)},
 	}
 	if len(runs) > 1 {
-		figs = append(figs, fig{"compare", "The settings side by side: the community's savings, and the shares of consumption met locally and by the market.", compareFigure(runs)})
+		figs = append(figs, fig{"compare", "The settings side by side. Payments between members cancel in the community's savings, so a mechanism shows in the prices: what buyers paid and sellers got per kWh, against the tariffs for the same energy.", compareFigure(runs)})
 	}
 	var out []Chart
 	for _, f := range figs {
@@ -263,26 +263,36 @@ func savingsFigure(runs []Run) chart.Figure {
 	return f
 }
 
+// compareFigure sets the settings' prices side by side: payments between
+// members cancel in the community's savings, so what a mechanism changes
+// shows in what buyers pay and sellers get against the tariffs.
 func compareFigure(runs []Run) chart.Figure {
-	pct := func(p *float64, scale float64) float64 {
+	eur := func(p *int64) float64 {
 		if p == nil {
 			return 0
 		}
-		return *p * scale
+		return float64(*p) / 1e6
 	}
-	var sav, self, p2p []float64
 	var labels []string
+	var mcp, paid, got, grid, feed []float64
 	for _, r := range runs {
 		c := r.KPIs.Community
 		labels = append(labels, r.Setting)
-		sav = append(sav, pct(c.SavingsPct, 1))
-		self = append(self, pct(c.SelfSufficiency, 100))
-		p2p = append(p2p, pct(c.P2PShare, 100))
+		mcp = append(mcp, eur(c.MeanMCPPerKWh))
+		paid = append(paid, eur(c.AvgPricePaidPerKWh))
+		got = append(got, eur(c.AvgPriceReceivedPerKWh))
+		grid = append(grid, eur(c.AvgGridPricePerKWh))
+		feed = append(feed, eur(c.AvgFeedInPerKWh))
 	}
-	return chart.Figure{Title: "The settings compared", YLabel: "Share", YUnit: "%", XLabels: labels, ValueLabels: true,
+	return chart.Figure{Title: "The settings compared: prices", Subtitle: "means over the period; dashed: the tariffs for the same energy",
+		YLabel: "Price", YUnit: Currency + "/kWh", XLabels: labels,
 		Bars: []chart.Series{
-			{Name: "Savings (% of the utility-only bill)", Values: sav, Color: chart.Blue},
-			{Name: "Self-sufficiency", Values: self, Color: chart.Orange},
-			{Name: "Consumption met by P2P", Values: p2p, Color: chart.Green},
+			{Name: "Mean MCP", Values: mcp, Color: chart.Blue},
+			{Name: "Paid per kWh bought", Values: paid, Color: chart.Vermillion},
+			{Name: "Received per kWh sold", Values: got, Color: chart.Green},
+		},
+		Lines: []chart.Series{
+			{Name: "Grid tariff", Values: grid, Style: chart.Dashed, Color: chart.Grey},
+			{Name: "Feed-in tariff", Values: feed, Style: chart.Dashed, Color: chart.Orange},
 		}}
 }

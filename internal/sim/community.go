@@ -57,3 +57,5 @@ func (s Site) History(fromS, toS int64) (load, gen forecast.Series) {
 	}
 	return load, gen
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -308,7 +308,7 @@ func (e *engine) register(t int64) error {
 	for _, ss := range e.sites {
 		s := ss.s
 		h := agent.Home{Member: s.ID, Feeder: s.Feeder, RES: s.RESID(), CapacityW: s.CapacityW(),
-			Appliances: agent.AppliancesOf(s.PlanAppliances())}
+			Appliances: agent.AppliancesOf(s.PlanAppliances()), BidMarginPermille: ptr(s.BidMarginPermille())}
 		ss.ag = &agent.Agent{Home: h, Key: ss.key, Ledger: ss.box, Log: e.o.Log, LeadIntervals: 1,
 			Forecast: e.forecaster(ss.idx, off, s.PV != nil || s.Wind != nil)}
 	}

@@ -403,7 +403,11 @@ func (a *Agent) placeOrders(ctx context.Context, snap Snapshot) error {
 			continue
 		}
 		capWh := a.Home.CapacityW * (l.End - l.Start) / 3600
-		o, ok := bidding.ForInterval(d.Current.NetWh[h], a.Home.RES != "", capWh, l.GridPricePerKWh, l.FeedInPerKWh, hist)
+		margin := int64(bidding.DefaultMarginPermille)
+		if a.Home.BidMarginPermille != nil {
+			margin = *a.Home.BidMarginPermille
+		}
+		o, ok := bidding.ForInterval(d.Current.NetWh[h], a.Home.RES != "", capWh, l.GridPricePerKWh, l.FeedInPerKWh, hist, margin)
 		if !ok {
 			continue
 		}

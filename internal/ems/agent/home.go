@@ -20,6 +20,7 @@ import (
 //	pv_history = "pv.csv"     # timestamp_utc,site,pv_wh (optional)
 //	history_site = "opsd_res4" # the site column to read (default member)
 //	method = "prophet-level"  # forecast method (default auto)
+//	bid_margin_permille = 100 # price this ‰ of the tariff spread off the recent clearing price (default 100)
 //
 //	[[appliance]]
 //	name = "ev"
@@ -32,17 +33,19 @@ import (
 //
 // Appliance fields are the planner's (internal/ems/plan), plus relay.
 type Home struct {
-	Member             string      `toml:"member"`
-	Feeder             string      `toml:"feeder"`
-	RES                string      `toml:"res"`
-	CapacityW          int64       `toml:"capacity_w"`
-	UTCOffsetH         *int        `toml:"utc_offset_h"`
-	PeakImportWh       *int64      `toml:"peak_import_wh"`
-	ConsumptionHistory string      `toml:"consumption_history"`
-	PVHistory          string      `toml:"pv_history"`
-	HistorySite        string      `toml:"history_site"`
-	Method             string      `toml:"method"`
-	Appliances         []Appliance `toml:"appliance"`
+	Member             string `toml:"member"`
+	Feeder             string `toml:"feeder"`
+	RES                string `toml:"res"`
+	CapacityW          int64  `toml:"capacity_w"`
+	UTCOffsetH         *int   `toml:"utc_offset_h"`
+	PeakImportWh       *int64 `toml:"peak_import_wh"`
+	ConsumptionHistory string `toml:"consumption_history"`
+	PVHistory          string `toml:"pv_history"`
+	HistorySite        string `toml:"history_site"`
+	Method             string `toml:"method"`
+	// BidMarginPermille: see bidding.PriceAt (nil: bidding.DefaultMarginPermille).
+	BidMarginPermille *int64      `toml:"bid_margin_permille"`
+	Appliances        []Appliance `toml:"appliance"`
 }
 
 // Appliance is a planner appliance with the relay that switches it.
@@ -97,6 +100,9 @@ func (h Home) Validate() error {
 	}
 	if h.UTCOffsetH != nil && (*h.UTCOffsetH < -12 || *h.UTCOffsetH > 14) {
 		return fmt.Errorf("site file: utc_offset_h %d out of -12..14", *h.UTCOffsetH)
+	}
+	if m := h.BidMarginPermille; m != nil && (*m < 0 || *m > 1000) {
+		return fmt.Errorf("site file: bid_margin_permille %d out of 0..1000", *m)
 	}
 	return nil
 }

@@ -39,35 +39,48 @@ func Reference(recentMCP []*int64) (price int64, ok bool) {
 	return ps[len(ps)/2], true
 }
 
-// Price is the price per kWh for one side of a listing. A buyer bids a
-// tenth of the tariff spread above the reference and a seller asks a tenth
-// below it, so both stay near where the market clears but are likely to
-// match; without history both start from the middle of the spread. The
-// result is always within [feedIn, grid]: a bid above the grid tariff or
-// an offer below the feed-in would be worse than the utility.
+// DefaultMarginPermille is how far from the reference a home prices by
+// default: a tenth of the tariff spread.
+const DefaultMarginPermille = 100
+
+// Price is the price per kWh for one side of a listing with the default
+// margin (see PriceAt).
 func Price(side contract.Side, gridPerKWh, feedInPerKWh int64, recentMCP []*int64) int64 {
+	return PriceAt(side, gridPerKWh, feedInPerKWh, recentMCP, DefaultMarginPermille)
+}
+
+// PriceAt is the price per kWh for one side of a listing: a buyer bids
+// marginPermille ‰ of the tariff spread above the reference and a seller
+// asks as much below it, so both stay near where the market clears but
+// are likely to match (a small margin trades less and at better prices, a
+// large one more surely); without history both start from the middle of
+// the spread. The result is always within [feedIn, grid]: a bid above the
+// grid tariff or an offer below the feed-in would be worse than the
+// utility.
+func PriceAt(side contract.Side, gridPerKWh, feedInPerKWh int64, recentMCP []*int64, marginPermille int64) int64 {
 	spread := max(gridPerKWh-feedInPerKWh, 0)
 	ref, ok := Reference(recentMCP)
 	if !ok {
 		ref = feedInPerKWh + spread/2
 	}
-	p := ref - spread/10
+	margin := spread * max(0, min(marginPermille, 1000)) / 1000
+	p := ref - margin
 	if side == contract.SideBid {
-		p = ref + spread/10
+		p = ref + margin
 	}
 	return max(feedInPerKWh, min(p, gridPerKWh))
 }
 
 // ForInterval is the order for one interval with the planned net import
-// netWh: a bid for a deficit, an offer of a surplus when the site has an
+// netWh, priced with the home's margin (PriceAt): a bid for a deficit, an offer of a surplus when the site has an
 // approved asset (offers are capped at what it can make, capacityWh), or
 // nothing.
-func ForInterval(netWh int64, hasRES bool, capacityWh, gridPerKWh, feedInPerKWh int64, recentMCP []*int64) (Order, bool) {
+func ForInterval(netWh int64, hasRES bool, capacityWh, gridPerKWh, feedInPerKWh int64, recentMCP []*int64, marginPermille int64) (Order, bool) {
 	switch {
 	case netWh > 0:
-		return Order{contract.SideBid, min(netWh, contract.MaxOrderWh), Price(contract.SideBid, gridPerKWh, feedInPerKWh, recentMCP)}, true
+		return Order{contract.SideBid, min(netWh, contract.MaxOrderWh), PriceAt(contract.SideBid, gridPerKWh, feedInPerKWh, recentMCP, marginPermille)}, true
 	case netWh < 0 && hasRES && capacityWh > 0:
-		return Order{contract.SideOffer, min(-netWh, capacityWh), Price(contract.SideOffer, gridPerKWh, feedInPerKWh, recentMCP)}, true
+		return Order{contract.SideOffer, min(-netWh, capacityWh), PriceAt(contract.SideOffer, gridPerKWh, feedInPerKWh, recentMCP, marginPermille)}, true
 	}
 	return Order{}, false
 }

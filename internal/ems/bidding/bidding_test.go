@@ -67,16 +67,41 @@ func TestPriceStaysBetweenTheTariffs(t *testing.T) {
 }
 
 func TestForIntervalSides(t *testing.T) {
-	if o, ok := ForInterval(1200, false, 0, 95_000, 39_000, nil); !ok || o.Side != contract.SideBid || o.Wh != 1200 {
+	if o, ok := ForInterval(1200, false, 0, 95_000, 39_000, nil, DefaultMarginPermille); !ok || o.Side != contract.SideBid || o.Wh != 1200 {
 		t.Errorf("deficit: %+v %v", o, ok)
 	}
-	if o, ok := ForInterval(-3000, true, 2000, 95_000, 39_000, nil); !ok || o.Side != contract.SideOffer || o.Wh != 2000 {
+	if o, ok := ForInterval(-3000, true, 2000, 95_000, 39_000, nil, DefaultMarginPermille); !ok || o.Side != contract.SideOffer || o.Wh != 2000 {
 		t.Errorf("surplus capped at capacity: %+v %v", o, ok)
 	}
-	if _, ok := ForInterval(-3000, false, 0, 95_000, 39_000, nil); ok {
+	if _, ok := ForInterval(-3000, false, 0, 95_000, 39_000, nil, DefaultMarginPermille); ok {
 		t.Error("offer without an asset")
 	}
-	if _, ok := ForInterval(0, true, 5000, 95_000, 39_000, nil); ok {
+	if _, ok := ForInterval(0, true, 5000, 95_000, 39_000, nil, DefaultMarginPermille); ok {
 		t.Error("order for a balanced interval")
+	}
+}
+
+// A wider margin bids higher and asks lower, always within the tariffs;
+// margin 0 prices at the reference.
+func TestMarginWidensThePriceAroundTheReference(t *testing.T) {
+	mcp := int64(60_000)
+	hist := []*int64{&mcp}
+	var lastBid, lastAsk int64 = 0, 1 << 62
+	for _, m := range []int64{0, 50, 100, 400, 1000, 5000} {
+		bid := PriceAt(contract.SideBid, 95_000, 39_000, hist, m)
+		ask := PriceAt(contract.SideOffer, 95_000, 39_000, hist, m)
+		if bid < lastBid || ask > lastAsk || bid < 39_000 || bid > 95_000 || ask < 39_000 || ask > 95_000 {
+			t.Errorf("margin %d‰: bid %d ask %d", m, bid, ask)
+		}
+		lastBid, lastAsk = bid, ask
+	}
+	if b := PriceAt(contract.SideBid, 95_000, 39_000, hist, 0); b != mcp {
+		t.Errorf("margin 0 bids %d, want the reference %d", b, mcp)
+	}
+	if b := PriceAt(contract.SideBid, 95_000, 39_000, hist, 100); b != mcp+5_600 {
+		t.Errorf("margin 100‰ bids %d, want %d", b, mcp+5_600)
+	}
+	if Price(contract.SideOffer, 95_000, 39_000, hist) != PriceAt(contract.SideOffer, 95_000, 39_000, hist, DefaultMarginPermille) {
+		t.Error("Price is not PriceAt with the default margin")
 	}
 }
