@@ -59,8 +59,8 @@ type Result struct {
 	Refused      map[string]int64
 	RefusedFirst map[string]string
 	// Supply and Holdings are all money issued and what the wallets hold
-	// (balances, escrow and debts between members) at the end: equal when
-	// no money was created or lost.
+	// (balances and escrow) at the end: equal when no money was created or
+	// lost.
 	Supply, Holdings int64
 	// Timing splits the wall time between the parts.
 	Timing Timing
@@ -189,11 +189,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	end := o.From + int64(o.Days)*86400
 	total := int((end + 2*3600 - warm) / 3600)
 	done := 0
-	// Hourly blocks until the last interval is settled: its readings go
-	// in at its end, and it settles in the block after.
-	// A pipeline of two stages: while the block at t executes, the meters,
-	// the homes and the DSO decide the block at t+1 from the ledger as the
-	// block before t left it — an EMS a block behind, as on a real network.
+	// Hourly blocks until the last interval is settled (its readings go in
+	// at its end, and it settles in the block after), in a pipeline of two
+	// stages: while the block at t executes, the meters, the homes and the
+	// DSO decide the block at t+1 from the ledger as the block before t
+	// left it — an EMS a block behind, as on a real network.
 	t := warm + 3600
 	txs, err := e.decide(ctx, t, e.snapshot(t))
 	if err != nil {
