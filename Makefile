@@ -20,6 +20,7 @@ bench:
 	$(GO) test -run '^$$' -bench GatewayReadings -benchtime=300000x ./internal/meter
 	$(GO) run ./cmd/gridledger bench tx --txs 30000
 	$(GO) run ./cmd/gridledger bench tx --txs 70000 --rate 3500 --members 500
+	SIM_SITES=1000 SIM_DAYS=7 $(GO) test -run '^$$' -bench Simulate -benchtime 1x -timeout 0 ./internal/sim
 
 # A short run of every fuzz target.
 fuzz:
