@@ -19,8 +19,6 @@ import (
 	"github.com/gridledger/gridledger/internal/community"
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/ems/agent"
-	"github.com/gridledger/gridledger/internal/ems/forecast"
-	"github.com/gridledger/gridledger/internal/ems/plan"
 	"github.com/gridledger/gridledger/internal/kpi"
 	"github.com/gridledger/gridledger/internal/market"
 	"github.com/gridledger/gridledger/internal/report"
@@ -71,13 +69,13 @@ can be pointed at it from another terminal.`,
 				defer os.RemoveAll(dir)
 				home = dir
 			}
-			c, err := loadCommunity(file, 0, seed)
-			if file == "" {
-				c, err = community.Generate(12, seed), nil
-				c.Name = "demo"
-			}
-			if err != nil {
-				return err
+			c := community.Generate(12, seed)
+			c.Name = "demo"
+			if file != "" {
+				var err error
+				if c, err = loadCommunity(file, 0, seed); err != nil {
+					return err
+				}
 			}
 			if _, err := os.Stat(filepath.Join(home, "config", "genesis.json")); errors.Is(err, os.ErrNotExist) {
 				o.TimeScale = scale
@@ -185,9 +183,9 @@ func runCommunity(ctx context.Context, cmd *cobra.Command, home string, sites []
 		meterOf[sm.Site.ID] = sm
 	}
 	for _, s := range live.Sites {
-		margin := s.BidMarginPermille()
-		a := &agent.Agent{Home: agent.Home{Member: s.ID, Feeder: s.Feeder, RES: s.RESID(), CapacityW: s.CapacityW(), Appliances: agent.AppliancesOf(s.PlanAppliances()), BidMarginPermille: &margin},
-			Key: live.Keys[s.ID], Ledger: cl, Log: log, LeadIntervals: lead, Forecast: simForecast(s, params.TariffUTCOffsetS)}
+		// Refit daily: a live EMS forecasts each day afresh.
+		a := &agent.Agent{Home: s.Home(), Key: live.Keys[s.ID], Ledger: cl, Log: log, LeadIntervals: lead,
+			Forecast: s.Forecaster(int(params.TariffUTCOffsetS/3600), 1)}
 		live.Agents = append(live.Agents, a)
 		meterOf[s.ID].ApplianceWh = func(start int64) int64 { return a.ApplianceWh(start, params) }
 	}
@@ -298,17 +296,7 @@ func runCommunity(ctx context.Context, cmd *cobra.Command, home string, sites []
 func liveUses(live *sim.Live, start int64, p contract.Params) []sim.Use {
 	uses := make([]sim.Use, len(live.Sites))
 	for i, s := range live.Sites {
-		load, gen := s.Actual(start)
-		u := sim.Use{ID: s.ID, BaseWh: load, ConsumptionWh: load, NoDRWh: load, ProductionWh: gen}
-		local := start + p.TariffUTCOffsetS
-		day, h := start-((local%86400)+86400)%86400, int(((local%86400)+86400)%86400/3600)
-		if i < len(live.Agents) {
-			if d, ok := live.Agents[i].Plan(day); ok {
-				u.ConsumptionWh += d.Current.ApplianceWh(d.Site, false)[h]
-				u.NoDRWh += d.Committed.ApplianceWh(d.Site, false)[h]
-			}
-		}
-		uses[i] = u
+		uses[i] = s.Use(live.Agents[i], start, p)
 	}
 	return uses
 }
@@ -343,15 +331,6 @@ func loadOrMakeKey(home, name string, role contract.Role) (chain.Key, error) {
 	}
 	k = chain.NewKey(name, role)
 	return k, chain.SaveKey(home, name, k)
-}
-
-// simForecast is a simulated site's EMS forecaster: Prophet-level, learned
-// from the four weeks its meter recorded before the day.
-func simForecast(s sim.Site, utcOffsetS int64) agent.ForecastFunc {
-	return func(day int64) (base, pv [plan.HoursPerDay]int64, err error) {
-		load, gen := s.History(day-28*86400, day)
-		return agent.HistoryForecast(load, gen, int(utcOffsetS/3600), forecast.ProphetLevel)(day)
-	}
 }
 
 // fundDSO gives the DSO money for demand-response incentives once.

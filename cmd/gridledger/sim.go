@@ -97,7 +97,7 @@ intervals.csv, members.csv and charts/*.png. Progress goes to stderr.`,
 				}
 				r.Setting = st.label
 				runs = append(runs, r)
-				timing[cmp(st.label, "run")] = t
+				timing[orDefault(st.label, "run")] = t
 			}
 			if err := report.Write(out, meta, runs); err != nil {
 				return err
@@ -122,8 +122,8 @@ intervals.csv, members.csv and charts/*.png. Progress goes to stderr.`,
 }
 
 // tuneGC trades memory for speed: a simulation's live heap is a few
-// hundred MiB, so collecting at 4× it (never above 1.5 GiB) saves a tenth
-// of the run's CPU. An explicit GOGC or GOMEMLIMIT wins.
+// hundred MiB, so collecting at 4× it (never above 1.5 GiB) saved about
+// 6 % of a 1,000-site run's time. An explicit GOGC or GOMEMLIMIT wins.
 func tuneGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
@@ -133,7 +133,8 @@ func tuneGC() {
 	}
 }
 
-func cmp(a, b string) string {
+// orDefault is a, or b when a is empty.
+func orDefault(a, b string) string {
 	if a != "" {
 		return a
 	}
@@ -306,7 +307,7 @@ func printSimSummary(w io.Writer, out string, runs []report.Run) error {
 		if c.FairnessGini != nil {
 			gini = fmt.Sprintf("%.3f", *c.FairnessGini)
 		}
-		fmt.Fprintf(w, "%-26s %11s %7s %9s %9s %9s %9s %9s %6s %9s %8s\n", cmp(r.Setting, r.Mechanism), units.Money(c.SavingsNano/10_000_000*10_000_000), ofBill,
+		fmt.Fprintf(w, "%-26s %11s %7s %9s %9s %9s %9s %9s %6s %9s %8s\n", orDefault(r.Setting, r.Mechanism), units.Money(c.SavingsNano/10_000_000*10_000_000), ofBill,
 			pct(c.SelfSufficiency), pct(c.P2PShare), price(c.MeanMCPPerKWh), price(c.AvgPricePaidPerKWh), price(c.AvgPriceReceivedPerKWh), gini,
 			units.KWh(c.PeakImportWh), units.KWh(c.PeakReductionDRWh))
 	}
@@ -314,7 +315,7 @@ func printSimSummary(w io.Writer, out string, runs []report.Run) error {
 		return nil
 	}
 	for _, r := range runs {
-		fmt.Fprintf(w, "%s: app hash %s after %d blocks, %d transactions\n", cmp(r.Setting, "ledger"), r.AppHash, r.Height, r.Transactions)
+		fmt.Fprintf(w, "%s: app hash %s after %d blocks, %d transactions\n", orDefault(r.Setting, "ledger"), r.AppHash, r.Height, r.Transactions)
 	}
 	fmt.Fprintf(w, "report: %s\n", filepath.Join(out, "index.html"))
 	return nil

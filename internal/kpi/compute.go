@@ -11,16 +11,8 @@ import (
 // secondsPerYear annualises the ledger's size: a year of 365 days.
 const secondsPerYear = 365 * 86400
 
-// Hourly returns each interval's community sums, in input order: the one
-// place the per-interval CSV, the charts and Compute take them from.
-func Hourly(in Input) []HourPoint {
-	out := make([]HourPoint, 0, len(in.Intervals))
-	for _, iv := range in.Intervals {
-		out = append(out, hour(iv))
-	}
-	return out
-}
-
+// hour is one interval's community sums: the one place the per-interval
+// CSV, the charts (through Accumulator.Add) and the KPIs take them from.
 func hour(iv Interval) HourPoint {
 	h := HourPoint{Start: iv.Start, GridPricePerKWh: iv.GridPricePerKWh, FeedInPerKWh: iv.FeedInPerKWh}
 	if iv.MCPPerKWh != nil {

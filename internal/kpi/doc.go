@@ -4,7 +4,9 @@
 // delivered, what members paid and saved against buying from the utility
 // alone, how fairly the savings are spread, what demand response did to
 // the peak, how good the EMS forecasts were and what the ledger costs in
-// bytes. Hourly gives the per-interval sums the CSV and the charts use.
+// bytes. Accumulator sums a run interval by interval and returns each
+// interval's community sums (the CSV and the charts use them); Compute
+// does the same for a whole Input.
 //
 // Every KPI is defined once: in the doc comment of the field that holds
 // it, repeated word for word in docs/kpis.md (a test keeps the two in

@@ -193,11 +193,11 @@ func TestHourlyOfTheExample(t *testing.T) {
 		{Start: 7200, LoadWh: 2300, LoadNoDRWh: 2300, GenerationWh: 800, GridImportWh: 1500, P2PWh: 500,
 			MCPPerKWh: i(60_000), GridPricePerKWh: peakGrid, FeedInPerKWh: feedIn},
 	}
-	got := Hourly(example())
+	got := hourly(example())
 	if !reflect.DeepEqual(got, want) {
 		g, _ := json.Marshal(got)
 		w, _ := json.Marshal(want)
-		t.Fatalf("Hourly:\n got %s\nwant %s", g, w)
+		t.Fatalf("hourly:\n got %s\nwant %s", g, w)
 	}
 	// The community's totals are the hours' sums.
 	c := Compute(example()).Community
@@ -209,11 +209,11 @@ func TestHourlyOfTheExample(t *testing.T) {
 		t.Fatalf("hours sum to %d %d %d %d %d, community says %d %d %d %d %d", load, gen, imp, exp, p2p,
 			c.ConsumptionWh, c.ProductionWh, c.GridImportWh, c.GridExportWh, c.P2PDeliveredWh)
 	}
-	// Hourly's MCP is a copy: changing it does not change the input.
+	// The hour's MCP is a copy: changing it does not change the input.
 	in := example()
-	*Hourly(in)[0].MCPPerKWh = 1
+	*hourly(in)[0].MCPPerKWh = 1
 	if *in.Intervals[0].MCPPerKWh != 70_000 {
-		t.Fatal("Hourly's MCP aliases the input's")
+		t.Fatal("the hour's MCP aliases the input's")
 	}
 }
 
@@ -293,8 +293,8 @@ func TestEmptyInput(t *testing.T) {
 		if r.Members == nil || bytes.Contains(b, []byte(`"members":null`)) {
 			t.Errorf("members marshal as null: %s", b)
 		}
-		if h := Hourly(in); h == nil || len(h) != len(in.Intervals) {
-			t.Errorf("Hourly = %v", h)
+		if h := hourly(in); h == nil || len(h) != len(in.Intervals) {
+			t.Errorf("hourly = %v", h)
 		}
 	}
 	if r := Compute(Input{}); r.Community.LedgerBytesPerMemberYear != nil || r.Community.SavingsMedianNano != nil {
@@ -564,4 +564,14 @@ func show[T any](p *T) any {
 		return "null"
 	}
 	return *p
+}
+
+// hourly is each interval's community sums, as Accumulator.Add returns them.
+func hourly(in Input) []HourPoint {
+	a := NewAccumulator(in.Members)
+	out := make([]HourPoint, 0, len(in.Intervals))
+	for _, iv := range in.Intervals {
+		out = append(out, a.Add(iv))
+	}
+	return out
 }

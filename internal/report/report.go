@@ -84,10 +84,6 @@ func Write(dir string, meta Meta, runs []Run) error {
 	return nil
 }
 
-func stamp(t int64, offH int) string {
-	return time.Unix(t, 0).In(time.FixedZone("", offH*3600)).Format("2006-01-02T15:04:05-07:00")
-}
-
 func price(p *int64) string {
 	if p == nil {
 		return ""

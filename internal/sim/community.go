@@ -10,7 +10,10 @@ import (
 	"fmt"
 
 	"github.com/gridledger/gridledger/internal/community"
+	"github.com/gridledger/gridledger/internal/contract"
+	"github.com/gridledger/gridledger/internal/ems/agent"
 	"github.com/gridledger/gridledger/internal/ems/forecast"
+	"github.com/gridledger/gridledger/internal/ems/plan"
 )
 
 // Site is a member of a simulated community: its description and the
@@ -58,4 +61,51 @@ func (s Site) History(fromS, toS int64) (load, gen forecast.Series) {
 	return load, gen
 }
 
-func ptr[T any](v T) *T { return &v }
+// Home is the site as its EMS agent knows it.
+func (s Site) Home() agent.Home {
+	margin := s.BidMarginPermille()
+	return agent.Home{Member: s.ID, Feeder: s.Feeder, RES: s.RESID(), CapacityW: s.CapacityW(),
+		Appliances: agent.AppliancesOf(s.PlanAppliances()), BidMarginPermille: &margin}
+}
+
+// Forecaster is the site's EMS forecast: Prophet-level, learned from the
+// four weeks its meter recorded before the day, its seasonal stage refit
+// every refitDays (forecast.Model; 1 is forecast.Forecast's ProphetLevel
+// exactly); the same hour yesterday while too little history is known
+// for a fit. It is for one goroutine at a time, as an agent's Step is.
+func (s Site) Forecaster(utcOffsetH int, refitDays int64) agent.ForecastFunc {
+	load := &forecast.Model{UTCOffsetH: utcOffsetH, RefitDays: refitDays}
+	gen := &forecast.Model{UTCOffsetH: utcOffsetH, RefitDays: refitDays}
+	predict := func(m *forecast.Model, series forecast.Series, day int64) ([plan.HoursPerDay]int64, error) {
+		f, err := m.Forecast(series, day)
+		if err != nil {
+			return forecast.Forecast(series, day, utcOffsetH, forecast.SameHourYesterday)
+		}
+		return f, nil
+	}
+	return func(day int64) (base, prod [plan.HoursPerDay]int64, err error) {
+		ls, gs := s.History(day-28*86400, day)
+		if base, err = predict(load, ls, day); err != nil || len(gs) == 0 {
+			return base, prod, err
+		}
+		prod, err = predict(gen, gs, day)
+		return base, prod, err
+	}
+}
+
+// Use is what the site used and made in the hour starting at start with
+// its EMS a running its plan, and what the simulation alone knows of it.
+func (s Site) Use(a *agent.Agent, start int64, p contract.Params) Use {
+	load, gen := s.Actual(start)
+	u := Use{ID: s.ID, BaseWh: load, ConsumptionWh: load, NoDRWh: load, ProductionWh: gen}
+	if d, h, ok := a.PlanAt(start, p); ok {
+		u.ConsumptionWh += d.Current.ApplianceWh(d.Site, false)[h]
+		u.NoDRWh += d.Committed.ApplianceWh(d.Site, false)[h]
+		u.Forecast = true
+		u.ForecastBaseWh = d.Site.BaseWh[h]
+		if s.PV != nil {
+			u.ForecastPVWh, u.PVWh = d.Site.PVWh[h], gen
+		}
+	}
+	return u
+}

@@ -18,8 +18,6 @@ import (
 	"github.com/gridledger/gridledger/internal/community"
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/ems/agent"
-	"github.com/gridledger/gridledger/internal/ems/forecast"
-	"github.com/gridledger/gridledger/internal/ems/plan"
 	"github.com/gridledger/gridledger/internal/kpi"
 	"github.com/gridledger/gridledger/internal/reading"
 	"github.com/gridledger/gridledger/internal/units"
@@ -84,7 +82,6 @@ const chainID = "gridledger-sim"
 type engine struct {
 	o       Options
 	c       *community.Community
-	model   *community.Model
 	params  contract.Params
 	app     *chain.App
 	db      dbm.DB
@@ -105,8 +102,7 @@ type engine struct {
 }
 
 type simSite struct {
-	s     community.Site
-	idx   int
+	Site
 	key   chain.Key
 	meter ed25519.PrivKey
 	ag    *agent.Agent
@@ -166,10 +162,6 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	e := &engine{o: o, c: o.Community, pending: map[int64][]Use{}, res: Result{Refused: map[string]int64{}, RefusedFirst: map[string]string{}}}
-	var err error
-	if e.model, err = e.c.Model(o.Seed); err != nil {
-		return nil, err
-	}
 	e.params = e.c.Params()
 	// Two days of settled listings in the state are plenty for the EMS (it
 	// prices from the last day) and keep a year's memory flat: the state
@@ -182,7 +174,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	// A day of warm-up before the first reported one: the homes plan and
 	// bid for it, the meters start, and the market has prices to learn from.
 	warm := o.From - 86400
-	if err := e.register(warm); err != nil {
+	sites, err := Sites(e.c, o.Seed)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.register(warm, sites); err != nil {
 		return nil, err
 	}
 	e.next = o.From
@@ -261,7 +257,7 @@ func (e *engine) genesis() error {
 
 // register puts the community on the ledger in the first blocks of the
 // warm-up day: members, their money, assets, approvals and meters.
-func (e *engine) register(t int64) error {
+func (e *engine) register(t int64, sites []Site) error {
 	opBox := &outbox{e: e, nonce: map[string]uint64{}}
 	e.dsoBox = &outbox{e: e, nonce: map[string]uint64{}}
 	// Money is not what the simulation studies: every member, the DSO
@@ -269,8 +265,8 @@ func (e *engine) register(t int64) error {
 	// year can use, so nobody ends in debt.
 	fundsNano := int64(100_000) * units.NanoPerUnit
 	var steps [4][][]byte
-	for i, s := range e.c.Sites {
-		ss := &simSite{s: s, idx: i, key: key(e.o.Seed, s.ID, contract.RoleMember),
+	for _, s := range sites {
+		ss := &simSite{Site: s, key: key(e.o.Seed, s.ID, contract.RoleMember),
 			meter: ed25519.GenPrivKeyFromSecret(fmt.Appendf(nil, "gridledger-sim/%d/meter/%s", e.o.Seed, s.ID))}
 		ss.box = &outbox{e: e, nonce: map[string]uint64{}}
 		e.sites = append(e.sites, ss)
@@ -293,7 +289,7 @@ func (e *engine) register(t int64) error {
 		}
 	}
 	for _, ss := range e.sites {
-		_ = opBox.Send(context.Background(), e.op, &contract.MsgRegisterMeter{ID: ss.s.ID + "-meter", Owner: ss.s.ID, RES: ss.s.RESID(),
+		_ = opBox.Send(context.Background(), e.op, &contract.MsgRegisterMeter{ID: ss.ID + "-meter", Owner: ss.ID, RES: ss.RESID(),
 			PubKey: ss.meter.PubKey().Bytes()})
 	}
 	steps[3] = opBox.take()
@@ -306,47 +302,16 @@ func (e *engine) register(t int64) error {
 	e.opBox = opBox
 	off := int64(e.c.UTCOffsetH) * 3600
 	for _, ss := range e.sites {
-		s := ss.s
-		h := agent.Home{Member: s.ID, Feeder: s.Feeder, RES: s.RESID(), CapacityW: s.CapacityW(),
-			Appliances: agent.AppliancesOf(s.PlanAppliances()), BidMarginPermille: ptr(s.BidMarginPermille())}
-		ss.ag = &agent.Agent{Home: h, Key: ss.key, Ledger: ss.box, Log: e.o.Log, LeadIntervals: 1,
-			Forecast: e.forecaster(ss.idx, off, s.PV != nil || s.Wind != nil)}
+		// The seasonal stage refit weekly: the season moves little in a
+		// week, and it halves a year's forecasting.
+		ss.ag = &agent.Agent{Home: ss.Home(), Key: ss.key, Ledger: ss.box, Log: e.o.Log, LeadIntervals: 1,
+			Forecast: ss.Forecaster(e.c.UTCOffsetH, 7)}
 	}
 	if e.c.DR.Enabled {
 		e.dsoAg = &agent.DSO{Key: e.dso, Ledger: e.dsoBox, Log: e.o.Log, LimitPct: e.c.DR.LimitPct,
 			IncentivePerKWh: e.c.DR.IncentivePerKWh(), DecideBeforeS: 10 * 3600, UTCOffsetS: off}
 	}
 	return nil
-}
-
-// forecaster is a site's EMS forecast: Prophet-level, learned from the
-// four weeks its meter recorded before the day, its seasonal stage refit
-// weekly (forecast.Model); the same hour yesterday while too little
-// history is known for a fit.
-func (e *engine) forecaster(site int, offS int64, hasGen bool) agent.ForecastFunc {
-	offH := int(offS / 3600)
-	load, gen := &forecast.Model{UTCOffsetH: offH, RefitDays: 7}, &forecast.Model{UTCOffsetH: offH, RefitDays: 7}
-	predict := func(m *forecast.Model, s forecast.Series, day int64) ([plan.HoursPerDay]int64, error) {
-		f, err := m.Forecast(s, day)
-		if err != nil {
-			return forecast.Forecast(s, day, offH, forecast.SameHourYesterday)
-		}
-		return f, nil
-	}
-	return func(day int64) (base, prod [plan.HoursPerDay]int64, err error) {
-		ls, gs := forecast.Series{}, forecast.Series{}
-		for t := day - 28*86400; t < day; t += 3600 {
-			ls[t] = e.model.BaseLoadWh(site, t)
-			if hasGen {
-				gs[t] = e.model.ProductionWh(site, t)
-			}
-		}
-		if base, err = predict(load, ls, day); err != nil || !hasGen {
-			return base, prod, err
-		}
-		prod, err = predict(gen, gs, day)
-		return base, prod, err
-	}
 }
 
 // decide is what the sites' meters and EMS, and the DSO, send for the
@@ -445,32 +410,11 @@ func (e *engine) commit(t int64, txs [][]byte) error {
 	return nil
 }
 
-// localDay is the start of the site's local day holding t, and t's hour
-// in it.
-func (e *engine) localDay(t int64) (int64, int) {
-	off := int64(e.c.UTCOffsetH) * 3600
-	local := t + off
-	d := local - ((local%86400)+86400)%86400
-	return d - off, int((local - d) / 3600)
-}
-
 // meter is the site's meter at t: what the site used and made in the hour
 // before (its profile's load plus the appliances its EMS ran, and its
 // generation), added to the registers and signed.
 func (e *engine) meter(ss *simSite, t int64) (contract.ReadingEntry, Use, error) {
-	iv := t - 3600
-	sh := Use{ID: ss.s.ID, BaseWh: e.model.BaseLoadWh(ss.idx, iv), ProductionWh: e.model.ProductionWh(ss.idx, iv)}
-	sh.ConsumptionWh, sh.NoDRWh = sh.BaseWh, sh.BaseWh
-	day, h := e.localDay(iv)
-	if d, ok := ss.ag.Plan(day); ok {
-		sh.ConsumptionWh += d.Current.ApplianceWh(d.Site, false)[h]
-		sh.NoDRWh += d.Committed.ApplianceWh(d.Site, false)[h]
-		sh.Forecast = true
-		sh.ForecastBaseWh = d.Site.BaseWh[h]
-		if ss.s.PV != nil {
-			sh.ForecastPVWh, sh.PVWh = d.Site.PVWh[h], sh.ProductionWh
-		}
-	}
+	sh := ss.Use(ss.ag, t-3600, e.params)
 	if net := sh.ConsumptionWh - sh.ProductionWh; net > 0 {
 		ss.regs.ImportWh += net
 	} else {
@@ -478,7 +422,7 @@ func (e *engine) meter(ss *simSite, t int64) (contract.ReadingEntry, Use, error)
 	}
 	ss.regs.ProductionWh += sh.ProductionWh
 	ss.seq++
-	signed, err := reading.Sign(ss.meter, reading.Reading{Meter: ss.s.ID + "-meter", Seq: ss.seq, Time: t,
+	signed, err := reading.Sign(ss.meter, reading.Reading{Meter: ss.ID + "-meter", Seq: ss.seq, Time: t,
 		ImportWh: ss.regs.ImportWh, ExportWh: ss.regs.ExportWh, ProductionWh: ss.regs.ProductionWh})
 	return contract.ReadingEntry{Signed: signed}, sh, err
 }

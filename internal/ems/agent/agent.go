@@ -164,12 +164,19 @@ func (a *Agent) Plan(dayStart int64) (Day, bool) {
 	return *d, true
 }
 
+// PlanAt returns the planned day holding t and t's hour in it (false
+// before the day is planned).
+func (a *Agent) PlanAt(t int64, p contract.Params) (Day, int, bool) {
+	start, h := dayOf(t, a.offsetS(p))
+	d, ok := a.Plan(start)
+	return d, h, ok
+}
+
 // ApplianceWh is what the home's flexible and fixed appliances draw in the
 // hour holding t under the plan being followed (0 before it is planned):
 // a simulated home's meter adds it to the rest of its load.
 func (a *Agent) ApplianceWh(t int64, p contract.Params) int64 {
-	start, h := dayOf(t, a.offsetS(p))
-	d, ok := a.Plan(start)
+	d, h, ok := a.PlanAt(t, p)
 	if !ok {
 		return 0
 	}
