@@ -1,6 +1,7 @@
 package contract
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -201,6 +202,39 @@ func (s *State) Statement(member string, from, to int64) ([]StatementRow, error)
 	return rows, nil
 }
 
+// MemberPlans lists a member's committed plans for intervals starting in
+// [from, to), in time order.
+func (s *State) MemberPlans(member string, from, to int64) ([]PlanEntry, error) {
+	if _, ok := s.participants[member]; !ok {
+		return nil, errf(ErrUnknownParticipant, "%q", member)
+	}
+	out := []PlanEntry{}
+	for start, byMember := range s.plans {
+		if p, ok := byMember[member]; ok && start >= from && start < to {
+			out = append(out, *p)
+		}
+	}
+	slices.SortFunc(out, func(a, b PlanEntry) int { return cmp.Compare(a.Start, b.Start) })
+	return out, nil
+}
+
+// MemberReadings lists the closing readings of a member's meters in the
+// settled intervals starting in [from, to), in time order.
+func (s *State) MemberReadings(member string, from, to int64) ([]IntervalReading, error) {
+	if _, ok := s.participants[member]; !ok {
+		return nil, errf(ErrUnknownParticipant, "%q", member)
+	}
+	out := []IntervalReading{}
+	for _, st := range s.Settlements(from, to) {
+		for _, r := range st.Readings {
+			if m, ok := s.meters[r.Meter]; ok && m.Owner == member {
+				out = append(out, r)
+			}
+		}
+	}
+	return out, nil
+}
+
 // ListingView is a listing with its order book.
 type ListingView struct {
 	Listing
@@ -326,6 +360,8 @@ func (s *State) Trades(from, to int64, participant string) []TradeView {
 //	/dr                         demand-response requests
 //	/dr/ID                      one request, with commits and verification
 //	/plans/START                members' committed plans for an interval
+//	/plans?member=&from=&to=    a member's committed plans
+//	/readings?member=&from=&to= readings of a member's meters in settled intervals
 func (s *State) Query(path string) ([]byte, error) {
 	u, err := url.Parse(path)
 	if err != nil {
@@ -370,6 +406,20 @@ func (s *State) Query(path string) ([]byte, error) {
 			return nil, errf(ErrUnknownListing, "no settlement for the interval starting at %d", start)
 		}
 		v = st
+	case len(parts) == 1 && (parts[0] == "plans" || parts[0] == "readings"):
+		from, err1 := num("from", 0)
+		to, err2 := num("to", 1<<62)
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("from and to must be integers (market-time seconds)")
+		}
+		if parts[0] == "plans" {
+			v, err = s.MemberPlans(q.Get("member"), from, to)
+		} else {
+			v, err = s.MemberReadings(q.Get("member"), from, to)
+		}
+		if err != nil {
+			return nil, err
+		}
 	case len(parts) == 1 && (parts[0] == "settlements" || parts[0] == "statement"):
 		from, err1 := num("from", 0)
 		to, err2 := num("to", 1<<62)
