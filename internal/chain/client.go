@@ -51,10 +51,11 @@ func (e *TxError) Error() string {
 }
 
 // CometBFT reports a transaction CheckTx refused as an RPC error whose text
-// carries the result; asTxError recovers the stable code from it.
+// carries the result; AsTxError recovers the stable code from it (as a
+// *TxError) and returns any other error as it is.
 var invalidTx = regexp.MustCompile(`is invalid: code=(\d+), data=[0-9A-Fa-f]*, log='(.*)', codespace='gridledger'`)
 
-func asTxError(err error) error {
+func AsTxError(err error) error {
 	if err == nil {
 		return nil
 	}
@@ -160,7 +161,7 @@ func (c *Client) BroadcastCommit(ctx context.Context, tx []byte) (_ Result, err 
 	defer func() { c.forget(err) }()
 	res, err := c.RPC.BroadcastTxCommit(ctx, tx)
 	if err != nil {
-		return Result{}, asTxError(err)
+		return Result{}, AsTxError(err)
 	}
 	if res.CheckTx.Code != 0 {
 		return Result{}, &TxError{Code: contract.Code(res.CheckTx.Code), Log: res.CheckTx.Log}
@@ -177,7 +178,7 @@ func (c *Client) BroadcastCommit(ctx context.Context, tx []byte) (_ Result, err 
 func (c *Client) BroadcastSync(ctx context.Context, tx []byte) error {
 	res, err := c.RPC.BroadcastTxSync(ctx, tx)
 	if err != nil {
-		err = asTxError(err)
+		err = AsTxError(err)
 		c.forget(err)
 		return err
 	}

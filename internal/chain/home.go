@@ -92,6 +92,13 @@ type AppConfig struct {
 	CometLogLevel string        `toml:"comet_log_level"`
 	MQTT          MQTTConfig    `toml:"mqtt"`
 	Gateway       GatewayConfig `toml:"gateway"`
+	API           APIConfig     `toml:"api"`
+}
+
+// APIConfig is the REST API, live stream and dashboard (internal/api).
+type APIConfig struct {
+	// Addr is where it listens (host:port); "off" serves none.
+	Addr string `toml:"addr"`
 }
 
 // MQTTConfig says where the meters' MQTT broker is.
@@ -125,7 +132,8 @@ type GatewayConfig struct {
 func defaultAppConfig() AppConfig {
 	return AppConfig{LogLevel: "info", CometLogLevel: "error",
 		MQTT:    MQTTConfig{Addr: "127.0.0.1:1883"},
-		Gateway: GatewayConfig{ID: "gateway", DeviceKey: "gateway", Signer: "operator", Store: "data/meters"}}
+		Gateway: GatewayConfig{ID: "gateway", DeviceKey: "gateway", Signer: "operator", Store: "data/meters"},
+		API:     APIConfig{Addr: "127.0.0.1:8080"}}
 }
 
 // InitOptions shape a new single-validator home.
@@ -138,6 +146,8 @@ type InitOptions struct {
 	P2PAddr   string
 	// MQTTAddr is the embedded broker's address (default 127.0.0.1:1883).
 	MQTTAddr string
+	// APIAddr is the API's and dashboard's address (default 127.0.0.1:8080).
+	APIAddr string
 	// GenesisTime defaults to now.
 	GenesisTime time.Time
 }
@@ -170,6 +180,9 @@ func Init(home string, o InitOptions) error {
 	}
 	cmtcfg.WriteConfigFile(filepath.Join(home, "config", "config.toml"), cfg)
 	ac := defaultAppConfig()
+	if o.APIAddr != "" {
+		ac.API.Addr = o.APIAddr
+	}
 	if o.MQTTAddr != "" {
 		ac.MQTT.Addr = o.MQTTAddr
 	}

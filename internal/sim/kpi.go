@@ -24,7 +24,10 @@ type Use struct {
 
 // Interval is a settled interval as the KPIs take it: the ledger's
 // settlement and clearing, with what the sites really used and made, in
-// the order of uses.
+// the order of uses. A settled member uses lacks (a real site, whose
+// meter alone is known) comes after them, its load and generation taken
+// from its meter: production as the RES register says, load as net import
+// plus production.
 func Interval(st contract.Settlement, c *contract.Clearing, uses []Use) kpi.Interval {
 	iv := kpi.Interval{Start: st.Start, GridPricePerKWh: st.GridPricePerKWh, FeedInPerKWh: st.FeedInPerKWh,
 		Members: make([]kpi.Member, len(uses))}
@@ -41,7 +44,11 @@ func Interval(st contract.Settlement, c *contract.Clearing, uses []Use) kpi.Inte
 	for _, ms := range st.Members {
 		i, ok := byID[ms.ID]
 		if !ok {
-			continue
+			i = len(iv.Members)
+			byID[ms.ID] = i
+			iv.Members = append(iv.Members, kpi.Member{ID: ms.ID, ProductionWh: ms.ProductionWh,
+				ConsumptionWh: max(0, ms.ImportWh-ms.ExportWh+ms.ProductionWh)})
+			iv.Members[i].ConsumptionNoDRWh = iv.Members[i].ConsumptionWh
 		}
 		m := &iv.Members[i]
 		m.ImportWh, m.ExportWh = ms.ImportWh, ms.ExportWh
