@@ -42,7 +42,7 @@ func TestDemandResponseReachesASmartPlug(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc, err := startServices(ctx, home, "", log)
+	svc, err := startServices(ctx, home, "", "off", log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -92,7 +92,7 @@ func TestCLIMarketInterval(t *testing.T) {
 	home := t.TempDir()
 	h := []string{"--home", home}
 	ok(t, append([]string{"init", "--time-scale", "1800", "--rpc-laddr", freeAddr(t), "--p2p-laddr", freeAddr(t),
-		"--mqtt-addr", strings.TrimPrefix(freeAddr(t), "tcp://"), "--grid-offpeak-price", "0.095"}, h...)...)
+		"--mqtt-addr", strings.TrimPrefix(freeAddr(t), "tcp://"), "--api-addr", "127.0.0.1:0", "--grid-offpeak-price", "0.095"}, h...)...)
 	if _, _, code := cli(t, append([]string{"init"}, h...)...); code == 0 {
 		t.Fatal("init over an existing home must refuse")
 	}
@@ -209,14 +209,14 @@ func TestRunTradesMetersAndSettles(t *testing.T) {
 	defer cancel()
 	c := exec.CommandContext(ctx, binary, "run", "--duration", "30s", "--time-scale", "1800", "--output", "json",
 		"--rpc-laddr", freeAddr(t), "--p2p-laddr", freeAddr(t), "--mqtt-addr", strings.TrimPrefix(freeAddr(t), "tcp://"),
-		"--log-level", "warn")
+		"--api-addr", "127.0.0.1:0", "--log-level", "warn")
 	var errb bytes.Buffer
 	c.Stderr = &errb
 	out, err := c.Output()
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, errb.String())
 	}
-	var clearings, settlements, kpis int
+	var clearings, settlements, kpis, dashboards int
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		var l struct {
@@ -233,11 +233,18 @@ func TestRunTradesMetersAndSettles(t *testing.T) {
 			Totals      contract.SettlementTotals `json:"totals"`
 			Intervals   int                       `json:"intervals"`
 			KPIs        kpi.Community             `json:"kpis"`
+			URL         string                    `json:"url"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
 			t.Fatalf("line %q: %v", sc.Text(), err)
 		}
 		switch l.Event {
+		case "dashboard":
+			// First, where the dashboard is: on the free port asked for.
+			dashboards++
+			if clearings+settlements > 0 || !strings.HasPrefix(l.URL, "http://127.0.0.1:") || strings.HasSuffix(l.URL, ":0/") {
+				t.Errorf("dashboard line: %s", sc.Text())
+			}
 		case "clearing":
 			clearings++
 			// What was wanted is traded or imported, what was offered is
@@ -264,6 +271,9 @@ func TestRunTradesMetersAndSettles(t *testing.T) {
 			t.Errorf("unknown line %q", sc.Text())
 		}
 	}
+	if dashboards != 1 {
+		t.Errorf("%d dashboard lines, want 1", dashboards)
+	}
 	if kpis != 1 {
 		t.Errorf("%d KPI lines on exit, want 1", kpis)
 	}
@@ -282,7 +292,7 @@ func TestMosquittoPubTasmotaReachesTheLedger(t *testing.T) {
 	home := t.TempDir()
 	h := []string{"--home", home}
 	mqttAddr := strings.TrimPrefix(freeAddr(t), "tcp://")
-	ok(t, append([]string{"init", "--time-scale", "1800", "--rpc-laddr", freeAddr(t), "--p2p-laddr", freeAddr(t), "--mqtt-addr", mqttAddr}, h...)...)
+	ok(t, append([]string{"init", "--time-scale", "1800", "--rpc-laddr", freeAddr(t), "--p2p-laddr", freeAddr(t), "--mqtt-addr", mqttAddr, "--api-addr", "127.0.0.1:0"}, h...)...)
 	stop := startNode(t, h)
 	defer stop()
 	ok(t, append([]string{"keys", "add", "alice"}, h...)...)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gridledger/gridledger/internal/api"
 	"github.com/gridledger/gridledger/internal/chain"
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/market"
@@ -45,6 +47,7 @@ func newInitCmd() *cobra.Command {
 	f.Int64Var(&o.TimeScale, "time-scale", o.TimeScale, "market seconds per block-time second (1 in production; e.g. 720 for a demo hour every 5 s)")
 	f.StringVar(&o.RPCAddr, "rpc-laddr", o.RPCAddr, "RPC listen address")
 	f.StringVar(&o.P2PAddr, "p2p-laddr", o.P2PAddr, "P2P listen address")
+	f.StringVar(&o.APIAddr, "api-addr", "127.0.0.1:8080", `REST API and dashboard address, or "off"`)
 	f.StringVar(&o.MQTTAddr, "mqtt-addr", "127.0.0.1:1883", "embedded MQTT broker address for meters (see config/gridledger.toml for an external broker)")
 	f.StringVar(&mech, "mechanism", string(o.Params.Mechanism), "clearing mechanism: average-bid, uniform or pay-as-bid")
 	f.StringVar(&grid, "grid-peak-price", "0.095", "utility's price per kWh 13-23 h local")
@@ -79,7 +82,7 @@ func setTariffs(p *contract.Params, peak, offPeak, feedIn string) error {
 }
 
 func newStartCmd() *cobra.Command {
-	var mqttURL string
+	var mqttURL, apiAddr string
 	cmd := &cobra.Command{
 		Use:   "start",
 		Short: "Run the validator of a home (embedded CometBFT node), the meters' MQTT broker and the gateway, until interrupted",
@@ -88,9 +91,12 @@ func newStartCmd() *cobra.Command {
 			log := newLogger(os.Stderr)
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			s, err := startServices(ctx, g.home, mqttURL, log)
+			s, err := startServices(ctx, g.home, mqttURL, apiAddr, log)
 			if err != nil {
 				return err
+			}
+			if _, err := s.startAPI(api.Config{}, log); err != nil {
+				return errors.Join(err, s.Close())
 			}
 			log.Info("node running", "home", g.home, "rpc", s.node.RPCAddr(), "mqtt", s.mqtt, "chain", s.node.GenesisDoc().ChainID)
 			<-ctx.Done()
@@ -98,6 +104,7 @@ func newStartCmd() *cobra.Command {
 			return s.Close()
 		},
 	}
+	cmd.Flags().StringVar(&apiAddr, "api-addr", "", `REST API and dashboard address, or "off" (default: [api] addr in gridledger.toml, 127.0.0.1:8080)`)
 	cmd.Flags().StringVar(&mqttURL, "mqtt-url", "", "use this external MQTT broker (e.g. tcp://127.0.0.1:1883, Debian's mosquitto) instead of the embedded one; credentials in gridledger.toml [mqtt]")
 	return cmd
 }

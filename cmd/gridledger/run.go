@@ -9,16 +9,20 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/gridledger/gridledger/internal/api"
 	"github.com/gridledger/gridledger/internal/chain"
 	"github.com/gridledger/gridledger/internal/community"
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/ems/agent"
+	"github.com/gridledger/gridledger/internal/ems/plan"
 	"github.com/gridledger/gridledger/internal/kpi"
 	"github.com/gridledger/gridledger/internal/market"
 	"github.com/gridledger/gridledger/internal/report"
@@ -31,7 +35,7 @@ func newRunCmd() *cobra.Command {
 	var mech string
 	var duration time.Duration
 	var lead int64
-	var file string
+	var file, apiAddr string
 	var seed uint64
 	o := chain.DefaultInitOptions()
 	cmd := &cobra.Command{
@@ -104,7 +108,18 @@ can be pointed at it from another terminal.`,
 			if err != nil {
 				return err
 			}
-			return runCommunity(ctx, cmd, home, sites, lead, log)
+			if !cmd.Flags().Changed("api-addr") {
+				// Like the other ports: take a free one if the usual
+				// is taken.
+				_, ac, err := chain.LoadConfig(home)
+				if err != nil {
+					return err
+				}
+				if apiAddr = ac.API.Addr; apiAddr != "off" {
+					apiAddr = freeIfBusy(apiAddr)
+				}
+			}
+			return runCommunity(ctx, cmd, home, apiAddr, sites, lead, log)
 		},
 	}
 	cmd.Flags().Int64Var(&scale, "time-scale", 720, "market seconds per real second for a new home (720: an hour every 5 s)")
@@ -116,11 +131,12 @@ can be pointed at it from another terminal.`,
 	cmd.Flags().StringVar(&o.RPCAddr, "rpc-laddr", o.RPCAddr, "RPC listen address for a new home")
 	cmd.Flags().StringVar(&o.P2PAddr, "p2p-laddr", o.P2PAddr, "P2P listen address for a new home")
 	cmd.Flags().StringVar(&o.MQTTAddr, "mqtt-addr", "127.0.0.1:1883", "embedded MQTT broker address for a new home")
+	cmd.Flags().StringVar(&apiAddr, "api-addr", "127.0.0.1:8080", `REST API and dashboard address ("127.0.0.1:0": any free port; "off": none)`)
 	return cmd
 }
 
-func runCommunity(ctx context.Context, cmd *cobra.Command, home string, sites []sim.Site, lead int64, log *slog.Logger) error {
-	svc, err := startServices(ctx, home, "", log)
+func runCommunity(ctx context.Context, cmd *cobra.Command, home, apiAddr string, sites []sim.Site, lead int64, log *slog.Logger) error {
+	svc, err := startServices(ctx, home, "", apiAddr, log)
 	if err != nil {
 		return err
 	}
@@ -203,6 +219,35 @@ func runCommunity(ctx context.Context, cmd *cobra.Command, home string, sites []
 	}
 	out := cmd.OutOrStdout()
 	text := g.output == "text"
+	// The KPIs so far, printed on exit and served by the API: the ledger's
+	// settlements with what the simulated sites really used and made.
+	var members []kpi.MemberInfo
+	for _, s := range live.Sites {
+		members = append(members, kpi.MemberInfo{ID: s.ID, NodeType: s.Type})
+	}
+	k := &liveKPIs{acc: kpi.NewAccumulator(members)}
+	agents := map[string]*agent.Agent{}
+	for i, s := range live.Sites {
+		agents[s.ID] = live.Agents[i]
+	}
+	url, err := svc.startAPI(api.Config{KPIs: k.get, Site: func(member string, t int64) (plan.Site, bool) {
+		a, ok := agents[member]
+		if !ok {
+			return plan.Site{}, false
+		}
+		d, _, ok := a.PlanAt(t, params)
+		return d.Site, ok
+	}}, log)
+	if err != nil {
+		return err
+	}
+	if url != "" {
+		if text {
+			fmt.Fprintf(out, "Dashboard: %s  (member keys to import: %s)\n\n", url, filepath.Join(home, "keys"))
+		} else if err := printJSONLine(out, map[string]any{"event": "dashboard", "url": url, "keys": filepath.Join(home, "keys")}); err != nil {
+			return err
+		}
+	}
 	if text {
 		fmt.Fprintf(out, "%-17s %-11s %6s %10s %10s %10s %10s %10s %7s\n", "DELIVERY", "MECHANISM", "ORDERS", "MCP/kWh", "OFFERED", "WANTED", "TRADED", "GRID IN", "GRID OUT")
 	}
@@ -228,19 +273,10 @@ func runCommunity(ctx context.Context, cmd *cobra.Command, home string, sites []
 		fmt.Fprintf(out, "%-17s %-11s %6d %10s %7s kWh %6s kWh %6s kWh %6s kWh %6s kWh\n", clock(l.Start), l.Mechanism, l.Orders, mcp,
 			units.KWh(c.AvailableWh), units.KWh(c.WantedWh), units.KWh(c.TradedWh), units.KWh(in), units.KWh(outWh))
 	}
-	// The KPIs so far, printed on exit: the ledger's settlements with what
-	// the simulated sites really used and made.
-	var members []kpi.MemberInfo
-	for _, s := range live.Sites {
-		members = append(members, kpi.MemberInfo{ID: s.ID, NodeType: s.Type})
-	}
-	acc := kpi.NewAccumulator(members)
-	var settled int64
 	live.OnSettlement = func(st contract.Settlement) {
 		var l contract.ListingView
 		if err := cl.Query(ctx, fmt.Sprintf("/listing/%d", st.Start), &l); err == nil {
-			acc.Add(sim.Interval(st, l.Clearing, liveUses(live, st.Start, params)))
-			settled++
+			k.add(sim.Interval(st, l.Clearing, liveUses(live, st.Start, params)))
 		}
 		t := st.Totals
 		var signedByGateway int
@@ -280,15 +316,49 @@ func runCommunity(ctx context.Context, cmd *cobra.Command, home string, sites []
 	}
 	st := svc.gateway.Stats()
 	log.Info("gateway", "accepted", st.Accepted, "rejected", st.Rejected, "batches", st.Batches)
-	if settled > 0 {
-		k := acc.Report(0, 0)
+	if rep, settled := k.report(); settled > 0 {
 		if !text {
-			return errors.Join(err, printJSONLine(out, map[string]any{"event": "kpis", "intervals": settled, "kpis": k.Community}))
+			return errors.Join(err, printJSONLine(out, map[string]any{"event": "kpis", "intervals": settled, "kpis": rep.Community}))
 		}
 		fmt.Fprintf(out, "\nKPIs of the %d intervals settled (docs/kpis.md):\n", settled)
-		err = errors.Join(err, printSimSummary(out, "", []report.Run{{Mechanism: string(params.Mechanism), KPIs: k}}))
+		err = errors.Join(err, printSimSummary(out, "", []report.Run{{Mechanism: string(params.Mechanism), KPIs: rep}}))
 	}
 	return err
+}
+
+// liveKPIs sums the KPIs of the intervals settled so far, for the API
+// while the community runs and for the summary when it stops.
+type liveKPIs struct {
+	mu      sync.Mutex
+	acc     *kpi.Accumulator
+	hours   []kpi.HourPoint
+	settled int64
+}
+
+// liveKPIHours is how many intervals the API's load chart shows.
+const liveKPIHours = 14 * 24
+
+func (k *liveKPIs) add(iv kpi.Interval) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.hours = append(k.hours, k.acc.Add(iv))
+	if len(k.hours) > liveKPIHours {
+		k.hours = slices.Delete(k.hours, 0, len(k.hours)-liveKPIHours)
+	}
+	k.settled++
+}
+
+func (k *liveKPIs) report() (kpi.Report, int64) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.acc.Report(0, 0), k.settled
+}
+
+func (k *liveKPIs) get() api.KPIs {
+	rep, n := k.report()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return api.KPIs{Source: "simulation", Intervals: n, Community: rep.Community, Hours: append([]kpi.HourPoint{}, k.hours...)}
 }
 
 // liveUses is what each simulated site used and made in the interval

@@ -5,13 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/cometbft/cometbft/rpc/client/local"
+
+	"github.com/gridledger/gridledger/internal/api"
 	"github.com/gridledger/gridledger/internal/chain"
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/meter"
+	"github.com/gridledger/gridledger/web"
 )
 
 // services are what `start` and `run` run in one process: the validator,
@@ -25,14 +30,16 @@ type services struct {
 	broker  *meter.Broker // nil with an external broker
 	gateway *meter.Gateway
 	mqtt    string // where devices connect: tcp://host:port
+	apiAddr string // where the API listens ("off": nowhere)
+	ctx     context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 }
 
 // startServices starts the node of a home, then the broker and gateway its
 // gridledger.toml describes; a non-empty mqttURL overrides it with an
-// external broker.
-func startServices(ctx context.Context, home, mqttURL string, log *slog.Logger) (*services, error) {
+// external broker, a non-empty apiAddr the API's address (startAPI).
+func startServices(ctx context.Context, home, mqttURL, apiAddr string, log *slog.Logger) (*services, error) {
 	_, ac, err := chain.LoadConfig(home)
 	if err != nil {
 		return nil, err
@@ -40,12 +47,16 @@ func startServices(ctx context.Context, home, mqttURL string, log *slog.Logger) 
 	if mqttURL != "" {
 		ac.MQTT.URL = mqttURL
 	}
+	if apiAddr != "" {
+		ac.API.Addr = apiAddr
+	}
 	n, err := chain.StartNode(ctx, home, log)
 	if err != nil {
 		return nil, err
 	}
-	s := &services{node: n}
-	ctx, s.cancel = context.WithCancel(ctx)
+	s := &services{node: n, apiAddr: ac.API.Addr}
+	s.ctx, s.cancel = context.WithCancel(ctx)
+	ctx = s.ctx
 	if err := s.startMeters(ctx, home, ac, log); err != nil {
 		s.Close()
 		return nil, err
@@ -120,6 +131,32 @@ func (s *services) startMeters(ctx context.Context, home string, ac chain.AppCon
 	}
 	log.Info("meters", "mqtt", s.mqtt, "gateway", ac.Gateway.ID, "store", gc.StoreDir)
 	return nil
+}
+
+// startAPI serves the REST API, live stream and dashboard until the
+// services close, and returns the dashboard's URL ("" when the API is
+// off). cfg's node, chain and dashboard are filled in here.
+func (s *services) startAPI(cfg api.Config, log *slog.Logger) (string, error) {
+	if s.apiAddr == "off" || s.apiAddr == "" {
+		return "", nil
+	}
+	l, err := net.Listen("tcp", s.apiAddr)
+	if err != nil {
+		return "", fmt.Errorf("API on %s: %w (set [api] addr in gridledger.toml or --api-addr)", s.apiAddr, err)
+	}
+	cfg.Node, cfg.ChainID, cfg.Dashboard = local.New(s.node.Node), s.node.GenesisDoc().ChainID, web.Dist()
+	cfg.Log = log.With("module", "api")
+	srv := api.New(cfg)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := srv.Serve(s.ctx, l); err != nil {
+			log.Error("API stopped", "err", err)
+		}
+	}()
+	url := "http://" + l.Addr().String() + "/"
+	log.Info("API and dashboard", "url", url, "openapi", url+"api/openapi.json")
+	return url, nil
 }
 
 // ensureGateway registers the community gateway's device key on first
