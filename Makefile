@@ -1,5 +1,5 @@
 # The README's commands. `make test` is what CI runs.
-.PHONY: test build run bench fuzz
+.PHONY: test build run bench fuzz web web-test load
 
 GO ?= go
 
@@ -7,9 +7,29 @@ build:
 	$(GO) build -o bin/gridledger ./cmd/gridledger
 
 test:
-	@unformatted=$$(gofmt -l cmd internal); if [ -n "$$unformatted" ]; then echo "not gofmt-ed: $$unformatted"; exit 1; fi
+	@unformatted=$$(gofmt -l cmd internal web/embed.go); if [ -n "$$unformatted" ]; then echo "not gofmt-ed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+	$(MAKE) web-test
+
+# The dashboard: web/src built by Vite into web/dist, which is committed
+# (the binary embeds it, so running gridledger needs no Node).
+web/node_modules: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch web/node_modules
+
+web: web/node_modules
+	cd web && npm run build
+
+# The browser tests: Debian's Chromium driven by playwright-core against a
+# real `gridledger run`. The committed web/dist must be what web/src builds.
+web-test: web build
+	@if [ -n "$$(git status --porcelain -- web/dist)" ]; then git status --short -- web/dist; echo "web/dist is not what web/src builds: run 'make web' and commit web/dist"; exit 1; fi
+	cd web && GRIDLEDGER_BIN=$(CURDIR)/bin/gridledger npm test
+
+# Requests per second the API serves while the community runs (wrk).
+load:
+	scripts/api-load.sh
 
 run:
 	$(GO) run ./cmd/gridledger run
