@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -70,6 +69,10 @@ func (s *services) startMeters(ctx context.Context, home string, ac chain.AppCon
 		return err
 	}
 	s.client = cl
+	if ac.MQTT.Addr == "" && ac.MQTT.URL == "" {
+		log.Info("no meters on this node: gridledger.toml [mqtt] names no broker")
+		return nil
+	}
 	community := s.node.GenesisDoc().ChainID
 	signer, err := chain.LoadKey(home, ac.Gateway.Signer)
 	if err != nil {
@@ -79,7 +82,26 @@ func (s *services) startMeters(ctx context.Context, home string, ac chain.AppCon
 	if err != nil {
 		return fmt.Errorf("gateway device key: %w", err)
 	}
-	if err := ensureGateway(ctx, cl, ac.Gateway.ID, signer, device, log); err != nil {
+	// A validator of a network starts catching up with its peers, and
+	// takes no transactions until it has: register the gateway once it
+	// can, while the rest starts.
+	if st, err := cl.RPC.Status(ctx); err == nil && st.SyncInfo.CatchingUp {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			for ctx.Err() == nil {
+				err := ensureGateway(ctx, cl, ac.Gateway.ID, signer, device, log)
+				if err == nil {
+					return
+				}
+				log.Debug("gateway not registered yet", "err", err)
+				select {
+				case <-ctx.Done():
+				case <-time.After(2 * time.Second):
+				}
+			}
+		}()
+	} else if err := ensureGateway(ctx, cl, ac.Gateway.ID, signer, device, log); err != nil {
 		return err
 	}
 	var params contract.Params
@@ -111,7 +133,7 @@ func (s *services) startMeters(ctx context.Context, home string, ac chain.AppCon
 	case ac.MQTT.URL != "":
 		gc.MQTTURL, gc.MQTTUser, gc.MQTTPassword = ac.MQTT.URL, ac.MQTT.User, ac.MQTT.Password
 		s.mqtt = ac.MQTT.URL
-	case ac.MQTT.Addr != "":
+	default:
 		s.broker, err = meter.NewBroker(meter.BrokerConfig{Addr: ac.MQTT.Addr, Community: community,
 			TLSCert: ac.MQTT.TLSCert, TLSKey: ac.MQTT.TLSKey}, s.reg, log.With("module", "broker"))
 		if err != nil {
@@ -122,8 +144,6 @@ func (s *services) startMeters(ctx context.Context, home string, ac chain.AppCon
 		}
 		gc.Broker = s.broker
 		s.mqtt = "tcp://" + s.broker.Addr()
-	default:
-		return errors.New("gridledger.toml: [mqtt] needs addr (embedded broker) or url (external broker)")
 	}
 	s.gateway = meter.NewGateway(gc, s.reg, meter.ChainSubmitter{Client: cl, Key: signer, Log: log.With("module", "gateway")}, log)
 	if err := s.gateway.Start(ctx); err != nil {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -164,77 +166,143 @@ func DefaultInitOptions() InitOptions {
 // validator key, genesis with an operator, a DSO and a utility whose keys it
 // also writes. It refuses to touch an existing home.
 func Init(home string, o InitOptions) error {
-	if _, err := os.Stat(filepath.Join(home, "config", "genesis.json")); err == nil {
-		return fmt.Errorf("%s already holds a node (config/genesis.json exists)", home)
+	n := Network{ChainID: o.ChainID, TimeScale: o.TimeScale, Params: o.Params, GenesisTime: o.GenesisTime,
+		Nodes: []NodeOptions{{Home: home, Moniker: o.Moniker, RPCAddr: o.RPCAddr, P2PAddr: o.P2PAddr,
+			APIAddr: o.APIAddr, MQTTAddr: o.MQTTAddr, Gateway: true,
+			Keys: []contract.Role{contract.RoleOperator, contract.RoleDSO, contract.RoleUtility}}}}
+	if n.Nodes[0].MQTTAddr == "" {
+		n.Nodes[0].MQTTAddr = defaultAppConfig().MQTT.Addr
 	}
-	cfg := cmtcfg.DefaultConfig()
-	cfg.SetRoot(home)
-	cfg.Moniker = o.Moniker
-	cfg.RPC.ListenAddress = o.RPCAddr
-	cfg.P2P.ListenAddress = o.P2PAddr
-	tune(cfg)
-	for _, d := range []string{"config", "data"} {
-		if err := os.MkdirAll(filepath.Join(home, d), 0o700); err != nil {
-			return err
+	return InitNetwork(n)
+}
+
+// Network describes the validators of a new network, one home each.
+type Network struct {
+	ChainID     string
+	TimeScale   int64
+	Params      contract.Params
+	GenesisTime time.Time // defaults to now
+	Nodes       []NodeOptions
+}
+
+// NodeOptions is one validator's home.
+type NodeOptions struct {
+	Home, Moniker    string
+	RPCAddr, P2PAddr string // tcp://host:port
+	// APIAddr is the API's address ("off" for none); MQTTAddr the
+	// embedded broker's (empty: this node runs no broker nor gateway).
+	APIAddr, MQTTAddr string
+	// Gateway: this node's gateway is the community's, registered on
+	// first start with the operator's key (which it must hold).
+	Gateway bool
+	// Keys are the consortium roles whose keys this home holds.
+	Keys []contract.Role
+}
+
+// InitNetwork writes the homes of a new network: each a standard
+// CometBFT home (config/config.toml, config/genesis.json, node and
+// validator keys) with gridledger's config/gridledger.toml, sharing one
+// genesis that holds every validator (equal power) and the community's
+// operator, DSO and utility, whose keys go to the homes that ask for them.
+// Each home names the others as persistent peers.
+func InitNetwork(n Network) error {
+	if len(n.Nodes) == 0 {
+		return fmt.Errorf("a network needs at least one validator")
+	}
+	for _, no := range n.Nodes {
+		if _, err := os.Stat(filepath.Join(no.Home, "config", "genesis.json")); err == nil {
+			return fmt.Errorf("%s already holds a node (config/genesis.json exists)", no.Home)
 		}
 	}
-	cmtcfg.WriteConfigFile(filepath.Join(home, "config", "config.toml"), cfg)
-	ac := defaultAppConfig()
-	if o.APIAddr != "" {
-		ac.API.Addr = o.APIAddr
-	}
-	if o.MQTTAddr != "" {
-		ac.MQTT.Addr = o.MQTTAddr
-	}
-	if err := writeAppConfig(home, ac); err != nil {
-		return err
-	}
-	if _, err := p2p.LoadOrGenNodeKey(cfg.NodeKeyFile()); err != nil {
-		return err
-	}
-	pv, err := privval.GenFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile(), nil)
-	if err != nil {
-		return err
-	}
-	pv.Save()
 	// Blocks lag the devices' clocks by up to a second of real time, and
 	// batches take a second or two to reach the ledger: with market time
 	// running faster, the reading skew and the settlement deadline grow so
 	// they stay that long in real time.
-	if o.TimeScale > 1 {
-		o.Params.ReadingSkewS = max(o.Params.ReadingSkewS, min(3*o.TimeScale, 86400))
-		o.Params.SettlementDeadlineS = max(o.Params.SettlementDeadlineS, min(5*o.TimeScale, 7*86400))
+	if n.TimeScale > 1 {
+		n.Params.ReadingSkewS = max(n.Params.ReadingSkewS, min(3*n.TimeScale, 86400))
+		n.Params.SettlementDeadlineS = max(n.Params.SettlementDeadlineS, min(5*n.TimeScale, 7*86400))
 	}
-	g := contract.Genesis{Params: o.Params, TimeScale: o.TimeScale}
+	g := contract.Genesis{Params: n.Params, TimeScale: n.TimeScale}
+	keys := map[contract.Role]Key{}
 	for _, role := range []contract.Role{contract.RoleOperator, contract.RoleDSO, contract.RoleUtility} {
 		k := NewKey(string(role), role)
-		if err := SaveKey(home, string(role), k); err != nil {
-			return err
-		}
+		keys[role] = k
 		g.Participants = append(g.Participants, contract.Participant{ID: k.ID, Role: role, PubKey: k.PubKey()})
-	}
-	// The community gateway's device key; `start` registers it.
-	if err := SaveKey(home, "gateway", NewKey("gateway", "")); err != nil {
-		return err
 	}
 	if err := g.Validate(); err != nil {
 		return err
 	}
 	appState, _ := json.MarshalIndent(g, "", "  ")
-	pub, _ := pv.GetPubKey()
-	gt := o.GenesisTime
+	gt := n.GenesisTime
 	if gt.IsZero() {
 		gt = cmttime.Now()
 	}
-	doc := &types.GenesisDoc{
-		ChainID: o.ChainID, GenesisTime: gt, ConsensusParams: types.DefaultConsensusParams(),
-		Validators: []types.GenesisValidator{{Address: pub.Address(), PubKey: pub, Power: 10, Name: o.Moniker}},
-		AppState:   appState,
+	doc := &types.GenesisDoc{ChainID: n.ChainID, GenesisTime: gt, ConsensusParams: types.DefaultConsensusParams(), AppState: appState}
+	cfgs := make([]*cmtcfg.Config, len(n.Nodes))
+	var peers []string
+	for i, no := range n.Nodes {
+		cfg := cmtcfg.DefaultConfig()
+		cfg.SetRoot(no.Home)
+		cfg.Moniker = no.Moniker
+		cfg.RPC.ListenAddress = no.RPCAddr
+		cfg.P2P.ListenAddress = no.P2PAddr
+		tune(cfg)
+		for _, d := range []string{"config", "data"} {
+			if err := os.MkdirAll(filepath.Join(no.Home, d), 0o700); err != nil {
+				return err
+			}
+		}
+		ac := defaultAppConfig()
+		ac.MQTT.Addr = no.MQTTAddr
+		if no.APIAddr != "" {
+			ac.API.Addr = no.APIAddr
+		}
+		if err := writeAppConfig(no.Home, ac); err != nil {
+			return err
+		}
+		nk, err := p2p.LoadOrGenNodeKey(cfg.NodeKeyFile())
+		if err != nil {
+			return err
+		}
+		pv, err := privval.GenFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile(), nil)
+		if err != nil {
+			return err
+		}
+		pv.Save()
+		pub, _ := pv.GetPubKey()
+		doc.Validators = append(doc.Validators, types.GenesisValidator{Address: pub.Address(), PubKey: pub, Power: 10, Name: no.Moniker})
+		for _, role := range no.Keys {
+			if err := SaveKey(no.Home, string(role), keys[role]); err != nil {
+				return err
+			}
+		}
+		if no.Gateway {
+			// The community gateway's device key; `start` registers it.
+			if err := SaveKey(no.Home, "gateway", NewKey("gateway", "")); err != nil {
+				return err
+			}
+		}
+		cfgs[i] = cfg
+		peers = append(peers, string(nk.ID())+"@"+strings.TrimPrefix(no.P2PAddr, "tcp://"))
 	}
 	if err := doc.ValidateAndComplete(); err != nil {
 		return err
 	}
-	return doc.SaveAs(cfg.GenesisFile())
+	for i, cfg := range cfgs {
+		if len(cfgs) > 1 {
+			others := slices.Concat(peers[:i], peers[i+1:])
+			cfg.P2P.PersistentPeers = strings.Join(others, ",")
+			// The consortium's validators know each other: no peer
+			// exchange, so no node is found by a route the operator did
+			// not write down.
+			cfg.P2P.PexReactor = false
+		}
+		cmtcfg.WriteConfigFile(filepath.Join(cfg.RootDir, "config", "config.toml"), cfg)
+		if err := doc.SaveAs(cfg.GenesisFile()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // tune sets what gridledger needs from CometBFT: blocks at least every
