@@ -88,3 +88,38 @@ func TestParallelCheckingChangesNothing(t *testing.T) {
 		t.Errorf("%d of %d refused: the bad transactions were not where they were put", refused, len(txs))
 	}
 }
+
+// TestPrepareProposalPutsEachSignerInNonceOrder: a mempool holding a
+// signer's later nonce first must not make its earlier one a replay, and
+// the positions of every signer's transactions stay theirs.
+func TestPrepareProposalPutsEachSignerInNonceOrder(t *testing.T) {
+	a, b := NewKey("a", contract.RoleMember), NewKey("b", contract.RoleMember)
+	sign := func(k Key, nonce uint64) []byte {
+		tx, err := contract.Sign(k.PrivKey, "c", k.ID, nonce, &contract.MsgBid{Listing: 3600, Wh: 1, PricePerKWh: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tx
+	}
+	junk := []byte("not a transaction")
+	in := [][]byte{sign(a, 40), sign(b, 2), junk, sign(a, 35), sign(b, 1), sign(a, 36)}
+	want := [][]byte{in[3], in[4], junk, in[5], in[1], in[0]}
+	app := &App{}
+	res, err := app.PrepareProposal(context.Background(), &abci.PrepareProposalRequest{Txs: in, MaxTxBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Txs) != len(want) {
+		t.Fatalf("%d txs, want %d", len(res.Txs), len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(res.Txs[i], want[i]) {
+			t.Errorf("position %d: got %q…", i, res.Txs[i][:min(20, len(res.Txs[i]))])
+		}
+	}
+	// What does not fit is left out, in the mempool's order.
+	res, _ = app.PrepareProposal(context.Background(), &abci.PrepareProposalRequest{Txs: in, MaxTxBytes: int64(len(in[0]) + len(in[1]) + 1)})
+	if len(res.Txs) != 2 || !bytes.Equal(res.Txs[0], in[0]) || !bytes.Equal(res.Txs[1], in[1]) {
+		t.Errorf("trimmed to %d txs", len(res.Txs))
+	}
+}

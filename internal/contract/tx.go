@@ -578,6 +578,23 @@ func (tx *Tx) Verify(pubKey []byte) bool {
 	return ed25519.PubKey(pubKey).VerifySignature(tx.SignBytes, tx.Signature)
 }
 
+// PeekSigner reads a transaction's signer and nonce without checking
+// anything else, for ordering a block's transactions; ok is false when
+// the body is not even JSON with them.
+func PeekSigner(raw []byte) (signer string, nonce uint64, ok bool) {
+	if len(raw) <= txHeaderLen || raw[0] != TxVersion {
+		return "", 0, false
+	}
+	var b struct {
+		Signer string `json:"signer"`
+		Nonce  uint64 `json:"nonce"`
+	}
+	if json.Unmarshal(raw[txHeaderLen:], &b) != nil || b.Signer == "" {
+		return "", 0, false
+	}
+	return b.Signer, b.Nonce, true
+}
+
 // Sign encodes and signs a message. Suspend distinguishes suspend from
 // reinstate for MsgSetSuspended and is ignored otherwise.
 func Sign(key ed25519.PrivKey, chainID, signer string, nonce uint64, msg Msg) ([]byte, error) {
