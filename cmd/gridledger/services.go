@@ -164,7 +164,7 @@ func (s *services) startAPI(cfg api.Config, log *slog.Logger) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("API on %s: %w (set [api] addr in gridledger.toml or --api-addr)", s.apiAddr, err)
 	}
-	cfg.Node, cfg.ChainID, cfg.Dashboard = local.New(s.node.Node), s.node.GenesisDoc().ChainID, web.Dist()
+	cfg.Node, cfg.ChainID, cfg.Dashboard, cfg.App = local.New(s.node.Node), s.node.GenesisDoc().ChainID, web.Dist(), s.node.App
 	cfg.Log = log.With("module", "api")
 	srv := api.New(cfg)
 	s.wg.Add(1)

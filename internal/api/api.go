@@ -24,6 +24,7 @@ import (
 
 	rpcclient "github.com/cometbft/cometbft/rpc/client"
 
+	"github.com/gridledger/gridledger/internal/chain"
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/ems/plan"
 	"github.com/gridledger/gridledger/internal/kpi"
@@ -46,6 +47,9 @@ type Config struct {
 	// Site, when set, gives the site a member's EMS planned the day
 	// holding market time t with, for the advice's load-shifting figures.
 	Site func(member string, t int64) (plan.Site, bool)
+	// App, when the node runs in this process, reports how long blocks
+	// take to execute (/metrics).
+	App *chain.App
 	// Currency is shown beside money ("€" by default).
 	Currency string
 	Log      *slog.Logger
@@ -92,6 +96,9 @@ func New(cfg Config) *Server {
 	}
 	s.mux.HandleFunc("GET /api/openapi.json", s.serveOpenAPI)
 	s.mux.HandleFunc("GET /api/events", s.stream.serve)
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.Handle("GET /metrics", s.metricsHandler())
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errNotFound("no API endpoint %s %s (see /api/openapi.json)", r.Method, r.URL.Path))
 	})

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -39,6 +40,7 @@ type env struct {
 	h1, h2   chain.Key
 	meterKey chain.Key
 	srv      *api.Server
+	node     *chain.Node
 }
 
 func freeAddr(t *testing.T) string {
@@ -84,7 +86,8 @@ func startEnv(t *testing.T) *env {
 	e.submit(t, e.op, &contract.MsgIssue{To: "dso", Amount: 10_000_000_000})
 	e.submit(t, e.op, &contract.MsgRegisterMeter{ID: "m1", Owner: "h1", PubKey: e.meterKey.PubKey()})
 
-	e.srv = api.New(api.Config{Node: local.New(n.Node), ChainID: o.ChainID, Log: log})
+	e.node = n
+	e.srv = api.New(api.Config{Node: local.New(n.Node), ChainID: o.ChainID, Log: log, App: n.App})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -185,6 +188,49 @@ func TestAPI(t *testing.T) {
 	t.Run("private reads need the member's signature", func(t *testing.T) { testAuth(t, e) })
 	t.Run("signed transactions are relayed, never signed", func(t *testing.T) { testRelay(t, e) })
 	t.Run("live stream", func(t *testing.T) { testStream(t, e) })
+	t.Run("health, readiness and metrics", func(t *testing.T) { testOps(t, e) })
+}
+
+func testOps(t *testing.T, e *env) {
+	var body map[string]any
+	if res := e.get(t, "/healthz", nil, &body); res.StatusCode != http.StatusOK || body["status"] != "ok" {
+		t.Errorf("healthz: %d %v", res.StatusCode, body)
+	}
+	if res := e.get(t, "/readyz", nil, &body); res.StatusCode != http.StatusOK || body["status"] != "ready" {
+		t.Errorf("readyz: %d %v", res.StatusCode, body)
+	}
+	// An hour later with no new block, the node is not ready.
+	late := api.New(api.Config{Node: local.New(e.node.Node), ChainID: e.chainID, Now: func() time.Time { return time.Now().Add(time.Hour) }})
+	rec := httptest.NewRecorder()
+	late.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "old") {
+		t.Errorf("readyz an hour on: %d %s", rec.Code, rec.Body)
+	}
+	res, err := http.Get(e.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	metrics := map[string]float64{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if name, v, ok := strings.Cut(line, " "); ok && !strings.HasPrefix(line, "#") {
+			var f float64
+			fmt.Sscan(v, &f)
+			metrics[name] = f
+		}
+	}
+	// The earlier subtests placed bids and sent readings of m1.
+	for name, min := range map[string]float64{"gridledger_height": 5, "gridledger_bids_total": 1, "gridledger_readings_accepted_total": 1,
+		"gridledger_participants": 5, "gridledger_meters": 1, "gridledger_blocks_executed_total": 5, "gridledger_block_execution_seconds_total": 1e-9,
+		"gridledger_money_supply_nano": 1, "go_goroutines": 1} {
+		if metrics[name] < min {
+			t.Errorf("metric %s = %v, want ≥ %v", name, metrics[name], min)
+		}
+	}
+	if _, ok := metrics["gridledger_settlement_lag_seconds"]; !ok {
+		t.Errorf("no settlement lag metric in:\n%s", raw)
+	}
 }
 
 // testOpenAPI loads the served document, validates it as OpenAPI 3, and

@@ -53,9 +53,10 @@ type subscriber struct {
 }
 
 type stream struct {
-	s    *Server
-	mu   sync.Mutex
-	subs map[*subscriber]struct{}
+	s        *Server
+	counters marketCounters
+	mu       sync.Mutex
+	subs     map[*subscriber]struct{}
 	// owners maps meters to their owners, for private readings.
 	owners map[string]string
 }
@@ -91,6 +92,9 @@ func (st *stream) block(ctx context.Context, b types.EventDataNewBlock) {
 	h := b.Block.Height
 	var out []sseEvent
 	add := func(name string, v any) {
+		if m, ok := v.(map[string]any); ok {
+			st.counters.count(name, m)
+		}
 		data, _ := json.Marshal(v)
 		out = append(out, sseEvent{name: name, id: h, data: data})
 	}

@@ -197,6 +197,9 @@ type NodeOptions struct {
 	Gateway bool
 	// Keys are the consortium roles whose keys this home holds.
 	Keys []contract.Role
+	// PrometheusAddr, when set, turns on CometBFT's own metrics, served
+	// there and with gridledger's at the API's /metrics.
+	PrometheusAddr string
 }
 
 // InitNetwork writes the homes of a new network: each a standard
@@ -246,6 +249,9 @@ func InitNetwork(n Network) error {
 		cfg.Moniker = no.Moniker
 		cfg.RPC.ListenAddress = no.RPCAddr
 		cfg.P2P.ListenAddress = no.P2PAddr
+		if no.PrometheusAddr != "" {
+			cfg.Instrumentation.Prometheus, cfg.Instrumentation.PrometheusListenAddr = true, no.PrometheusAddr
+		}
 		tune(cfg)
 		for _, d := range []string{"config", "data"} {
 			if err := os.MkdirAll(filepath.Join(no.Home, d), 0o700); err != nil {
@@ -370,4 +376,13 @@ func Genesis(home string) (*types.GenesisDoc, contract.Genesis, error) {
 	}
 	err = json.Unmarshal(doc.AppState, &g)
 	return doc, g, err
+}
+
+// WriteConfig writes a home's CometBFT config back to config/config.toml.
+func WriteConfig(cfg *cmtcfg.Config) error {
+	if err := cfg.ValidateBasic(); err != nil {
+		return err
+	}
+	cmtcfg.WriteConfigFile(filepath.Join(cfg.RootDir, "config", "config.toml"), cfg)
+	return nil
 }
