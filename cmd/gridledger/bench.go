@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"runtime/pprof"
 	"slices"
@@ -10,11 +11,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 	ctypes "github.com/cometbft/cometbft/rpc/core/types"
 	"github.com/cometbft/cometbft/types"
 	"github.com/spf13/cobra"
 
 	"github.com/gridledger/gridledger/internal/chain"
+	"github.com/gridledger/gridledger/internal/chaos"
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/units"
 )
@@ -46,6 +49,8 @@ func newBenchCmd() *cobra.Command {
 	tx.Flags().IntVar(&o.conns, "conns", 4, "concurrent RPC connections")
 	tx.Flags().IntVar(&o.batch, "batch", 20, "transactions per JSON-RPC batch request")
 	tx.Flags().StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the sending phase to this file")
+	tx.Flags().IntVar(&o.validators, "validators", 1, "1: an embedded node; N > 1: a testnet of N validators, each its own process, the load spread over them")
+	tx.Flags().BoolVar(&o.killOne, "kill-one", false, "with --validators N: kill -9 one validator before sending")
 	cmd.AddCommand(tx)
 	return cmd
 }
@@ -60,6 +65,8 @@ func rateText(r int) string {
 type benchOptions struct {
 	txs, rate, members, conns, batch int
 	cpuProfile                       string
+	validators                       int
+	killOne                          bool
 }
 
 type benchResult struct {
@@ -84,22 +91,11 @@ func benchTx(ctx context.Context, o benchOptions) (benchResult, error) {
 		return r, err
 	}
 	defer os.RemoveAll(home)
-	io := chain.DefaultInitOptions()
-	io.Params.MaxTxPerInterval = 1_000_000
-	if err := chain.Init(home, io); err != nil {
-		return r, err
-	}
-	n, err := chain.StartNode(ctx, home, log)
+	cl, op, dso, senders, stop, err := benchNetwork(ctx, home, o, log)
 	if err != nil {
 		return r, err
 	}
-	defer n.Stop()
-	cl, err := chain.Dial(n.RPCAddr())
-	if err != nil {
-		return r, err
-	}
-	op, _ := chain.LoadKey(home, "operator")
-	dso, _ := chain.LoadKey(home, "dso")
+	defer stop()
 
 	// Set up members: registered and funded (operator), sellers' assets
 	// registered (owner) and approved (DSO), each stage sent in bulk.
@@ -186,7 +182,8 @@ func benchTx(ctx context.Context, o benchOptions) (benchResult, error) {
 	}
 	start := time.Now()
 	var wg sync.WaitGroup
-	for _, stream := range streams {
+	for w, stream := range streams {
+		sender := senders[w%len(senders)]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -196,7 +193,7 @@ func benchTx(ctx context.Context, o benchOptions) (benchResult, error) {
 					time.Sleep(time.Until(due))
 				}
 				batch := stream[i:min(i+o.batch, len(stream))]
-				b := cl.RPC.NewBatch()
+				b := sender.NewBatch()
 				mu.Lock()
 				now := time.Now()
 				for _, tx := range batch {
@@ -252,6 +249,70 @@ func benchTx(ctx context.Context, o benchOptions) (benchResult, error) {
 	}
 	r.P50Ms, r.P90Ms, r.P99Ms, r.MaxMs = pct(0.5), pct(0.9), pct(0.99), pct(1)
 	return r, nil
+}
+
+// benchNetwork starts what the benchmark loads: an embedded node, or a
+// testnet of validators as processes (one killed with killOne). It
+// returns a client of the first, the operator and DSO keys, and the RPC
+// clients to spread the load over.
+func benchNetwork(ctx context.Context, home string, o benchOptions, log *slog.Logger) (*chain.Client, chain.Key, chain.Key, []*rpchttp.HTTP, func(), error) {
+	var none chain.Key
+	if o.validators <= 1 {
+		io := chain.DefaultInitOptions()
+		io.Params.MaxTxPerInterval = 1_000_000
+		io.APIAddr = "off"
+		if err := chain.Init(home, io); err != nil {
+			return nil, none, none, nil, nil, err
+		}
+		n, err := chain.StartNode(ctx, home, log)
+		if err != nil {
+			return nil, none, none, nil, nil, err
+		}
+		cl, err := chain.Dial(n.RPCAddr())
+		if err != nil {
+			n.Stop()
+			return nil, none, none, nil, nil, err
+		}
+		op, _ := chain.LoadKey(home, "operator")
+		dso, _ := chain.LoadKey(home, "dso")
+		return cl, op, dso, []*rpchttp.HTTP{cl.RPC}, func() { n.Stop() }, nil
+	}
+	bin, err := os.Executable()
+	if err != nil {
+		return nil, none, none, nil, nil, err
+	}
+	net, err := chaos.NewNetwork(ctx, bin, home, o.validators, 1, nil, "--max-tx-per-interval", "1000000")
+	if err != nil {
+		return nil, none, none, nil, nil, err
+	}
+	for _, n := range net.Nodes {
+		if err := n.Start(); err != nil {
+			net.Close()
+			return nil, none, none, nil, nil, err
+		}
+	}
+	log.Info("testnet started", "validators", o.validators, "dir", home)
+	cl, err := chaos.DialWhenReady(ctx, net.Nodes[0])
+	if err != nil {
+		net.Close()
+		return nil, none, none, nil, nil, err
+	}
+	op, _ := chain.LoadKey(net.Nodes[0].Home, "operator")
+	dso, _ := chain.LoadKey(net.Nodes[1].Home, "dso")
+	var senders []*rpchttp.HTTP
+	for _, n := range net.Nodes {
+		senders = append(senders, n.Client())
+	}
+	if o.killOne {
+		last := net.Nodes[len(net.Nodes)-1]
+		if err := last.Kill(); err != nil {
+			net.Close()
+			return nil, none, none, nil, nil, err
+		}
+		senders = senders[:len(senders)-1]
+		log.Info("killed one validator", "node", last.Index)
+	}
+	return cl, op, dso, senders, func() { net.Close() }, nil
 }
 
 type commits struct {
@@ -315,15 +376,28 @@ func mustSign(ctx context.Context, cl *chain.Client, k chain.Key, msg contract.M
 	return tx
 }
 
-// sendAndWait broadcasts transactions and waits until the last is in a block.
+// sendAndWait broadcasts transactions and waits until every one is in a
+// block: with several validators a later one may be committed first.
 func sendAndWait(ctx context.Context, cl *chain.Client, txs [][]byte) error {
-	for i, tx := range txs {
-		if i == len(txs)-1 {
-			_, err := cl.BroadcastCommit(ctx, tx)
-			return err
-		}
+	for _, tx := range txs {
 		if err := cl.BroadcastSync(ctx, tx); err != nil {
 			return err
+		}
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for _, tx := range txs {
+		for {
+			res, err := cl.RPC.Tx(ctx, types.Tx(tx).Hash(), false)
+			if err == nil {
+				if res.TxResult.Code != 0 {
+					return &chain.TxError{Code: contract.Code(res.TxResult.Code), Log: res.TxResult.Log}
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("transaction %X not committed in 2 minutes: %w", types.Tx(tx).Hash(), err)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 	}
 	return nil

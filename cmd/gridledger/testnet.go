@@ -24,7 +24,7 @@ type testnetNode struct {
 }
 
 func newTestnetCmd() *cobra.Command {
-	var n, basePort, scale int64
+	var n, basePort, scale, maxTx int64
 	var out, host, chainID, mech string
 	cmd := &cobra.Command{
 		Use:   "testnet --validators N --out DIR",
@@ -38,8 +38,9 @@ gateway; node1 holds the DSO's key and node2 the utility's (node0 holds
 those a smaller network has no node for). Every node names the others as
 persistent peers and serves its own API.
 
-Node i listens on HOST:BASE+10i (P2P), +1 (RPC), +2 (API) and node0's
-broker on +3.`,
+Node i listens on HOST:BASE+10i (P2P), +1 (RPC), +2 (API, dashboard,
+/healthz, /readyz, /metrics), +4 (CometBFT's own Prometheus metrics) and
+node0's MQTT broker on +3.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if n < 1 || n > 100 {
@@ -47,12 +48,13 @@ broker on +3.`,
 			}
 			p := contract.DefaultParams()
 			p.Mechanism = market.Mechanism(mech)
+			p.MaxTxPerInterval = maxTx
 			net := chain.Network{ChainID: chainID, TimeScale: scale, Params: p}
 			var nodes []testnetNode
 			for i := range n {
 				port := func(k int64) string { return joinHostPort(host, basePort+10*i+k) }
 				no := chain.NodeOptions{Home: filepath.Join(out, fmt.Sprintf("node%d", i)), Moniker: fmt.Sprintf("validator-%d", i),
-					RPCAddr: "tcp://" + port(1), P2PAddr: "tcp://" + port(0), APIAddr: port(2)}
+					RPCAddr: "tcp://" + port(1), P2PAddr: "tcp://" + port(0), APIAddr: port(2), PrometheusAddr: port(4)}
 				if i == 0 {
 					no.MQTTAddr, no.Gateway = port(3), true
 				}
@@ -93,6 +95,7 @@ broker on +3.`,
 	f.StringVar(&chainID, "chain-id", "gridledger-testnet", "chain id of the network")
 	f.Int64Var(&scale, "time-scale", 1, "market seconds per block-time second (e.g. 720: an hour every 5 s)")
 	f.StringVar(&mech, "mechanism", string(market.AverageBid), "clearing mechanism")
+	f.Int64Var(&maxTx, "max-tx-per-interval", contract.DefaultParams().MaxTxPerInterval, "transactions one member may sign per interval")
 	return cmd
 }
 

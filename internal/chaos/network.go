@@ -1,0 +1,425 @@
+// Package chaos runs a gridledger network of validators as OS processes
+// on loopback, under a steady load of signed market transactions and meter
+// readings, injects faults — kill -9 and restart, SIGSTOP, a validator cut
+// off from the others, two of four down, a tampered state — and checks
+// afterwards that the network kept its promises: every committed
+// transaction on every node, one app hash per height, money and energy
+// conserved, and the market clearing every interval while at most one
+// validator was down.
+//
+// `gridledger chaos` runs its long form; the fault test in cmd/gridledger
+// its short form.
+package chaos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
+
+	"github.com/gridledger/gridledger/internal/chain"
+)
+
+// Node is one validator process.
+type Node struct {
+	Index int
+	Home  string
+	RPC   string // http://host:port
+	P2P   string // host:port
+	bin   string
+	log   io.Writer
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	done   chan struct{}
+	exit   error
+	paused bool
+	client *rpchttp.HTTP
+}
+
+// Start starts the node's process.
+func (n *Node) Start() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd != nil {
+		return fmt.Errorf("node%d already running", n.Index)
+	}
+	cmd := exec.Command(n.bin, "start", "--home", n.Home, "--log-level", "warn")
+	cmd.Stdout, cmd.Stderr = n.log, n.log
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	n.cmd, n.done, n.exit, n.paused = cmd, make(chan struct{}), nil, false
+	go func() {
+		err := cmd.Wait()
+		n.mu.Lock()
+		n.exit = err
+		n.mu.Unlock()
+		close(n.done)
+	}()
+	return nil
+}
+
+// Running says whether the process is up (paused counts as up).
+func (n *Node) Running() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil {
+		return false
+	}
+	select {
+	case <-n.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// Exited waits up to d for the process to end by itself and returns its
+// exit error (nil: it is still running or exited cleanly).
+func (n *Node) Exited(d time.Duration) (bool, error) {
+	n.mu.Lock()
+	done := n.done
+	n.mu.Unlock()
+	if done == nil {
+		return true, nil
+	}
+	select {
+	case <-done:
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		n.cmd = nil
+		return true, n.exit
+	case <-time.After(d):
+		return false, nil
+	}
+}
+
+func (n *Node) signal(sig syscall.Signal) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil {
+		return fmt.Errorf("node%d is not running", n.Index)
+	}
+	return n.cmd.Process.Signal(sig)
+}
+
+// Kill kills the process with SIGKILL (kill -9) and waits for it.
+func (n *Node) Kill() error {
+	if err := n.signal(syscall.SIGKILL); err != nil {
+		return err
+	}
+	n.Exited(time.Minute)
+	return nil
+}
+
+// Stop stops the process gracefully (SIGINT), killing it after 30 s.
+func (n *Node) Stop() error {
+	if !n.Running() {
+		n.Exited(0)
+		return nil
+	}
+	n.Resume()
+	if err := n.signal(syscall.SIGINT); err != nil {
+		return err
+	}
+	if ok, _ := n.Exited(30 * time.Second); !ok {
+		return n.Kill()
+	}
+	return nil
+}
+
+// Pause stops the process with SIGSTOP; Resume continues it.
+func (n *Node) Pause() error {
+	n.mu.Lock()
+	n.paused = true
+	n.mu.Unlock()
+	return n.signal(syscall.SIGSTOP)
+}
+
+// Resume continues a paused process.
+func (n *Node) Resume() error {
+	n.mu.Lock()
+	was := n.paused
+	n.paused = false
+	n.mu.Unlock()
+	if !was {
+		return nil
+	}
+	return n.signal(syscall.SIGCONT)
+}
+
+// Client is the node's RPC client.
+func (n *Node) Client() *rpchttp.HTTP {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.client == nil {
+		c, err := rpchttp.NewWithTimeout(n.RPC, 3)
+		if err != nil {
+			panic(err) // only for a malformed address, which we made
+		}
+		n.client = c
+	}
+	return n.client
+}
+
+// Height is the node's latest height, or an error when it does not answer
+// within a second.
+func (n *Node) Height(ctx context.Context) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	st, err := n.Client().Status(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return st.SyncInfo.LatestBlockHeight, nil
+}
+
+// Network is a testnet's validators, each reaching the others through a
+// proxy the network controls, so that a validator can be cut off.
+type Network struct {
+	Dir     string
+	ChainID string
+	Nodes   []*Node
+	proxies []*proxy
+}
+
+// NewNetwork writes an n-validator testnet with `gridledger testnet`
+// (given the extra flags) under dir, routes every peer connection through
+// a proxy, and returns it unstarted.
+func NewNetwork(ctx context.Context, bin, dir string, n int, timeScale int64, log io.Writer, extra ...string) (*Network, error) {
+	base, err := freeRange(10 * n)
+	if err != nil {
+		return nil, err
+	}
+	args := append([]string{"testnet", "--validators", fmt.Sprint(n), "--out", dir,
+		"--base-port", fmt.Sprint(base), "--time-scale", fmt.Sprint(timeScale), "--chain-id", "gridledger-chaos"}, extra...)
+	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("gridledger testnet: %v\n%s", err, out)
+	}
+	net := &Network{Dir: dir, ChainID: "gridledger-chaos"}
+	ids := make([]string, n)
+	for i := range n {
+		home := filepath.Join(dir, fmt.Sprintf("node%d", i))
+		cfg, _, err := chain.LoadConfig(home)
+		if err != nil {
+			return nil, err
+		}
+		logf, err := os.Create(filepath.Join(dir, fmt.Sprintf("node%d.log", i)))
+		if err != nil {
+			return nil, err
+		}
+		nd := &Node{Index: i, Home: home, bin: bin, log: io.MultiWriter(logf, prefixed(log, fmt.Sprintf("node%d: ", i))),
+			RPC: strings.Replace(cfg.RPC.ListenAddress, "tcp://", "http://", 1), P2P: strings.TrimPrefix(cfg.P2P.ListenAddress, "tcp://")}
+		net.Nodes = append(net.Nodes, nd)
+		peers := strings.Split(cfg.P2P.PersistentPeers, ",")
+		for _, p := range peers {
+			id, addr, _ := strings.Cut(p, "@")
+			for j := range n {
+				if j != i && strings.HasSuffix(addr, fmt.Sprint(base+10*j)) {
+					ids[j] = id
+				}
+			}
+		}
+	}
+	// Node i reaches node j at proxy (i, j).
+	for i, nd := range net.Nodes {
+		var peers []string
+		for j, other := range net.Nodes {
+			if i == j {
+				continue
+			}
+			p, err := newProxy(i, j, other.P2P)
+			if err != nil {
+				net.Close()
+				return nil, err
+			}
+			net.proxies = append(net.proxies, p)
+			peers = append(peers, ids[j]+"@"+p.addr())
+		}
+		cfg, _, _ := chain.LoadConfig(nd.Home)
+		cfg.P2P.PersistentPeers = strings.Join(peers, ",")
+		// A node cut off must not be refused as a duplicate when it comes
+		// back through the same proxy port.
+		cfg.P2P.AllowDuplicateIP = true
+		if err := chain.WriteConfig(cfg); err != nil {
+			net.Close()
+			return nil, err
+		}
+	}
+	return net, nil
+}
+
+// Cut cuts node i off from every other validator; Heal undoes it.
+func (n *Network) Cut(i int) {
+	for _, p := range n.proxies {
+		if p.from == i || p.to == i {
+			p.setBlocked(true)
+		}
+	}
+}
+
+// Heal reconnects node i.
+func (n *Network) Heal(i int) {
+	for _, p := range n.proxies {
+		if p.from == i || p.to == i {
+			p.setBlocked(false)
+		}
+	}
+}
+
+// Close stops every node and proxy.
+func (n *Network) Close() error {
+	var errs []error
+	for _, nd := range n.Nodes {
+		errs = append(errs, nd.Stop())
+	}
+	for _, p := range n.proxies {
+		p.close()
+	}
+	return errors.Join(errs...)
+}
+
+// freeRange finds a base port with span free ports above it.
+func freeRange(span int) (int, error) {
+	for try := range 50 {
+		base := 20000 + (os.Getpid()*7919+try*977)%20000
+		base -= base % 10
+		ok := true
+		for p := base; p < base+span && ok; p++ {
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+			if err != nil {
+				ok = false
+				continue
+			}
+			l.Close()
+		}
+		if ok {
+			return base, nil
+		}
+	}
+	return 0, errors.New("no free range of ports")
+}
+
+// proxy forwards one node's connections to one peer; blocked, it drops
+// them and refuses new ones, as a cut network would.
+type proxy struct {
+	from, to int
+	target   string
+	l        net.Listener
+	mu       sync.Mutex
+	blocked  bool
+	conns    map[net.Conn]struct{}
+}
+
+func newProxy(from, to int, target string) (*proxy, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	p := &proxy{from: from, to: to, target: target, l: l, conns: map[net.Conn]struct{}{}}
+	go p.serve()
+	return p, nil
+}
+
+func (p *proxy) addr() string { return p.l.Addr().String() }
+
+func (p *proxy) serve() {
+	for {
+		c, err := p.l.Accept()
+		if err != nil {
+			return
+		}
+		go p.forward(c)
+	}
+}
+
+func (p *proxy) forward(c net.Conn) {
+	p.mu.Lock()
+	blocked := p.blocked
+	p.mu.Unlock()
+	if blocked {
+		c.Close()
+		return
+	}
+	up, err := net.DialTimeout("tcp", p.target, 2*time.Second)
+	if err != nil {
+		c.Close()
+		return
+	}
+	p.mu.Lock()
+	p.conns[c], p.conns[up] = struct{}{}, struct{}{}
+	p.mu.Unlock()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	pipe := func(dst, src net.Conn) {
+		defer wg.Done()
+		io.Copy(dst, src)
+		dst.Close()
+		src.Close()
+	}
+	go pipe(up, c)
+	go pipe(c, up)
+	wg.Wait()
+	p.mu.Lock()
+	delete(p.conns, c)
+	delete(p.conns, up)
+	p.mu.Unlock()
+}
+
+func (p *proxy) setBlocked(b bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.blocked = b
+	if b {
+		for c := range p.conns {
+			c.Close()
+		}
+	}
+}
+
+func (p *proxy) close() {
+	p.l.Close()
+	p.setBlocked(true)
+}
+
+// prefixed writes each line to w with a prefix.
+func prefixed(w io.Writer, prefix string) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return &prefixWriter{w: w, prefix: prefix}
+}
+
+type prefixWriter struct {
+	mu     sync.Mutex
+	w      io.Writer
+	prefix string
+	buf    []byte
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.buf = append(p.buf, b...)
+	for {
+		i := strings.IndexByte(string(p.buf), '\n')
+		if i < 0 {
+			break
+		}
+		fmt.Fprintf(p.w, "%s%s\n", p.prefix, p.buf[:i])
+		p.buf = p.buf[i+1:]
+	}
+	return len(b), nil
+}
