@@ -24,7 +24,7 @@ type testnetNode struct {
 }
 
 func newTestnetCmd() *cobra.Command {
-	var n, basePort, scale, maxTx int64
+	var n, basePort, scale, maxTx, snapEvery int64
 	var out, host, chainID, mech string
 	cmd := &cobra.Command{
 		Use:   "testnet --validators N --out DIR",
@@ -49,7 +49,7 @@ node0's MQTT broker on +3.`,
 			p := contract.DefaultParams()
 			p.Mechanism = market.Mechanism(mech)
 			p.MaxTxPerInterval = maxTx
-			net := chain.Network{ChainID: chainID, TimeScale: scale, Params: p}
+			net := chain.Network{ChainID: chainID, TimeScale: scale, Params: p, SnapshotInterval: snapEvery}
 			var nodes []testnetNode
 			for i := range n {
 				port := func(k int64) string { return joinHostPort(host, basePort+10*i+k) }
@@ -95,6 +95,7 @@ node0's MQTT broker on +3.`,
 	f.StringVar(&chainID, "chain-id", "gridledger-testnet", "chain id of the network")
 	f.Int64Var(&scale, "time-scale", 1, "market seconds per block-time second (e.g. 720: an hour every 5 s)")
 	f.StringVar(&mech, "mechanism", string(market.AverageBid), "clearing mechanism")
+	f.Int64Var(&snapEvery, "snapshot-interval", 1000, "every node snapshots its state this many heights apart, for new nodes to join by state sync")
 	f.Int64Var(&maxTx, "max-tx-per-interval", contract.DefaultParams().MaxTxPerInterval, "transactions one member may sign per interval")
 	return cmd
 }

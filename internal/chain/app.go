@@ -45,6 +45,10 @@ type App struct {
 	accounts map[string]contract.Account
 	chainID  string
 
+	// Snapshots, when set, are taken at Commit and served for state sync.
+	Snapshots *Snapshots
+	restore   *restoring
+
 	// For the operator's metrics only, never for the state: how many
 	// blocks and transactions ran, and the wall time they took.
 	execBlocks, execTxs, execNanos atomic.Int64
@@ -345,6 +349,15 @@ func (a *App) Commit(context.Context, *abci.CommitRequest) (*abci.CommitResponse
 	}
 	clear(a.pending)
 	a.setAccounts(a.meta.Accounts)
+	if a.Snapshots.due(a.meta.Height) {
+		start := time.Now()
+		snap, err := a.Snapshots.take(a.db, persistedMeta{Height: a.meta.Height, MarketTime: a.meta.MarketTime, AppHash: a.meta.AppHash})
+		if err != nil {
+			a.log.Error("snapshot", "height", a.meta.Height, "err", err)
+		} else {
+			a.log.Info("snapshot taken", "height", a.meta.Height, "chunks", snap.Chunks, "took", time.Since(start).Round(time.Millisecond))
+		}
+	}
 	return &abci.CommitResponse{}, nil
 }
 

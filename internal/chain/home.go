@@ -95,6 +95,16 @@ type AppConfig struct {
 	MQTT          MQTTConfig    `toml:"mqtt"`
 	Gateway       GatewayConfig `toml:"gateway"`
 	API           APIConfig     `toml:"api"`
+	StateSync     StateSync     `toml:"statesync"`
+}
+
+// StateSync is how often this node snapshots its state for new nodes to
+// join from (docs/operations.md).
+type StateSync struct {
+	// SnapshotInterval: a snapshot every this many heights (0: none).
+	SnapshotInterval int64 `toml:"snapshot_interval"`
+	// SnapshotKeepRecent: how many snapshots are kept.
+	SnapshotKeepRecent int64 `toml:"snapshot_keep_recent"`
 }
 
 // APIConfig is the REST API, live stream and dashboard (internal/api).
@@ -133,9 +143,10 @@ type GatewayConfig struct {
 
 func defaultAppConfig() AppConfig {
 	return AppConfig{LogLevel: "info", CometLogLevel: "error",
-		MQTT:    MQTTConfig{Addr: "127.0.0.1:1883"},
-		Gateway: GatewayConfig{ID: "gateway", DeviceKey: "gateway", Signer: "operator", Store: "data/meters"},
-		API:     APIConfig{Addr: "127.0.0.1:8080"}}
+		MQTT:      MQTTConfig{Addr: "127.0.0.1:1883"},
+		Gateway:   GatewayConfig{ID: "gateway", DeviceKey: "gateway", Signer: "operator", Store: "data/meters"},
+		API:       APIConfig{Addr: "127.0.0.1:8080"},
+		StateSync: StateSync{SnapshotInterval: 1000, SnapshotKeepRecent: 2}}
 }
 
 // InitOptions shape a new single-validator home.
@@ -183,6 +194,9 @@ type Network struct {
 	Params      contract.Params
 	GenesisTime time.Time // defaults to now
 	Nodes       []NodeOptions
+	// SnapshotInterval: every node snapshots its state this many heights
+	// apart for new nodes to state sync from (0: the default).
+	SnapshotInterval int64
 }
 
 // NodeOptions is one validator's home.
@@ -260,6 +274,9 @@ func InitNetwork(n Network) error {
 		}
 		ac := defaultAppConfig()
 		ac.MQTT.Addr = no.MQTTAddr
+		if n.SnapshotInterval > 0 {
+			ac.StateSync.SnapshotInterval = n.SnapshotInterval
+		}
 		if no.APIAddr != "" {
 			ac.API.Addr = no.APIAddr
 		}
@@ -385,4 +402,90 @@ func WriteConfig(cfg *cmtcfg.Config) error {
 	}
 	cmtcfg.WriteConfigFile(filepath.Join(cfg.RootDir, "config", "config.toml"), cfg)
 	return nil
+}
+
+// JoinOptions shape the home of a node joining a running network.
+type JoinOptions struct {
+	// Genesis is the network's genesis file, byte for byte.
+	Genesis []byte
+	// Peers are ID@host:port of nodes to connect to.
+	Peers                     string
+	Moniker                   string
+	RPCAddr, P2PAddr, APIAddr string
+	// StateSync restores the newest snapshot the peers offer, checked
+	// against a header of RPCServers' chain at TrustHeight with
+	// TrustHash, instead of replaying every block from genesis.
+	StateSync   bool
+	RPCServers  []string
+	TrustHeight int64
+	TrustHash   string
+}
+
+// InitJoin writes the home of a full node joining a running network: it
+// holds no consortium key and runs no meters; it becomes a validator only
+// if the validators vote it in.
+func InitJoin(home string, o JoinOptions) error {
+	if _, err := os.Stat(filepath.Join(home, "config", "genesis.json")); err == nil {
+		return fmt.Errorf("%s already holds a node (config/genesis.json exists)", home)
+	}
+	doc, err := types.GenesisDocFromJSON(o.Genesis)
+	if err != nil {
+		return fmt.Errorf("genesis: %w", err)
+	}
+	cfg := cmtcfg.DefaultConfig()
+	cfg.SetRoot(home)
+	cfg.Moniker = o.Moniker
+	cfg.RPC.ListenAddress, cfg.P2P.ListenAddress = o.RPCAddr, o.P2PAddr
+	tune(cfg)
+	cfg.P2P.PersistentPeers = o.Peers
+	cfg.P2P.PexReactor = false
+	if o.StateSync {
+		if len(o.RPCServers) == 0 || o.TrustHeight < 1 || o.TrustHash == "" {
+			return fmt.Errorf("state sync needs RPC servers and a trusted height and hash")
+		}
+		servers := o.RPCServers
+		if len(servers) == 1 { // CometBFT wants two, to cross-check
+			servers = append(servers, servers[0])
+		}
+		cfg.StateSync.Enable = true
+		cfg.StateSync.RPCServers = servers
+		cfg.StateSync.TrustHeight, cfg.StateSync.TrustHash = o.TrustHeight, o.TrustHash
+		cfg.StateSync.TrustPeriod = 168 * time.Hour
+		cfg.StateSync.DiscoveryTime = 5 * time.Second
+	}
+	for _, d := range []string{"config", "data"} {
+		if err := os.MkdirAll(filepath.Join(home, d), 0o700); err != nil {
+			return err
+		}
+	}
+	ac := defaultAppConfig()
+	ac.MQTT.Addr = ""
+	if o.APIAddr != "" {
+		ac.API.Addr = o.APIAddr
+	}
+	if err := writeAppConfig(home, ac); err != nil {
+		return err
+	}
+	if _, err := p2p.LoadOrGenNodeKey(cfg.NodeKeyFile()); err != nil {
+		return err
+	}
+	pv, err := privval.GenFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile(), nil)
+	if err != nil {
+		return err
+	}
+	pv.Save()
+	if err := WriteConfig(cfg); err != nil {
+		return err
+	}
+	return doc.SaveAs(cfg.GenesisFile())
+}
+
+// SetSnapshots changes a home's snapshot interval and how many it keeps.
+func SetSnapshots(home string, interval, keep int64) error {
+	_, ac, err := LoadConfig(home)
+	if err != nil {
+		return err
+	}
+	ac.StateSync = StateSync{SnapshotInterval: interval, SnapshotKeepRecent: keep}
+	return writeAppConfig(home, ac)
 }

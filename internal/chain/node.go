@@ -39,6 +39,10 @@ func StartNode(ctx context.Context, home string, log *slog.Logger) (*Node, error
 		appDB.Close()
 		return nil, err
 	}
+	if ac.StateSync.SnapshotInterval > 0 {
+		app.Snapshots = &Snapshots{Dir: filepath.Join(home, "data", "snapshots"),
+			Interval: ac.StateSync.SnapshotInterval, KeepRecent: ac.StateSync.SnapshotKeepRecent}
+	}
 	nodeKey, err := p2p.LoadNodeKey(cfg.NodeKeyFile())
 	if err != nil {
 		appDB.Close()
