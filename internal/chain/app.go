@@ -138,6 +138,9 @@ func (a *App) InitChain(_ context.Context, req *abci.InitChainRequest) (*abci.In
 	if err := json.Unmarshal(req.AppStateBytes, &g); err != nil {
 		return nil, fmt.Errorf("chain: genesis app_state: %w", err)
 	}
+	for _, v := range req.Validators {
+		g.Validators = append(g.Validators, contract.Validator{PubKey: v.PubKeyBytes, Power: v.Power})
+	}
 	st, c, err := contract.NewGenesis(req.ChainId, g, req.Time.UnixNano())
 	if err != nil {
 		return nil, fmt.Errorf("chain: genesis: %w", err)
@@ -211,6 +214,9 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.FinalizeBlockRequest) (
 	c, events := a.state.EndBlock()
 	a.stage(c)
 	resp := &abci.FinalizeBlockResponse{AppHash: c.AppHash, TxResults: make([]*abci.ExecTxResult, len(results)), Events: abciEvents(events)}
+	for _, u := range c.ValidatorUpdates {
+		resp.ValidatorUpdates = append(resp.ValidatorUpdates, abci.ValidatorUpdate{Power: u.Power, PubKeyType: "ed25519", PubKeyBytes: u.PubKey})
+	}
 	for i, r := range results {
 		resp.TxResults[i] = &abci.ExecTxResult{Code: uint32(r.Code), Codespace: codespace(r.Code), Log: r.Log, Info: r.Code.Name(), Events: abciEvents(r.Events)}
 	}

@@ -489,3 +489,19 @@ func SetSnapshots(home string, interval, keep int64) error {
 	ac.StateSync = StateSync{SnapshotInterval: interval, SnapshotKeepRecent: keep}
 	return writeAppConfig(home, ac)
 }
+
+// ValidatorKey is the home's validator consensus key as a participant key
+// (role validator), for governance votes; its ID is left to the caller,
+// who finds it on the ledger by the public key.
+func ValidatorKey(home string) (Key, error) {
+	cfg, _, err := LoadConfig(home)
+	if err != nil {
+		return Key{}, err
+	}
+	pv := privval.LoadFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile())
+	pk, ok := pv.Key.PrivKey.(ed25519.PrivKey)
+	if !ok {
+		return Key{}, fmt.Errorf("%s: the validator key is %s, not ed25519", cfg.PrivValidatorKeyFile(), pv.Key.PrivKey.Type())
+	}
+	return Key{Role: contract.RoleValidator, PrivKey: pk}, nil
+}

@@ -102,7 +102,7 @@ func TestJoinByStateSync(t *testing.T) {
 			t.Fatalf("joined node's state at %d hashes to %X, the chain committed %v (%v)", h-1, jinfo.Response.LastBlockAppHash, hdr, err)
 		}
 		var ps []contract.Participant
-		if err := jc.Query(ctx, "/participants", &ps); err != nil || len(ps) != 9 {
+		if err := jc.Query(ctx, "/participants", &ps); err != nil || len(ps) != 10 {
 			t.Fatalf("joined node's participants: %d %v", len(ps), err)
 		}
 		return n, took

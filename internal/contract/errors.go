@@ -39,6 +39,8 @@ const (
 	CodeNoPlan
 	CodeUnknownDR
 	CodeNotInScope
+	CodeUnknownProposal
+	CodeProposalClosed
 )
 
 // codeInfo is the one table of codes: a stable name and the sentinel error.
@@ -74,6 +76,8 @@ var codeInfo = []struct {
 	CodeNoPlan:             {"no_plan", errors.New("no plan committed before the demand-response request")},
 	CodeUnknownDR:          {"unknown_dr_request", errors.New("unknown demand-response request")},
 	CodeNotInScope:         {"not_in_scope", errors.New("not in the demand-response request's feeder or targets")},
+	CodeUnknownProposal:    {"unknown_proposal", errors.New("unknown governance proposal")},
+	CodeProposalClosed:     {"proposal_closed", errors.New("the proposal is no longer open for votes")},
 }
 
 // Sentinel errors, one per code, for errors.Is.
@@ -105,6 +109,8 @@ var (
 	ErrNoPlan             = codeInfo[CodeNoPlan].err
 	ErrUnknownDR          = codeInfo[CodeUnknownDR].err
 	ErrNotInScope         = codeInfo[CodeNotInScope].err
+	ErrUnknownProposal    = codeInfo[CodeUnknownProposal].err
+	ErrProposalClosed     = codeInfo[CodeProposalClosed].err
 )
 
 // Name is the code's stable name, e.g. "insufficient_funds".

@@ -83,6 +83,10 @@ func (s *State) apply(signer *Participant, tx *Tx) ([]Event, error) {
 		return s.drRequest(signer, m)
 	case *MsgDRCommit:
 		return s.drCommit(signer, m)
+	case *MsgPropose:
+		return s.propose(signer, m)
+	case *MsgVote:
+		return s.vote(signer, m)
 	}
 	return nil, errf(ErrMalformed, "unhandled type %q", tx.Type)
 }
@@ -108,6 +112,9 @@ func (s *State) registerParticipant(signer *Participant, m *MsgRegisterParticipa
 	}
 	if _, ok := s.participants[m.ID]; ok {
 		return nil, errf(ErrDuplicate, "participant %q", m.ID)
+	}
+	if m.Role == RoleValidator {
+		return nil, errf(ErrWrongRole, "validators join by a governance proposal (%s), not by the operator", ActionAddValidator)
 	}
 	p := &Participant{ID: m.ID, Email: m.Email, Role: m.Role, NodeType: m.NodeType, PubKey: m.PubKey, Feeder: m.Feeder}
 	s.participants[p.ID] = p
@@ -239,6 +246,9 @@ func (s *State) redeem(signer *Participant, m *MsgRedeem) ([]Event, error) {
 func (s *State) setParams(signer *Participant, m *MsgSetParams) ([]Event, error) {
 	if err := requireRole(signer, RoleOperator); err != nil {
 		return nil, err
+	}
+	if len(s.validators) > 1 {
+		return nil, errf(ErrWrongRole, "the community has %d validators: its parameters change by a governance proposal (%s)", len(s.validators), ActionSetParams)
 	}
 	s.touch(keyParams, &s.params, true)
 	s.params = m.Params

@@ -13,10 +13,13 @@ const (
 	RoleOperator Role = "operator"
 	RoleDSO      Role = "dso"
 	RoleUtility  Role = "utility"
+	// RoleValidator votes on governance proposals with a validator's
+	// consensus key.
+	RoleValidator Role = "validator"
 )
 
 func (r Role) valid() bool {
-	return r == RoleMember || r == RoleOperator || r == RoleDSO || r == RoleUtility
+	return r == RoleMember || r == RoleOperator || r == RoleDSO || r == RoleUtility || r == RoleValidator
 }
 
 // NodeType is the kind of grid node a member's site is (seed §4.1).
@@ -172,6 +175,9 @@ type Genesis struct {
 	// market time = genesis time + (block time − genesis time) × TimeScale.
 	TimeScale    int64         `json:"time_scale"`
 	Participants []Participant `json:"participants"`
+	// Validators is the genesis validator set; the chain fills it in from
+	// CometBFT's genesis.
+	Validators []Validator `json:"validators,omitempty"`
 }
 
 // Validate checks a genesis: parameters, scale, and an operator to run it.

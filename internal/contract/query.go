@@ -360,6 +360,7 @@ func (s *State) Trades(from, to int64, participant string) []TradeView {
 //	/dr                         demand-response requests
 //	/dr/ID                      one request, with commits and verification
 //	/plans/START                members' committed plans for an interval
+//	/validators, /proposals     the validator set and governance proposals
 //	/plans?member=&from=&to=    a member's committed plans
 //	/readings?member=&from=&to= readings of a member's meters in settled intervals
 func (s *State) Query(path string) ([]byte, error) {
@@ -466,6 +467,10 @@ func (s *State) Query(path string) ([]byte, error) {
 			return nil, errf(ErrUnknownOrder, "%q", parts[1]+"/"+parts[2])
 		}
 		v = o
+	case len(parts) == 1 && parts[0] == "validators":
+		v = s.Validators()
+	case len(parts) == 1 && parts[0] == "proposals":
+		v = s.Proposals()
 	case len(parts) == 1 && parts[0] == "dr":
 		v = s.DRs()
 	case len(parts) == 2 && parts[0] == "dr":

@@ -1234,14 +1234,15 @@ func TestCodesAreStable(t *testing.T) {
 		"unknown_order", "bad_params", "wrong_chain", "not_owner",
 		"unknown_meter", "reading_from_future", "registers_backwards", "stale_reading",
 		"plan_frozen", "no_plan", "unknown_dr_request", "not_in_scope",
+		"unknown_proposal", "proposal_closed",
 	}
 	for n, name := range want {
 		if got := contract.Code(n).Name(); got != name {
 			t.Errorf("code %d is %q, want %q", n, got, name)
 		}
 	}
-	if got := contract.Code(len(want)).Name(); got != "code_28" {
-		t.Errorf("code 28 is %q", got)
+	if got := contract.Code(len(want)).Name(); got != "code_30" {
+		t.Errorf("code 30 is %q", got)
 	}
 	codes := contract.Codes()
 	if len(codes) != len(want)-1 {

@@ -1,6 +1,7 @@
 package contract
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -213,6 +214,11 @@ type State struct {
 	// not yet settled; dr holds every demand-response request by id.
 	plans map[int64]map[string]*PlanEntry
 	dr    map[string]*DRRequest
+	// validators by hex key, proposals by id; valUpdates are the block's
+	// changes to the validator set.
+	validators map[string]*Validator
+	proposals  map[string]*Proposal
+	valUpdates []ValidatorUpdate
 
 	hash ltHash
 	// seeds holds each entry's hash seed as last committed, so that a
@@ -252,6 +258,8 @@ func newState() *State {
 		orders:       map[string]*Order{},
 		plans:        map[int64]map[string]*PlanEntry{},
 		dr:           map[string]*DRRequest{},
+		validators:   map[string]*Validator{},
+		proposals:    map[string]*Proposal{},
 		dirty:        map[string]any{},
 		seeds:        map[string][32]byte{},
 	}
@@ -315,6 +323,8 @@ type Commitment struct {
 	AppHash    []byte
 	Writes     []KV
 	Accounts   []Account
+	// ValidatorUpdates are the block's changes to the validator set.
+	ValidatorUpdates []ValidatorUpdate
 }
 
 // commit folds the block's changes into the hash and returns them.
@@ -341,6 +351,7 @@ func (s *State) commit() Commitment {
 		}
 	}
 	clear(s.dirty)
+	c.ValidatorUpdates, s.valUpdates = s.valUpdates, nil
 	c.AppHash = s.hash.sum()
 	return c
 }
@@ -386,6 +397,9 @@ func NewGenesis(chainID string, g Genesis, genesisTimeNs int64) (*State, Commitm
 		p.Nonce, p.Balance, p.Escrow, p.RateCount, p.RateWindow = 0, 0, 0, 0, 0
 		s.participants[p.ID] = &p
 		s.touch(keyParticipant(p.ID), &p, false)
+	}
+	if err := s.genesisValidators(g.Validators); err != nil {
+		return nil, Commitment{}, err
 	}
 	s.dirty[keyInfo] = &s.info
 	return s, s.commit(), nil
@@ -451,6 +465,14 @@ func Load(entries []KV, height, marketTime int64) (*State, error) {
 			r := &DRRequest{}
 			err = json.Unmarshal(e.Value, r)
 			s.dr[r.ID] = r
+		case strings.HasPrefix(e.Key, "v/"):
+			v := &Validator{}
+			err = json.Unmarshal(e.Value, v)
+			s.validators[hex.EncodeToString(v.PubKey)] = v
+		case strings.HasPrefix(e.Key, "gov/"):
+			p := &Proposal{}
+			err = json.Unmarshal(e.Value, p)
+			s.proposals[p.ID] = p
 		case strings.HasPrefix(e.Key, "o/"):
 			o := &Order{}
 			err = json.Unmarshal(e.Value, o)

@@ -438,6 +438,10 @@ func newMsg(typ string) (Msg, bool) {
 	switch typ {
 	case TypeRegisterParticipant:
 		return &MsgRegisterParticipant{}, true
+	case TypePropose:
+		return &MsgPropose{}, true
+	case TypeVote:
+		return &MsgVote{}, true
 	case TypeSuspendParticipant, TypeReinstateParticipant:
 		return &MsgSetSuspended{}, true
 	case TypeRegisterRES:
@@ -480,6 +484,10 @@ func typeOf(m Msg, suspend bool) string {
 	switch m.(type) {
 	case *MsgRegisterParticipant:
 		return TypeRegisterParticipant
+	case *MsgPropose:
+		return TypePropose
+	case *MsgVote:
+		return TypeVote
 	case *MsgSetSuspended:
 		if suspend {
 			return TypeSuspendParticipant
