@@ -47,6 +47,10 @@ type App struct {
 
 	// Snapshots, when set, are taken at Commit and served for state sync.
 	Snapshots *Snapshots
+	// RetainBlocks, when set, lets CometBFT prune blocks older than this
+	// many heights (the ledger's state keeps what it needs; new nodes join
+	// by state sync).
+	RetainBlocks int64
 	restore   *restoring
 
 	// For the operator's metrics only, never for the state: how many
@@ -364,7 +368,11 @@ func (a *App) Commit(context.Context, *abci.CommitRequest) (*abci.CommitResponse
 			a.log.Info("snapshot taken", "height", a.meta.Height, "chunks", snap.Chunks, "took", time.Since(start).Round(time.Millisecond))
 		}
 	}
-	return &abci.CommitResponse{}, nil
+	var retain int64
+	if a.RetainBlocks > 0 && a.meta.Height > a.RetainBlocks {
+		retain = a.meta.Height - a.RetainBlocks + 1
+	}
+	return &abci.CommitResponse{RetainHeight: retain}, nil
 }
 
 func (a *App) setAccounts(accs []contract.Account) {

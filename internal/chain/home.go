@@ -96,6 +96,14 @@ type AppConfig struct {
 	Gateway       GatewayConfig `toml:"gateway"`
 	API           APIConfig     `toml:"api"`
 	StateSync     StateSync     `toml:"statesync"`
+	Pruning       Pruning       `toml:"pruning"`
+}
+
+// Pruning is how many recent blocks a node keeps (docs/operations.md).
+type Pruning struct {
+	// RetainBlocks: keep this many recent blocks and prune the older
+	// (0 keeps every block, as an archive node does).
+	RetainBlocks int64 `toml:"retain_blocks"`
 }
 
 // StateSync is how often this node snapshots its state for new nodes to
@@ -504,4 +512,14 @@ func ValidatorKey(home string) (Key, error) {
 		return Key{}, fmt.Errorf("%s: the validator key is %s, not ed25519", cfg.PrivValidatorKeyFile(), pv.Key.PrivKey.Type())
 	}
 	return Key{Role: contract.RoleValidator, PrivKey: pk}, nil
+}
+
+// SetPruning changes how many recent blocks a home keeps.
+func SetPruning(home string, retainBlocks int64) error {
+	_, ac, err := LoadConfig(home)
+	if err != nil {
+		return err
+	}
+	ac.Pruning.RetainBlocks = retainBlocks
+	return writeAppConfig(home, ac)
 }

@@ -39,6 +39,7 @@ func StartNode(ctx context.Context, home string, log *slog.Logger) (*Node, error
 		appDB.Close()
 		return nil, err
 	}
+	app.RetainBlocks = ac.Pruning.RetainBlocks
 	if ac.StateSync.SnapshotInterval > 0 {
 		app.Snapshots = &Snapshots{Dir: filepath.Join(home, "data", "snapshots"),
 			Interval: ac.StateSync.SnapshotInterval, KeepRecent: ac.StateSync.SnapshotKeepRecent}

@@ -204,3 +204,37 @@ func TestSnapshotRestoreRefusesTampering(t *testing.T) {
 		t.Errorf("format 9: %v", res.Result)
 	}
 }
+
+// TestPruningKeepsRecentBlocks: with retain_blocks set, the node prunes
+// older blocks from its store while the ledger's state stays whole.
+func TestPruningKeepsRecentBlocks(t *testing.T) {
+	home := t.TempDir()
+	n := testNode(t, home)
+	n.Stop()
+	if err := SetPruning(home, 10); err != nil {
+		t.Fatal(err)
+	}
+	n = startTestNode(t, home)
+	defer n.Stop()
+	cl, err := Dial(n.RPCAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, _ := LoadKey(home, "operator")
+	submit(t, cl, op, &contract.MsgIssue{To: "dso", Amount: 7_000_000_000})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	// CometBFT's pruner runs every 10 s.
+	deadline := time.Now().Add(60 * time.Second)
+	for n.BlockStore().Base() <= 1 && time.Now().Before(deadline) {
+		time.Sleep(500 * time.Millisecond)
+	}
+	base, height := n.BlockStore().Base(), n.BlockStore().Height()
+	if base <= 1 || height-base > 40 {
+		t.Fatalf("block store holds %d..%d with retain_blocks 10", base, height)
+	}
+	var p contract.Participant
+	if err := cl.Query(ctx, "/participants/dso", &p); err != nil || p.Balance != 7_000_000_000 {
+		t.Fatalf("state after pruning: %+v %v", p, err)
+	}
+}
