@@ -51,7 +51,7 @@ type App struct {
 	// many heights (the ledger's state keeps what it needs; new nodes join
 	// by state sync).
 	RetainBlocks int64
-	restore   *restoring
+	restore      *restoring
 
 	// For the operator's metrics only, never for the state: how many
 	// blocks and transactions ran, and the wall time they took.
