@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -66,8 +67,28 @@ func NewLoad(ctx context.Context, net *Network, members int, seed uint64) (*Load
 	if err := cl.Query(ctx, "/params", &l.params); err != nil {
 		return nil, err
 	}
+	// Node 0 registers the community gateway with the operator's key once
+	// the network makes blocks: wait for it, so that the two do not race
+	// for the operator's nonces.
+	for {
+		var gws []contract.Gateway
+		if err := cl.Query(ctx, "/gateways", &gws); err == nil && len(gws) > 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("node0 never registered its gateway: %w", ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 	submit := func(k chain.Key, msg contract.Msg) error {
 		_, err := cl.Submit(ctx, k, "", msg)
+		var te *chain.TxError
+		if errors.As(err, &te) && te.Code == contract.CodeReplay {
+			// Another client used the key meanwhile; the client has
+			// forgotten its nonce and starts again from the ledger's.
+			_, err = cl.Submit(ctx, k, "", msg)
+		}
 		if err != nil {
 			return fmt.Errorf("%s by %s: %w", contract.TypeOf(msg), k.ID, err)
 		}
