@@ -293,6 +293,9 @@ func benchNetwork(ctx context.Context, home string, o benchOptions, log *slog.Lo
 	}
 	log.Info("testnet started", "validators", o.validators, "dir", home)
 	cl, err := chaos.DialWhenReady(ctx, net.Nodes[0])
+	if err == nil {
+		err = chaos.WaitForGateway(ctx, cl)
+	}
 	if err != nil {
 		net.Close()
 		return nil, none, none, nil, nil, err

@@ -67,19 +67,8 @@ func NewLoad(ctx context.Context, net *Network, members int, seed uint64) (*Load
 	if err := cl.Query(ctx, "/params", &l.params); err != nil {
 		return nil, err
 	}
-	// Node 0 registers the community gateway with the operator's key once
-	// the network makes blocks: wait for it, so that the two do not race
-	// for the operator's nonces.
-	for {
-		var gws []contract.Gateway
-		if err := cl.Query(ctx, "/gateways", &gws); err == nil && len(gws) > 0 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("node0 never registered its gateway: %w", ctx.Err())
-		case <-time.After(200 * time.Millisecond):
-		}
+	if err := WaitForGateway(ctx, cl); err != nil {
+		return nil, err
 	}
 	submit := func(k chain.Key, msg contract.Msg) error {
 		_, err := cl.Submit(ctx, k, "", msg)
@@ -127,6 +116,24 @@ func NewLoad(ctx context.Context, net *Network, members int, seed uint64) (*Load
 	}
 	l.members, l.reader = all[:members], all[members]
 	return l, nil
+}
+
+// WaitForGateway waits until node 0 has registered the community
+// gateway, which it does with the operator's key once the network makes
+// blocks: whoever else signs as the operator must wait for it, or the two
+// race for the operator's nonces.
+func WaitForGateway(ctx context.Context, cl *chain.Client) error {
+	for {
+		var gws []contract.Gateway
+		if err := cl.Query(ctx, "/gateways", &gws); err == nil && len(gws) > 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("node0 never registered its gateway: %w", ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // DialWhenReady dials a node once it answers and has made a block.
