@@ -56,15 +56,17 @@ func startServices(ctx context.Context, home, mqttURL, apiAddr string, log *slog
 	s := &services{node: n, apiAddr: ac.API.Addr}
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	ctx = s.ctx
-	if err := s.startMeters(ctx, home, ac, log); err != nil {
+	if err := s.startMeters(ctx, home, n.RPCAddr(), ac, log); err != nil {
 		s.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *services) startMeters(ctx context.Context, home string, ac chain.AppConfig, log *slog.Logger) error {
-	cl, err := chain.Dial(s.node.RPCAddr())
+// startMeters starts the broker (or connects to an external one) and the
+// gateway of a home's gridledger.toml, feeding the node at rpcAddr.
+func (s *services) startMeters(ctx context.Context, home, rpcAddr string, ac chain.AppConfig, log *slog.Logger) error {
+	cl, err := chain.Dial(rpcAddr)
 	if err != nil {
 		return err
 	}
@@ -73,7 +75,7 @@ func (s *services) startMeters(ctx context.Context, home string, ac chain.AppCon
 		log.Info("no meters on this node: gridledger.toml [mqtt] names no broker")
 		return nil
 	}
-	community := s.node.GenesisDoc().ChainID
+	community := cl.ChainID
 	signer, err := chain.LoadKey(home, ac.Gateway.Signer)
 	if err != nil {
 		return fmt.Errorf("gateway signer: %w", err)
@@ -215,5 +217,8 @@ func (s *services) Close() error {
 	}
 	s.cancel()
 	s.wg.Wait()
+	if s.node == nil {
+		return nil
+	}
 	return s.node.Stop()
 }

@@ -370,6 +370,16 @@ func writeAppConfig(home string, c AppConfig) error {
 	return toml.NewEncoder(f).Encode(c)
 }
 
+// LoadAppConfig reads a home's gridledger.toml alone (defaults where it
+// is missing), for a process that runs no node, such as a gateway.
+func LoadAppConfig(home string) (AppConfig, error) {
+	ac := defaultAppConfig()
+	if _, err := toml.DecodeFile(filepath.Join(home, "config", "gridledger.toml"), &ac); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return ac, fmt.Errorf("gridledger.toml: %w", err)
+	}
+	return ac, nil
+}
+
 // LoadConfig reads a home's CometBFT and gridledger configuration.
 func LoadConfig(home string) (*cmtcfg.Config, AppConfig, error) {
 	ac := defaultAppConfig()
