@@ -112,6 +112,17 @@ func newTxCmd() *cobra.Command {
 				return m, err
 			}
 		}),
+		sub("rotate-device-key", "Replace the key of a meter or gateway device, e.g. a replaced or compromised one (operator)", contract.TypeRotateDeviceKey, func(c *cobra.Command) func(context.Context, *chain.Client) (contract.Msg, error) {
+			m := &contract.MsgRotateDeviceKey{}
+			var pub string
+			c.Flags().StringVar(&m.ID, "id", "", "meter or gateway id")
+			c.Flags().StringVar(&pub, "pub-key", "", "the device's new ed25519 public key, base64")
+			return func(context.Context, *chain.Client) (contract.Msg, error) {
+				var err error
+				m.PubKey, err = base64.StdEncoding.DecodeString(pub)
+				return m, err
+			}
+		}),
 		sub("register-gateway", "Register a gateway device that signs readings for meters that cannot (operator)", contract.TypeRegisterGateway, func(c *cobra.Command) func(context.Context, *chain.Client) (contract.Msg, error) {
 			m := &contract.MsgRegisterGateway{}
 			var pub, keyName string

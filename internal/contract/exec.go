@@ -2,6 +2,7 @@ package contract
 
 import (
 	"math"
+	"slices"
 	"strconv"
 )
 
@@ -85,6 +86,8 @@ func (s *State) apply(signer *Participant, tx *Tx) ([]Event, error) {
 		return s.drCommit(signer, m)
 	case *MsgPropose:
 		return s.propose(signer, m)
+	case *MsgRotateDeviceKey:
+		return s.rotateDeviceKey(signer, m)
 	case *MsgVote:
 		return s.vote(signer, m)
 	}
@@ -205,6 +208,23 @@ func (s *State) registerMeter(signer *Participant, m *MsgRegisterMeter) ([]Event
 	s.meters[mt.ID] = mt
 	s.touch(keyMeter(mt.ID), mt, false)
 	return []Event{event("meter_registered", "id", mt.ID, "owner", mt.Owner, "res", mt.RES)}, nil
+}
+
+func (s *State) rotateDeviceKey(signer *Participant, m *MsgRotateDeviceKey) ([]Event, error) {
+	if err := requireRole(signer, RoleOperator); err != nil {
+		return nil, err
+	}
+	if mt, ok := s.meters[m.ID]; ok {
+		s.touch(keyMeter(mt.ID), mt, true)
+		mt.PubKey, mt.Gateway = slices.Clone(m.PubKey), ""
+		return []Event{event("device_key_rotated", "id", mt.ID, "kind", "meter")}, nil
+	}
+	if g, ok := s.gateways[m.ID]; ok {
+		s.touch(keyGateway(g.ID), g, true)
+		g.PubKey = slices.Clone(m.PubKey)
+		return []Event{event("device_key_rotated", "id", g.ID, "kind", "gateway")}, nil
+	}
+	return nil, errf(ErrUnknownMeter, "no meter or gateway %q", m.ID)
 }
 
 func (s *State) issue(signer *Participant, m *MsgIssue) ([]Event, error) {

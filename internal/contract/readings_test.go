@@ -482,3 +482,31 @@ func TestListingViewsAreCopies(t *testing.T) {
 		t.Fatalf("a query's copy reached into the state: %+v", again.Clearing)
 	}
 }
+
+// Rotating a device key: readings signed with the old key are refused,
+// with the new one accepted; a meter read by a gateway that gets a key of
+// its own signs for itself. Only the operator rotates, known devices only.
+func TestRotatingADeviceKey(t *testing.T) {
+	w := newSettleWorld(t)
+	w.readOK(at(1, 3500), w.alice.read(at(2, 0), 10, 0, 0))
+	w.want(contract.CodeWrongRole, "alice", &contract.MsgRotateDeviceKey{ID: "m-alice", PubKey: pubOf("m-alice-2")})
+	w.want(contract.CodeUnknownMeter, "operator", &contract.MsgRotateDeviceKey{ID: "m-ghost", PubKey: pubOf("x")})
+	w.want(contract.CodeMalformed, "operator", &contract.MsgRotateDeviceKey{ID: "m-alice", PubKey: []byte{1}})
+	w.ok("operator", &contract.MsgRotateDeviceKey{ID: "m-alice", PubKey: pubOf("m-alice-2")})
+	old := w.alice.read(at(2, 100), 20, 0, 0)
+	r := w.do(contract.CodeOK, w.tx("operator", &contract.MsgReadings{Readings: []contract.ReadingEntry{old}}))
+	if n, refused := readingOutcomes(t, r, 1); n != 0 || len(refused) != 1 {
+		t.Fatalf("reading signed with the retired key: accepted %d, refused %v", n, refused)
+	}
+	w.alice.keyID = "m-alice-2"
+	w.readOK(at(2, 200), w.alice.read(at(2, 200), 30, 0, 0))
+	// bob's meter was read by gw-home; with a key of its own it signs itself.
+	w.ok("operator", &contract.MsgRotateDeviceKey{ID: "m-bob", PubKey: pubOf("m-bob-own")})
+	for _, m := range w.s.Meters() {
+		if m.ID == "m-bob" && (m.Gateway != "" || !bytes.Equal(m.PubKey, pubOf("m-bob-own"))) {
+			t.Errorf("m-bob after rotation: %+v", m)
+		}
+	}
+	w.bob.keyID = "m-bob-own"
+	w.readOK(at(2, 300), w.bob.read(at(2, 300), 5, 0, 0))
+}

@@ -49,6 +49,7 @@ const (
 	TypePlan                 = "plan"
 	TypeDRRequest            = "dr_request"
 	TypeDRCommit             = "dr_commit"
+	TypeRotateDeviceKey      = "rotate_device_key"
 )
 
 // Body is the signed part of a transaction.
@@ -125,6 +126,14 @@ type (
 	// accepted or refused on its own.
 	MsgReadings struct {
 		Readings []ReadingEntry `json:"readings"`
+	}
+	// MsgRotateDeviceKey replaces the key of a meter or a gateway device
+	// (operator only): readings signed with the old key are refused from
+	// the next block on. A meter read by a gateway that gets a key of
+	// its own signs for itself from then on.
+	MsgRotateDeviceKey struct {
+		ID     string `json:"id"`
+		PubKey []byte `json:"pub_key"`
 	}
 	// MsgIssue credits currency bought with real money (operator only).
 	MsgIssue struct {
@@ -291,6 +300,13 @@ func (m *MsgRegisterMeter) ValidateBasic() error {
 	return checkPubKey(m.PubKey)
 }
 
+func (m *MsgRotateDeviceKey) ValidateBasic() error {
+	if err := checkID("device id", m.ID); err != nil {
+		return err
+	}
+	return checkPubKey(m.PubKey)
+}
+
 func (m *MsgRegisterGateway) ValidateBasic() error {
 	if err := checkID("gateway id", m.ID); err != nil {
 		return err
@@ -440,6 +456,8 @@ func newMsg(typ string) (Msg, bool) {
 		return &MsgRegisterParticipant{}, true
 	case TypePropose:
 		return &MsgPropose{}, true
+	case TypeRotateDeviceKey:
+		return &MsgRotateDeviceKey{}, true
 	case TypeVote:
 		return &MsgVote{}, true
 	case TypeSuspendParticipant, TypeReinstateParticipant:
@@ -486,6 +504,8 @@ func typeOf(m Msg, suspend bool) string {
 		return TypeRegisterParticipant
 	case *MsgPropose:
 		return TypePropose
+	case *MsgRotateDeviceKey:
+		return TypeRotateDeviceKey
 	case *MsgVote:
 		return TypeVote
 	case *MsgSetSuspended:
