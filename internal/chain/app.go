@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -53,6 +54,10 @@ type App struct {
 	RetainBlocks int64
 	restore      *restoring
 
+	// sigs remembers the signatures CheckTx verified, so that a block of
+	// transactions this node's mempool admitted is not verified twice.
+	sigs *sigCache
+
 	// For the operator's metrics only, never for the state: how many
 	// blocks and transactions ran, and the wall time they took.
 	execBlocks, execTxs, execNanos atomic.Int64
@@ -87,7 +92,7 @@ type persistedMeta struct {
 // NewApp opens the application over db, loading the committed state if
 // there is one and checking it still hashes to the app hash it committed.
 func NewApp(db dbm.DB, log *slog.Logger) (*App, error) {
-	a := &App{db: db, log: log, pending: map[string][]byte{}, accounts: map[string]contract.Account{}}
+	a := &App{db: db, log: log, pending: map[string][]byte{}, accounts: map[string]contract.Account{}, sigs: newSigCache(200_000)}
 	raw, err := db.Get([]byte(metaKey))
 	if err != nil {
 		return nil, err
@@ -169,8 +174,12 @@ func (a *App) stage(c contract.Commitment) {
 // nonce. Funds, roles and gate closure are checked when the block runs.
 func (a *App) CheckTx(_ context.Context, req *abci.CheckTxRequest) (*abci.CheckTxResponse, error) {
 	tx, err := contract.DecodeTx(req.Tx)
+	var key []byte
 	if err == nil {
-		err = a.checkAccount(tx)
+		key, err = a.checkAccount(tx)
+	}
+	if err == nil {
+		a.sigs.add(req.Tx, key)
 	}
 	if err != nil {
 		c := contract.CodeOf(err)
@@ -179,24 +188,59 @@ func (a *App) CheckTx(_ context.Context, req *abci.CheckTxRequest) (*abci.CheckT
 	return &abci.CheckTxResponse{Code: abci.CodeTypeOK}, nil
 }
 
-func (a *App) checkAccount(tx *contract.Tx) error {
+func (a *App) checkAccount(tx *contract.Tx) ([]byte, error) {
 	a.accMu.RLock()
 	acc, ok := a.accounts[tx.Signer]
 	chainID := a.chainID
 	a.accMu.RUnlock()
 	switch {
 	case tx.ChainID != chainID:
-		return fmt.Errorf("%w: chain %q, this is %q", contract.ErrWrongChain, tx.ChainID, chainID)
+		return nil, fmt.Errorf("%w: chain %q, this is %q", contract.ErrWrongChain, tx.ChainID, chainID)
 	case !ok:
-		return fmt.Errorf("%w: signer %q", contract.ErrUnknownParticipant, tx.Signer)
+		return nil, fmt.Errorf("%w: signer %q", contract.ErrUnknownParticipant, tx.Signer)
 	case acc.Suspended:
-		return fmt.Errorf("%w: %q", contract.ErrSuspended, tx.Signer)
+		return nil, fmt.Errorf("%w: %q", contract.ErrSuspended, tx.Signer)
 	case tx.Nonce <= acc.Nonce:
-		return fmt.Errorf("%w: nonce %d, last used %d", contract.ErrReplay, tx.Nonce, acc.Nonce)
+		return nil, fmt.Errorf("%w: nonce %d, last used %d", contract.ErrReplay, tx.Nonce, acc.Nonce)
 	case !tx.Verify(acc.PubKey):
-		return fmt.Errorf("%w: not signed by %q's key", contract.ErrBadSignature, tx.Signer)
+		return nil, fmt.Errorf("%w: not signed by %q's key", contract.ErrBadSignature, tx.Signer)
 	}
-	return nil
+	return acc.PubKey, nil
+}
+
+// sigCache is a bounded set of (transaction, key) pairs whose signature
+// was verified, forgetting the oldest first.
+type sigCache struct {
+	mu   sync.Mutex
+	m    map[[32]byte][]byte
+	ring [][32]byte
+	next int
+}
+
+func newSigCache(n int) *sigCache {
+	return &sigCache{m: make(map[[32]byte][]byte, n), ring: make([][32]byte, n)}
+}
+
+func (c *sigCache) add(tx, key []byte) {
+	h := sha256.Sum256(tx)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[h]; ok {
+		return
+	}
+	delete(c.m, c.ring[c.next])
+	c.ring[c.next] = h
+	c.next = (c.next + 1) % len(c.ring)
+	c.m[h] = key
+}
+
+// verified says whether tx's signature by key was verified here.
+func (c *sigCache) verified(tx, key []byte) bool {
+	h := sha256.Sum256(tx)
+	c.mu.Lock()
+	k, ok := c.m[h]
+	c.mu.Unlock()
+	return ok && bytes.Equal(k, key)
 }
 
 // FinalizeBlock runs a decided block through the contract and stages its
@@ -295,7 +339,7 @@ const checkChunk = 256
 func (a *App) check(txs [][]byte) contract.Checked {
 	n := min(runtime.GOMAXPROCS(0), len(txs)/checkChunk)
 	if n <= 1 {
-		return a.state.CheckTxs(txs)
+		return a.state.CheckTxsKnown(txs, a.sigs.verified)
 	}
 	parts := make([]contract.Checked, n)
 	var wg sync.WaitGroup
@@ -303,7 +347,7 @@ func (a *App) check(txs [][]byte) contract.Checked {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			parts[i] = a.state.CheckTxs(txs[i*len(txs)/n : (i+1)*len(txs)/n])
+			parts[i] = a.state.CheckTxsKnown(txs[i*len(txs)/n:(i+1)*len(txs)/n], a.sigs.verified)
 		}()
 	}
 	wg.Wait()

@@ -123,3 +123,73 @@ func TestPrepareProposalPutsEachSignerInNonceOrder(t *testing.T) {
 		t.Errorf("trimmed to %d txs", len(res.Txs))
 	}
 }
+
+// TestSigCacheRemembersVerifiedSignatures: a block need not verify again
+// what CheckTx verified, for the same key only, and the cache forgets the
+// oldest when full.
+func TestSigCacheRemembersVerifiedSignatures(t *testing.T) {
+	c := newSigCache(2)
+	k1, k2 := []byte("key-one"), []byte("key-two")
+	c.add([]byte("tx-a"), k1)
+	if !c.verified([]byte("tx-a"), k1) || c.verified([]byte("tx-a"), k2) || c.verified([]byte("tx-b"), k1) {
+		t.Fatal("verified the wrong pairs")
+	}
+	c.add([]byte("tx-b"), k1)
+	c.add([]byte("tx-c"), k1)
+	if c.verified([]byte("tx-a"), k1) || !c.verified([]byte("tx-b"), k1) || !c.verified([]byte("tx-c"), k1) {
+		t.Error("the cache did not forget its oldest entry")
+	}
+}
+
+// TestBlockResultsDoNotDependOnTheSignatureCache: a block of good and
+// forged transactions gives the same results and app hash on a node that
+// verified them at CheckTx as on one that did not.
+func TestBlockResultsDoNotDependOnTheSignatureCache(t *testing.T) {
+	op := ed25519.GenPrivKeyFromSecret([]byte("op"))
+	g := contract.Genesis{Params: contract.DefaultParams(), TimeScale: 1,
+		Participants: []contract.Participant{{ID: "operator", Role: contract.RoleOperator, PubKey: op.PubKey().Bytes()}}}
+	state, _ := json.Marshal(g)
+	genesis := time.Unix(1_750_000_000, 0).UTC()
+	run := func(warm bool) ([]*abci.ExecTxResult, []byte) {
+		app, err := NewApp(dbm.NewMemDB(), slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := app.InitChain(context.Background(), &abci.InitChainRequest{ChainId: "c", AppStateBytes: state, Time: genesis}); err != nil {
+			t.Fatal(err)
+		}
+		var txs [][]byte
+		for i := range 600 { // enough to split across cores
+			tx, _ := contract.Sign(op, "c", "operator", uint64(i+1), &contract.MsgIssue{To: "operator", Amount: 1})
+			if i%7 == 3 {
+				tx[10] ^= 1 // a forged signature
+			}
+			txs = append(txs, tx)
+			if warm {
+				app.CheckTx(context.Background(), &abci.CheckTxRequest{Tx: tx})
+			}
+		}
+		res, err := app.FinalizeBlock(context.Background(), &abci.FinalizeBlockRequest{Height: 1, Time: genesis.Add(time.Second), Txs: txs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.TxResults, res.AppHash
+	}
+	cold, coldHash := run(false)
+	warm, warmHash := run(true)
+	if !bytes.Equal(coldHash, warmHash) {
+		t.Fatalf("app hash %X with the cache, %X without", warmHash, coldHash)
+	}
+	bad := 0
+	for i := range cold {
+		if cold[i].Code != warm[i].Code {
+			t.Errorf("tx %d: code %d cold, %d warm", i, cold[i].Code, warm[i].Code)
+		}
+		if cold[i].Code == uint32(contract.CodeBadSignature) {
+			bad++
+		}
+	}
+	if bad != 86 {
+		t.Errorf("%d forged transactions refused, want 86", bad)
+	}
+}
