@@ -96,9 +96,10 @@ type runner struct {
 	okWhile bool
 	lastH   int64
 	lastAt  time.Time
-	// halted counts the listings whose gate closed while the chain was
-	// meant to be stopped.
+	// haltFrom and haltTo are the market times the chain was meant to be
+	// stopped between (listings may clear late then).
 	haltFrom, haltTo int64
+	genesisNs        int64
 }
 
 // Run builds the network, drives it through the faults and checks it.
@@ -192,11 +193,9 @@ func (r *runner) monitor(ctx context.Context) {
 	}
 }
 
-var genesisNs int64
-
 // toMarket maps a block time to market time as the contract does.
 func (r *runner) toMarket(t time.Time) int64 {
-	if genesisNs == 0 {
+	if r.genesisNs == 0 {
 		raw, err := os.ReadFile(filepath.Join(r.net.Nodes[0].Home, "config", "genesis.json"))
 		if err != nil {
 			return 0
@@ -207,10 +206,10 @@ func (r *runner) toMarket(t time.Time) int64 {
 		if json.Unmarshal(raw, &g) != nil {
 			return 0
 		}
-		genesisNs = g.GenesisTime.UnixNano()
+		r.genesisNs = g.GenesisTime.UnixNano()
 	}
-	elapsedMs := (t.UnixNano() - genesisNs) / 1_000_000
-	return genesisNs/1_000_000_000 + elapsedMs*r.cfg.TimeScale/1000
+	elapsedMs := (t.UnixNano() - r.genesisNs) / 1_000_000
+	return r.genesisNs/1_000_000_000 + elapsedMs*r.cfg.TimeScale/1000
 }
 
 func (r *runner) height(context.Context) int64 {
