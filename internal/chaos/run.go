@@ -73,13 +73,12 @@ type Report struct {
 
 // Phase is one step of the run, with the heights it saw.
 type Phase struct {
-	Name        string  `json:"name"`
-	Seconds     float64 `json:"seconds"`
-	FromHeight  int64   `json:"from_height"`
-	ToHeight    int64   `json:"to_height"`
-	MaxDown     int     `json:"max_down"`
-	BlocksPerS  float64 `json:"blocks_per_s"`
-	CommittedTx int     `json:"-"`
+	Name       string  `json:"name"`
+	Seconds    float64 `json:"seconds"`
+	FromHeight int64   `json:"from_height"`
+	ToHeight   int64   `json:"to_height"`
+	MaxDown    int     `json:"max_down"`
+	BlocksPerS float64 `json:"blocks_per_s"`
 }
 
 type runner struct {
