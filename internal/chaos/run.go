@@ -99,6 +99,9 @@ type runner struct {
 	// stopped between (listings may clear late then).
 	haltFrom, haltTo int64
 	genesisNs        int64
+	// loadFrom is the market time the load started: listings whose gate
+	// closed before, while the network was still starting, may clear late.
+	loadFrom int64
 }
 
 // Run builds the network, drives it through the faults and checks it.
@@ -133,6 +136,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	for r.height(ctx) == 0 && ctx.Err() == nil {
 		sleep(ctx, 100*time.Millisecond)
 	}
+	r.loadFrom = r.marketTime()
 	lctx, stopLoad := context.WithCancel(ctx)
 	loadDone := make(chan struct{})
 	go func() { r.load.Run(lctx, cfg.Rate, r.marketTime); close(loadDone) }()
@@ -592,7 +596,7 @@ func (r *runner) checkLedger(ctx context.Context) {
 	mt := r.marketTime()
 	p := r.load.params
 	for _, l := range ls {
-		if l.GateClosure > mt-p.IntervalS {
+		if l.GateClosure > mt-p.IntervalS || l.GateClosure < r.loadFrom {
 			continue
 		}
 		if l.Clearing == nil {
