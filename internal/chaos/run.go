@@ -359,6 +359,10 @@ func (r *runner) haltAndResume(ctx context.Context) error {
 // starts it: it must refuse to run (its state no longer hashes to what it
 // committed) while the others go on; with the entry restored it rejoins.
 func (r *runner) tamper(ctx context.Context, n *Node) error {
+	// The others must be in step first (a validator restarted by the
+	// previous phase may still be catching up), or stopping this one
+	// leaves fewer than three making blocks.
+	r.waitInStep(ctx)
 	if err := n.Stop(); err != nil {
 		return err
 	}
@@ -397,10 +401,12 @@ func (r *runner) tamper(ctx context.Context, n *Node) error {
 		}
 		r.logf("node%d refused its tampered state: %v", n.Index, exitErr)
 	}
-	if err := sleep(ctx, 3*time.Second); err != nil {
-		return err
+	for deadline := time.Now().Add(20 * time.Second); r.height(ctx) <= h0+2 && time.Now().Before(deadline); {
+		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+			return err
+		}
 	}
-	if r.height(ctx) <= h0 {
+	if r.height(ctx) <= h0+2 {
 		r.problem("the others stopped while node%d's state was tampered with", n.Index)
 	}
 	db, err = dbm.NewDB("gridledger", dbm.GoLevelDBBackend, filepath.Join(n.Home, "data"))
@@ -416,6 +422,30 @@ func (r *runner) tamper(ctx context.Context, n *Node) error {
 		return err
 	}
 	return sleep(ctx, 8*time.Second)
+}
+
+// waitInStep waits (up to a minute) until every running validator is
+// within two blocks of the highest.
+func (r *runner) waitInStep(ctx context.Context) {
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
+		lo, hi := int64(1<<62), int64(0)
+		for _, n := range r.net.Nodes {
+			if !n.Running() {
+				continue
+			}
+			h, err := n.Height(ctx)
+			if err != nil {
+				h = 0
+			}
+			lo, hi = min(lo, h), max(hi, h)
+		}
+		if hi-lo <= 2 {
+			return
+		}
+		if sleep(ctx, 300*time.Millisecond) != nil {
+			return
+		}
+	}
 }
 
 func (r *runner) problem(f string, a ...any) {
