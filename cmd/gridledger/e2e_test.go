@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math/rand/v2"
 	"bufio"
 	"bytes"
 	"context"
@@ -38,14 +39,22 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// freeAddr finds a free loopback port below the kernel's ephemeral range
+// (32768 and up on Linux): a port the kernel hands out for ":0" or an
+// outgoing connection, in this or another test process, could be taken
+// again between now and when the node binds it.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000)))
+		if err != nil {
+			continue
+		}
+		defer l.Close()
+		return "tcp://" + l.Addr().String()
 	}
-	defer l.Close()
-	return "tcp://" + l.Addr().String()
+	t.Fatal("no free port below 32000")
+	return ""
 }
 
 // cli runs the binary and returns stdout, stderr and the exit code.

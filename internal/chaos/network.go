@@ -294,7 +294,9 @@ func (n *Network) Close() error {
 // freeRange finds a base port with span free ports above it.
 func freeRange(span int) (int, error) {
 	for try := range 50 {
-		base := 20000 + (os.Getpid()*7919+try*977)%20000
+		// Below the kernel's ephemeral ports (32768 and up), which any
+		// process's outgoing connection may take meanwhile.
+		base := 20000 + (os.Getpid()*7919+try*977)%12000
 		base -= base % 10
 		ok := true
 		for p := base; p < base+span && ok; p++ {
