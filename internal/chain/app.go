@@ -364,8 +364,9 @@ func codespace(c contract.Code) string {
 // indexedAttrs are the event attributes CometBFT's transaction index
 // keeps, for an auditor's `tx_search "BuyOffer.participant='alice'"`:
 // who did something. Every indexed attribute is a database write per
-// transaction on every node; indexing all of them cost a 4-validator
-// network a tenth of its throughput and doubled its p99 commit latency.
+// transaction on every node: with all of them indexed, 4 validators at
+// 3,000 tx/s offered committed 2,730-2,790 tx/s with p99 1.5-2.2 s; with
+// these three, 2,790-2,890 tx/s with p99 0.9-1.5 s.
 var indexedAttrs = map[string]bool{"participant": true, "member": true, "id": true}
 
 func abciEvents(evs []contract.Event) []abci.Event {
@@ -401,8 +402,8 @@ func (a *App) Commit(context.Context, *abci.CommitRequest) (*abci.CommitResponse
 			return nil, err
 		}
 	}
-	meta, _ := json.Marshal(persistedMeta{Height: a.meta.Height, MarketTime: a.meta.MarketTime, AppHash: a.meta.AppHash})
-	if err := b.Set([]byte(metaKey), meta); err != nil {
+	meta := persistedMeta{Height: a.meta.Height, MarketTime: a.meta.MarketTime, AppHash: a.meta.AppHash}
+	if err := setMeta(b, meta); err != nil {
 		return nil, err
 	}
 	if err := b.WriteSync(); err != nil {
@@ -412,7 +413,7 @@ func (a *App) Commit(context.Context, *abci.CommitRequest) (*abci.CommitResponse
 	a.setAccounts(a.meta.Accounts)
 	if a.Snapshots.due(a.meta.Height) {
 		start := time.Now()
-		snap, err := a.Snapshots.take(a.db, persistedMeta{Height: a.meta.Height, MarketTime: a.meta.MarketTime, AppHash: a.meta.AppHash})
+		snap, err := a.Snapshots.take(a.db, meta)
 		if err != nil {
 			a.log.Error("snapshot", "height", a.meta.Height, "err", err)
 		} else {
@@ -424,6 +425,12 @@ func (a *App) Commit(context.Context, *abci.CommitRequest) (*abci.CommitResponse
 		retain = a.meta.Height - a.RetainBlocks + 1
 	}
 	return &abci.CommitResponse{RetainHeight: retain}, nil
+}
+
+// setMeta adds the commit's meta to a batch.
+func setMeta(b dbm.Batch, m persistedMeta) error {
+	raw, _ := json.Marshal(m)
+	return b.Set([]byte(metaKey), raw)
 }
 
 func (a *App) setAccounts(accs []contract.Account) {

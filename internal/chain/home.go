@@ -12,6 +12,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 	cmtcfg "github.com/cometbft/cometbft/config"
+	"github.com/cometbft/cometbft/crypto"
 	"github.com/cometbft/cometbft/crypto/ed25519"
 	"github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/privval"
@@ -275,11 +276,6 @@ func InitNetwork(n Network) error {
 			cfg.Instrumentation.Prometheus, cfg.Instrumentation.PrometheusListenAddr = true, no.PrometheusAddr
 		}
 		tune(cfg)
-		for _, d := range []string{"config", "data"} {
-			if err := os.MkdirAll(filepath.Join(no.Home, d), 0o700); err != nil {
-				return err
-			}
-		}
 		ac := defaultAppConfig()
 		ac.MQTT.Addr = no.MQTTAddr
 		if n.SnapshotInterval > 0 {
@@ -288,19 +284,10 @@ func InitNetwork(n Network) error {
 		if no.APIAddr != "" {
 			ac.API.Addr = no.APIAddr
 		}
-		if err := writeAppConfig(no.Home, ac); err != nil {
-			return err
-		}
-		nk, err := p2p.LoadOrGenNodeKey(cfg.NodeKeyFile())
+		id, pub, err := writeHome(cfg, ac)
 		if err != nil {
 			return err
 		}
-		pv, err := privval.GenFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile(), nil)
-		if err != nil {
-			return err
-		}
-		pv.Save()
-		pub, _ := pv.GetPubKey()
 		doc.Validators = append(doc.Validators, types.GenesisValidator{Address: pub.Address(), PubKey: pub, Power: 10, Name: no.Moniker})
 		for _, role := range no.Keys {
 			if err := SaveKey(no.Home, string(role), keys[role]); err != nil {
@@ -314,7 +301,7 @@ func InitNetwork(n Network) error {
 			}
 		}
 		cfgs[i] = cfg
-		peers = append(peers, string(nk.ID())+"@"+strings.TrimPrefix(no.P2PAddr, "tcp://"))
+		peers = append(peers, string(id)+"@"+strings.TrimPrefix(no.P2PAddr, "tcp://"))
 	}
 	if err := doc.ValidateAndComplete(); err != nil {
 		return err
@@ -328,12 +315,42 @@ func InitNetwork(n Network) error {
 			// not write down.
 			cfg.P2P.PexReactor = false
 		}
-		cmtcfg.WriteConfigFile(filepath.Join(cfg.RootDir, "config", "config.toml"), cfg)
+		if err := WriteConfig(cfg); err != nil {
+			return err
+		}
 		if err := doc.SaveAs(cfg.GenesisFile()); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// writeHome writes a new home's directories, configuration, node key and
+// validator key, and returns the node's P2P id and validator public key.
+// The genesis is the caller's.
+func writeHome(cfg *cmtcfg.Config, ac AppConfig) (p2p.ID, crypto.PubKey, error) {
+	for _, d := range []string{"config", "data"} {
+		if err := os.MkdirAll(filepath.Join(cfg.RootDir, d), 0o700); err != nil {
+			return "", nil, err
+		}
+	}
+	if err := writeAppConfig(cfg.RootDir, ac); err != nil {
+		return "", nil, err
+	}
+	nk, err := p2p.LoadOrGenNodeKey(cfg.NodeKeyFile())
+	if err != nil {
+		return "", nil, err
+	}
+	pv, err := privval.GenFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile(), nil)
+	if err != nil {
+		return "", nil, err
+	}
+	pv.Save()
+	pub, err := pv.GetPubKey()
+	if err != nil {
+		return "", nil, err
+	}
+	return nk.ID(), pub, WriteConfig(cfg)
 }
 
 // tune sets what gridledger needs from CometBFT: blocks at least every
@@ -382,9 +399,9 @@ func LoadAppConfig(home string) (AppConfig, error) {
 
 // LoadConfig reads a home's CometBFT and gridledger configuration.
 func LoadConfig(home string) (*cmtcfg.Config, AppConfig, error) {
-	ac := defaultAppConfig()
-	if _, err := toml.DecodeFile(filepath.Join(home, "config", "gridledger.toml"), &ac); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, ac, fmt.Errorf("gridledger.toml: %w", err)
+	ac, err := LoadAppConfig(home)
+	if err != nil {
+		return nil, ac, err
 	}
 	cfg := cmtcfg.DefaultConfig()
 	v := viper.New()
@@ -471,41 +488,15 @@ func InitJoin(home string, o JoinOptions) error {
 		cfg.StateSync.TrustPeriod = 168 * time.Hour
 		cfg.StateSync.DiscoveryTime = 5 * time.Second
 	}
-	for _, d := range []string{"config", "data"} {
-		if err := os.MkdirAll(filepath.Join(home, d), 0o700); err != nil {
-			return err
-		}
-	}
 	ac := defaultAppConfig()
 	ac.MQTT.Addr = ""
 	if o.APIAddr != "" {
 		ac.API.Addr = o.APIAddr
 	}
-	if err := writeAppConfig(home, ac); err != nil {
-		return err
-	}
-	if _, err := p2p.LoadOrGenNodeKey(cfg.NodeKeyFile()); err != nil {
-		return err
-	}
-	pv, err := privval.GenFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile(), nil)
-	if err != nil {
-		return err
-	}
-	pv.Save()
-	if err := WriteConfig(cfg); err != nil {
+	if _, _, err := writeHome(cfg, ac); err != nil {
 		return err
 	}
 	return doc.SaveAs(cfg.GenesisFile())
-}
-
-// SetSnapshots changes a home's snapshot interval and how many it keeps.
-func SetSnapshots(home string, interval, keep int64) error {
-	_, ac, err := LoadConfig(home)
-	if err != nil {
-		return err
-	}
-	ac.StateSync = StateSync{SnapshotInterval: interval, SnapshotKeepRecent: keep}
-	return writeAppConfig(home, ac)
 }
 
 // ValidatorKey is the home's validator consensus key as a participant key
@@ -522,14 +513,4 @@ func ValidatorKey(home string) (Key, error) {
 		return Key{}, fmt.Errorf("%s: the validator key is %s, not ed25519", cfg.PrivValidatorKeyFile(), pv.Key.PrivKey.Type())
 	}
 	return Key{Role: contract.RoleValidator, PrivKey: pk}, nil
-}
-
-// SetPruning changes how many recent blocks a home keeps.
-func SetPruning(home string, retainBlocks int64) error {
-	_, ac, err := LoadConfig(home)
-	if err != nil {
-		return err
-	}
-	ac.Pruning.RetainBlocks = retainBlocks
-	return writeAppConfig(home, ac)
 }

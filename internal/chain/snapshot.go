@@ -36,10 +36,8 @@ const SnapshotFormat = 1
 var SnapshotChunkBytes = 4 << 20
 
 type snapshotHeader struct {
-	Height     int64  `json:"height"`
-	MarketTime int64  `json:"market_time"`
-	AppHash    []byte `json:"app_hash"`
-	Entries    int    `json:"entries"`
+	persistedMeta
+	Entries int `json:"entries"`
 }
 
 // Snapshots keeps a node's snapshots on disk.
@@ -74,7 +72,7 @@ func (s *Snapshots) take(db dbm.DB, meta persistedMeta) (*abci.Snapshot, error) 
 	if err := it.Close(); err != nil {
 		return nil, err
 	}
-	head, _ := json.Marshal(snapshotHeader{Height: meta.Height, MarketTime: meta.MarketTime, AppHash: meta.AppHash, Entries: n})
+	head, _ := json.Marshal(snapshotHeader{persistedMeta: meta, Entries: n})
 	stream := slices.Concat(head, []byte("\n"), body.Bytes())
 	var hashes [][]byte
 	for off := 0; off < len(stream); off += SnapshotChunkBytes {
@@ -283,9 +281,7 @@ func (a *App) restoreStream(stream []byte, r *restoring) error {
 			return err
 		}
 	}
-	meta := persistedMeta{Height: h.Height, MarketTime: h.MarketTime, AppHash: h.AppHash}
-	raw, _ := json.Marshal(meta)
-	if err := b.Set([]byte(metaKey), raw); err != nil {
+	if err := setMeta(b, h.persistedMeta); err != nil {
 		return err
 	}
 	if err := b.WriteSync(); err != nil {

@@ -26,7 +26,7 @@ func TestJoinByStateSync(t *testing.T) {
 	homeA := t.TempDir()
 	a := testNode(t, homeA)
 	a.Stop()
-	if err := SetSnapshots(homeA, 5, 30); err != nil {
+	if err := editAppConfig(homeA, func(ac *AppConfig) { ac.StateSync = StateSync{SnapshotInterval: 5, SnapshotKeepRecent: 30} }); err != nil {
 		t.Fatal(err)
 	}
 	SnapshotChunkBytes = 512 // several chunks, even for a small ledger
@@ -211,7 +211,7 @@ func TestPruningKeepsRecentBlocks(t *testing.T) {
 	home := t.TempDir()
 	n := testNode(t, home)
 	n.Stop()
-	if err := SetPruning(home, 10); err != nil {
+	if err := editAppConfig(home, func(ac *AppConfig) { ac.Pruning.RetainBlocks = 10 }); err != nil {
 		t.Fatal(err)
 	}
 	n = startTestNode(t, home)
@@ -237,4 +237,14 @@ func TestPruningKeepsRecentBlocks(t *testing.T) {
 	if err := cl.Query(ctx, "/participants/dso", &p); err != nil || p.Balance != 7_000_000_000 {
 		t.Fatalf("state after pruning: %+v %v", p, err)
 	}
+}
+
+// editAppConfig changes a home's gridledger.toml.
+func editAppConfig(home string, edit func(*AppConfig)) error {
+	ac, err := LoadAppConfig(home)
+	if err != nil {
+		return err
+	}
+	edit(&ac)
+	return writeAppConfig(home, ac)
 }
