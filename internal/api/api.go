@@ -169,14 +169,25 @@ const (
 	CodeUnavailable contract.Code = 101
 )
 
+// apiCodes are the API's own codes with their names and messages.
+var apiCodes = []CodeInfo{
+	{CodeNotFound, "not_found", "no such endpoint or object"},
+	{CodeUnavailable, "unavailable", "the node did not answer"},
+}
+
+// apiError is a refusal with one of the API's own codes.
+func apiError(c contract.Code, status int, msg string) *Error {
+	return &Error{Code: c, Name: apiCodes[c-CodeNotFound].Name, Message: msg, status: status}
+}
+
 func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Name, e.Message) }
 
 func errNotFound(format string, args ...any) *Error {
-	return &Error{Code: CodeNotFound, Name: "not_found", Message: fmt.Sprintf(format, args...), status: http.StatusNotFound}
+	return apiError(CodeNotFound, http.StatusNotFound, fmt.Sprintf(format, args...))
 }
 
 func errUnavailable(err error) *Error {
-	return &Error{Code: CodeUnavailable, Name: "unavailable", Message: "the node did not answer: " + err.Error(), status: http.StatusServiceUnavailable}
+	return apiError(CodeUnavailable, http.StatusServiceUnavailable, "the node did not answer: "+err.Error())
 }
 
 // badRequest is a malformed request: a bad parameter or body.

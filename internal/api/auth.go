@@ -82,8 +82,8 @@ func (s *Server) authenticate(r *http.Request) (*caller, error) {
 	refuse := func(format string, args ...any) (*caller, error) {
 		return nil, ledgerError(contract.CodeBadSignature, fmt.Sprintf(format, args...))
 	}
-	if !idPattern.MatchString(signer) {
-		return refuse("signer %q is not a participant id", signer)
+	if err := contract.CheckID("signer", signer); err != nil {
+		return refuse("%v", err)
 	}
 	unix, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -76,19 +75,16 @@ type Proof struct {
 const maxBlocks = 20
 
 func (s *Server) blocks(r *http.Request, _ *caller) (any, error) {
-	q := r.URL.Query()
-	limit, before := int64(maxBlocks), int64(0)
-	for _, p := range []struct {
-		name string
-		v    *int64
-	}{{"limit", &limit}, {"before", &before}} {
-		if raw := q.Get(p.name); raw != "" {
-			v, err := strconv.ParseInt(raw, 10, 64)
-			if err != nil || v < 1 {
-				return nil, badRequest("%s %q: want a positive integer", p.name, raw)
-			}
-			*p.v = v
-		}
+	limit, err := queryInt(r, "limit", maxBlocks)
+	if err != nil {
+		return nil, err
+	}
+	before, err := queryInt(r, "before", 0)
+	if err != nil {
+		return nil, err
+	}
+	if limit < 1 || before < 0 {
+		return nil, badRequest("limit %d and before %d: want a positive limit and height", limit, before)
 	}
 	limit = min(limit, maxBlocks)
 	st, err := s.cfg.Node.Status(r.Context())
@@ -258,7 +254,7 @@ func broadcastError(err error) error {
 	case errors.As(chain.AsTxError(err), &te):
 		return ledgerError(te.Code, te.Log)
 	case strings.Contains(err.Error(), "mempool is full"):
-		return &Error{Code: CodeUnavailable, Name: "unavailable", Message: err.Error(), status: http.StatusServiceUnavailable}
+		return apiError(CodeUnavailable, http.StatusServiceUnavailable, err.Error())
 	}
 	return errUnavailable(err)
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"time"
 
@@ -211,17 +210,13 @@ func (s *Server) codes(*http.Request, *caller) (any, error) {
 	for _, c := range contract.Codes() {
 		out = append(out, CodeInfo{c.Code, c.Name, c.Message})
 	}
-	out = append(out, CodeInfo{CodeNotFound, "not_found", "no such endpoint or object"},
-		CodeInfo{CodeUnavailable, "unavailable", "the node did not answer"})
-	return out, nil
+	return append(out, apiCodes...), nil
 }
-
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$`)
 
 func pathID(r *http.Request, name string) (string, error) {
 	v := r.PathValue(name)
-	if !idPattern.MatchString(v) {
-		return "", badRequest("%s %q: want 1-64 letters, digits or . _ : -", name, v)
+	if err := contract.CheckID(name, v); err != nil {
+		return "", badRequest("%v", err)
 	}
 	return v, nil
 }
@@ -234,20 +229,27 @@ func pathInt(r *http.Request, name string) (int64, error) {
 	return v, nil
 }
 
-// rangeOf reads from and to, defaulting to the last 48 hours of market
-// time and everything after.
+// queryInt reads an optional integer query parameter.
+func queryInt(r *http.Request, name string, def int64) (int64, error) {
+	raw := r.URL.Query().Get(name)
+	if raw == "" {
+		return def, nil
+	}
+	v, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil {
+		return 0, badRequest("%s %q is not an integer", name, raw)
+	}
+	return v, nil
+}
+
+// rangeOf reads from and to (market-time UTC seconds), defaulting to the
+// last 48 hours of market time and everything after.
 func (s *Server) rangeOf(r *http.Request) (from, to int64, err error) {
-	q := r.URL.Query()
-	from, to = -1, 1<<62
-	for _, p := range []struct {
-		name string
-		v    *int64
-	}{{"from", &from}, {"to", &to}} {
-		if raw := q.Get(p.name); raw != "" {
-			if *p.v, err = strconv.ParseInt(raw, 10, 64); err != nil {
-				return 0, 0, badRequest("%s %q is not an integer (market-time UTC seconds)", p.name, raw)
-			}
-		}
+	if from, err = queryInt(r, "from", -1); err != nil {
+		return 0, 0, err
+	}
+	if to, err = queryInt(r, "to", 1<<62); err != nil {
+		return 0, 0, err
 	}
 	if from < 0 {
 		var in contract.Info
@@ -321,8 +323,8 @@ func (s *Server) trades(r *http.Request, _ *caller) (any, error) {
 	}
 	v := url.Values{"from": {strconv.FormatInt(from, 10)}, "to": {strconv.FormatInt(to, 10)}}
 	if p := r.URL.Query().Get("participant"); p != "" {
-		if !idPattern.MatchString(p) {
-			return nil, badRequest("participant %q is not an id", p)
+		if err := contract.CheckID("participant", p); err != nil {
+			return nil, badRequest("%v", err)
 		}
 		v.Set("participant", p)
 	}

@@ -91,7 +91,7 @@ const (
 )
 
 func (m *MsgPropose) ValidateBasic() error {
-	if err := checkID("proposal id", m.ID); err != nil {
+	if err := CheckID("proposal id", m.ID); err != nil {
 		return err
 	}
 	switch m.Action {
@@ -106,7 +106,7 @@ func (m *MsgPropose) ValidateBasic() error {
 			if err := checkRange("validator power", m.Validator.Power, MaxValidatorPower); err != nil {
 				return err
 			}
-			return checkID("validator name", m.Validator.Name)
+			return CheckID("validator name", m.Validator.Name)
 		}
 	case ActionSetParams:
 		if m.Params == nil || m.Validator != nil {
@@ -119,7 +119,7 @@ func (m *MsgPropose) ValidateBasic() error {
 	return nil
 }
 
-func (m *MsgVote) ValidateBasic() error { return checkID("proposal id", m.Proposal) }
+func (m *MsgVote) ValidateBasic() error { return CheckID("proposal id", m.Proposal) }
 
 func keyValidator(pub []byte) string { return "v/" + hex.EncodeToString(pub) }
 func keyProposal(id string) string   { return "gov/" + id }

@@ -384,7 +384,7 @@ func NewGenesis(chainID string, g Genesis, genesisTimeNs int64) (*State, Commitm
 	if err := g.Validate(); err != nil {
 		return nil, Commitment{}, err
 	}
-	if err := checkID("chain id", chainID); err != nil {
+	if err := CheckID("chain id", chainID); err != nil {
 		return nil, Commitment{}, err
 	}
 	s := newState()

@@ -220,7 +220,9 @@ const (
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$`)
 
-func checkID(what, id string) error {
+// CheckID refuses an id (of a participant, meter, order…) the ledger
+// would not take, as malformed, naming what it is.
+func CheckID(what, id string) error {
 	if !idPattern.MatchString(id) {
 		return errf(ErrMalformed, "%s %q: want 1-64 letters, digits or . _ : -", what, id)
 	}
@@ -242,7 +244,7 @@ func checkRange(what string, v, max int64) error {
 }
 
 func (m *MsgRegisterParticipant) ValidateBasic() error {
-	if err := checkID("participant id", m.ID); err != nil {
+	if err := CheckID("participant id", m.ID); err != nil {
 		return err
 	}
 	if len(m.Email) > 254 || (m.Email != "" && !bytes.ContainsRune([]byte(m.Email), '@')) {
@@ -264,30 +266,30 @@ func (m *MsgSetSuspended) ValidateBasic() error {
 	if len(m.Reason) > 256 {
 		return errf(ErrMalformed, "reason longer than 256 bytes")
 	}
-	return checkID("participant id", m.ID)
+	return CheckID("participant id", m.ID)
 }
 
 func (m *MsgRegisterRES) ValidateBasic() error {
-	if err := checkID("RES id", m.ID); err != nil {
+	if err := CheckID("RES id", m.ID); err != nil {
 		return err
 	}
-	if err := checkID("RES kind", m.Kind); err != nil {
+	if err := CheckID("RES kind", m.Kind); err != nil {
 		return err
 	}
 	return checkRange("capacity_w", m.CapacityW, MaxCapacityW)
 }
 
-func (m *MsgApproveRES) ValidateBasic() error { return checkID("RES id", m.ID) }
+func (m *MsgApproveRES) ValidateBasic() error { return CheckID("RES id", m.ID) }
 
 func (m *MsgRegisterMeter) ValidateBasic() error {
-	if err := checkID("meter id", m.ID); err != nil {
+	if err := CheckID("meter id", m.ID); err != nil {
 		return err
 	}
-	if err := checkID("owner", m.Owner); err != nil {
+	if err := CheckID("owner", m.Owner); err != nil {
 		return err
 	}
 	if m.RES != "" {
-		if err := checkID("RES id", m.RES); err != nil {
+		if err := CheckID("RES id", m.RES); err != nil {
 			return err
 		}
 	}
@@ -295,23 +297,23 @@ func (m *MsgRegisterMeter) ValidateBasic() error {
 		if len(m.PubKey) != 0 {
 			return errf(ErrMalformed, "a meter read by a gateway has no key of its own")
 		}
-		return checkID("gateway id", m.Gateway)
+		return CheckID("gateway id", m.Gateway)
 	}
 	return checkPubKey(m.PubKey)
 }
 
 func (m *MsgRotateDeviceKey) ValidateBasic() error {
-	if err := checkID("device id", m.ID); err != nil {
+	if err := CheckID("device id", m.ID); err != nil {
 		return err
 	}
 	return checkPubKey(m.PubKey)
 }
 
 func (m *MsgRegisterGateway) ValidateBasic() error {
-	if err := checkID("gateway id", m.ID); err != nil {
+	if err := CheckID("gateway id", m.ID); err != nil {
 		return err
 	}
-	if err := checkID("owner", m.Owner); err != nil {
+	if err := CheckID("owner", m.Owner); err != nil {
 		return err
 	}
 	return checkPubKey(m.PubKey)
@@ -330,14 +332,14 @@ func (m *MsgReadings) ValidateBasic() error {
 }
 
 func (m *MsgIssue) ValidateBasic() error {
-	if err := checkID("participant id", m.To); err != nil {
+	if err := CheckID("participant id", m.To); err != nil {
 		return err
 	}
 	return checkRange("amount", m.Amount, MaxAmount)
 }
 
 func (m *MsgRedeem) ValidateBasic() error {
-	if err := checkID("participant id", m.From); err != nil {
+	if err := CheckID("participant id", m.From); err != nil {
 		return err
 	}
 	return checkRange("amount", m.Amount, MaxAmount)
@@ -346,7 +348,7 @@ func (m *MsgRedeem) ValidateBasic() error {
 func (m *MsgSetParams) ValidateBasic() error { return m.Params.Validate() }
 
 func (m *MsgOffer) ValidateBasic() error {
-	if err := checkID("RES id", m.RES); err != nil {
+	if err := CheckID("RES id", m.RES); err != nil {
 		return err
 	}
 	if err := checkRange("wh", m.Wh, MaxOrderWh); err != nil {
@@ -364,7 +366,7 @@ func (m *MsgBid) ValidateBasic() error {
 
 func (m *MsgCancel) ValidateBasic() error {
 	who, nonce, ok := strings.Cut(m.Order, "/")
-	if _, err := strconv.ParseUint(nonce, 10, 64); !ok || err != nil || checkID("order id", who) != nil {
+	if _, err := strconv.ParseUint(nonce, 10, 64); !ok || err != nil || CheckID("order id", who) != nil {
 		return errf(ErrMalformed, "order id %q: want participant/nonce", m.Order)
 	}
 	return nil
@@ -391,11 +393,11 @@ func (m *MsgPlan) ValidateBasic() error {
 }
 
 func (m *MsgDRRequest) ValidateBasic() error {
-	if err := checkID("request id", m.ID); err != nil {
+	if err := CheckID("request id", m.ID); err != nil {
 		return err
 	}
 	if m.Feeder != "" {
-		if err := checkID("feeder", m.Feeder); err != nil {
+		if err := CheckID("feeder", m.Feeder); err != nil {
 			return err
 		}
 	}
@@ -413,7 +415,7 @@ func (m *MsgDRRequest) ValidateBasic() error {
 	}
 	seen := map[string]bool{}
 	for _, t := range m.Targets {
-		if err := checkID("target", t.Member); err != nil {
+		if err := CheckID("target", t.Member); err != nil {
 			return err
 		}
 		if seen[t.Member] {
@@ -428,7 +430,7 @@ func (m *MsgDRRequest) ValidateBasic() error {
 }
 
 func (m *MsgDRCommit) ValidateBasic() error {
-	if err := checkID("request id", m.Request); err != nil {
+	if err := CheckID("request id", m.Request); err != nil {
 		return err
 	}
 	if len(m.ReductionWh) == 0 || len(m.ReductionWh) > MaxDRIntervals {
@@ -578,7 +580,7 @@ func DecodeTx(raw []byte) (*Tx, error) {
 	if len(raw) > MaxTxBytes && tx.Type != TypeReadings {
 		return nil, errf(ErrMalformed, "transaction is %d bytes, limit %d", len(raw), MaxTxBytes)
 	}
-	if err := checkID("signer", tx.Signer); err != nil {
+	if err := CheckID("signer", tx.Signer); err != nil {
 		return nil, err
 	}
 	if tx.Nonce == 0 {
