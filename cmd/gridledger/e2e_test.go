@@ -8,8 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/ems/advice"
+	"github.com/gridledger/gridledger/internal/freeport"
 	"github.com/gridledger/gridledger/internal/kpi"
 )
 
@@ -39,22 +38,14 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// freeAddr finds a free loopback port below the kernel's ephemeral range
-// (32768 and up on Linux): a port the kernel hands out for ":0" or an
-// outgoing connection, in this or another test process, could be taken
-// again between now and when the node binds it.
+// freeAddr finds a free loopback port (internal/freeport).
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	for range 100 {
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000)))
-		if err != nil {
-			continue
-		}
-		defer l.Close()
-		return "tcp://" + l.Addr().String()
+	a, err := freeport.Addr()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port below 32000")
-	return ""
+	return "tcp://" + a
 }
 
 // cli runs the binary and returns stdout, stderr and the exit code.

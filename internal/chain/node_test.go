@@ -7,23 +7,22 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/gridledger/gridledger/internal/contract"
+	"github.com/gridledger/gridledger/internal/freeport"
 	"github.com/gridledger/gridledger/internal/market"
 )
 
-// freeAddr finds a loopback port nobody listens on.
+// freeAddr finds a free loopback port (internal/freeport).
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return "tcp://" + l.Addr().String()
+	return "tcp://" + a
 }
 
 // testNode initialises a home whose market runs fast: 15-minute listings,

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -28,14 +29,16 @@ type Load struct {
 	reader member
 	params contract.Params
 
+	// rng, the members' nonces and registers belong to Run's goroutine;
+	// mu guards what the checks read from others.
+	rng      *rand.Rand
 	mu       sync.Mutex
 	sent     map[string]time.Time // accepted by a mempool, by tx hash
 	refused  map[string]int64     // by reason
-	rng      *rand.Rand
 	seq      uint64
 	lastRead int64
 
-	Sent, Refused atomic.Int64
+	Sent atomic.Int64
 }
 
 type member struct {
@@ -178,10 +181,8 @@ func (l *Load) Run(ctx context.Context, rate int, marketTime func() int64) {
 func (l *Load) order(mt int64) []byte {
 	p := l.params
 	listing := (mt/p.IntervalS+1)*p.IntervalS + p.GateClosureS + p.IntervalS
-	l.mu.Lock()
 	m := &l.members[l.rng.IntN(len(l.members))]
 	wh, price := 100+l.rng.Int64N(1900), 40_000+l.rng.Int64N(50_000)
-	l.mu.Unlock()
 	var msg contract.Msg = &contract.MsgBid{Listing: listing, Wh: wh, PricePerKWh: price}
 	if m.res != "" {
 		msg = &contract.MsgOffer{Listing: listing, RES: m.res, Wh: wh, PricePerKWh: price}
@@ -239,7 +240,6 @@ func (l *Load) send(ctx context.Context, tx []byte) {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		if res.Code != 0 {
-			l.Refused.Add(1)
 			l.refused[contract.Code(res.Code).Name()]++
 			return
 		}
@@ -261,20 +261,12 @@ func (n *Node) isPaused() bool {
 func (l *Load) Accepted() map[string]time.Time {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := make(map[string]time.Time, len(l.sent))
-	for k, v := range l.sent {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(l.sent)
 }
 
 // RefusedBy counts the refusals by reason.
 func (l *Load) RefusedBy() map[string]int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := map[string]int64{}
-	for k, v := range l.refused {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(l.refused)
 }

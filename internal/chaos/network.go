@@ -12,6 +12,7 @@
 package chaos
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -25,9 +26,12 @@ import (
 	"syscall"
 	"time"
 
+	cmtcfg "github.com/cometbft/cometbft/config"
+	"github.com/cometbft/cometbft/p2p"
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 
 	"github.com/gridledger/gridledger/internal/chain"
+	"github.com/gridledger/gridledger/internal/freeport"
 )
 
 // Node is one validator process.
@@ -198,7 +202,7 @@ type Network struct {
 // (given the extra flags) under dir, routes every peer connection through
 // a proxy, and returns it unstarted.
 func NewNetwork(ctx context.Context, bin, dir string, n int, timeScale int64, log io.Writer, extra ...string) (*Network, error) {
-	base, err := freeRange(10 * n)
+	base, err := freeport.Range(10 * n)
 	if err != nil {
 		return nil, err
 	}
@@ -209,13 +213,19 @@ func NewNetwork(ctx context.Context, bin, dir string, n int, timeScale int64, lo
 		return nil, fmt.Errorf("gridledger testnet: %v\n%s", err, out)
 	}
 	net := &Network{Dir: dir, ChainID: "gridledger-chaos"}
-	ids := make([]string, n)
+	ids := make([]p2p.ID, n)
+	cfgs := make([]*cmtcfg.Config, n)
 	for i := range n {
 		home := filepath.Join(dir, fmt.Sprintf("node%d", i))
 		cfg, _, err := chain.LoadConfig(home)
 		if err != nil {
 			return nil, err
 		}
+		nk, err := p2p.LoadNodeKey(cfg.NodeKeyFile())
+		if err != nil {
+			return nil, err
+		}
+		ids[i], cfgs[i] = nk.ID(), cfg
 		logf, err := os.Create(filepath.Join(dir, fmt.Sprintf("node%d.log", i)))
 		if err != nil {
 			return nil, err
@@ -223,18 +233,9 @@ func NewNetwork(ctx context.Context, bin, dir string, n int, timeScale int64, lo
 		nd := &Node{Index: i, Home: home, bin: bin, log: io.MultiWriter(logf, prefixed(log, fmt.Sprintf("node%d: ", i))),
 			RPC: strings.Replace(cfg.RPC.ListenAddress, "tcp://", "http://", 1), P2P: strings.TrimPrefix(cfg.P2P.ListenAddress, "tcp://")}
 		net.Nodes = append(net.Nodes, nd)
-		peers := strings.Split(cfg.P2P.PersistentPeers, ",")
-		for _, p := range peers {
-			id, addr, _ := strings.Cut(p, "@")
-			for j := range n {
-				if j != i && strings.HasSuffix(addr, fmt.Sprint(base+10*j)) {
-					ids[j] = id
-				}
-			}
-		}
 	}
 	// Node i reaches node j at proxy (i, j).
-	for i, nd := range net.Nodes {
+	for i := range net.Nodes {
 		var peers []string
 		for j, other := range net.Nodes {
 			if i == j {
@@ -246,14 +247,10 @@ func NewNetwork(ctx context.Context, bin, dir string, n int, timeScale int64, lo
 				return nil, err
 			}
 			net.proxies = append(net.proxies, p)
-			peers = append(peers, ids[j]+"@"+p.addr())
+			peers = append(peers, string(ids[j])+"@"+p.addr())
 		}
-		cfg, _, _ := chain.LoadConfig(nd.Home)
-		cfg.P2P.PersistentPeers = strings.Join(peers, ",")
-		// A node cut off must not be refused as a duplicate when it comes
-		// back through the same proxy port.
-		cfg.P2P.AllowDuplicateIP = true
-		if err := chain.WriteConfig(cfg); err != nil {
+		cfgs[i].P2P.PersistentPeers = strings.Join(peers, ",")
+		if err := chain.WriteConfig(cfgs[i]); err != nil {
 			net.Close()
 			return nil, err
 		}
@@ -289,29 +286,6 @@ func (n *Network) Close() error {
 		p.close()
 	}
 	return errors.Join(errs...)
-}
-
-// freeRange finds a base port with span free ports above it.
-func freeRange(span int) (int, error) {
-	for try := range 50 {
-		// Below the kernel's ephemeral ports (32768 and up), which any
-		// process's outgoing connection may take meanwhile.
-		base := 20000 + (os.Getpid()*7919+try*977)%12000
-		base -= base % 10
-		ok := true
-		for p := base; p < base+span && ok; p++ {
-			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-			if err != nil {
-				ok = false
-				continue
-			}
-			l.Close()
-		}
-		if ok {
-			return base, nil
-		}
-	}
-	return 0, errors.New("no free range of ports")
 }
 
 // proxy forwards one node's connections to one peer; blocked, it drops
@@ -416,7 +390,7 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 	defer p.mu.Unlock()
 	p.buf = append(p.buf, b...)
 	for {
-		i := strings.IndexByte(string(p.buf), '\n')
+		i := bytes.IndexByte(p.buf, '\n')
 		if i < 0 {
 			break
 		}

@@ -133,7 +133,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	mctx, stopMonitor := context.WithCancel(ctx)
 	defer stopMonitor()
 	go r.monitor(mctx)
-	for r.height(ctx) == 0 && ctx.Err() == nil {
+	for r.height() == 0 && ctx.Err() == nil {
 		sleep(ctx, 100*time.Millisecond)
 	}
 	r.loadFrom = r.marketTime()
@@ -215,7 +215,7 @@ func (r *runner) toMarket(t time.Time) int64 {
 	return r.genesisNs/1_000_000_000 + elapsedMs*r.cfg.TimeScale/1000
 }
 
-func (r *runner) height(context.Context) int64 {
+func (r *runner) height() int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.lastH
@@ -223,13 +223,13 @@ func (r *runner) height(context.Context) int64 {
 
 // phase runs f as a named step, allowing down validators at most.
 func (r *runner) phase(ctx context.Context, name string, down int, f func() error) error {
-	from, start := r.height(ctx), time.Now()
+	from, start := r.height(), time.Now()
 	r.mu.Lock()
 	r.okWhile = down <= 1
 	r.lastAt = time.Now()
 	r.mu.Unlock()
 	err := f()
-	to := r.height(ctx)
+	to := r.height()
 	secs := time.Since(start).Seconds()
 	r.rep.Phases = append(r.rep.Phases, Phase{Name: name, Seconds: secs, FromHeight: from, ToHeight: to, MaxDown: down, BlocksPerS: float64(to-from) / secs})
 	r.logf("%-38s %5.1fs  heights %d → %d", name, secs, from, to)
@@ -325,21 +325,21 @@ func (r *runner) haltAndResume(ctx context.Context) error {
 		if err := sleep(ctx, 3*time.Second); err != nil {
 			return err
 		}
-		h0 := r.height(ctx)
+		h0 := r.height()
 		if err := sleep(ctx, r.cfg.Halt); err != nil {
 			return err
 		}
-		if h1 := r.height(ctx); h1 > h0+1 {
+		if h1 := r.height(); h1 > h0+1 {
 			r.problem("with two of four validators down the chain went on from %d to %d", h0, h1)
 		}
 		if err := b.Start(); err != nil {
 			return err
 		}
 		deadline := time.Now().Add(60 * time.Second)
-		for r.height(ctx) <= h0+1 && time.Now().Before(deadline) {
+		for r.height() <= h0+1 && time.Now().Before(deadline) {
 			sleep(ctx, 500*time.Millisecond)
 		}
-		if r.height(ctx) <= h0+1 {
+		if r.height() <= h0+1 {
 			r.problem("the chain did not resume within 60 s of a third validator returning")
 		}
 		if err := a.Start(); err != nil {
@@ -383,7 +383,7 @@ func (r *runner) tamper(ctx context.Context, n *Node) error {
 		return err
 	}
 	db.Close()
-	h0 := r.height(ctx)
+	h0 := r.height()
 	if err := n.Start(); err != nil {
 		return err
 	}
@@ -401,12 +401,12 @@ func (r *runner) tamper(ctx context.Context, n *Node) error {
 		}
 		r.logf("node%d refused its tampered state: %v", n.Index, exitErr)
 	}
-	for deadline := time.Now().Add(20 * time.Second); r.height(ctx) <= h0+2 && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(20 * time.Second); r.height() <= h0+2 && time.Now().Before(deadline); {
 		if err := sleep(ctx, 200*time.Millisecond); err != nil {
 			return err
 		}
 	}
-	if r.height(ctx) <= h0+2 {
+	if r.height() <= h0+2 {
 		r.problem("the others stopped while node%d's state was tampered with", n.Index)
 	}
 	db, err = dbm.NewDB("gridledger", dbm.GoLevelDBBackend, filepath.Join(n.Home, "data"))
@@ -566,19 +566,21 @@ func (r *runner) checkTxs(ctx context.Context) {
 	}
 	for h := range acc {
 		hash, _ := hex.DecodeString(h)
+		// Where each node's index puts it (0: nowhere).
+		at := make([]int64, len(r.net.Nodes))
 		var height int64
-		for _, n := range r.net.Nodes {
+		for i, n := range r.net.Nodes {
 			if res, err := n.Client().Tx(ctx, hash, false); err == nil {
-				height = res.Height
-				break
+				at[i] = res.Height
+				height = max(height, res.Height)
 			}
 		}
 		if height == 0 {
 			continue // accepted by a mempool that died before passing it on
 		}
 		r.rep.Committed++
-		for i, n := range r.net.Nodes {
-			if res, err := n.Client().Tx(ctx, hash, false); err == nil && res.Height == height {
+		for i := range r.net.Nodes {
+			if at[i] == height {
 				continue
 			}
 			if !inBlock(i, height, h) {
