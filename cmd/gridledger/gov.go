@@ -6,7 +6,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -107,8 +109,8 @@ func newGovCmd() *cobra.Command {
 			fmt.Fprintf(w, "\n%-16s %-17s %-8s %s\n", "PROPOSAL", "ACTION", "STATE", "VOTES")
 			for _, p := range ps {
 				var votes []string
-				for k, yes := range p.Votes {
-					votes = append(votes, fmt.Sprintf("%s=%v", k, yes))
+				for _, k := range slices.Sorted(maps.Keys(p.Votes)) {
+					votes = append(votes, fmt.Sprintf("%s=%v", k, p.Votes[k]))
 				}
 				fmt.Fprintf(w, "%-16s %-17s %-8s %s\n", p.ID, p.Action, p.State, strings.Join(votes, " "))
 			}

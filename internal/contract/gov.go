@@ -3,6 +3,7 @@ package contract
 import (
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 )
@@ -241,11 +242,7 @@ func (s *State) Proposals() []Proposal {
 	out := []Proposal{}
 	for _, id := range sortedKeys(s.proposals) {
 		p := *s.proposals[id]
-		p.State = s.proposalState(&p)
-		p.Votes = make(map[string]bool, len(p.Votes))
-		for k, v := range s.proposals[id].Votes {
-			p.Votes[k] = v
-		}
+		p.State, p.Votes = s.proposalState(&p), maps.Clone(p.Votes)
 		out = append(out, p)
 	}
 	return out
