@@ -286,13 +286,13 @@ func (a *App) PrepareProposal(_ context.Context, req *abci.PrepareProposalReques
 		}
 		txs = append(txs, tx)
 	}
-	return &abci.PrepareProposalResponse{Txs: NonceOrder(txs)}, nil
+	return &abci.PrepareProposalResponse{Txs: nonceOrder(txs)}, nil
 }
 
-// NonceOrder reorders txs so that each signer's come in nonce order, in
+// nonceOrder reorders txs so that each signer's come in nonce order, in
 // the positions its transactions held. Undecodable ones stay where they
 // are.
-func NonceOrder(txs [][]byte) [][]byte {
+func nonceOrder(txs [][]byte) [][]byte {
 	type entry struct {
 		nonce uint64
 		tx    []byte
