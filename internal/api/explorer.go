@@ -233,6 +233,14 @@ func (s *Server) submit(r *http.Request, _ *caller) (any, error) {
 			return nil, ledgerError(contract.Code(res.TxResult.Code), res.TxResult.Log)
 		}
 		out.Height = res.Height
+		// CometBFT indexes a block's transactions just after committing
+		// it: wait (briefly) until the hash this answer gives can be
+		// looked up at /api/txs/{hash}.
+		for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if _, err := s.cfg.Node.Tx(r.Context(), res.Hash, false); err == nil {
+				break
+			}
+		}
 	} else {
 		res, err := s.cfg.Node.BroadcastTxSync(r.Context(), req.Tx)
 		if err != nil {
