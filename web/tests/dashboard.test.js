@@ -131,6 +131,9 @@ before(async () => {
   const now = (await api('/api/info')).body.market_time;
   const off = params.tariff_utc_offset_s;
   const start = (Math.floor((now + off) / 86400) + 1) * 86400 - off;
+  // The EMSs plan a day 12 market hours before it and answer only requests
+  // for days they planned first: at 720x, wait up to a minute for that.
+  await until('the members to plan the day', async () => (await api('/api/info')).body.market_time >= start - 11 * 3600, 120000, 500);
   drID = `dash-${start}`;
   await submit('dso', 'dr_request', { id: drID, start, intervals: 3, reduction_w: 5000, incentive: 300000 });
 });
