@@ -37,9 +37,19 @@ type Community struct {
 	Longitude float64 `toml:"longitude"`
 	// Mechanism is the clearing rule, one of market.Mechanisms.
 	Mechanism string `toml:"mechanism"`
-	Tariff    Tariff `toml:"tariff"`
-	DR        DR     `toml:"demand_response"`
-	Sites     []Site `toml:"site"`
+	// Imbalance is how deviations from traded positions are settled, one
+	// of contract.ImbalanceRules: "community" nets them inside the
+	// community first, "utility" settles each member with the utility.
+	// Empty reads as "community".
+	Imbalance string `toml:"imbalance"`
+	// Bidding is how the simulated sites bid, one of BiddingModes: their
+	// EMS ("ems") or, as a yardstick, their true net load for the interval
+	// ("perfect-foresight"). A real community's sites always bid by EMS.
+	// Empty reads as "ems".
+	Bidding string `toml:"bidding"`
+	Tariff  Tariff `toml:"tariff"`
+	DR      DR     `toml:"demand_response"`
+	Sites   []Site `toml:"site"`
 }
 
 // DR is the DSO's demand-response policy.
@@ -51,6 +61,15 @@ type DR struct {
 	// Incentive is paid per kWh of confirmed reduction, in currency units.
 	Incentive float64 `toml:"incentive"`
 }
+
+// Bidding modes of the simulated sites.
+const (
+	BiddingEMS              = "ems"
+	BiddingPerfectForesight = "perfect-foresight"
+)
+
+// BiddingModes lists the bidding modes, the default first.
+var BiddingModes = []string{BiddingEMS, BiddingPerfectForesight}
 
 // Site types. A prosumer is a household with PV on the ledger.
 const (
@@ -186,6 +205,8 @@ func newWithDefaults() *Community {
 		Latitude:   DefaultLatitude,
 		Longitude:  DefaultLongitude,
 		Mechanism:  string(contract.DefaultParams().Mechanism),
+		Imbalance:  contract.ImbalanceCommunity,
+		Bidding:    BiddingEMS,
 		DR:         DR{Enabled: true, LimitPct: DefaultDRLimitPct, Incentive: DefaultIncentive},
 	}
 }
@@ -338,6 +359,12 @@ func (c *Community) validate() error {
 	}
 	if !slices.Contains(market.Mechanisms, market.Mechanism(c.Mechanism)) {
 		return invalid("mechanism %q: want one of %v", c.Mechanism, market.Mechanisms)
+	}
+	if c.Imbalance != "" && !slices.Contains(contract.ImbalanceRules, c.Imbalance) {
+		return invalid("imbalance %q: want one of %v", c.Imbalance, contract.ImbalanceRules)
+	}
+	if c.Bidding != "" && !slices.Contains(BiddingModes, c.Bidding) {
+		return invalid("bidding %q: want one of %v", c.Bidding, BiddingModes)
 	}
 	if _, err := c.params(); err != nil {
 		return err

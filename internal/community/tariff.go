@@ -189,6 +189,7 @@ func hourly(key string, vs []float64, out *[24]int64) error {
 func (c *Community) params() (contract.Params, error) {
 	p := contract.DefaultParams()
 	p.Mechanism = market.Mechanism(c.Mechanism)
+	p.Imbalance = c.Imbalance
 	var err error
 	if p.GridPricePerKWh, p.FeedInPerKWh, err = c.Tariff.prices(); err != nil {
 		return p, err

@@ -87,7 +87,7 @@ func (s *State) openListings() {
 		h := p.TariffHour(next)
 		l := &Listing{
 			Start: next, End: next + p.IntervalS, GateClosure: next - p.GateClosureS,
-			State: StateAuthorizeOffers, Mechanism: p.Mechanism,
+			State: StateAuthorizeOffers, Mechanism: p.Mechanism, Imbalance: p.ImbalanceRule(),
 			GridPricePerKWh: p.GridPricePerKWh[h], FeedInPerKWh: p.FeedInPerKWh[h],
 			OpenedHeight: s.height,
 		}

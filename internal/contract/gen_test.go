@@ -358,6 +358,7 @@ func (g *gen) tx() genTx {
 	case r < 80:
 		p := g.params
 		p.Mechanism = market.Mechanisms[g.rng.IntN(len(market.Mechanisms))]
+		p.Imbalance = contract.ImbalanceRules[g.rng.IntN(len(contract.ImbalanceRules))]
 		peak := []int64{70_000, 95_000, 120_000}[g.rng.IntN(3)]
 		for h := 13; h < 23; h++ {
 			p.GridPricePerKWh[h] = peak

@@ -43,7 +43,8 @@ func TestMetamorphic(t *testing.T) {
 	// rule, or agreement with the model proves little.
 	want := []string{"reading/ok/device", "reading/ok/gateway", "reading/gap", "reading/second_in_interval", "reading/stale_settled",
 		"settle", "settle/missing", "settle/no_utility", "settle/debt", "settle/debt_paid", "settle/minted", "settle/delivered",
-		"settle/shortfall", "settle/unused", "settle/grid_import", "settle/buyer_exported", "settle/self_retired", "settle/grid_export"}
+		"settle/shortfall", "settle/unused", "settle/grid_import", "settle/buyer_exported", "settle/self_retired", "settle/grid_export",
+		"settle/pool"}
 	for _, c := range contract.Codes() {
 		switch c.Code {
 		case contract.CodeMalformed, contract.CodeUnknownMeter, contract.CodeSuspended, contract.CodeBadSignature, contract.CodeReplay,
@@ -246,6 +247,7 @@ type refListing struct {
 	start, end, gate int64
 	open             bool
 	mech             market.Mechanism
+	imbalance        string
 	grid, feed       int64
 	orders           []*refOrder // arrival order
 	result           *market.Result
@@ -303,7 +305,7 @@ func (m *refModel) begin(height, mt int64) {
 		}
 		hod := ((m.next+m.params.TariffUTCOffsetS)%86400 + 86400) % 86400 / 3600
 		m.listings[m.next] = &refListing{
-			start: m.next, end: m.next + I, gate: m.next - G, open: true, mech: m.params.Mechanism,
+			start: m.next, end: m.next + I, gate: m.next - G, open: true, mech: m.params.Mechanism, imbalance: m.params.Imbalance,
 			grid: m.params.GridPricePerKWh[hod], feed: m.params.FeedInPerKWh[hod],
 		}
 	}
@@ -943,6 +945,24 @@ func (m *refModel) settle(l *refListing) {
 		mem(tr.Seller).SoldWh += tr.Wh
 		mem(tr.Buyer).BoughtWh += tr.Wh
 	}
+	if l.imbalance == contract.ImbalanceUtility {
+		m.settleUtilityRule(l, st, ms)
+	} else {
+		m.settleCommunityRule(l, st, ms)
+	}
+	if st.Utility == "" {
+		m.seen["settle/no_utility"]++
+	}
+	m.seen["settle"]++
+	l.settled = true
+	m.settlements[l.start] = st
+	m.settledNow = append(m.settledNow, l.start)
+}
+
+// settleUtilityRule: delivery trade by trade in clearing order, each
+// seller's deliverable energy being min(sold, production, export), and
+// every deviation with the utility (settle.go's rules 3-8).
+func (m *refModel) settleUtilityRule(l *refListing, st *contract.Settlement, ms map[string]*contract.MemberSettlement) {
 	can := map[string]int64{}
 	for id, x := range ms {
 		can[id] = min(x.SoldWh, x.ProductionWh, x.ExportWh)
@@ -989,11 +1009,199 @@ func (m *refModel) settle(l *refListing) {
 		st.Totals.FromUtility += x.ReceivedFromUtility
 		st.Members = append(st.Members, *x)
 	}
-	if st.Utility == "" {
-		m.seen["settle/no_utility"]++
+}
+
+// settleCommunityRule is the community imbalance rule written again
+// plainly, with exact rationals for every share: realise the smaller side,
+// water-fill the larger by metered energy; trades in clearing order, the
+// rest refunded at the trade's price; leftover realised energy paired at
+// the pool price; the pool; the rest with the utility.
+func (m *refModel) settleCommunityRule(l *refListing, st *contract.Settlement, ms map[string]*contract.MemberSettlement) {
+	ids := slices.Sorted(maps.Keys(ms))
+	price := l.feed + (l.grid-l.feed)/2
+	if l.result.MCP != nil {
+		price = min(max(*l.result.MCP, l.feed), l.grid)
 	}
-	m.seen["settle"]++
-	l.settled = true
-	m.settlements[l.start] = st
-	m.settledNow = append(m.settledNow, l.start)
+	st.Imbalance, st.PoolPricePerKWh = contract.ImbalanceCommunity, price
+	pay := func(from, to string, v int64) {
+		if v > 0 {
+			ms[from].Owed += m.pay(from, to, v)
+			ms[from].MembersPaidNano += v
+			ms[to].MembersReceivedNano += v
+		}
+	}
+	renew := func(x *contract.MemberSettlement) int64 { return min(x.ProductionWh, x.ExportWh) }
+	// Realise.
+	var capB, wB, capS, wS []int64
+	var sumB, sumS int64
+	for _, id := range ids {
+		x := ms[id]
+		capB, wB = append(capB, min(x.BoughtWh, x.ImportWh)), append(wB, x.ImportWh)
+		capS, wS = append(capS, min(x.SoldWh, renew(x))), append(wS, renew(x))
+		sumB += capB[len(capB)-1]
+		sumS += capS[len(capS)-1]
+	}
+	v := min(sumB, sumS)
+	rb, rs := refWaterFill(v, capB, wB), refWaterFill(v, capS, wS)
+	leftB, leftS := map[string]int64{}, map[string]int64{}
+	for i, id := range ids {
+		x := ms[id]
+		x.RealisedBoughtWh, x.DeliveredWh = rb[i], rs[i]
+		x.UnusedWh, x.ShortfallWh = x.BoughtWh-rb[i], x.SoldWh-rs[i]
+		leftB[id], leftS[id] = rb[i], rs[i]
+	}
+	for _, tr := range l.result.Trades {
+		r := min(tr.Wh, leftB[tr.Buyer], leftS[tr.Seller])
+		leftB[tr.Buyer] -= r
+		leftS[tr.Seller] -= r
+		ms[tr.Seller].TokensSent += r
+		ms[tr.Buyer].TokensReceived += r
+		pay(tr.Seller, tr.Buyer, refValue(tr.Wh-r, tr.PricePerKWh))
+	}
+	refPair(ids, leftB, leftS, func(b, s string, wh int64) {
+		ms[s].TokensSent += wh
+		ms[b].TokensReceived += wh
+		pay(b, s, refValue(wh, price))
+	})
+	// The pool.
+	var short, long []int64
+	var sumShort, sumLong int64
+	for _, id := range ids {
+		x := ms[id]
+		var a, b int64
+		if id != st.Utility {
+			a, b = x.ImportWh-x.RealisedBoughtWh, x.ExportWh-x.DeliveredWh
+		}
+		short, long = append(short, a), append(long, b)
+		sumShort, sumLong = sumShort+a, sumLong+b
+	}
+	q := min(sumShort, sumLong)
+	st.PoolWh = q
+	in, out := refWaterFill(q, short, short), refWaterFill(q, long, long)
+	var tokens int64
+	inBy, outBy := map[string]int64{}, map[string]int64{}
+	for i, id := range ids {
+		x := ms[id]
+		x.PoolImportWh, x.PoolExportWh = in[i], out[i]
+		inBy[id], outBy[id] = in[i], out[i]
+		tk := min(out[i], renew(x)-x.DeliveredWh)
+		x.TokensSent += tk
+		tokens += tk
+	}
+	for i, got := range refWaterFill(tokens, in, in) {
+		ms[ids[i]].TokensReceived += got
+	}
+	refPair(ids, inBy, outBy, func(b, s string, wh int64) {
+		if b != s {
+			pay(b, s, refValue(wh, price))
+		}
+	})
+	for i, id := range ids {
+		x := ms[id]
+		x.TokensMinted = x.ProductionWh
+		x.TokensSelfRetired = x.ProductionWh - renew(x)
+		x.GridImportWh, x.GridExportWh = short[i]-in[i], long[i]-out[i]
+		x.TokensRetired = x.TokensReceived
+		x.TokensExported = renew(x) - x.TokensSent
+		x.PaidToUtility = refValue(x.GridImportWh, l.grid)
+		x.ReceivedFromUtility = refValue(x.GridExportWh, l.feed)
+		if st.Utility != "" && id != st.Utility {
+			x.Owed += m.pay(id, st.Utility, x.PaidToUtility)
+			m.pay(st.Utility, id, x.ReceivedFromUtility)
+		}
+		for k, v := range map[string]int64{"minted": x.TokensMinted, "shortfall": x.ShortfallWh, "unused": x.UnusedWh,
+			"delivered": x.DeliveredWh, "grid_import": x.GridImportWh, "pool": x.PoolImportWh,
+			"self_retired": x.TokensSelfRetired, "grid_export": x.GridExportWh} {
+			if v > 0 {
+				m.seen["settle/"+k]++
+			}
+		}
+		st.Totals.MintedWh += x.TokensMinted
+		st.Totals.TransferredWh += x.TokensSent
+		st.Totals.RetiredWh += x.TokensSelfRetired + x.TokensRetired
+		st.Totals.ExportedWh += x.TokensExported
+		st.Totals.ToUtility += x.PaidToUtility
+		st.Totals.FromUtility += x.ReceivedFromUtility
+		st.Totals.BetweenMembersNano += x.MembersPaidNano
+		st.Members = append(st.Members, *x)
+	}
+}
+
+// refWaterFill shares total as min(cap, λ × weight) with exact rationals:
+// members are capped until the level settles, the others get the floor
+// of their exact share and the Wh left go to the largest fractional
+// parts, ties to the earlier member.
+func refWaterFill(total int64, caps, weights []int64) []int64 {
+	out := make([]int64, len(caps))
+	capped := make([]bool, len(caps))
+	for changed := true; changed; {
+		changed = false
+		left, weight := big.NewRat(total, 1), new(big.Rat)
+		for i := range caps {
+			if capped[i] {
+				left.Sub(left, big.NewRat(caps[i], 1))
+			} else {
+				weight.Add(weight, big.NewRat(weights[i], 1))
+			}
+		}
+		for i := range caps {
+			// capped when cap ≤ left × weight_i / weight (a zero weight has
+			// a zero cap: capped at once).
+			if !capped[i] && (weights[i] == 0 || new(big.Rat).Mul(big.NewRat(caps[i], 1), weight).Cmp(new(big.Rat).Mul(left, big.NewRat(weights[i], 1))) <= 0) {
+				capped[i], changed = true, true
+			}
+		}
+	}
+	left, weight := big.NewInt(total), new(big.Int)
+	for i := range caps {
+		if capped[i] {
+			out[i] = caps[i]
+			left.Sub(left, big.NewInt(caps[i]))
+		} else {
+			weight.Add(weight, big.NewInt(weights[i]))
+		}
+	}
+	if weight.Sign() == 0 {
+		return out
+	}
+	type frac struct {
+		i   int
+		rem *big.Int
+	}
+	var fr []frac
+	rest := left.Int64()
+	for i := range caps {
+		if capped[i] {
+			continue
+		}
+		q, r := new(big.Int).QuoRem(new(big.Int).Mul(left, big.NewInt(weights[i])), weight, new(big.Int))
+		out[i] = q.Int64()
+		rest -= out[i]
+		fr = append(fr, frac{i, r})
+	}
+	slices.SortStableFunc(fr, func(a, b frac) int { return b.rem.Cmp(a.rem) })
+	for k := range rest {
+		out[fr[k].i]++
+	}
+	return out
+}
+
+// refPair pairs what is left on two sides, both in id order, a Wh at a
+// time in effect: the first with something left on each side.
+func refPair(ids []string, a, b map[string]int64, pair func(x, y string, wh int64)) {
+	i, j := 0, 0
+	for i < len(ids) && j < len(ids) {
+		if a[ids[i]] == 0 {
+			i++
+			continue
+		}
+		if b[ids[j]] == 0 {
+			j++
+			continue
+		}
+		wh := min(a[ids[i]], b[ids[j]])
+		a[ids[i]] -= wh
+		b[ids[j]] -= wh
+		pair(ids[i], ids[j], wh)
+	}
 }

@@ -49,6 +49,11 @@ func (n NodeType) valid() bool {
 // Params are the community's market parameters, set by the operator.
 type Params struct {
 	Mechanism market.Mechanism `json:"mechanism"`
+	// Imbalance is how deviations from the traded positions are settled
+	// after delivery: ImbalanceCommunity (netted inside the community
+	// first, the default) or ImbalanceUtility (each member with the
+	// utility). Empty reads as ImbalanceCommunity.
+	Imbalance string `json:"imbalance,omitempty"`
 	// GridPricePerKWh[h] is the utility's selling price for energy delivered
 	// in local hour h; FeedInPerKWh[h] its buying price. Micro-units per kWh.
 	GridPricePerKWh [24]int64 `json:"grid_price_per_kwh"`
@@ -80,6 +85,23 @@ type Params struct {
 	RetainIntervals int64 `json:"retain_intervals,omitempty"`
 }
 
+// The imbalance settlement rules (see Settlement).
+const (
+	ImbalanceCommunity = "community"
+	ImbalanceUtility   = "utility"
+)
+
+// ImbalanceRules lists the imbalance settlement rules, the default first.
+var ImbalanceRules = []string{ImbalanceCommunity, ImbalanceUtility}
+
+// ImbalanceRule is the rule in force: Imbalance, or the default.
+func (p Params) ImbalanceRule() string {
+	if p.Imbalance == "" {
+		return ImbalanceCommunity
+	}
+	return p.Imbalance
+}
+
 // Seed defaults (SYSTEM.md "Numbers the seed gives").
 const (
 	SeedGridPeakPerKWh = 95_000 // 0.095 €/kWh, 13-23 h
@@ -94,6 +116,7 @@ const (
 func DefaultParams() Params {
 	p := Params{
 		Mechanism:        market.AverageBid,
+		Imbalance:        ImbalanceCommunity,
 		IntervalS:        3600,
 		GateClosureS:     3600,
 		HorizonIntervals: 24,
@@ -121,6 +144,9 @@ func (p Params) Validate() error {
 	}
 	if !known {
 		return errf(ErrBadParams, "unknown mechanism %q (want one of %v)", p.Mechanism, market.Mechanisms)
+	}
+	if p.Imbalance != "" && p.Imbalance != ImbalanceCommunity && p.Imbalance != ImbalanceUtility {
+		return errf(ErrBadParams, "unknown imbalance rule %q (want one of %v)", p.Imbalance, ImbalanceRules)
 	}
 	for h := range 24 {
 		if p.FeedInPerKWh[h] < 0 || p.GridPricePerKWh[h] > MaxPricePerKWh {

@@ -177,13 +177,14 @@ func runProperty(t *testing.T, seed uint64, nTx int, seen map[contract.Code]int)
 			seen[settledCode]++
 			checkSettlement(t, s, st, meters, baselines, resApproved)
 			for _, m := range st.Members {
-				if m.DeliveredWh > 0 {
+				if m.TokensSent > 0 {
 					seen[deliveredCode]++
 				}
 				if st.Utility != "" && m.ID != st.Utility {
 					want[m.ID] += m.ReceivedFromUtility - m.PaidToUtility
 					want[st.Utility] += m.PaidToUtility - m.ReceivedFromUtility
 				}
+				want[m.ID] += m.MembersReceivedNano - m.MembersPaidNano
 			}
 		}
 		if fresh != 0 {
@@ -234,65 +235,17 @@ func checkSettlement(t *testing.T, s *contract.State, st contract.Settlement, me
 	if st.MarketTime < st.End {
 		fail("settled at %d before the interval ended", st.MarketTime)
 	}
-	tot := contract.SettlementTotals{}
-	var sent, received, retiredByBuyers, exportedByBuyers int64
+	if st.Imbalance == contract.ImbalanceCommunity {
+		l, _ := s.Listing(st.Start)
+		checkCommunity(t, st, l)
+	} else {
+		checkUtilityRule(t, st)
+	}
 	var metered [3]int64
 	for _, m := range st.Members {
-		for _, v := range []int64{m.ImportWh, m.ExportWh, m.ProductionWh, m.SoldWh, m.BoughtWh, m.DeliveredWh, m.ShortfallWh,
-			m.GridExportWh, m.GridImportWh, m.UnusedWh, m.TokensMinted, m.TokensSelfRetired, m.TokensSent, m.TokensReceived,
-			m.TokensRetired, m.TokensExported, m.PaidToUtility, m.ReceivedFromUtility, m.Owed} {
-			if v < 0 {
-				fail("member %+v has a negative figure", m)
-			}
-		}
-		buyerExported := m.TokensReceived - m.TokensRetired
-		ownExported := m.TokensExported - buyerExported
-		if buyerExported < 0 || ownExported < 0 || m.TokensMinted != m.TokensSelfRetired+m.TokensSent+ownExported {
-			fail("member %s: minted %d ≠ self-retired %d + sent %d + exported from own production %d", m.ID,
-				m.TokensMinted, m.TokensSelfRetired, m.TokensSent, ownExported)
-		}
-		if m.DeliveredWh > m.SoldWh || m.DeliveredWh > min(m.ProductionWh, m.ExportWh) || m.TokensSent != m.DeliveredWh ||
-			m.Owed > m.PaidToUtility {
-			fail("member %+v: delivered above sold, produced or exported, or sent ≠ delivered, or owes more than it paid", m)
-		}
-		// Each Wh used once: a member retires tokens only against what it
-		// consumed, and as many as it can; its deviations are its metered
-		// energy less its traded position; the utility's prices are the
-		// listing's.
-		if m.TokensRetired > m.ImportWh || m.TokensRetired != min(m.TokensReceived, m.ImportWh) ||
-			m.TokensMinted != m.ProductionWh || m.TokensSelfRetired != m.ProductionWh-min(m.ProductionWh, m.ExportWh) {
-			fail("member %+v: tokens minted or retired beyond what was produced or consumed", m)
-		}
-		if m.ShortfallWh != m.SoldWh-m.DeliveredWh || m.GridExportWh != m.ExportWh-m.DeliveredWh ||
-			m.GridImportWh-m.UnusedWh != m.ImportWh-m.BoughtWh || min(m.GridImportWh, m.UnusedWh) != 0 {
-			fail("member %+v: deviations do not add up to metered less traded", m)
-		}
-		if m.PaidToUtility != (m.ShortfallWh+m.GridImportWh)*st.GridPricePerKWh ||
-			m.ReceivedFromUtility != (m.GridExportWh+m.UnusedWh)*st.FeedInPerKWh {
-			fail("member %+v: dues not at the listing's tariffs %d and %d", m, st.GridPricePerKWh, st.FeedInPerKWh)
-		}
-		sent += m.TokensSent
-		received += m.TokensReceived
-		retiredByBuyers += m.TokensRetired
-		exportedByBuyers += buyerExported
 		metered[0] += m.ImportWh
 		metered[1] += m.ExportWh
 		metered[2] += m.ProductionWh
-		tot.MintedWh += m.TokensMinted
-		tot.TransferredWh += m.TokensSent
-		tot.RetiredWh += m.TokensSelfRetired + m.TokensRetired
-		tot.ExportedWh += m.TokensExported
-		tot.ToUtility += m.PaidToUtility
-		tot.FromUtility += m.ReceivedFromUtility
-	}
-	if tot != st.Totals {
-		fail("totals %+v, members add up to %+v", st.Totals, tot)
-	}
-	if st.Totals.MintedWh != st.Totals.RetiredWh+st.Totals.ExportedWh {
-		fail("minted %d ≠ retired %d + exported %d", st.Totals.MintedWh, st.Totals.RetiredWh, st.Totals.ExportedWh)
-	}
-	if sent != received || received != retiredByBuyers+exportedByBuyers {
-		fail("Σ sent %d, Σ received %d, Σ retired + exported by buyers %d", sent, received, retiredByBuyers+exportedByBuyers)
 	}
 	// Every meter of the time is read or missing, once; each reading's
 	// energy is its closing registers less the meter's previous baseline.
@@ -448,5 +401,71 @@ func checkClearing(t *testing.T, l contract.ListingView) {
 	}
 	if c.PaidNano+c.RefundedNano != escrowed {
 		fail("paid %d + refunded %d ≠ escrowed %d", c.PaidNano, c.RefundedNano, escrowed)
+	}
+}
+
+// checkUtilityRule checks a settlement by the utility imbalance rule
+// (settle.go's rules 1-8).
+func checkUtilityRule(t *testing.T, st contract.Settlement) {
+	t.Helper()
+	fail := func(format string, args ...any) {
+		t.Helper()
+		t.Fatalf("settlement %d: %s\n%+v", st.Start, fmt.Sprintf(format, args...), st)
+	}
+	tot := contract.SettlementTotals{}
+	var sent, received, retiredByBuyers, exportedByBuyers int64
+	for _, m := range st.Members {
+		for _, v := range []int64{m.ImportWh, m.ExportWh, m.ProductionWh, m.SoldWh, m.BoughtWh, m.DeliveredWh, m.ShortfallWh,
+			m.GridExportWh, m.GridImportWh, m.UnusedWh, m.TokensMinted, m.TokensSelfRetired, m.TokensSent, m.TokensReceived,
+			m.TokensRetired, m.TokensExported, m.PaidToUtility, m.ReceivedFromUtility, m.Owed} {
+			if v < 0 {
+				fail("member %+v has a negative figure", m)
+			}
+		}
+		buyerExported := m.TokensReceived - m.TokensRetired
+		ownExported := m.TokensExported - buyerExported
+		if buyerExported < 0 || ownExported < 0 || m.TokensMinted != m.TokensSelfRetired+m.TokensSent+ownExported {
+			fail("member %s: minted %d ≠ self-retired %d + sent %d + exported from own production %d", m.ID,
+				m.TokensMinted, m.TokensSelfRetired, m.TokensSent, ownExported)
+		}
+		if m.DeliveredWh > m.SoldWh || m.DeliveredWh > min(m.ProductionWh, m.ExportWh) || m.TokensSent != m.DeliveredWh ||
+			m.Owed > m.PaidToUtility {
+			fail("member %+v: delivered above sold, produced or exported, or sent ≠ delivered, or owes more than it paid", m)
+		}
+		// Each Wh used once: a member retires tokens only against what it
+		// consumed, and as many as it can; its deviations are its metered
+		// energy less its traded position; the utility's prices are the
+		// listing's.
+		if m.TokensRetired > m.ImportWh || m.TokensRetired != min(m.TokensReceived, m.ImportWh) ||
+			m.TokensMinted != m.ProductionWh || m.TokensSelfRetired != m.ProductionWh-min(m.ProductionWh, m.ExportWh) {
+			fail("member %+v: tokens minted or retired beyond what was produced or consumed", m)
+		}
+		if m.ShortfallWh != m.SoldWh-m.DeliveredWh || m.GridExportWh != m.ExportWh-m.DeliveredWh ||
+			m.GridImportWh-m.UnusedWh != m.ImportWh-m.BoughtWh || min(m.GridImportWh, m.UnusedWh) != 0 {
+			fail("member %+v: deviations do not add up to metered less traded", m)
+		}
+		if m.PaidToUtility != (m.ShortfallWh+m.GridImportWh)*st.GridPricePerKWh ||
+			m.ReceivedFromUtility != (m.GridExportWh+m.UnusedWh)*st.FeedInPerKWh {
+			fail("member %+v: dues not at the listing's tariffs %d and %d", m, st.GridPricePerKWh, st.FeedInPerKWh)
+		}
+		sent += m.TokensSent
+		received += m.TokensReceived
+		retiredByBuyers += m.TokensRetired
+		exportedByBuyers += buyerExported
+		tot.MintedWh += m.TokensMinted
+		tot.TransferredWh += m.TokensSent
+		tot.RetiredWh += m.TokensSelfRetired + m.TokensRetired
+		tot.ExportedWh += m.TokensExported
+		tot.ToUtility += m.PaidToUtility
+		tot.FromUtility += m.ReceivedFromUtility
+	}
+	if tot != st.Totals {
+		fail("totals %+v, members add up to %+v", st.Totals, tot)
+	}
+	if st.Totals.MintedWh != st.Totals.RetiredWh+st.Totals.ExportedWh {
+		fail("minted %d ≠ retired %d + exported %d", st.Totals.MintedWh, st.Totals.RetiredWh, st.Totals.ExportedWh)
+	}
+	if sent != received || received != retiredByBuyers+exportedByBuyers {
+		fail("Σ sent %d, Σ received %d, Σ retired + exported by buyers %d", sent, received, retiredByBuyers+exportedByBuyers)
 	}
 }

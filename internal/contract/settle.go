@@ -45,6 +45,13 @@ type Settlement struct {
 	GridPricePerKWh int64  `json:"grid_price"`
 	FeedInPerKWh    int64  `json:"feed_in"`
 	Utility         string `json:"utility"`
+	// Imbalance is the rule the interval settled by (ImbalanceCommunity or
+	// ImbalanceUtility). Under the community rule, PoolWh is the energy
+	// netted between members' deviations at PoolPricePerKWh (the
+	// clearing price, or the middle of the tariffs without one).
+	Imbalance       string `json:"imbalance,omitempty"`
+	PoolWh          int64  `json:"pool_wh,omitempty"`
+	PoolPricePerKWh int64  `json:"pool_price_per_kwh,omitempty"`
 	// Missing meters had no reading in the interval by the deadline: their
 	// energy counts in the next interval they report in.
 	Missing  []string           `json:"missing"`
@@ -72,6 +79,13 @@ type MemberSettlement struct {
 	GridExportWh int64 `json:"grid_export_wh"`
 	GridImportWh int64 `json:"grid_import_wh"`
 	UnusedWh     int64 `json:"unused_wh"`
+	// Community rule: the purchases realised (paid at their trade price;
+	// the rest, UnusedWh, unwound and refunded), and the deviations netted
+	// with other members' in the pool (PoolImportWh bought from them,
+	// PoolExportWh sold to them, at the pool price).
+	RealisedBoughtWh int64 `json:"realised_bought_wh,omitempty"`
+	PoolImportWh     int64 `json:"pool_import_wh,omitempty"`
+	PoolExportWh     int64 `json:"pool_export_wh,omitempty"`
 	// Energy tokens.
 	TokensMinted      int64 `json:"tokens_minted"`
 	TokensSelfRetired int64 `json:"tokens_self_retired"`
@@ -84,6 +98,11 @@ type MemberSettlement struct {
 	PaidToUtility       int64 `json:"paid_to_utility"`
 	ReceivedFromUtility int64 `json:"received_from_utility"`
 	Owed                int64 `json:"owed"`
+	// Community rule: money paid to and received from other members at
+	// settlement (refunds of unwound trades, realised energy moved between
+	// members at the clearing price, and the pool), nano-units.
+	MembersPaidNano     int64 `json:"members_paid_nano,omitempty"`
+	MembersReceivedNano int64 `json:"members_received_nano,omitempty"`
 	// Demand response: reduction verified and incentive received.
 	DRVerifiedWh int64 `json:"dr_verified_wh,omitempty"`
 	DRIncentive  int64 `json:"dr_incentive,omitempty"`
@@ -98,6 +117,9 @@ type SettlementTotals struct {
 	ExportedWh    int64 `json:"exported_wh"`
 	ToUtility     int64 `json:"to_utility"`
 	FromUtility   int64 `json:"from_utility"`
+	// BetweenMembersNano is the money moved between members at settlement
+	// (community rule).
+	BetweenMembersNano int64 `json:"between_members_nano,omitempty"`
 }
 
 // settleListings settles, in delivery order, every cleared listing whose
@@ -189,11 +211,13 @@ func (s *State) settle(l *Listing) {
 	}
 	delete(s.closings, l.Start)
 
-	// Traded positions.
-	// Each seller's trades, in clearing order (the order it delivers in).
+	// Traded positions. Each seller's trades, in clearing order (the
+	// order it delivers in).
 	bySeller := map[string][]market.Trade{}
+	var trades []market.Trade
 	if l.Clearing != nil {
-		for _, t := range l.Clearing.Trades {
+		trades = l.Clearing.Trades
+		for _, t := range trades {
 			get(t.Seller).SoldWh += t.Wh
 			get(t.Buyer).BoughtWh += t.Wh
 			bySeller[t.Seller] = append(bySeller[t.Seller], t)
@@ -201,45 +225,40 @@ func (s *State) settle(l *Listing) {
 	}
 	ids := sortedKeys(members)
 
-	// Rules 1-3: mint, retire self-consumption, deliver to buyers.
+	// Rules 1-2 (both imbalance rules): mint, retire self-consumption.
 	for _, id := range ids {
 		m := members[id]
 		m.TokensMinted = m.ProductionWh
-		e := min(m.ProductionWh, m.ExportWh)
-		m.TokensSelfRetired = m.ProductionWh - e
-		m.DeliveredWh = min(m.SoldWh, e)
-		left := m.DeliveredWh
-		for _, t := range bySeller[id] {
-			d := min(t.Wh, left)
-			left -= d
-			members[t.Buyer].TokensReceived += d
-		}
-		m.TokensSent = m.DeliveredWh
-		m.TokensExported = e - m.DeliveredWh
+		m.TokensSelfRetired = m.ProductionWh - min(m.ProductionWh, m.ExportWh)
 	}
 	s.settleDR(st, members)
-	// Rules 4-8: deviations with the utility.
+	if l.Imbalance == ImbalanceUtility {
+		settleWithUtility(members, ids, bySeller)
+	} else {
+		st.Imbalance = ImbalanceCommunity
+		st.PoolPricePerKWh = poolPrice(l)
+		s.settleInCommunity(st, members, ids, trades, utility)
+	}
 	for _, id := range ids {
 		m := members[id]
-		m.ShortfallWh = m.SoldWh - m.DeliveredWh
-		m.GridExportWh = m.ExportWh - m.DeliveredWh
-		m.GridImportWh = max(0, m.ImportWh-m.BoughtWh)
-		m.UnusedWh = max(0, m.BoughtWh-m.ImportWh)
-		m.TokensRetired = min(m.TokensReceived, m.ImportWh)
-		m.TokensExported += m.TokensReceived - m.TokensRetired
 		m.PaidToUtility = cappedValue(satAdd(m.ShortfallWh, m.GridImportWh), l.GridPricePerKWh)
 		m.ReceivedFromUtility = cappedValue(satAdd(m.GridExportWh, m.UnusedWh), l.FeedInPerKWh)
-
+		if l.Imbalance != ImbalanceUtility {
+			// Unwound trades were refunded, not settled with the utility.
+			m.PaidToUtility = cappedValue(m.GridImportWh, l.GridPricePerKWh)
+			m.ReceivedFromUtility = cappedValue(m.GridExportWh, l.FeedInPerKWh)
+		}
 		st.Totals.MintedWh = satAdd(st.Totals.MintedWh, m.TokensMinted)
 		st.Totals.TransferredWh = satAdd(st.Totals.TransferredWh, m.TokensSent)
 		st.Totals.RetiredWh = satAdd(st.Totals.RetiredWh, m.TokensSelfRetired+m.TokensRetired)
 		st.Totals.ExportedWh = satAdd(st.Totals.ExportedWh, m.TokensExported)
 		st.Totals.ToUtility = satAdd(st.Totals.ToUtility, m.PaidToUtility)
 		st.Totals.FromUtility = satAdd(st.Totals.FromUtility, m.ReceivedFromUtility)
+		st.Totals.BetweenMembersNano = satAdd(st.Totals.BetweenMembersNano, m.MembersPaidNano)
 
 		p := s.participants[id]
 		if utility != nil && p != nil && p != utility {
-			m.Owed = s.pay(p, utility, m.PaidToUtility)
+			m.Owed += s.pay(p, utility, m.PaidToUtility)
 			s.pay(utility, p, m.ReceivedFromUtility)
 		}
 		st.Members = append(st.Members, *m)
@@ -257,6 +276,37 @@ func (s *State) settle(l *Listing) {
 		"minted_wh", i64(st.Totals.MintedWh), "transferred_wh", i64(st.Totals.TransferredWh),
 		"retired_wh", i64(st.Totals.RetiredWh), "exported_wh", i64(st.Totals.ExportedWh),
 		"to_utility", i64(st.Totals.ToUtility), "from_utility", i64(st.Totals.FromUtility)))
+}
+
+// settleWithUtility is the utility imbalance rule (rules 3-8 of
+// Settlement): trades are delivered as far as the seller's renewable
+// export goes, and every deviation is settled member by member with the
+// utility at the tariffs.
+func settleWithUtility(members map[string]*MemberSettlement, ids []string, bySeller map[string][]market.Trade) {
+	// Rule 3: deliver to buyers.
+	for _, id := range ids {
+		m := members[id]
+		e := min(m.ProductionWh, m.ExportWh)
+		m.DeliveredWh = min(m.SoldWh, e)
+		left := m.DeliveredWh
+		for _, t := range bySeller[id] {
+			d := min(t.Wh, left)
+			left -= d
+			members[t.Buyer].TokensReceived += d
+		}
+		m.TokensSent = m.DeliveredWh
+		m.TokensExported = e - m.DeliveredWh
+	}
+	// Rules 4-8: deviations with the utility.
+	for _, id := range ids {
+		m := members[id]
+		m.ShortfallWh = m.SoldWh - m.DeliveredWh
+		m.GridExportWh = m.ExportWh - m.DeliveredWh
+		m.GridImportWh = max(0, m.ImportWh-m.BoughtWh)
+		m.UnusedWh = max(0, m.BoughtWh-m.ImportWh)
+		m.TokensRetired = min(m.TokensReceived, m.ImportWh)
+		m.TokensExported += m.TokensReceived - m.TokensRetired
+	}
 }
 
 // MaxSettlementNano caps one amount settled with the utility: 10^9

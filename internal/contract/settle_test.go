@@ -34,7 +34,14 @@ type settleWorld struct {
 	alice, bob *device
 }
 
+// newSettleWorld settles by the utility imbalance rule, whose rules these
+// tests state one by one; imbalance_test.go has the community rule's.
 func newSettleWorld(t testing.TB, mutate ...func(*contract.Genesis)) *settleWorld {
+	utilityRule := func(g *contract.Genesis) { g.Params.Imbalance = contract.ImbalanceUtility }
+	return newWorld(t, append([]func(*contract.Genesis){utilityRule}, mutate...)...)
+}
+
+func newWorld(t testing.TB, mutate ...func(*contract.Genesis)) *settleWorld {
 	h := newHarness(t, mutate...)
 	h.members("alice", "bob", "carol")
 	h.issue("bob", unit)

@@ -107,16 +107,19 @@ const (
 // Listing is the market of one delivery interval [Start, End), market-time
 // UTC seconds. Its rules are fixed when it opens.
 type Listing struct {
-	Start           int64            `json:"start"`
-	End             int64            `json:"end"`
-	GateClosure     int64            `json:"gate_closure"`
-	State           ListingState     `json:"state"`
-	Mechanism       market.Mechanism `json:"mechanism"`
-	GridPricePerKWh int64            `json:"grid_price"`
-	FeedInPerKWh    int64            `json:"feed_in"`
-	OpenedHeight    int64            `json:"opened_height"`
-	Orders          int64            `json:"orders"`
-	Clearing        *Clearing        `json:"clearing,omitempty"`
+	Start       int64            `json:"start"`
+	End         int64            `json:"end"`
+	GateClosure int64            `json:"gate_closure"`
+	State       ListingState     `json:"state"`
+	Mechanism   market.Mechanism `json:"mechanism"`
+	// Imbalance is the imbalance rule the listing settles by, fixed at
+	// opening like its mechanism and tariffs (empty: community).
+	Imbalance       string    `json:"imbalance,omitempty"`
+	GridPricePerKWh int64     `json:"grid_price"`
+	FeedInPerKWh    int64     `json:"feed_in"`
+	OpenedHeight    int64     `json:"opened_height"`
+	Orders          int64     `json:"orders"`
+	Clearing        *Clearing `json:"clearing,omitempty"`
 
 	// Derived, rebuilt on load: the orders in arrival order, and who is on
 	// which side with how many live orders, and Wh offered per RES.
