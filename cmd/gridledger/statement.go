@@ -59,7 +59,8 @@ func writeStatementCSV(cmd *cobra.Command, rows []contract.StatementRow) error {
 	w := csv.NewWriter(cmd.OutOrStdout())
 	header := []string{"interval_utc", "bought_wh", "sold_wh", "paid_p2p", "received_p2p", "import_wh", "export_wh", "production_wh",
 		"grid_import_wh", "grid_export_wh", "shortfall_wh", "unused_wh", "paid_to_utility", "received_from_utility", "owed",
-		"tokens_minted", "tokens_received", "tokens_retired", "net", "utility_only", "saved"}
+		"tokens_minted", "tokens_received", "tokens_retired", "net", "utility_only", "saved",
+		"pool_import_wh", "pool_export_wh", "paid_to_members", "received_from_members"}
 	if err := w.Write(header); err != nil {
 		return err
 	}
@@ -70,7 +71,8 @@ func writeStatementCSV(cmd *cobra.Command, rows []contract.StatementRow) error {
 			i64(r.ImportWh), i64(r.ExportWh), i64(r.ProductionWh), i64(r.GridImportWh), i64(r.GridExportWh), i64(r.ShortfallWh),
 			i64(r.UnusedWh), units.Money(r.PaidToUtility), units.Money(r.ReceivedFromUtility), units.Money(r.Owed),
 			i64(r.TokensMinted), i64(r.TokensReceived), i64(r.TokensSelfRetired + r.TokensRetired),
-			units.Money(r.Net), units.Money(r.UtilityOnly), units.Money(r.Net - r.UtilityOnly)}
+			units.Money(r.Net), units.Money(r.UtilityOnly), units.Money(r.Net - r.UtilityOnly),
+			i64(r.PoolImportWh), i64(r.PoolExportWh), units.Money(r.MembersPaidNano), units.Money(r.MembersReceivedNano)}
 	}
 	for _, r := range rows {
 		if err := w.Write(line(time.Unix(r.Interval, 0).UTC().Format(time.RFC3339), r)); err != nil {
@@ -83,7 +85,8 @@ func writeStatementCSV(cmd *cobra.Command, rows []contract.StatementRow) error {
 			{&tot.UnusedWh, &r.UnusedWh}, {&tot.PaidToUtility, &r.PaidToUtility}, {&tot.ReceivedFromUtility, &r.ReceivedFromUtility},
 			{&tot.Owed, &r.Owed}, {&tot.TokensMinted, &r.TokensMinted}, {&tot.TokensReceived, &r.TokensReceived},
 			{&tot.TokensSelfRetired, &r.TokensSelfRetired}, {&tot.TokensRetired, &r.TokensRetired},
-			{&tot.Net, &r.Net}, {&tot.UtilityOnly, &r.UtilityOnly},
+			{&tot.Net, &r.Net}, {&tot.UtilityOnly, &r.UtilityOnly}, {&tot.PoolImportWh, &r.PoolImportWh},
+			{&tot.PoolExportWh, &r.PoolExportWh}, {&tot.MembersPaidNano, &r.MembersPaidNano}, {&tot.MembersReceivedNano, &r.MembersReceivedNano},
 		} {
 			*p.dst += *p.src
 		}

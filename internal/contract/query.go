@@ -152,10 +152,16 @@ type StatementRow struct {
 	PaidP2P     int64  `json:"paid_p2p"`
 	ReceivedP2P int64  `json:"received_p2p"`
 	MCPPerKWh   *int64 `json:"mcp"`
+	// The interval's tariffs and, under the community imbalance rule, the
+	// price its deviations netted at.
+	GridPricePerKWh int64 `json:"grid_price_per_kwh"`
+	FeedInPerKWh    int64 `json:"feed_in_per_kwh"`
+	PoolPricePerKWh int64 `json:"pool_price_per_kwh,omitempty"`
 	// Delivery (settlement).
 	MemberSettlement
 	// Net is everything received minus everything paid in the interval
-	// (demand-response incentives included).
+	// (demand-response incentives and payments between members at
+	// settlement included).
 	Net int64 `json:"net"`
 	// UtilityOnly is what the same metered energy would have netted with
 	// the utility alone (export × feed-in − import × grid): Net minus this
@@ -171,7 +177,8 @@ func (s *State) Statement(member string, from, to int64) ([]StatementRow, error)
 	rows := []StatementRow{}
 	for _, st := range s.Settlements(from, to) {
 		l := s.listings[st.Start]
-		row := StatementRow{Interval: st.Start, MCPPerKWh: l.Clearing.clone().MCP}
+		row := StatementRow{Interval: st.Start, MCPPerKWh: l.Clearing.clone().MCP, GridPricePerKWh: st.GridPricePerKWh,
+			FeedInPerKWh: st.FeedInPerKWh, PoolPricePerKWh: st.PoolPricePerKWh}
 		found := false
 		for _, m := range st.Members {
 			if m.ID == member {
@@ -195,7 +202,8 @@ func (s *State) Statement(member string, from, to int64) ([]StatementRow, error)
 			continue
 		}
 		row.ID = member
-		row.Net = row.ReceivedP2P - row.PaidP2P + row.ReceivedFromUtility - row.PaidToUtility + row.DRIncentive
+		row.Net = row.ReceivedP2P - row.PaidP2P + row.ReceivedFromUtility - row.PaidToUtility + row.DRIncentive +
+			row.MembersReceivedNano - row.MembersPaidNano
 		row.UtilityOnly = cappedValue(row.ExportWh, st.FeedInPerKWh) - cappedValue(row.ImportWh, st.GridPricePerKWh)
 		rows = append(rows, row)
 	}

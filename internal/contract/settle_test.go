@@ -600,9 +600,9 @@ func TestStatementRowNetAndUtilityOnly(t *testing.T) {
 		id   string
 		want contract.StatementRow
 	}{
-		{"alice", contract.StatementRow{Interval: at(2, 0), SoldWh: 2000, ReceivedP2P: 100_000_000, MCPPerKWh: &mcp,
+		{"alice", contract.StatementRow{Interval: at(2, 0), SoldWh: 2000, ReceivedP2P: 100_000_000, MCPPerKWh: &mcp, GridPricePerKWh: grid2, FeedInPerKWh: feed2,
 			MemberSettlement: member(t, st, "alice"), Net: 119_500_000, UtilityOnly: 97_500_000}},
-		{"bob", contract.StatementRow{Interval: at(2, 0), BoughtWh: 2000, PaidP2P: 100_000_000, MCPPerKWh: &mcp,
+		{"bob", contract.StatementRow{Interval: at(2, 0), BoughtWh: 2000, PaidP2P: 100_000_000, MCPPerKWh: &mcp, GridPricePerKWh: grid2, FeedInPerKWh: feed2,
 			MemberSettlement: member(t, st, "bob"), Net: -100_000_000, UtilityOnly: -130_000_000}},
 	} {
 		rows, err := w.s.Statement(c.id, 0, forever)
