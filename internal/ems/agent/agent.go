@@ -13,11 +13,26 @@
 //  3. switches the relays and smart plugs of its appliances over MQTT to
 //     what the plan says for the hour in progress;
 //  4. places, for each listing near gate closure, a bid for the planned
-//     deficit or an offer of the planned surplus, priced from the recent
-//     clearing prices and between the feed-in and grid tariff.
+//     deficit or an offer of the planned surplus, sized for the risk of
+//     its own forecast errors under the listing's imbalance rule and
+//     priced from the recent clearing prices, between the feed-in and
+//     grid tariff (bidding.RiskAware).
 //
 // Requests for a day already under way are not answered: its plan has
 // started running, and re-planning it would move load into hours gone by.
+//
+// The errors it sizes for are its own: for each interval it ordered in,
+// it keeps the planned net import it ordered from (import − export, the
+// plan being followed at the time), and once the interval is settled it
+// reads from the snapshot what its meters recorded (Snapshot.Metered);
+// the differences over the last ErrorWindowS are its sample. An agent
+// starts with none, and bids its plan until intervals settle.
+//
+// One order per listing: each interval has a single listing, which clears
+// once, at its gate closure, and is closed from then on. What a clearing
+// leaves unmatched cannot be re-bid in a later listing for the same hour,
+// so the agent places no further order for it; the remainder is settled
+// after delivery by the listing's imbalance rule, against the meters.
 package agent
 
 import (
@@ -25,6 +40,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"net/url"
 	"slices"
 	"sync"
 
@@ -64,10 +81,42 @@ type Snapshot struct {
 	// Listings from a day back on, without their books.
 	Listings []contract.ListingView
 	DR       []contract.DRRequest
+	// Metered is what the meters recorded in intervals settled lately (a
+	// day back is plenty: the agent remembers what it has seen), oldest
+	// first. Read only: one snapshot may serve many agents at once.
+	Metered []Metered
 }
 
-// TakeSnapshot queries the ledger for a Step.
-func TakeSnapshot(ctx context.Context, cl Ledger) (Snapshot, error) {
+// Metered is one settled interval's metered net import (import − export,
+// Wh) per member.
+type Metered struct {
+	Start int64
+	NetWh map[string]int64
+}
+
+// MeteredOf is what a settlement says each member's meters recorded. A
+// member owning a meter that did not report (owner maps a meter to its
+// owner; it may be nil when none is missing) is left out: its energy
+// counts in a later interval.
+func MeteredOf(st contract.Settlement, owner func(meter string) string) Metered {
+	m := Metered{Start: st.Start, NetWh: make(map[string]int64, len(st.Members))}
+	missing := map[string]bool{}
+	for _, id := range st.Missing {
+		if owner != nil {
+			missing[owner(id)] = true
+		}
+	}
+	for _, ms := range st.Members {
+		if !missing[ms.ID] {
+			m.NetWh[ms.ID] = ms.ImportWh - ms.ExportWh
+		}
+	}
+	return m
+}
+
+// TakeSnapshot queries the ledger for a Step; with members, their
+// statements of the last day fill Metered (an agent needs its own).
+func TakeSnapshot(ctx context.Context, cl Ledger, members ...string) (Snapshot, error) {
 	var s Snapshot
 	var info contract.Info
 	if err := cl.Query(ctx, "/info", &info); err != nil {
@@ -83,8 +132,37 @@ func TakeSnapshot(ctx context.Context, cl Ledger) (Snapshot, error) {
 	if err := cl.Query(ctx, "/dr", &s.DR); err != nil {
 		return s, err
 	}
+	byStart := map[int64]Metered{}
+	for _, id := range members {
+		var rows []contract.StatementRow
+		err := cl.Query(ctx, fmt.Sprintf("/statement?member=%s&from=%d&to=%d", url.QueryEscape(id), info.MarketTime-86400, info.MarketTime), &rows)
+		var te *chain.TxError
+		if errors.As(err, &te) && te.Code == contract.CodeUnknownParticipant {
+			continue // not registered yet: nothing metered
+		} else if err != nil {
+			return s, err
+		}
+		// A statement does not say whether a meter missed the interval:
+		// such an interval reads as a large error and the next as its
+		// opposite, both within the window (rare: a missed reading).
+		for _, r := range rows {
+			m, ok := byStart[r.Interval]
+			if !ok {
+				m = Metered{Start: r.Interval, NetWh: map[string]int64{}}
+				byStart[r.Interval] = m
+			}
+			m.NetWh[id] = r.ImportWh - r.ExportWh
+		}
+	}
+	for _, start := range slices.Sorted(maps.Keys(byStart)) {
+		s.Metered = append(s.Metered, byStart[start])
+	}
 	return s, nil
 }
+
+// ErrorWindowS is how far back the errors an agent sizes its orders for
+// go: a week, 168 hourly intervals.
+const ErrorWindowS = 7 * 86400
 
 // Agent is one home's EMS.
 type Agent struct {
@@ -99,6 +177,12 @@ type Agent struct {
 	// PlanAheadS: a day is planned this long (market seconds) before it
 	// starts (default 12 h).
 	PlanAheadS int64
+	// TrueNetWh, when set, is the net import (import − export, Wh) the
+	// site's meter will record in the interval starting at a time: the
+	// agent orders exactly that (bidding.ForInterval) instead of its plan
+	// sized for its errors, at the same prices and caps. No EMS can know
+	// it; the simulator sets it for its perfect-foresight yardstick.
+	TrueNetWh func(start int64) int64
 
 	// mu guards days and what they hold against ApplianceWh, called from
 	// a simulated meter's goroutine; Step itself runs on one goroutine.
@@ -107,6 +191,11 @@ type Agent struct {
 	ordered  map[int64]bool
 	answered map[string]bool
 	relay    map[string]bool
+	// plannedWh is the planned net import each interval was ordered from,
+	// until its metered net is known; errWh the metered minus planned net
+	// of the intervals settled in the last ErrorWindowS.
+	plannedWh map[int64]int64
+	errWh     map[int64]int64
 }
 
 // Day is a planned local day.
@@ -128,6 +217,7 @@ func (a *Agent) init() {
 	defer a.mu.Unlock()
 	if a.days == nil {
 		a.days, a.ordered, a.answered, a.relay = map[int64]*Day{}, map[int64]bool{}, map[string]bool{}, map[string]bool{}
+		a.plannedWh, a.errWh = map[int64]int64{}, map[int64]int64{}
 	}
 	if a.PlanAheadS == 0 {
 		a.PlanAheadS = 12 * 3600
@@ -209,6 +299,7 @@ func (a *Agent) Step(ctx context.Context, snap Snapshot) error {
 	if err := a.switchRelays(ctx, snap); err != nil {
 		errs = append(errs, err)
 	}
+	a.learn(snap)
 	if err := a.placeOrders(ctx, snap); err != nil {
 		errs = append(errs, err)
 	}
@@ -226,6 +317,36 @@ func (a *Agent) Step(ctx context.Context, snap Snapshot) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// learn records the error of each interval it ordered in that the
+// snapshot has the metered net of, and forgets what is older than
+// ErrorWindowS.
+func (a *Agent) learn(snap Snapshot) {
+	for _, m := range snap.Metered {
+		planned, ok := a.plannedWh[m.Start]
+		if !ok {
+			continue
+		}
+		if net, ok := m.NetWh[a.Home.Member]; ok {
+			a.errWh[m.Start] = net - planned
+			delete(a.plannedWh, m.Start)
+		}
+	}
+	for _, h := range []map[int64]int64{a.plannedWh, a.errWh} {
+		for start := range h {
+			if start < snap.MarketTime-ErrorWindowS {
+				delete(h, start)
+			}
+		}
+	}
+}
+
+// ErrorsWh are the agent's recent errors (metered minus planned net
+// import, Wh), by interval start: the sample its orders are sized for.
+// Not while a Step runs.
+func (a *Agent) ErrorsWh() map[int64]int64 {
+	return maps.Clone(a.errWh)
 }
 
 // mcps are the recent clearing prices, oldest first.
@@ -397,6 +518,10 @@ func (a *Agent) switchRelays(ctx context.Context, snap Snapshot) error {
 func (a *Agent) placeOrders(ctx context.Context, snap Snapshot) error {
 	hist := mcps(snap.Listings)
 	off := a.offsetS(snap.Params)
+	var sample []int64 // its order does not matter (the quantiles sort it)
+	for _, start := range slices.Sorted(maps.Keys(a.errWh)) {
+		sample = append(sample, a.errWh[start])
+	}
 	var errs []error
 	for _, l := range snap.Listings {
 		if l.State != contract.StateAuthorizeOffers || a.ordered[l.Start] || l.GateClosure <= snap.MarketTime ||
@@ -414,7 +539,15 @@ func (a *Agent) placeOrders(ctx context.Context, snap Snapshot) error {
 		if a.Home.BidMarginPermille != nil {
 			margin = *a.Home.BidMarginPermille
 		}
-		o, ok := bidding.ForInterval(d.Current.NetWh[h], a.Home.RES != "", capWh, l.GridPricePerKWh, l.FeedInPerKWh, hist, margin)
+		var o bidding.Order
+		if a.TrueNetWh != nil {
+			o, ok = bidding.ForInterval(a.TrueNetWh(l.Start), a.Home.RES != "", capWh, l.GridPricePerKWh, l.FeedInPerKWh, hist, margin)
+		} else {
+			a.plannedWh[l.Start] = d.Current.NetWh[h]
+			o, ok = bidding.RiskAware(bidding.Input{PlannedWh: d.Current.NetWh[h], ErrorsWh: sample, Rule: l.Imbalance,
+				HasRES: a.Home.RES != "", CapacityWh: capWh, GridPerKWh: l.GridPricePerKWh, FeedInPerKWh: l.FeedInPerKWh,
+				RecentMCP: hist, MarginPermille: margin})
+		}
 		if !ok {
 			continue
 		}
