@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -41,6 +42,10 @@ type Options struct {
 	// OnInterval receives each settled interval of the simulated days, in
 	// order.
 	OnInterval func(kpi.Interval)
+
+	// onListing, for tests, receives each settled listing of the
+	// simulated days with its book, in order.
+	onListing func(contract.ListingView)
 }
 
 // Result is what a simulation leaves besides its intervals.
@@ -99,6 +104,11 @@ type engine struct {
 	next      int64      // next interval to report
 	// timing of the decide stage, which runs beside commit's.
 	timing Timing
+	// metered is what the meters recorded in the intervals settled in the
+	// last day, per member, oldest first, for the EMS's snapshots;
+	// meteredNext is where the next settled interval starts.
+	metered     []agent.Metered
+	meteredNext int64
 }
 
 type simSite struct {
@@ -306,6 +316,9 @@ func (e *engine) register(t int64, sites []Site) error {
 		// week, and it halves a year's forecasting.
 		ss.ag = &agent.Agent{Home: ss.Home(), Key: ss.key, Ledger: ss.box, Log: e.o.Log, LeadIntervals: 1,
 			Forecast: ss.Forecaster(e.c.UTCOffsetH, 7)}
+		if e.c.Bidding == community.BiddingPerfectForesight {
+			ss.ag.TrueNetWh = e.trueNet(ss)
+		}
 	}
 	if e.c.DR.Enabled {
 		e.dsoAg = &agent.DSO{Key: e.dso, Ledger: e.dsoBox, Log: e.o.Log, LimitPct: e.c.DR.LimitPct,
@@ -387,13 +400,51 @@ func (e *engine) decide(ctx context.Context, t int64, snap agent.Snapshot) ([][]
 	return txs, nil
 }
 
+// trueNet is the perfect-foresight yardstick's quantity for a site: the
+// net import its meter will record in the interval starting at a time,
+// computed as the meter does (Site.Use: the profile's load, the
+// appliances of the plan being followed, the generation). Called when the
+// agent orders, two hours before delivery, it reads the plan as it is
+// then; a demand-response answer could change the appliances after that,
+// but none comes so late: the DSO asks 10 hours before a day starts, the
+// homes answer in the snapshot after, and a day is not re-planned once
+// begun. So the quantity is exactly what the meter records.
+func (e *engine) trueNet(ss *simSite) func(start int64) int64 {
+	return func(start int64) int64 {
+		u := ss.Use(ss.ag, start, e.params)
+		return u.ConsumptionWh - u.ProductionWh
+	}
+}
+
 // snapshot is what the EMS sees of the ledger: the listings from a day
-// back and the demand-response requests.
+// back, the demand-response requests, and what the meters recorded in the
+// intervals settled in the last day.
 func (e *engine) snapshot(t int64) agent.Snapshot {
 	var snap agent.Snapshot
 	e.app.State(func(s *contract.State) {
 		snap = agent.Snapshot{MarketTime: t, Params: s.Params(), Listings: s.ListingsBrief(t-86400, t+2*86400), DR: s.DRs()}
+		var owners map[string]string
+		owner := func(meter string) string {
+			if owners == nil {
+				owners = map[string]string{}
+				for _, m := range s.Meters() {
+					owners[m.ID] = m.Owner
+				}
+			}
+			return owners[meter]
+		}
+		for _, st := range s.Settlements(max(e.meteredNext, t-86400), t) {
+			e.metered = append(e.metered, agent.MeteredOf(st, owner))
+			e.meteredNext = st.Start + e.params.IntervalS
+		}
 	})
+	i := 0
+	for i < len(e.metered) && e.metered[i].Start < t-86400 {
+		i++
+	}
+	e.metered = e.metered[i:]
+	// The agents read the maps, never write them: one copy serves all.
+	snap.Metered = slices.Clone(e.metered)
 	return snap
 }
 
@@ -462,7 +513,7 @@ func (e *engine) report() {
 		ok := false
 		e.app.State(func(s *contract.State) {
 			if st, ok = s.Settlement(e.next); ok {
-				lv = s.Listings(e.next, e.next+1, false)
+				lv = s.Listings(e.next, e.next+1, e.o.onListing != nil)
 			}
 		})
 		if !ok {
@@ -473,6 +524,9 @@ func (e *engine) report() {
 		delete(e.pending, e.next)
 		e.pendingMu.Unlock()
 		e.next += e.params.IntervalS
+		if e.o.onListing != nil {
+			e.o.onListing(lv[0])
+		}
 		if hours == nil || e.o.OnInterval == nil {
 			continue
 		}

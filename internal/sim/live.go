@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/gridledger/gridledger/internal/chain"
@@ -38,6 +39,9 @@ type Live struct {
 	bid      map[int64]bool
 	reported map[int64]bool
 	settled  map[int64]bool
+	// metered: what the meters recorded in the intervals settled in the
+	// last day, for the agents' snapshots.
+	metered []agent.Metered
 }
 
 // Register puts the sites on the ledger: participants (operator), their
@@ -116,12 +120,28 @@ func (l *Live) step(ctx context.Context, p contract.Params) error {
 	if err := l.Client.Query(ctx, fmt.Sprintf("/listings?from=%d", info.MarketTime-24*p.IntervalS), &ls); err != nil {
 		return err
 	}
+	var owners map[string]string
+	owner := func(meter string) string {
+		if owners == nil {
+			var ms []contract.Meter
+			_ = l.Client.Query(ctx, "/meters", &ms)
+			owners = map[string]string{}
+			for _, m := range ms {
+				owners[m.ID] = m.Owner
+			}
+		}
+		return owners[meter]
+	}
 	for _, lv := range ls {
 		if lv.State == contract.StateSettled && !l.settled[lv.Start] {
 			l.settled[lv.Start] = true
+			report := l.OnSettlement != nil && l.bid[lv.Start]
 			var st contract.Settlement
-			if l.OnSettlement != nil && l.bid[lv.Start] && l.Client.Query(ctx, fmt.Sprintf("/settlement/%d", lv.Start), &st) == nil {
-				l.OnSettlement(st)
+			if (report || len(l.Agents) > 0) && l.Client.Query(ctx, fmt.Sprintf("/settlement/%d", lv.Start), &st) == nil {
+				if report {
+					l.OnSettlement(st)
+				}
+				l.metered = append(l.metered, agent.MeteredOf(st, owner))
 			}
 		}
 		switch {
@@ -135,7 +155,14 @@ func (l *Live) step(ctx context.Context, p contract.Params) error {
 			l.bid[lv.Start] = true
 		}
 	}
-	snap := agent.Snapshot{MarketTime: info.MarketTime, Params: p, Listings: ls}
+	kept := l.metered[:0]
+	for _, m := range l.metered {
+		if m.Start >= info.MarketTime-86400 {
+			kept = append(kept, m)
+		}
+	}
+	l.metered = kept
+	snap := agent.Snapshot{MarketTime: info.MarketTime, Params: p, Listings: ls, Metered: slices.Clone(l.metered)}
 	if err := l.Client.Query(ctx, "/dr", &snap.DR); err != nil {
 		return err
 	}
