@@ -158,10 +158,10 @@ func TestCLIMarketInterval(t *testing.T) {
 		t.Fatalf("trades table:\n%s", text)
 	}
 
-	// Delivery: neither has a meter, so nothing was metered. alice sold
-	// 2000 Wh she did not deliver: the shortfall costs 2000 × 0.095 = 0.19,
-	// of which her 0.18 is paid and 0.01 owed. bob bought 2000 Wh he did not
-	// use: the utility buys it back at 2000 × 0.039 = 0.078.
+	// Delivery (community imbalance rule, the default): neither has a
+	// meter, so nothing was metered and nothing is realised. The trade is
+	// unwound: alice refunds bob's 0.18; neither pays the utility anything,
+	// as with the utility alone.
 	for cleared.State != contract.StateSettled {
 		if time.Now().After(deadline) {
 			t.Fatalf("listing %s not settled", listing)
@@ -171,7 +171,7 @@ func TestCLIMarketInterval(t *testing.T) {
 	}
 	alice := okJSON[contract.Participant](t, append([]string{"query", "wallet", "alice"}, h...)...)
 	bob := okJSON[contract.Participant](t, append([]string{"query", "wallet", "bob"}, h...)...)
-	if alice.Balance != 0 || alice.Owes["utility"] != 10_000_000 || bob.Balance != 2_398_000_000 || bob.Escrow != 0 {
+	if alice.Balance != 0 || len(alice.Owes) != 0 || bob.Balance != 2_500_000_000 || bob.Escrow != 0 {
 		t.Fatalf("wallets after settlement: alice %d (owes %v), bob %d (escrow %d)", alice.Balance, alice.Owes, bob.Balance, bob.Escrow)
 	}
 	csvOut := ok(t, append([]string{"statement", "--member", "alice"}, h...)...)
@@ -184,14 +184,14 @@ func TestCLIMarketInterval(t *testing.T) {
 		row[col] = rows[1][i]
 	}
 	if row["sold_wh"] != "2000" || row["received_p2p"] != "0.18" || row["shortfall_wh"] != "2000" ||
-		row["paid_to_utility"] != "0.19" || row["owed"] != "0.01" || row["net"] != "-0.01" {
+		row["paid_to_utility"] != "0.00" || row["paid_to_members"] != "0.18" || row["owed"] != "0.00" || row["net"] != "0.00" {
 		t.Fatalf("statement row %v", row)
 	}
 
-	// Advice from bob's own data: he bought 2000 Wh he did not use, so the
-	// market cost him 0.18 and the utility bought it back for 0.078.
+	// Advice from bob's own data: he bought 2000 Wh he did not use, and
+	// was refunded: the market cost him nothing.
 	adv := okJSON[advice.Advice](t, append([]string{"advice", "--member", "bob"}, h...)...)
-	if adv.Intervals != 1 || adv.BoughtP2PWh != 2000 || adv.NetNano != -102_000_000 || adv.SavedNano != adv.NetNano-adv.UtilityOnlyNano ||
+	if adv.Intervals != 1 || adv.BoughtP2PWh != 2000 || adv.NetNano != 0 || adv.SavedNano != adv.NetNano-adv.UtilityOnlyNano ||
 		adv.Market.Cleared < 1 || adv.Market.TradedWh < 2000 {
 		t.Fatalf("advice %+v", adv)
 	}
