@@ -1,9 +1,11 @@
 package kpi
 
 import (
+	"cmp"
 	"math"
 	"math/bits"
 	"slices"
+	"strings"
 
 	"github.com/gridledger/gridledger/internal/market"
 )
@@ -26,12 +28,15 @@ func hour(iv Interval) HourPoint {
 		h.GridImportWh += gridImport(m)
 		h.GridExportWh += gridExport(m)
 		h.P2PWh += m.BoughtP2PWh
+		h.PoolWh += m.PoolImportWh
 	}
 	return h
 }
 
 // gridImport is a member's metered import that members did not deliver:
-// what it bought from the utility.
+// what it bought from the utility. (Under the community imbalance rule
+// the energy tokens follow the pool too, so what the pool netted to it is
+// delivered.)
 func gridImport(m Member) int64 { return max(0, m.ImportWh-m.BoughtP2PWh) }
 
 // gridExport is a member's metered export it did not deliver to members,
@@ -46,6 +51,7 @@ type acc struct {
 	info                              MemberInfo
 	c, p, imp, exp, selfUsed, selfMet int64
 	local, r, s, paid, received       int64
+	poolIn, poolOut                   int64
 	utilityOnly, drWh, drNano         int64
 	loadErr, loadAct, pvErr, pvAct    int64
 }
@@ -105,6 +111,7 @@ func (a *Accumulator) Add(iv Interval) HourPoint {
 	c.P2PDeliveredWh += h.P2PWh
 	c.GridImportWh += h.GridImportWh
 	c.GridExportWh += h.GridExportWh
+	c.PoolWh += h.PoolWh
 	c.PeakImportWh = max(c.PeakImportWh, h.LoadWh-h.GenerationWh)
 	c.PeakImportNoDRWh = max(c.PeakImportNoDRWh, h.LoadNoDRWh-h.GenerationWh)
 	bought := h.P2PWh + h.GridImportWh
@@ -134,8 +141,10 @@ func (a *Accumulator) Add(iv Interval) HourPoint {
 		ma.local += m.ConsumptionWh - m.ImportWh + min(m.BoughtP2PWh, m.ImportWh)
 		ma.r += m.BoughtP2PWh
 		ma.s += m.SoldP2PWh
-		ma.paid += m.PaidP2PNano + m.PaidUtilityNano
-		ma.received += m.ReceivedP2PNano + m.ReceivedUtilityNano
+		ma.poolIn += m.PoolImportWh
+		ma.poolOut += m.PoolExportWh
+		ma.paid += paid(m)
+		ma.received += received(m)
 		ma.utilityOnly += value(m.ImportWh, iv.GridPricePerKWh) - value(m.ExportWh, iv.FeedInPerKWh)
 		ma.drWh += m.DRVerifiedWh
 		ma.drNano += m.DRIncentiveNano
@@ -147,14 +156,27 @@ func (a *Accumulator) Add(iv Interval) HourPoint {
 		c.P2PTradedWh += m.TradedBoughtWh
 		c.DRVerifiedWh += m.DRVerifiedWh
 		c.DRIncentiveNano += m.DRIncentiveNano
-		a.paidNano += m.PaidP2PNano + m.PaidUtilityNano
-		a.receivedNano += m.ReceivedP2PNano + m.ReceivedUtilityNano
+		// The averages take the money a member moved with other members
+		// net, so that a refund undoes the payment it refunds.
+		withMembers := m.ReceivedP2PNano + m.ReceivedMembersNano - m.PaidP2PNano - m.PaidMembersNano
+		a.paidNano += max(0, -withMembers) + m.PaidUtilityNano
+		a.receivedNano += max(0, withMembers) + m.ReceivedUtilityNano
 		sold += m.SoldP2PWh
 	}
 	sold += h.GridExportWh
 	a.soldWh += sold
 	a.soldAtFeedInNano += value(sold, h.FeedInPerKWh)
 	return h
+}
+
+// paid is what a member paid for energy in an interval: to sellers at
+// clearing, to the utility and to other members at settlement.
+func paid(m Member) int64 { return m.PaidP2PNano + m.PaidUtilityNano + m.PaidMembersNano }
+
+// received is what it received for energy: from buyers at clearing, from
+// the utility and from other members at settlement.
+func received(m Member) int64 {
+	return m.ReceivedP2PNano + m.ReceivedUtilityNano + m.ReceivedMembersNano
 }
 
 // Report computes the KPIs of the intervals added so far. ledgerBytes is
@@ -175,11 +197,13 @@ func (a *Accumulator) Report(ledgerBytes, simulatedS int64) Report {
 	var loadErr, loadAct, pvErr, pvAct, grossNano int64
 	savings := make([]int64, 0, len(a.accs))
 	perKWh := []int64{}
+	var losing []MemberKPI
 	for _, a := range a.accs {
 		k := MemberKPI{ID: a.info.ID, NodeType: a.info.NodeType,
 			ConsumptionWh: a.c, ProductionWh: a.p, ImportWh: a.imp, ExportWh: a.exp,
 			SelfConsumption: share(a.selfUsed, a.p), SelfSufficiency: share(a.selfMet, a.c), LocalShare: share(a.local, a.c),
-			BoughtP2PWh: a.r, SoldP2PWh: a.s, PaidNano: a.paid, ReceivedNano: a.received,
+			BoughtP2PWh: a.r, SoldP2PWh: a.s, PoolImportWh: a.poolIn, PoolExportWh: a.poolOut,
+			PaidNano: a.paid, ReceivedNano: a.received,
 			UtilityOnlyCostNano: a.utilityOnly, CostNano: a.paid - a.received - a.drNano,
 			DRVerifiedWh: a.drWh, DRIncentiveNano: a.drNano,
 			ForecastNMAELoad: ratio(a.loadErr, a.loadAct), ForecastNMAEPV: ratio(a.pvErr, a.pvAct)}
@@ -192,8 +216,12 @@ func (a *Accumulator) Report(ledgerBytes, simulatedS int64) Report {
 		grossNano += abs(k.UtilityOnlyCostNano)
 		c.CostNano += k.CostNano
 		c.SavingsNano += k.SavingsNano
-		if k.SavingsNano < 0 {
+		switch {
+		case k.SavingsNano < 0:
 			c.MembersLosing++
+			losing = append(losing, k)
+		case k.SavingsNano > 0:
+			c.MembersSaving++
 		}
 		savings = append(savings, k.SavingsNano)
 		if k.SavingsPerKWh != nil {
@@ -202,6 +230,16 @@ func (a *Accumulator) Report(ledgerBytes, simulatedS int64) Report {
 		loadErr, loadAct, pvErr, pvAct = loadErr+a.loadErr, loadAct+a.loadAct, pvErr+a.pvErr, pvAct+a.pvAct
 	}
 	c.Members = len(members)
+	slices.SortFunc(losing, func(x, y MemberKPI) int {
+		if x.SavingsNano != y.SavingsNano {
+			return cmp.Compare(x.SavingsNano, y.SavingsNano)
+		}
+		return strings.Compare(x.ID, y.ID)
+	})
+	c.MembersLosingIDs = make([]string, len(losing))
+	for i, m := range losing {
+		c.MembersLosingIDs[i] = m.ID
+	}
 	c.SavingsPct = percent(c.SavingsNano, grossNano)
 	c.FairnessGini = Gini(perKWh)
 	if n := len(savings); n > 0 {
@@ -212,6 +250,11 @@ func (a *Accumulator) Report(ledgerBytes, simulatedS int64) Report {
 		} else {
 			c.SavingsMedianNano = ptr(midpoint(savings[n/2-1], savings[n/2]))
 		}
+		c.SavingsP5Nano = ptr(Percentile(savings, 5))
+		c.SavingsP25Nano = ptr(Percentile(savings, 25))
+		c.SavingsP50Nano = ptr(Percentile(savings, 50))
+		c.SavingsP75Nano = ptr(Percentile(savings, 75))
+		c.SavingsP95Nano = ptr(Percentile(savings, 95))
 	}
 	c.ForecastNMAELoad = ratio(loadErr, loadAct)
 	c.ForecastNMAEPV = ratio(pvErr, pvAct)
@@ -240,6 +283,31 @@ func Gini(xs []int64) *float64 {
 		return nil
 	}
 	return ptr(round4(weighted / (float64(n) * sum)))
+}
+
+// Percentile is the p-th percentile (0 ≤ p ≤ 100) of values sorted
+// ascending, by linear interpolation between closest ranks: at
+// h = (n − 1) p / 100 (from 0), x[⌊h⌋] + (h − ⌊h⌋)(x[⌊h⌋+1] − x[⌊h⌋]),
+// rounded to the nearest integer, halves away from zero — numpy's default
+// method and a spreadsheet's PERCENTILE.INC. The 50th is the median as
+// midpoint takes it. Exact in 128-bit arithmetic; sorted must not be empty
+// (p outside 0..100 is clamped).
+func Percentile(sorted []int64, p int) int64 {
+	p = min(max(p, 0), 100)
+	pos := uint64(len(sorted)-1) * uint64(p)
+	lo, frac := pos/100, pos%100
+	x := sorted[lo]
+	if frac == 0 {
+		return x
+	}
+	d := uint64(sorted[lo+1]) - uint64(x) // exact as an unsigned difference
+	hi, low := bits.Mul64(d, frac)        // d × frac < 100 × 2⁶⁴: the quotient fits
+	q, r := bits.Div64(hi, low, 100)
+	v := int64(uint64(x) + q) // between x and sorted[lo+1]
+	if 2*r > 100 || 2*r == 100 && v >= 0 {
+		v++ // round up, or a half away from zero
+	}
+	return v
 }
 
 // round4 rounds a ratio to 4 decimals: the one rounding of every float

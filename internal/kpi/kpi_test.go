@@ -136,6 +136,11 @@ func TestCommunityKPIsOfTheExample(t *testing.T) {
 		// 2 × 31111 / (3 × 49682) = 0.41747.
 		FairnessGini:  f(0.4175),
 		MembersLosing: 1, SavingsBestNano: i(140_000_000), SavingsWorstNano: i(-15_000_000), SavingsMedianNano: i(65_000_000),
+		MembersLosingIDs: []string{"alice"}, MembersSaving: 2,
+		// Sorted −15M, 65M, 140M; h = 2p/100: p5 at 0.1, −15M + 0.1 × 80M; p25 at 0.5,
+		// −15M + 40M; p75 at 1.5, 65M + 37.5M; p95 at 1.9, 65M + 67.5M.
+		SavingsP5Nano: i(-7_000_000), SavingsP25Nano: i(25_000_000), SavingsP50Nano: i(65_000_000),
+		SavingsP75Nano: i(102_500_000), SavingsP95Nano: i(132_500_000),
 		// L − G = −1000, 4000, 1500; without DR 4500 at t1.
 		PeakImportWh: 4000, PeakImportNoDRWh: 4500, PeakReductionDRWh: 500,
 		DRVerifiedWh: 500, DRIncentiveNano: 20_000_000,
@@ -425,6 +430,19 @@ func randomInput(r *rand.Rand, n, h int, messy bool) Input {
 			iv.Members[k].TradedSoldWh += s
 			iv.Members[b].TradedBoughtWh += s
 		}
+		// The pool nets some of an exporter's surplus with a member's need;
+		// the tokens follow.
+		if len(exporters) > 0 && r.IntN(2) == 0 {
+			k, b := exporters[r.IntN(len(exporters))], r.IntN(n)
+			q := r.Int64N(iv.Members[k].ExportWh - iv.Members[k].SoldP2PWh + 1)
+			v := value(q, iv.FeedInPerKWh+r.Int64N(iv.GridPricePerKWh-iv.FeedInPerKWh+1))
+			iv.Members[k].PoolExportWh += q
+			iv.Members[k].SoldP2PWh += q
+			iv.Members[k].ReceivedMembersNano += v
+			iv.Members[b].PoolImportWh += q
+			iv.Members[b].BoughtP2PWh += q
+			iv.Members[b].PaidMembersNano += v
+		}
 		if messy {
 			iv.Members = append(iv.Members, Member{ID: "messy", ConsumptionWh: r.Int64N(100), ImportWh: r.Int64N(1000),
 				ExportWh: r.Int64N(1000), ProductionWh: r.Int64N(100), BoughtP2PWh: r.Int64N(1000), SoldP2PWh: r.Int64N(2000)})
@@ -474,6 +492,17 @@ func TestRatiosStayInBoundsAndIgnoreMemberOrder(t *testing.T) {
 			}
 			if sumR != sumS || c.GridImportWh-c.GridExportWh != sumI-sumX {
 				t.Fatalf("run %d: R %d S %d, grid %d − %d ≠ %d − %d", run, sumR, sumS, c.GridImportWh, c.GridExportWh, sumI, sumX)
+			}
+			// Payments between members cancel: the community's cost is what
+			// it settled with the utility, less the DR incentives.
+			var utility int64
+			for _, iv := range in.Intervals {
+				for _, m := range iv.Members {
+					utility += m.PaidUtilityNano - m.ReceivedUtilityNano - m.DRIncentiveNano + m.PaidP2PNano - m.ReceivedP2PNano
+				}
+			}
+			if c.CostNano != utility {
+				t.Fatalf("run %d: community cost %d, settled with the utility %d", run, c.CostNano, utility)
 			}
 		}
 
@@ -574,4 +603,170 @@ func hourly(in Input) []HourPoint {
 		out = append(out, a.Add(iv))
 	}
 	return out
+}
+
+// communityRule is two hours settled by the community imbalance rule
+// (MCP and pool price 0.07, grid 0.10, feed-in 0.04):
+//
+//	t=0     alice exports 2500 and delivers the 1000 Wh she sold bob (70M).
+//	        carol imports 800 she did not buy: the pool nets it with 800 of
+//	        alice's surplus at 0.07 (carol pays alice 56M), and the tokens
+//	        follow; alice's last 700 go to the utility at feed-in (28M).
+//	t=3600  alice sold bob 1000 (70M) and exports it, but bob imports only
+//	        600: 600 are realised, the other 400 refunded at their trade
+//	        price (alice pays bob 28M) and, with nobody short, sold to the
+//	        utility (16M).
+func communityRule() Input {
+	return Input{
+		Members: []MemberInfo{{"alice", "prosumer"}, {"bob", "household"}, {"carol", "household"}},
+		Intervals: []Interval{
+			{Start: 0, GridPricePerKWh: grid, FeedInPerKWh: feedIn, MCPPerKWh: i(70_000), Members: []Member{
+				{ID: "alice", ConsumptionWh: 500, ConsumptionNoDRWh: 500, ProductionWh: 3000, ExportWh: 2500,
+					SoldP2PWh: 1800, TradedSoldWh: 1000, ReceivedP2PNano: 70_000_000, ReceivedUtilityNano: 28_000_000,
+					PoolExportWh: 800, ReceivedMembersNano: 56_000_000},
+				{ID: "bob", ConsumptionWh: 1000, ConsumptionNoDRWh: 1000, ImportWh: 1000,
+					BoughtP2PWh: 1000, TradedBoughtWh: 1000, PaidP2PNano: 70_000_000},
+				{ID: "carol", ConsumptionWh: 800, ConsumptionNoDRWh: 800, ImportWh: 800, BoughtP2PWh: 800, PoolImportWh: 800, PaidMembersNano: 56_000_000},
+			}},
+			{Start: 3600, GridPricePerKWh: grid, FeedInPerKWh: feedIn, MCPPerKWh: i(70_000), Members: []Member{
+				{ID: "alice", ConsumptionWh: 0, ProductionWh: 1000, ExportWh: 1000,
+					SoldP2PWh: 600, TradedSoldWh: 1000, ReceivedP2PNano: 70_000_000, ReceivedUtilityNano: 16_000_000,
+					PaidMembersNano: 28_000_000},
+				{ID: "bob", ConsumptionWh: 600, ConsumptionNoDRWh: 600, ImportWh: 600,
+					BoughtP2PWh: 600, TradedBoughtWh: 1000, PaidP2PNano: 70_000_000, ReceivedMembersNano: 28_000_000},
+			}},
+		},
+	}
+}
+
+// Under the community rule the money members move at settlement counts in
+// what each paid and received, the pool's energy is delivered between
+// members, not bought from the utility, a refund undoes the payment it
+// refunds in the average prices, and the community's cost is still what
+// it settled with the utility.
+func TestCommunityImbalanceRule(t *testing.T) {
+	r := Compute(communityRule())
+	want := []struct {
+		id                        string
+		paid, received, uo, saved int64
+		poolIn, poolOut           int64
+	}{
+		// alice: received 70M + 28M + 56M, then 70M + 16M, paid the 28M refund; her
+		// 3500 Wh exported would have earned 140M at feed-in: cost −212M, saved 72M.
+		{"alice", 28_000_000, 240_000_000, -140_000_000, 72_000_000, 0, 800},
+		// bob: paid 140M, refunded 28M, for 1600 Wh the utility sells for 160M.
+		{"bob", 140_000_000, 28_000_000, 160_000_000, 48_000_000, 0, 0},
+		// carol: 800 Wh from the pool at 0.07 instead of 0.10.
+		{"carol", 56_000_000, 0, 80_000_000, 24_000_000, 800, 0},
+	}
+	for k, w := range want {
+		m := r.Members[k]
+		if m.ID != w.id || m.PaidNano != w.paid || m.ReceivedNano != w.received || m.UtilityOnlyCostNano != w.uo ||
+			m.CostNano != w.paid-w.received || m.SavingsNano != w.saved || m.PoolImportWh != w.poolIn || m.PoolExportWh != w.poolOut {
+			t.Errorf("%s: paid %d received %d utility-only %d cost %d saved %d pool %d/%d; want %+v", m.ID, m.PaidNano, m.ReceivedNano,
+				m.UtilityOnlyCostNano, m.CostNano, m.SavingsNano, m.PoolImportWh, m.PoolExportWh, w)
+		}
+	}
+	c := r.Community
+	// Payments between members cancel: the community's cost is the 44M the
+	// utility paid it, negated.
+	if c.CostNano != -44_000_000 || c.SavingsNano != 144_000_000 || c.MembersSaving != 3 || c.MembersLosing != 0 || len(c.MembersLosingIDs) != 0 {
+		t.Errorf("community cost %d, savings %d, %d saving, %d losing %v", c.CostNano, c.SavingsNano, c.MembersSaving, c.MembersLosing, c.MembersLosingIDs)
+	}
+	// t0: carol's import all delivered through the pool; alice's export not
+	// delivered, 2500 − 1800. t1: alice's 400 unrealised.
+	if c.PoolWh != 800 || c.P2PDeliveredWh != 2400 || c.GridImportWh != 0 || c.GridExportWh != 1100 || c.GridImportWh-c.GridExportWh != 2400-3500 {
+		t.Errorf("pool %d, delivered %d, grid import %d, export %d; want 800, 2400, 0, 1100", c.PoolWh, c.P2PDeliveredWh, c.GridImportWh, c.GridExportWh)
+	}
+	// Paid net to members: bob 70M, then 70M − 28M refunded; carol 56M: 168M
+	// for 2400 Wh. Received: alice 70M + 56M, then 70M − 28M, and 44M from the
+	// utility: 212M for 2400 + 1100 Wh.
+	if show(c.AvgPricePaidPerKWh) != int64(70_000) || show(c.AvgPriceReceivedPerKWh) != int64(60_571) || show(c.AvgGridPricePerKWh) != int64(grid) {
+		t.Errorf("paid %v received %v grid %v per kWh; want 70000, 60571, %d", show(c.AvgPricePaidPerKWh), show(c.AvgPriceReceivedPerKWh), show(c.AvgGridPricePerKWh), grid)
+	}
+	h := hourly(communityRule())
+	if h[0].PoolWh != 800 || h[0].P2PWh != 1800 || h[0].GridImportWh != 0 || h[0].GridExportWh != 700 || h[1].GridExportWh != 400 {
+		t.Errorf("hours %+v", h)
+	}
+
+	// The same flows settled by the utility rule: carol buys her 800 at the
+	// grid tariff and alice sells 1500 at feed-in, so the pool saved the two
+	// of them (0.07 − 0.04 + 0.10 − 0.07) × 800 Wh = 48M between them.
+	u := communityRule()
+	iv := &u.Intervals[0]
+	iv.Members[0].PoolExportWh, iv.Members[0].ReceivedMembersNano, iv.Members[0].ReceivedUtilityNano = 0, 0, 60_000_000
+	iv.Members[0].SoldP2PWh = 1000
+	iv.Members[2].PoolImportWh, iv.Members[2].PaidMembersNano, iv.Members[2].PaidUtilityNano = 0, 0, 80_000_000
+	iv.Members[2].BoughtP2PWh = 0
+	if cu := Compute(u).Community; c.SavingsNano-cu.SavingsNano != 48_000_000 || cu.PoolWh != 0 || cu.GridImportWh != 800 {
+		t.Errorf("utility rule: savings %d (community rule %d), pool %d, grid import %d", cu.SavingsNano, c.SavingsNano, cu.PoolWh, cu.GridImportWh)
+	}
+}
+
+// The losers are listed worst first, equal losses by ID, whatever the
+// members' order.
+func TestMembersLosingAreListedWorstFirst(t *testing.T) {
+	in := Input{Intervals: []Interval{{Start: 0, GridPricePerKWh: grid, FeedInPerKWh: feedIn, Members: []Member{
+		// Each imports 1000 (100M at the grid tariff) and pays what is given.
+		{ID: "d", ImportWh: 1000, PaidUtilityNano: 130_000_000},
+		{ID: "b", ImportWh: 1000, PaidUtilityNano: 110_000_000},
+		{ID: "a", ImportWh: 1000, PaidUtilityNano: 130_000_000},
+		{ID: "c", ImportWh: 1000, PaidUtilityNano: 90_000_000},
+		{ID: "e", ImportWh: 1000, PaidUtilityNano: 100_000_000},
+	}}}}
+	c := Compute(in).Community
+	if strings.Join(c.MembersLosingIDs, ",") != "a,d,b" || c.MembersLosing != 3 || c.MembersSaving != 1 {
+		t.Fatalf("losing %d %v, saving %d; want 3 [a d b], 1", c.MembersLosing, c.MembersLosingIDs, c.MembersSaving)
+	}
+	b, _ := json.Marshal(Compute(Input{}).Community)
+	if !bytes.Contains(b, []byte(`"members_losing_ids":[]`)) || !bytes.Contains(b, []byte(`"savings_p5_nano":null`)) {
+		t.Fatalf("empty community: %s", b)
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	for _, c := range []struct {
+		xs   []int64
+		p    int
+		want int64
+	}{
+		{[]int64{7}, 5, 7}, {[]int64{7}, 95, 7},
+		{[]int64{1, 2}, 50, 2}, {[]int64{-2, -1}, 50, -2}, {[]int64{-1, 0}, 50, -1}, {[]int64{-1, 1}, 50, 0},
+		{[]int64{0, 100}, 5, 5}, {[]int64{0, 100}, 95, 95}, {[]int64{0, 10}, 25, 3}, {[]int64{-10, 0}, 75, -3},
+		{[]int64{0, 10}, 15, 2}, {[]int64{-10, 0}, 85, -2}, // 1.5 → 2, −1.5 → −2
+		{[]int64{10, 20, 30, 40, 50}, 25, 20}, {[]int64{10, 20, 30, 40, 50}, 95, 48},
+		{[]int64{0, 0, 0, 0, 1000}, 95, 800}, {[]int64{1, 2, 3}, 0, 1}, {[]int64{1, 2, 3}, 100, 3},
+		{[]int64{math.MinInt64, math.MaxInt64}, 50, -1}, {[]int64{math.MinInt64, math.MaxInt64}, 100, math.MaxInt64},
+		{[]int64{math.MaxInt64 - 1, math.MaxInt64}, 50, math.MaxInt64},
+	} {
+		if got := Percentile(c.xs, c.p); got != c.want {
+			t.Errorf("Percentile(%v, %d) = %d, want %d", c.xs, c.p, got, c.want)
+		}
+	}
+	// The 50th is the median as the community's KPIs take it, and the
+	// percentiles never decrease with p nor leave the values' range.
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 500 {
+		xs := make([]int64, 1+r.IntN(40))
+		for k := range xs {
+			xs[k] = r.Int64N(2_000_000_001) - 1_000_000_000
+		}
+		slices.Sort(xs)
+		n := len(xs)
+		median := xs[n/2]
+		if n%2 == 0 {
+			median = midpoint(xs[n/2-1], xs[n/2])
+		}
+		if got := Percentile(xs, 50); got != median {
+			t.Fatalf("Percentile(%v, 50) = %d, median %d", xs, got, median)
+		}
+		last := xs[0]
+		for p := 0; p <= 100; p++ {
+			v := Percentile(xs, p)
+			if v < last || v > xs[n-1] {
+				t.Fatalf("Percentile(%v, %d) = %d after %d", xs, p, v, last)
+			}
+			last = v
+		}
+	}
 }

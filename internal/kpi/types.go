@@ -17,8 +17,8 @@ type Member struct {
 	ConsumptionNoDRWh   int64 // what it would have used had its EMS ignored DR requests (== ConsumptionWh if it answered none)
 	ProductionWh        int64 // what its generators produced
 	ImportWh, ExportWh  int64 // net at its meter over the interval (one of them is 0)
-	BoughtP2PWh         int64 // energy delivered to it by community members (energy tokens received)
-	SoldP2PWh           int64 // energy it delivered to members (its tokens sent to buyers)
+	BoughtP2PWh         int64 // energy delivered to it by community members (energy tokens received, the pool's included)
+	SoldP2PWh           int64 // energy it delivered to members (its tokens sent to buyers and through the pool)
 	TradedBoughtWh      int64 // bought at clearing (contracted), whether delivered or not
 	TradedSoldWh        int64 // sold at clearing (contracted), whether delivered or not
 	PaidP2PNano         int64 // paid to sellers at clearing
@@ -27,6 +27,13 @@ type Member struct {
 	ReceivedUtilityNano int64 // received from the utility (exports not sold to members)
 	DRIncentiveNano     int64 // demand-response incentive received
 	DRVerifiedWh        int64 // demand-response reduction verified against its plan
+	// Community imbalance rule (all 0 under the utility rule): money paid to
+	// and received from other members at settlement (refunds of unrealised
+	// trades, realised energy moved between members, the pool), and the
+	// energy of its deviations netted with other members' in the pool,
+	// bought from them (PoolImportWh) and sold to them (PoolExportWh).
+	PaidMembersNano, ReceivedMembersNano int64
+	PoolImportWh, PoolExportWh           int64
 	// EMS day-ahead forecast of its base load vs what it was (both 0 if no EMS forecast).
 	ForecastLoadWh, ActualBaseLoadWh int64
 	// Same for PV.
@@ -78,7 +85,7 @@ type Community struct {
 	SelfSufficiency *float64 `json:"self_sufficiency"`
 	// Energy members bought from each other at clearing, delivered or not, `Σ TradedBoughtWh`. Wh. Tells the operator how much the market trades.
 	P2PTradedWh int64 `json:"p2p_traded_wh"`
-	// Energy members delivered to each other (energy tokens moved to buyers), `Σ R`. Wh. Traded minus delivered is what sellers failed to deliver and the utility supplied instead.
+	// Energy members delivered to each other (energy tokens moved to buyers; under the community imbalance rule also those of the energy the pool netted), `Σ R`. Wh. Under the utility rule, traded minus delivered is what sellers failed to deliver and the utility supplied instead.
 	P2PDeliveredWh int64 `json:"p2p_delivered_wh"`
 	// Share of the community's consumption delivered by other members, `Σ R / Σₜ Lₜ`. Ratio, null without consumption. Tells the operator how much the peer-to-peer market, not the utility or a member's own roof, supplies.
 	P2PShare *float64 `json:"p2p_share"`
@@ -86,11 +93,13 @@ type Community struct {
 	GridImportWh int64 `json:"grid_import_wh"`
 	// Energy members sold to the utility, `Σₜ Σₘ (max(0, X − S) + max(0, R − I))`: metered export not delivered to members, plus energy delivered to members beyond their import (equal to `Σ X − Σ S` when no member received more than it imported). Wh. Grid import minus grid export is `Σ I − Σ X`, the community's net import.
 	GridExportWh int64 `json:"grid_export_wh"`
-	// Average price members paid per kWh they bought, `(Σ PaidP2P + Σ PaidUtility) / (p2p_delivered_wh + grid_import_wh)`. Micro-units per kWh, null if nothing was bought. A seller's payment for a shortfall counts: the community paid it for energy its members used. Compare with avg_grid_price_per_kwh.
+	// Energy the settlement netted between members' deviations from their traded positions instead of settling them with the utility (the pool, community imbalance rule), `Σ Qᵢ` (equal to `Σ Qₓ`). Wh; 0 under the utility rule. Part of p2p_delivered_wh (the tokens of its renewable part move with it). Tells the operator how much imbalance the community absorbed itself.
+	PoolWh int64 `json:"pool_wh"`
+	// Average price members paid per kWh they bought, `(Σₜ Σₘ max(0, −M) + Σ PaidUtility) / (p2p_delivered_wh + grid_import_wh)`, with `M = ReceivedP2P + ReceivedMembers − PaidP2P − PaidMembers` a member's net money with other members in the interval (at clearing and at settlement, so that a refund of an unrealised trade undoes the payment it refunds). Micro-units per kWh, null if nothing was bought. A seller's payment for a shortfall counts: the community paid it for energy its members used. Compare with avg_grid_price_per_kwh.
 	AvgPricePaidPerKWh *int64 `json:"avg_price_paid_per_kwh"`
 	// The grid tariff the same energy would have cost, `Σₜ grid priceₜ × boughtₜ / Σₜ boughtₜ` with `boughtₜ` the interval's P2P delivered plus grid import. Micro-units per kWh, null if nothing was bought. Tells homeowners what buying from their neighbours is worth against the utility.
 	AvgGridPricePerKWh *int64 `json:"avg_grid_price_per_kwh"`
-	// Average price members received per kWh they sold, `(Σ ReceivedP2P + Σ ReceivedUtility) / (Σ S + grid_export_wh)`. Micro-units per kWh, null if nothing was sold. Compare with avg_feed_in_per_kwh.
+	// Average price members received per kWh they sold, `(Σₜ Σₘ max(0, M) + Σ ReceivedUtility) / (Σ S + grid_export_wh)`. Micro-units per kWh, null if nothing was sold. Compare with avg_feed_in_per_kwh.
 	AvgPriceReceivedPerKWh *int64 `json:"avg_price_received_per_kwh"`
 	// The feed-in tariff the same energy would have earned, `Σₜ feed-inₜ × soldₜ / Σₜ soldₜ` with `soldₜ` the interval's P2P sold plus grid export. Micro-units per kWh, null if nothing was sold. Tells producers what selling to their neighbours is worth against the utility.
 	AvgFeedInPerKWh *int64 `json:"avg_feed_in_per_kwh"`
@@ -102,7 +111,7 @@ type Community struct {
 	MaxMCPPerKWh *int64 `json:"max_mcp_per_kwh"`
 	// What the members' metered energy would have cost with the utility alone, `Σ utility_only_cost_nano` over members. Nano-units; negative if the utility would have owed the community.
 	UtilityOnlyCostNano int64 `json:"utility_only_cost_nano"`
-	// What the members' energy cost them, `Σ cost_nano` over members. Nano-units; payments between members cancel, so this is the net paid to the utility minus demand-response incentives.
+	// What the members' energy cost them, `Σ cost_nano` over members. Nano-units; payments between members (at clearing and at settlement) cancel, so this is the net paid to the utility minus demand-response incentives.
 	CostNano int64 `json:"cost_nano"`
 	// What the community market (and demand response) saved the members against the utility alone, `Σ savings_nano` over members. Nano-units. The headline figure for the operator and the members.
 	SavingsNano int64 `json:"savings_nano"`
@@ -112,12 +121,26 @@ type Community struct {
 	FairnessGini *float64 `json:"fairness_gini"`
 	// Number of members whose savings are negative: the market cost them more than the utility alone would have.
 	MembersLosing int `json:"members_losing"`
+	// The IDs of the members members_losing counts, the largest loss first (equal losses by ID). Never null.
+	MembersLosingIDs []string `json:"members_losing_ids"`
+	// Number of members whose savings are positive: better off than with the utility alone. A member with no savings either way (nothing metered) is neither saving nor losing.
+	MembersSaving int `json:"members_saving"`
 	// Largest member's savings_nano. Nano-units, null without members.
 	SavingsBestNano *int64 `json:"savings_best_nano"`
 	// Smallest (most negative) member's savings_nano. Nano-units, null without members.
 	SavingsWorstNano *int64 `json:"savings_worst_nano"`
 	// Median of the members' savings_nano (the mean of the middle two for an even count). Nano-units, null without members.
 	SavingsMedianNano *int64 `json:"savings_median_nano"`
+	// 5th percentile of the members' savings_nano, by linear interpolation between closest ranks: with the n values sorted ascending, x₀ … xₙ₋₁, the p-th percentile is `x⌊h⌋ + (h − ⌊h⌋) (x⌊h⌋₊₁ − x⌊h⌋)` at `h = (n − 1) p / 100`, rounded like an average (numpy's default method, a spreadsheet's PERCENTILE.INC). Nano-units, null without members. A twentieth of the members saved less.
+	SavingsP5Nano *int64 `json:"savings_p5_nano"`
+	// 25th percentile of the members' savings_nano (interpolated as savings_p5_nano). Nano-units, null without members.
+	SavingsP25Nano *int64 `json:"savings_p25_nano"`
+	// 50th percentile of the members' savings_nano (interpolated as savings_p5_nano): the median, savings_median_nano. Nano-units, null without members.
+	SavingsP50Nano *int64 `json:"savings_p50_nano"`
+	// 75th percentile of the members' savings_nano (interpolated as savings_p5_nano). Nano-units, null without members.
+	SavingsP75Nano *int64 `json:"savings_p75_nano"`
+	// 95th percentile of the members' savings_nano (interpolated as savings_p5_nano). Nano-units, null without members. A twentieth of the members saved more.
+	SavingsP95Nano *int64 `json:"savings_p95_nano"`
 	// Highest hourly net import of the community at its connection point, `maxₜ max(0, Lₜ − Gₜ)`. Wh per interval. Tells the DSO the load the feeder had to carry.
 	PeakImportWh int64 `json:"peak_import_wh"`
 	// The same peak had the EMSs ignored demand-response requests, `maxₜ max(0, Σₘ ConsumptionNoDR − Gₜ)`. Wh per interval.
@@ -160,9 +183,13 @@ type MemberKPI struct {
 	BoughtP2PWh int64 `json:"bought_p2p_wh"`
 	// Energy it delivered to other members, `Σₜ S`. Wh.
 	SoldP2PWh int64 `json:"sold_p2p_wh"`
-	// Money it paid for energy, `Σₜ (PaidP2P + PaidUtility)`. Nano-units.
+	// Energy of its deviations the settlement netted with other members' in the pool, bought from them, `Σₜ Qᵢ`. Wh; 0 under the utility imbalance rule.
+	PoolImportWh int64 `json:"pool_import_wh"`
+	// Energy of its deviations the pool netted with other members', sold to them, `Σₜ Qₓ`. Wh; 0 under the utility imbalance rule.
+	PoolExportWh int64 `json:"pool_export_wh"`
+	// Money it paid for energy, `Σₜ (PaidP2P + PaidUtility + PaidMembers)`: to sellers at clearing, to the utility, and to other members at settlement (community imbalance rule: the pool, realised energy, refunds of trades it did not deliver). Nano-units.
 	PaidNano int64 `json:"paid_nano"`
-	// Money it received for energy, `Σₜ (ReceivedP2P + ReceivedUtility)`. Nano-units.
+	// Money it received for energy, `Σₜ (ReceivedP2P + ReceivedUtility + ReceivedMembers)`: from buyers at clearing, from the utility, and from other members at settlement (community imbalance rule). Nano-units.
 	ReceivedNano int64 `json:"received_nano"`
 	// What its metered energy would have cost with the utility alone, `Σₜ (I × grid priceₜ − X × feed-inₜ)`, each product exact as the ledger computes it (market.Value). Nano-units; negative if the utility would have owed it.
 	UtilityOnlyCostNano int64 `json:"utility_only_cost_nano"`
@@ -201,6 +228,8 @@ type HourPoint struct {
 	GridExportWh int64 `json:"grid_export_wh"`
 	// Energy members delivered to each other in the interval, `Σₘ R`. Wh.
 	P2PWh int64 `json:"p2p_wh"`
+	// Energy the settlement netted between members' deviations in the interval (the pool; part of p2p_wh), `Σₘ Qᵢ`. Wh.
+	PoolWh int64 `json:"pool_wh"`
 	// The interval's market clearing price. Micro-units per kWh, null if nothing cleared.
 	MCPPerKWh *int64 `json:"mcp"`
 	// The utility's selling price in the interval. Micro-units per kWh.
