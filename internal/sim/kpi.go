@@ -54,6 +54,8 @@ func Interval(st contract.Settlement, c *contract.Clearing, uses []Use) kpi.Inte
 		m.ImportWh, m.ExportWh = ms.ImportWh, ms.ExportWh
 		m.BoughtP2PWh, m.SoldP2PWh = ms.TokensReceived, ms.TokensSent
 		m.PaidUtilityNano, m.ReceivedUtilityNano = ms.PaidToUtility, ms.ReceivedFromUtility
+		m.PaidMembersNano, m.ReceivedMembersNano = ms.MembersPaidNano, ms.MembersReceivedNano
+		m.PoolImportWh, m.PoolExportWh = ms.PoolImportWh, ms.PoolExportWh
 		m.DRIncentiveNano, m.DRVerifiedWh = ms.DRIncentive, ms.DRVerifiedWh
 	}
 	if c == nil {
