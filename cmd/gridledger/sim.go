@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gridledger/gridledger/internal/community"
+	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/ems/forecast"
 	"github.com/gridledger/gridledger/internal/kpi"
 	"github.com/gridledger/gridledger/internal/market"
@@ -47,6 +48,11 @@ and seed give the same report and the same final app hash.
 --compare runs the same community under several settings side by side:
   --compare mechanism=average-bid,uniform,pay-as-bid
   --compare dr=on,off
+  --compare imbalance=community,utility     how deviations are settled
+  --compare bidding=ems,perfect-foresight   the EMSs' bids against the
+                                            sites' true net load: the report
+                                            says what share of the attainable
+                                            saving the EMSs captured
 
 The report (--out) holds index.html (open it in a browser), kpis.json,
 intervals.csv, members.csv and charts/*.png. Progress goes to stderr.`,
@@ -115,7 +121,7 @@ intervals.csv, members.csv and charts/*.png. Progress goes to stderr.`,
 	cmd.Flags().StringVar(&from, "from", "", "first day, YYYY-MM-DD (default: the community's start)")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the weather, the households and the keys")
 	cmd.Flags().StringVar(&out, "out", "report", "directory to write the report into")
-	cmd.Flags().StringVar(&compare, "compare", "", "run each setting side by side: mechanism=a,b,… or dr=on,off")
+	cmd.Flags().StringVar(&compare, "compare", "", "run each setting side by side: mechanism=a,b,…, dr=on,off, imbalance=community,utility or bidding=ems,perfect-foresight")
 	cmd.Flags().IntVar(&workers, "workers", 0, "goroutines running the homes' EMS (default: one per core)")
 	cmd.AddCommand(newSimGenerateCmd())
 	return cmd
@@ -210,7 +216,7 @@ func compareSettings(c *community.Community, spec string) ([]setting, error) {
 	}
 	key, vals, ok := strings.Cut(spec, "=")
 	if !ok || vals == "" {
-		return nil, fmt.Errorf("--compare %q: want key=value,value (mechanism=… or dr=on,off)", spec)
+		return nil, fmt.Errorf("--compare %q: want key=value,value (mechanism=…, dr=on,off, imbalance=… or bidding=…)", spec)
 	}
 	var out []setting
 	for _, v := range strings.Split(vals, ",") {
@@ -231,8 +237,18 @@ func compareSettings(c *community.Community, spec string) ([]setting, error) {
 			default:
 				return nil, fmt.Errorf("--compare dr=%s: want on or off", v)
 			}
+		case "imbalance":
+			if !slices.Contains(contract.ImbalanceRules, v) {
+				return nil, fmt.Errorf("--compare imbalance=%s: want one of %v", v, contract.ImbalanceRules)
+			}
+			cc.Imbalance = v
+		case "bidding":
+			if !slices.Contains(community.BiddingModes, v) {
+				return nil, fmt.Errorf("--compare bidding=%s: want one of %v", v, community.BiddingModes)
+			}
+			cc.Bidding = v
 		default:
-			return nil, fmt.Errorf("--compare %s: can compare mechanism or dr", key)
+			return nil, fmt.Errorf("--compare %s: can compare mechanism, dr, imbalance or bidding", key)
 		}
 		out = append(out, setting{key + "=" + v, &cc})
 	}
@@ -264,7 +280,8 @@ func simulate(ctx context.Context, c *community.Community, seed uint64, from int
 	timing := map[string]string{"wall": wall.Round(time.Millisecond).String(), "ems": t.EMS.Round(time.Millisecond).String(),
 		"meters": t.Meters.Round(time.Millisecond).String(), "ledger": t.Ledger.Round(time.Millisecond).String(),
 		"kpis": t.Report.Round(time.Millisecond).String()}
-	return report.Run{Mechanism: c.Mechanism, DemandResponse: c.DR.Enabled, AppHash: strings.ToUpper(hex.EncodeToString(res.AppHash)),
+	return report.Run{Mechanism: c.Mechanism, DemandResponse: c.DR.Enabled,
+		Imbalance: orDefault(c.Imbalance, contract.ImbalanceCommunity), Bidding: orDefault(c.Bidding, community.BiddingEMS), AppHash: strings.ToUpper(hex.EncodeToString(res.AppHash)),
 		Height: res.Height, Transactions: res.Txs, Refused: res.Refused, RefusedFirst: res.RefusedFirst, KPIs: k, Hours: hours}, timing, nil
 }
 
@@ -279,7 +296,11 @@ func printSimSummary(w io.Writer, out string, runs []report.Run) error {
 		for _, r := range runs {
 			rows = append(rows, row{r.Setting, r.AppHash, r.KPIs.Community})
 		}
-		return printJSON(w, map[string]any{"report": filepath.Join(out, "index.html"), "runs": rows})
+		doc := map[string]any{"report": filepath.Join(out, "index.html"), "runs": rows}
+		if c := report.EMSCapture(runs); c != nil {
+			doc["ems_capture"] = c
+		}
+		return printJSON(w, doc)
 	}
 	pct := func(p *float64) string {
 		if p == nil {
@@ -296,7 +317,7 @@ func printSimSummary(w io.Writer, out string, runs []report.Run) error {
 	// Payments between members cancel in the community's savings: the
 	// prices paid and received and the Gini show what a mechanism shares
 	// out differently.
-	fmt.Fprintf(w, "%-26s %11s %7s %9s %9s %9s %9s %9s %6s %9s %8s\n", "SETTING", "SAVINGS", "OF BILL", "SELF-SUFF", "P2P SHARE",
+	fmt.Fprintf(w, "%-26s %11s %7s %9s %9s %9s %9s %9s %9s %6s %9s %8s\n", "SETTING", "SAVINGS", "OF BILL", "WORSE OFF", "SELF-SUFF", "P2P SHARE",
 		"MEAN MCP", "PAID/kWh", "GOT/kWh", "GINI", "PEAK kWh", "DR -kWh")
 	for _, r := range runs {
 		c := r.KPIs.Community
@@ -307,9 +328,20 @@ func printSimSummary(w io.Writer, out string, runs []report.Run) error {
 		if c.FairnessGini != nil {
 			gini = fmt.Sprintf("%.3f", *c.FairnessGini)
 		}
-		fmt.Fprintf(w, "%-26s %11s %7s %9s %9s %9s %9s %9s %6s %9s %8s\n", orDefault(r.Setting, r.Mechanism), units.Money(c.SavingsNano/10_000_000*10_000_000), ofBill,
-			pct(c.SelfSufficiency), pct(c.P2PShare), price(c.MeanMCPPerKWh), price(c.AvgPricePaidPerKWh), price(c.AvgPriceReceivedPerKWh), gini,
+		fmt.Fprintf(w, "%-26s %11s %7s %9s %9s %9s %9s %9s %9s %6s %9s %8s\n", orDefault(r.Setting, r.Mechanism), units.Money(c.SavingsNano/10_000_000*10_000_000), ofBill,
+			fmt.Sprintf("%d/%d", c.MembersLosing, c.Members), pct(c.SelfSufficiency), pct(c.P2PShare), price(c.MeanMCPPerKWh), price(c.AvgPricePaidPerKWh), price(c.AvgPriceReceivedPerKWh), gini,
 			units.KWh(c.PeakImportWh), units.KWh(c.PeakReductionDRWh))
+	}
+	if c := report.EMSCapture(runs); c != nil {
+		share := "-"
+		if c.Share != nil {
+			share = fmt.Sprintf("%.1f %%", *c.Share*100)
+		}
+		fmt.Fprintf(w, "EMS CAPTURED %s of the saving attainable with perfect foresight (savings %s of %s)\n", share,
+			units.Money(c.EMSSavingsNano/10_000_000*10_000_000), units.Money(c.PerfectSavingsNano/10_000_000*10_000_000))
+		if c.Imbalance == contract.ImbalanceCommunity {
+			fmt.Fprintln(w, "  (under the community imbalance rule the community's savings hardly depend on the bids: compare with imbalance = \"utility\" in the community file)")
+		}
 	}
 	if out == "" {
 		return nil

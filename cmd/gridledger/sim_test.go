@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"image/png"
 	"os"
 	"os/exec"
@@ -207,10 +208,54 @@ func TestSimComparesMechanisms(t *testing.T) {
 	if !bytes.Contains(html, []byte(`id="chart-compare"`)) {
 		t.Error("the report has no comparison chart")
 	}
-	for _, bad := range []string{"mechanism=sealed-bid", "dr=maybe", "colour=red", "mechanism"} {
+	for _, bad := range []string{"mechanism=sealed-bid", "dr=maybe", "colour=red", "mechanism", "imbalance=dso", "bidding=psychic"} {
 		if _, _, err := runRoot(t, "", "sim", "--sites", "3", "--days", "1", "--out", t.TempDir(), "--compare", bad); err == nil {
 			t.Errorf("--compare %s accepted", bad)
 		}
+	}
+}
+
+// --compare bidding=ems,perfect-foresight states the share of the
+// attainable saving the EMSs captured, in the summary and the report, and
+// every setting's members worse off; imbalance= sets the rule.
+func TestSimComparesBiddingAndImbalance(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "three.toml")
+	if err := os.WriteFile(file, []byte(strings.Replace(threeSites, "utc_offset_h = 1", "utc_offset_h = 1\nimbalance = \"utility\"", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir, out := simReport(t, "--community", file, "--days", "1", "--from", "2025-06-02", "--compare", "bidding=ems,perfect-foresight")
+	raw, k := readKPIs(t, dir)
+	var doc struct {
+		Runs []struct {
+			Bidding   string `json:"bidding"`
+			Imbalance string `json:"imbalance"`
+		} `json:"runs"`
+		EMSCapture *struct {
+			EMSSavingsNano     int64    `json:"ems_savings_nano"`
+			PerfectSavingsNano int64    `json:"perfect_savings_nano"`
+			Share              *float64 `json:"share"`
+		} `json:"ems_capture"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Runs) != 2 || doc.Runs[0].Bidding != "ems" || doc.Runs[1].Bidding != "perfect-foresight" || doc.Runs[0].Imbalance != "utility" {
+		t.Fatalf("runs %+v", doc.Runs)
+	}
+	c := doc.EMSCapture
+	if c == nil || c.EMSSavingsNano != k.Runs[0].KPIs.Community.SavingsNano || c.PerfectSavingsNano != k.Runs[1].KPIs.Community.SavingsNano {
+		t.Fatalf("ems_capture %+v", c)
+	}
+	if c.Share != nil && !strings.Contains(out, fmt.Sprintf("EMS CAPTURED %.1f %%", *c.Share*100)) || !strings.Contains(out, "WORSE OFF") || !regexp.MustCompile(`bidding=ems +\S+ +\S+ %? *\d+/3 `).MatchString(out) {
+		t.Errorf("summary:\n%s", out)
+	}
+	html, _ := os.ReadFile(filepath.Join(dir, "index.html"))
+	if !bytes.Contains(html, []byte(`id="ems-capture"`)) || !bytes.Contains(html, []byte(`id="chart-savings-sorted"`)) {
+		t.Error("the report lacks the EMS's share of the attainable saving or the sorted savings chart")
+	}
+	dir, out = simReport(t, "--community", file, "--days", "1", "--from", "2025-06-02", "--compare", "imbalance=community,utility")
+	if _, k := readKPIs(t, dir); len(k.Runs) != 2 || k.Runs[0].AppHash == k.Runs[1].AppHash || strings.Contains(out, "EMS CAPTURED") {
+		t.Errorf("imbalance=community,utility: %d runs, the same ledger, or a capture:\n%s", len(k.Runs), out)
 	}
 }
 

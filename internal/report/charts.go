@@ -36,8 +36,9 @@ func Charts(meta Meta, runs []Run) ([]Chart, error) {
 		{"mcp", "The market clearing price (MCP) of each interval against what the utility charges (grid tariff) and pays (feed-in). Trading pays for both sides when the MCP sits between the two.", mcpFigure(meta, runs)},
 		{"load", "The community's consumption and generation. The dashed line is the consumption had the homes ignored the DSO's demand-response requests.", loadFigure(meta, runs[0])},
 		{"peak-day", "The day with the community's highest planned peak, hour by hour: shaded hours are where demand response moved load.", peakDayFigure(meta, runs[0])},
-		{"traded", "Where the community's energy came from and went, by hour of the day (mean over the period): delivered by members (P2P), bought from the utility, and sold to it (below zero).", tradedFigure(meta, runs[0])},
+		{"traded", "Where the community's energy came from and went, by hour of the day (mean over the period): delivered by members (P2P, and under the community imbalance rule the deviations the settlement netted between them), bought from the utility, and sold to it (below zero).", tradedFigure(meta, runs[0])},
 		{"savings", "What each member saved against buying everything from the utility and selling its surplus at the feed-in tariff.", savingsFigure(runs)},
+		{"savings-sorted", "Every member's savings, smallest first, one line per setting: where a line runs below zero, those members lost against the utility alone.", savingsSortedFigure(runs)},
 	}
 	if len(runs) > 1 {
 		figs = append(figs, fig{"compare", "The settings side by side. Payments between members cancel in the community's savings, so a mechanism shows in the prices: what buyers paid and sellers got per kWh, against the tariffs for the same energy.", compareFigure(runs)})
@@ -201,11 +202,17 @@ func peakDayFigure(meta Meta, r Run) chart.Figure {
 }
 
 func tradedFigure(meta Meta, r Run) chart.Figure {
-	var p2p, imp, exp [24]int64
+	var p2p, pool, imp, exp [24]int64
 	var n [24]int64
+	var pooled bool
 	for _, h := range r.Hours {
 		hr := time.Unix(h.Start, 0).In(time.FixedZone("", meta.UTCOffsetH*3600)).Hour()
-		p2p[hr] += h.P2PWh
+		// The pool's energy is delivered between members too (its tokens
+		// move): split it out of P2P.
+		netted := min(max(h.PoolWh, 0), max(h.P2PWh, 0))
+		p2p[hr] += h.P2PWh - netted
+		pool[hr] += netted
+		pooled = pooled || netted != 0
 		imp[hr] += h.GridImportWh
 		exp[hr] += h.GridExportWh
 		n[hr]++
@@ -219,13 +226,16 @@ func tradedFigure(meta Meta, r Run) chart.Figure {
 		}
 		return out
 	}
+	bars := []chart.Series{{Name: "Delivered by members (P2P)", Values: mean(p2p, 1), Color: chart.Green}}
+	if pooled {
+		bars[0].Name = "Delivered by members, traded (P2P)"
+		bars = append(bars, chart.Series{Name: "Delivered by members, netted (pool)", Values: mean(pool, 1), Color: chart.Blue})
+	}
+	bars = append(bars,
+		chart.Series{Name: "Bought from the utility", Values: mean(imp, 1), Color: chart.Vermillion},
+		chart.Series{Name: "Sold to the utility", Values: mean(exp, -1), Color: chart.Orange})
 	return chart.Figure{Title: "Traded and grid energy by hour of day", Subtitle: period(meta) + "; mean per hour", XLabel: "Hour of day",
-		YLabel: "Energy", YUnit: "kWh", XLabels: chart.Hours(), Stacked: true,
-		Bars: []chart.Series{
-			{Name: "Delivered by members (P2P)", Values: mean(p2p, 1), Color: chart.Green},
-			{Name: "Bought from the utility", Values: mean(imp, 1), Color: chart.Vermillion},
-			{Name: "Sold to the utility", Values: mean(exp, -1), Color: chart.Orange},
-		}}
+		YLabel: "Energy", YUnit: "kWh", XLabels: chart.Hours(), Stacked: true, Bars: bars}
 }
 
 // savingsFigure: a bar per member when they fit, else every run's members
@@ -260,6 +270,37 @@ func savingsFigure(runs []Run) chart.Figure {
 		}
 		f.Lines = append(f.Lines, chart.Series{Name: name, Values: v})
 	}
+	return f
+}
+
+// savingsSortedFigure draws each setting's member savings in ascending
+// order over the members' rank, with the zero line: the members left of
+// where a line crosses it lost against the utility alone.
+func savingsSortedFigure(runs []Run) chart.Figure {
+	f := chart.Figure{Title: "Member savings, smallest first", Subtitle: "each member's savings against the utility alone; dashed: no saving",
+		XLabel: "Members, ranked", YLabel: "Savings", YUnit: Currency}
+	n := 0
+	for _, r := range runs {
+		n = max(n, len(r.KPIs.Members))
+	}
+	for i := range max(n, 1) {
+		f.X = append(f.X, float64(i+1))
+	}
+	for _, r := range runs {
+		v := make([]float64, len(f.X))
+		for i, m := range r.KPIs.Members {
+			v[i] = float64(m.SavingsNano) / 1e9
+		}
+		// (The settings share the community, so the runs have the same
+		// members; were one shorter, it would end in zeros.)
+		slices.Sort(v[:len(r.KPIs.Members)])
+		name := "Savings"
+		if r.Setting != "" {
+			name = r.Setting
+		}
+		f.Lines = append(f.Lines, chart.Series{Name: name, Values: v, Style: chart.Step})
+	}
+	f.Lines = append(f.Lines, chart.Series{Name: "No saving", Values: make([]float64, len(f.X)), Style: chart.Dashed, Color: chart.Grey})
 	return f
 }
 

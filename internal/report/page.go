@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/kpi"
 	"github.com/gridledger/gridledger/internal/units"
 )
@@ -43,6 +44,13 @@ func pctOf(r *float64) string {
 }
 
 func eur(n int64) string { return Currency + " " + cents(n) }
+
+func eurOrDash(n *int64) string {
+	if n == nil {
+		return "–"
+	}
+	return eur(*n)
+}
 
 // cents formats nano-units rounded to the cent, as people read money.
 func cents(n int64) string {
@@ -83,6 +91,7 @@ func communityRows(runs []Run) []row {
 		{"Self-sufficiency", "Share of the community's consumption met by its own production.", func(c kpi.Community) string { return pct(c.SelfSufficiency) }},
 		{"Traded between members", "Energy bought and sold at clearing.", func(c kpi.Community) string { return kwh(c.P2PTradedWh) }},
 		{"Delivered between members", "Energy the meters show members delivered to each other (energy tokens moved).", func(c kpi.Community) string { return kwh(c.P2PDeliveredWh) }},
+		{"… netted at settlement", "Of the energy delivered between members, the deviations from the traded positions the settlement netted inside the community (community imbalance rule) instead of settling them with the utility.", func(c kpi.Community) string { return kwh(c.PoolWh) }},
 		{"Consumption met by P2P", "Share of consumption delivered by other members.", func(c kpi.Community) string { return pct(c.P2PShare) }},
 		{"Bought from the utility", "Metered import not delivered by members.", func(c kpi.Community) string { return kwh(c.GridImportWh) }},
 		{"Sold to the utility", "Metered export not delivered to members.", func(c kpi.Community) string { return kwh(c.GridExportWh) }},
@@ -92,7 +101,13 @@ func communityRows(runs []Run) []row {
 		{"… the feed-in tariff for it", "What the same energy would have earned at the feed-in tariff.", func(c kpi.Community) string { return perKWh(c.AvgFeedInPerKWh) }},
 		{"Mean clearing price", "Mean MCP of the intervals that cleared.", func(c kpi.Community) string { return perKWh(c.MeanMCPPerKWh) }},
 		{"Fairness (Gini of savings)", "0 when every member saves alike per kWh; towards 1 when one member gets everything.", func(c kpi.Community) string { return num(c.FairnessGini) }},
-		{"Members who lost", "Members for whom the market cost more than the utility alone.", func(c kpi.Community) string { return strconv.Itoa(c.MembersLosing) }},
+		{"Members better off", "Members who saved against the utility alone.", func(c kpi.Community) string { return strconv.Itoa(c.MembersSaving) }},
+		{"Members who lost", "Members for whom the market cost more than the utility alone (named under the charts).", func(c kpi.Community) string { return strconv.Itoa(c.MembersLosing) }},
+		{"Member savings, 5th percentile", "A twentieth of the members saved less than this (negative: lost).", func(c kpi.Community) string { return eurOrDash(c.SavingsP5Nano) }},
+		{"… 25th percentile", "A quarter of the members saved less.", func(c kpi.Community) string { return eurOrDash(c.SavingsP25Nano) }},
+		{"… median", "Half the members saved less, half more.", func(c kpi.Community) string { return eurOrDash(c.SavingsP50Nano) }},
+		{"… 75th percentile", "A quarter of the members saved more.", func(c kpi.Community) string { return eurOrDash(c.SavingsP75Nano) }},
+		{"… 95th percentile", "A twentieth of the members saved more.", func(c kpi.Community) string { return eurOrDash(c.SavingsP95Nano) }},
 		{"Peak import", "Highest hourly net import at the community's connection point.", func(c kpi.Community) string { return kwh(c.PeakImportWh) }},
 		{"… without demand response", "The same peak had the homes ignored the DSO's requests.", func(c kpi.Community) string { return kwh(c.PeakImportNoDRWh) }},
 		{"Peak reduction from DR", "What demand response took off the peak.", func(c kpi.Community) string { return kwh(c.PeakReductionDRWh) }},
@@ -143,11 +158,58 @@ func memberRows(runs []Run) []memberRow {
 // summary is the page's opening sentence for the first run.
 func summary(meta Meta, r Run) string {
 	c := r.KPIs.Community
-	return fmt.Sprintf("Over %d days the %d members saved %s against the utility alone (%s of the bill). "+
+	return fmt.Sprintf("Over %d days the %d members saved %s against the utility alone (%s of the bill); %d of them were better off and %d lost. "+
 		"The community met %s of its consumption with its own production, and members delivered %s to each other (%s of consumption). "+
 		"The peak import was %s; demand response took %s off it.",
-		meta.Days, c.Members, eur(c.SavingsNano), pctOf(c.SavingsPct), pct(c.SelfSufficiency),
+		meta.Days, c.Members, eur(c.SavingsNano), pctOf(c.SavingsPct), c.MembersSaving, c.MembersLosing, pct(c.SelfSufficiency),
 		kwh(c.P2PDeliveredWh), pct(c.P2PShare), kwh(c.PeakImportWh), kwh(c.PeakReductionDRWh))
+}
+
+// CaptureText says what share of the attainable saving the EMSs captured,
+// for the page and the command's summary; empty without a comparison of
+// bidding=ems and bidding=perfect-foresight.
+func CaptureText(c *Capture) string {
+	if c == nil {
+		return ""
+	}
+	if c.Share == nil {
+		return fmt.Sprintf("Bidding by their EMS the members saved %s; with perfect foresight they saved %s, so there was no attainable saving to share.",
+			eur(c.EMSSavingsNano), eur(c.PerfectSavingsNano))
+	}
+	t := fmt.Sprintf("Bidding by their EMS the members captured %s of the saving attainable with perfect foresight: %s of %s (%s / %s).",
+		strconv.FormatFloat(*c.Share*100, 'f', 1, 64)+" %", eur(c.EMSSavingsNano), eur(c.PerfectSavingsNano), c.EMSSetting, c.PerfectSetting)
+	if c.Imbalance == contract.ImbalanceCommunity {
+		t += " Under the community imbalance rule the community's savings hardly depend on the bids (the utility settles only the community's net deviation, and payments between members cancel): " +
+			"the bids show in how the savings are shared, and imbalance = \"utility\" in the community file shows what forecasting costs."
+	}
+	return t
+}
+
+// maxLosersShown caps the members named as losing on the page; kpis.json
+// lists them all.
+const maxLosersShown = 20
+
+// losers names, for each run, the members who lost against the utility
+// alone, the largest loss first.
+type losers struct {
+	Setting string
+	Count   int
+	Members int
+	IDs     []string
+	More    int
+}
+
+func losersOf(runs []Run) []losers {
+	var out []losers
+	for _, r := range runs {
+		c := r.KPIs.Community
+		l := losers{Setting: r.Setting, Count: c.MembersLosing, Members: c.Members, IDs: c.MembersLosingIDs}
+		if len(l.IDs) > maxLosersShown {
+			l.IDs, l.More = l.IDs[:maxLosersShown], len(l.IDs)-maxLosersShown
+		}
+		out = append(out, l)
+	}
+	return out
 }
 
 func page(meta Meta, runs []Run, charts []Chart) ([]byte, error) {
@@ -181,6 +243,7 @@ func page(meta Meta, runs []Run, charts []Chart) ([]byte, error) {
 	err := pageTmpl.Execute(&b, map[string]any{
 		"Meta": meta, "Runs": runs, "Settings": settings, "Summary": summary(meta, runs[0]),
 		"Rows": communityRows(runs), "Charts": cv, "Members": memberRows(runs), "Mix": mix, "Compare": len(runs) > 1,
+		"Capture": CaptureText(EMSCapture(runs)), "Losers": losersOf(runs),
 	})
 	return b.Bytes(), err
 }
