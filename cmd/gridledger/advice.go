@@ -23,9 +23,12 @@ func newAdviceCmd() *cobra.Command {
 		Long: `advice reads the member's settled intervals of the current month (market
 time), the community's recent listings and, with --site, the home's site
 file (the JSON of 'ems plan'), and prints what the community market saved
-the member against buying everything from the utility, what running each
-flexible appliance at its best hours saves a day, the price to bid or
-offer in the next listing, and how the market has been going.`,
+the member against buying everything from the utility, what its deviations
+from its traded positions cost or earned it at settlement and how much of
+them the community netted (and what that was worth against the tariffs),
+what running each flexible appliance at its best hours saves a day, the
+price to bid or offer in the next listing, and how the market has been
+going.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := cmdContext(cmd)
@@ -76,6 +79,16 @@ offer in the next listing, and how the market has been going.`,
 				units.KWh(a.ImportWh), units.KWh(a.BoughtP2PWh), units.KWh(a.ExportWh), units.KWh(a.SoldP2PWh))
 			if a.DRIncentiveNano > 0 {
 				fmt.Fprintf(&b, "  demand response earned you %s\n", units.Money(a.DRIncentiveNano))
+			}
+			verb := "earned you"
+			if a.DeviationsNetNano < 0 {
+				verb = "cost you"
+			}
+			fmt.Fprintf(&b, "Deviations: settling what you used and made against what you traded %s %s (with the utility and other members)\n",
+				verb, units.Money(max(a.DeviationsNetNano, -a.DeviationsNetNano)))
+			if a.NettedWh > 0 {
+				fmt.Fprintf(&b, "  the community netted %s kWh of them (%s kWh bought from members, %s kWh sold to them): worth %s against the tariffs\n",
+					units.KWh(a.NettedWh), units.KWh(a.PoolImportWh), units.KWh(a.PoolExportWh), units.Money(a.PoolValueNano))
 			}
 			if len(a.Shifts) > 0 {
 				fmt.Fprintf(&b, "\nShifting loads (per day, against starting each at the start of its window):\n")

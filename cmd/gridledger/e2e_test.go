@@ -191,7 +191,10 @@ func TestCLIMarketInterval(t *testing.T) {
 	// Advice from bob's own data: he bought 2000 Wh he did not use, and
 	// was refunded: the market cost him nothing.
 	adv := okJSON[advice.Advice](t, append([]string{"advice", "--member", "bob"}, h...)...)
+	// Settlement gave him back the 0.18 he paid at clearing; nothing was
+	// netted in the pool.
 	if adv.Intervals != 1 || adv.BoughtP2PWh != 2000 || adv.NetNano != 0 || adv.SavedNano != adv.NetNano-adv.UtilityOnlyNano ||
+		adv.DeviationsNetNano != 180_000_000 || adv.NettedWh != 0 || adv.PoolValueNano != 0 ||
 		adv.Market.Cleared < 1 || adv.Market.TradedWh < 2000 {
 		t.Fatalf("advice %+v", adv)
 	}

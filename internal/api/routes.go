@@ -98,7 +98,7 @@ func (s *Server) table() []route {
 			Access: private, Params: []param{pID, pFrom, pTo}, Resp: []contract.IntervalReading{}, fn: s.memberQuery("/readings")},
 		{Method: "GET", Path: "/api/members/{id}/plans", Tag: "members", Summary: "A member's committed plans (net import and flexibility per interval). Private.",
 			Access: private, Params: []param{pID, pFrom, pTo}, Resp: []contract.PlanEntry{}, fn: s.memberQuery("/plans")},
-		{Method: "GET", Path: "/api/members/{id}/advice", Tag: "members", Summary: "A member's advice: savings this month, what shifting each appliance saves, prices to bid and offer. Private.",
+		{Method: "GET", Path: "/api/members/{id}/advice", Tag: "members", Summary: "A member's advice: savings this month, what its deviations from its trades cost or earned it and what the community netted of them, what shifting each appliance saves, prices to bid and offer. Private.",
 			Access: private, Params: []param{pID}, Resp: advice.Advice{}, fn: s.advice},
 		{Method: "GET", Path: "/api/blocks", Tag: "explorer", Summary: "The latest blocks, newest first (at most 20).",
 			Params: []param{{"before", "query", "Only blocks below this height.", true}, {"limit", "query", "How many (1-20, default 20).", true}},

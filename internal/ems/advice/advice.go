@@ -10,6 +10,7 @@ import (
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/ems/bidding"
 	"github.com/gridledger/gridledger/internal/ems/plan"
+	"github.com/gridledger/gridledger/internal/market"
 )
 
 // Advice is one member's advice. Energy in Wh, money in nano-units,
@@ -18,8 +19,9 @@ type Advice struct {
 	Member    string `json:"member"`
 	Intervals int    `json:"intervals"`
 	// Savings: Net is what the member received minus paid (market,
-	// utility, DR incentives); UtilityOnly what the same metered energy
-	// would have netted with the utility alone. Saved = Net − UtilityOnly.
+	// utility, other members at settlement, DR incentives); UtilityOnly
+	// what the same metered energy would have netted with the utility
+	// alone. Saved = Net − UtilityOnly.
 	NetNano         int64 `json:"net"`
 	UtilityOnlyNano int64 `json:"utility_only"`
 	SavedNano       int64 `json:"saved"`
@@ -28,6 +30,21 @@ type Advice struct {
 	ExportWh        int64 `json:"export_wh"`
 	BoughtP2PWh     int64 `json:"bought_p2p_wh"`
 	SoldP2PWh       int64 `json:"sold_p2p_wh"`
+	// Deviations: the money of the settlement after delivery, received
+	// from the utility and from other members minus paid to them: what
+	// deviating from its traded positions earned the member (negative:
+	// cost it), refunds of its unrealised trades included.
+	DeviationsNetNano int64 `json:"deviations_net"`
+	// Netted: the energy of its deviations the settlement netted with
+	// other members' in the community's pool (community imbalance rule)
+	// instead of settling it with the utility, bought from them and sold
+	// to them, and what that was worth against the tariffs:
+	// PoolImportWh × (grid − pool price) + PoolExportWh × (pool price −
+	// feed-in), interval by interval.
+	PoolImportWh  int64 `json:"pool_import_wh"`
+	PoolExportWh  int64 `json:"pool_export_wh"`
+	NettedWh      int64 `json:"netted_wh"`
+	PoolValueNano int64 `json:"pool_value"`
 	// Shifts: what running each flexible appliance at its best hours
 	// saves a day against starting it at the start of its window.
 	Shifts []Shift `json:"shifts"`
@@ -73,8 +90,13 @@ func Compute(member string, rows []contract.StatementRow, listings []contract.Li
 		a.ExportWh += r.ExportWh
 		a.BoughtP2PWh += r.BoughtWh
 		a.SoldP2PWh += r.SoldWh
+		a.DeviationsNetNano += r.ReceivedFromUtility + r.MembersReceivedNano - r.PaidToUtility - r.MembersPaidNano
+		a.PoolImportWh += r.PoolImportWh
+		a.PoolExportWh += r.PoolExportWh
+		a.PoolValueNano += value(r.PoolImportWh, r.GridPricePerKWh-r.PoolPricePerKWh) + value(r.PoolExportWh, r.PoolPricePerKWh-r.FeedInPerKWh)
 	}
 	a.SavedNano = a.NetNano - a.UtilityOnlyNano
+	a.NettedWh = a.PoolImportWh + a.PoolExportWh
 
 	var mcps []*int64
 	var sumMCP, sumGrid, sumFeed int64
@@ -121,6 +143,16 @@ func Compute(member string, rows []contract.StatementRow, listings []contract.Li
 		a.Shifts = shifts
 	}
 	return a, nil
+}
+
+// value is wh × price in nano-units as the ledger computes it, 0 if it
+// does not fit (no real interval comes near).
+func value(wh, pricePerKWh int64) int64 {
+	v, err := market.Value(wh, pricePerKWh)
+	if err != nil {
+		return 0
+	}
+	return v
 }
 
 // Shifts prices each flexible appliance's flexibility: the best plan's

@@ -64,3 +64,33 @@ func TestShiftSavesWhatTheWindowStartWouldCost(t *testing.T) {
 		t.Errorf("shift %+v", sh[0])
 	}
 }
+
+// What deviating cost or earned the member is the money of the settlement
+// with the utility and with other members; what the pool netted is worth
+// the tariffs it spared, interval by interval at that interval's prices.
+func TestDeviationsAndWhatThePoolNetted(t *testing.T) {
+	rows := []contract.StatementRow{
+		// Short 800 Wh: 500 netted in the pool at 0.07 (35M to members), 300
+		// bought from the utility at 0.10 (30M); a refund of 7M received.
+		{GridPricePerKWh: 100_000, FeedInPerKWh: 40_000, PoolPricePerKWh: 70_000, MemberSettlement: contract.MemberSettlement{
+			PoolImportWh: 500, MembersPaidNano: 35_000_000, PaidToUtility: 30_000_000, MembersReceivedNano: 7_000_000}},
+		// Long 1000 Wh at other prices: 600 sold to members at 0.06 (36M), 400
+		// to the utility at 0.03 (12M).
+		{GridPricePerKWh: 90_000, FeedInPerKWh: 30_000, PoolPricePerKWh: 60_000, MemberSettlement: contract.MemberSettlement{
+			PoolExportWh: 600, MembersReceivedNano: 36_000_000, ReceivedFromUtility: 12_000_000}},
+		// The utility rule: no pool, no pool price.
+		{GridPricePerKWh: 100_000, FeedInPerKWh: 40_000, MemberSettlement: contract.MemberSettlement{PaidToUtility: 5_000_000}},
+	}
+	a, err := Compute("m", rows, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// (7M + 36M + 12M) − (35M + 30M + 5M).
+	if a.DeviationsNetNano != -15_000_000 {
+		t.Errorf("deviations %d, want -15000000", a.DeviationsNetNano)
+	}
+	// 500 Wh × (0.10 − 0.07) + 600 Wh × (0.06 − 0.03).
+	if a.PoolImportWh != 500 || a.PoolExportWh != 600 || a.NettedWh != 1100 || a.PoolValueNano != 15_000_000+18_000_000 {
+		t.Errorf("pool %d in, %d out, %d netted, worth %d", a.PoolImportWh, a.PoolExportWh, a.NettedWh, a.PoolValueNano)
+	}
+}
