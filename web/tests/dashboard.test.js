@@ -223,6 +223,11 @@ test('every page loads and shows live data, without console errors', async () =>
   await goto(page, 'community');
   await chartSize(page, 'energy-chart');
   await page.waitForSelector('[data-testid="kpi-self-sufficiency"]');
+  // How many members are better off than with the utility alone, from the KPIs served.
+  await until('the members better off, as the KPIs say', async () => {
+    const k = (await api('/api/kpis')).body.community;
+    return (await page.textContent('[data-testid="kpi-better-off"]')).startsWith(`${k.members_saving} of ${k.members}`);
+  }, 20000);
   await shot(page, 'dashboard-community.png');
 
   await goto(page, 'member');
@@ -274,6 +279,9 @@ test('a bid placed in the page is in the next block and in the clearing', async 
   await page.setInputFiles('[data-testid="key-file"]', keyPath(me.id));
   await page.waitForSelector('[data-testid="wallet-balance"]', { timeout: 20000 });
   assert.equal(await page.textContent('[data-testid="key-id"]'), me.id);
+  // The advice says what the member's deviations cost or earned it and what the community netted.
+  assert.match(await page.textContent('[data-testid="advice-deviations"]'), /\d/);
+  assert.match(await page.textContent('[data-testid="advice-netted"]'), /kWh/);
 
   // The second listing still open leaves a few seconds for the block.
   await page.selectOption('[data-testid="order-side"]', 'bid');

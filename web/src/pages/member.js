@@ -198,6 +198,18 @@ function adviceView(a) {
       stat('Saved', f.money(a.saved), `Against the utility alone over ${f.int(a.intervals)} intervals.`, 'advice-saved'),
       stat('Net', f.money(a.net), `Utility alone: ${f.money(a.utility_only)}.`),
       stat('DR incentives', f.money(a.dr_incentive)),
+      stat(
+        'Deviations',
+        f.money(a.deviations_net),
+        'What settling what you used and made against what you traded earned (+) or cost (−) you this month, with the utility and other members.',
+        'advice-deviations',
+      ),
+      stat(
+        'Netted in the community',
+        f.kWh(a.netted_wh),
+        `Of your deviations, ${f.kWh(a.pool_import_wh)} bought from and ${f.kWh(a.pool_export_wh)} sold to other members instead of the utility: worth ${f.money(a.pool_value)} against the tariffs.`,
+        'advice-netted',
+      ),
       stat('Suggested bid', f.price(a.suggested_bid), a.next_listing ? `For ${f.interval(a.next_listing)}.` : null),
       stat('Suggested offer', f.price(a.suggested_offer)),
       stat('Market', a.market?.cleared ? `MCP ${f.price(a.market.mean_mcp)}` : '—', a.market ? `${f.int(a.market.cleared)} of ${f.int(a.market.listings)} recent listings cleared with a price.` : null),
