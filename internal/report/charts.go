@@ -38,7 +38,7 @@ func Charts(meta Meta, runs []Run) ([]Chart, error) {
 		{"peak-day", "The day with the community's highest planned peak, hour by hour: shaded hours are where demand response moved load.", peakDayFigure(meta, runs[0])},
 		{"traded", "Where the community's energy came from and went, by hour of the day (mean over the period): delivered by members (P2P, and under the community imbalance rule the deviations the settlement netted between them), bought from the utility, and sold to it (below zero).", tradedFigure(meta, runs[0])},
 		{"savings", "What each member saved against buying everything from the utility and selling its surplus at the feed-in tariff.", savingsFigure(runs)},
-		{"savings-sorted", "Every member's savings, smallest first, one line per setting: where a line runs below zero, those members lost against the utility alone.", savingsSortedFigure(runs)},
+		{"savings-sorted", "Every member's savings as a share of its utility-alone bill, smallest first, one line per setting: where a line runs below zero, those members lost against the utility alone.", savingsSortedFigure(runs)},
 	}
 	if len(runs) > 1 {
 		figs = append(figs, fig{"compare", "The settings side by side. Payments between members cancel in the community's savings, so a mechanism shows in the prices: what buyers paid and sellers got per kWh, against the tariffs for the same energy.", compareFigure(runs)})
@@ -277,8 +277,12 @@ func savingsFigure(runs []Run) chart.Figure {
 // order over the members' rank, with the zero line: the members left of
 // where a line crosses it lost against the utility alone.
 func savingsSortedFigure(runs []Run) chart.Figure {
-	f := chart.Figure{Title: "Member savings, smallest first", Subtitle: "each member's savings against the utility alone; dashed: no saving",
-		XLabel: "Members, ranked", YLabel: "Savings", YUnit: Currency}
+	// As a share of each member's own utility-alone bill: in euros a few
+	// producers' savings dwarf every household's, and a household's loss
+	// would not show.
+	f := chart.Figure{Title: "Member savings, smallest first",
+		Subtitle: "each member's savings as a share of what the utility alone would have charged or paid it; dashed: no saving",
+		XLabel: "Members, ranked", YLabel: "Savings", YUnit: "%"}
 	n := 0
 	for _, r := range runs {
 		n = max(n, len(r.KPIs.Members))
@@ -289,7 +293,9 @@ func savingsSortedFigure(runs []Run) chart.Figure {
 	for _, r := range runs {
 		v := make([]float64, len(f.X))
 		for i, m := range r.KPIs.Members {
-			v[i] = float64(m.SavingsNano) / 1e9
+			if m.SavingsPct != nil {
+				v[i] = *m.SavingsPct
+			}
 		}
 		// (The settings share the community, so the runs have the same
 		// members; were one shorter, it would end in zeros.)

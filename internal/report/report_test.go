@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -153,9 +154,11 @@ func TestSavingsSortedChart(t *testing.T) {
 			t.Errorf("%s is not ascending: %v", s.Name, s.Values)
 		}
 	}
-	// a: −25 € … −1 €, then 1 € … 15 €.
-	if v := f.Lines[0].Values; v[0] != -0.025 || v[39] != 0.015 {
-		t.Errorf("a runs from %v to %v €", v[0], v[39])
+	// a: −25 € … −1 €, then 1 € … 15 €, as a share of each member's
+	// utility-alone bill (2 kWh at the grid tariff).
+	bill := 2 * float64(grid) / 1e6
+	if v := f.Lines[0].Values; math.Abs(v[0]+100*0.025/bill) > 1e-9 || math.Abs(v[39]-100*0.015/bill) > 1e-9 {
+		t.Errorf("a runs from %v to %v %%", v[0], v[39])
 	}
 	for _, v := range f.Lines[2].Values {
 		if v != 0 {
