@@ -61,6 +61,7 @@ func (s *State) BeginBlock(height, blockTimeNs int64) {
 	s.closeListings()
 	s.closeDR()
 	s.settleListings()
+	s.completeDepartures()
 	s.openListings()
 }
 

@@ -33,6 +33,9 @@ func (s *State) deliver(tx *Tx, verifiedKey []byte, verified bool) TxResult {
 	if signer.Suspended {
 		return fail(errf(ErrSuspended, "%q", signer.ID))
 	}
+	if s.leaving(signer.ID) {
+		return fail(errf(ErrSuspended, "%q is leaving the community: it signs nothing more", signer.ID))
+	}
 	if signer.Role == RoleMember {
 		window := s.marketTime / s.params.IntervalS
 		if signer.RateWindow != window {
@@ -90,6 +93,8 @@ func (s *State) apply(signer *Participant, tx *Tx) ([]Event, error) {
 		return s.rotateDeviceKey(signer, m)
 	case *MsgVote:
 		return s.vote(signer, m)
+	case *MsgOffboard:
+		return s.offboard(signer, m)
 	}
 	return nil, errf(ErrMalformed, "unhandled type %q", tx.Type)
 }

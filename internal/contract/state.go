@@ -222,6 +222,8 @@ type State struct {
 	validators map[string]*Validator
 	proposals  map[string]*Proposal
 	valUpdates []ValidatorUpdate
+	// departures: members leaving or gone, by id.
+	departures map[string]*Departure
 
 	hash ltHash
 	// seeds holds each entry's hash seed as last committed, so that a
@@ -263,6 +265,7 @@ func newState() *State {
 		dr:           map[string]*DRRequest{},
 		validators:   map[string]*Validator{},
 		proposals:    map[string]*Proposal{},
+		departures:   map[string]*Departure{},
 		dirty:        map[string]any{},
 		seeds:        map[string][32]byte{},
 	}
@@ -476,6 +479,10 @@ func Load(entries []KV, height, marketTime int64) (*State, error) {
 			p := &Proposal{}
 			err = json.Unmarshal(e.Value, p)
 			s.proposals[p.ID] = p
+		case strings.HasPrefix(e.Key, "lv/"):
+			d := &Departure{}
+			err = json.Unmarshal(e.Value, d)
+			s.departures[d.Member] = d
 		case strings.HasPrefix(e.Key, "o/"):
 			o := &Order{}
 			err = json.Unmarshal(e.Value, o)

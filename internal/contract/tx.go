@@ -50,6 +50,7 @@ const (
 	TypeDRRequest            = "dr_request"
 	TypeDRCommit             = "dr_commit"
 	TypeRotateDeviceKey      = "rotate_device_key"
+	TypeOffboard             = "offboard"
 )
 
 // Body is the signed part of a transaction.
@@ -460,6 +461,8 @@ func newMsg(typ string) (Msg, bool) {
 		return &MsgPropose{}, true
 	case TypeRotateDeviceKey:
 		return &MsgRotateDeviceKey{}, true
+	case TypeOffboard:
+		return &MsgOffboard{}, true
 	case TypeVote:
 		return &MsgVote{}, true
 	case TypeSuspendParticipant, TypeReinstateParticipant:
@@ -508,6 +511,8 @@ func typeOf(m Msg, suspend bool) string {
 		return TypePropose
 	case *MsgRotateDeviceKey:
 		return TypeRotateDeviceKey
+	case *MsgOffboard:
+		return TypeOffboard
 	case *MsgVote:
 		return TypeVote
 	case *MsgSetSuspended:

@@ -15,15 +15,22 @@ func (g *Gateway) flushLoop() {
 	defer g.wg.Done()
 	t := time.NewTicker(g.cfg.FlushEvery)
 	defer t.Stop()
-	for {
+	for n := 0; ; n++ {
 		select {
 		case <-g.ctx.Done():
 			return
 		case <-t.C:
 			g.flush(g.ctx)
+			if n%eraseEvery == 0 {
+				g.EraseDeparted()
+			}
 		}
 	}
 }
+
+// eraseEvery is how many flushes pass between two looks for the fine data
+// of meters that left the ledger.
+const eraseEvery = 30
 
 // pending is one meter's entry in an interval's batch.
 type pending struct {

@@ -2,9 +2,14 @@ package meter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -91,8 +96,9 @@ func TestLedger(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
+	store := t.TempDir()
 	g := NewGateway(GatewayConfig{Community: community, DeviceID: "gw-1", DeviceKey: key("gw-1"), Broker: b,
-		StoreDir: t.TempDir(), Clock: clock, FlushEvery: 50 * time.Millisecond},
+		StoreDir: store, Clock: clock, FlushEvery: 50 * time.Millisecond},
 		reg, ChainSubmitter{Client: cl, Key: alice, Log: testLog(t)}, testLog(t))
 	if err := g.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -143,4 +149,37 @@ func TestLedger(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 	t.Logf("ledger meters: %s", fmt.Sprint(meters))
+
+	// alice leaves: once her intervals are settled her meters leave the
+	// ledger, and the gateway erases their fine data — not before.
+	if erased := g.EraseDeparted(); len(erased) != 0 {
+		t.Fatalf("erased %v while alice is a member", erased)
+	}
+	for _, id := range []string{"m-alice", "plug-1"} {
+		if _, err := os.Stat(filepath.Join(store, id)); err != nil {
+			t.Fatalf("no fine data of %s: %v", id, err)
+		}
+	}
+	if _, err := cl.Submit(ctx, op, "", &contract.MsgOffboard{Member: "alice", Reason: "erasure request"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "alice's meters off the ledger", func() bool {
+		if err := cl.Query(ctx, "/meters", &meters); err != nil {
+			t.Fatal(err)
+		}
+		return len(meters) == 0
+	})
+	if err := reg.Refresh(ctx, cl); err != nil {
+		t.Fatal(err)
+	}
+	erased := g.EraseDeparted()
+	slices.Sort(erased)
+	if !slices.Equal(erased, []string{"m-alice", "plug-1"}) {
+		t.Errorf("erased %v", erased)
+	}
+	for _, id := range []string{"m-alice", "plug-1"} {
+		if _, err := os.Stat(filepath.Join(store, id)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("fine data of %s after alice left: %v", id, err)
+		}
+	}
 }

@@ -28,6 +28,9 @@ type regSnapshot struct {
 	suspended map[string]bool
 	// Community parameters, 0 until a Refresh reads them.
 	intervalS, skewS int64
+	// fromLedger: the snapshot is the ledger's whole registry (a
+	// Refresh), so a meter it lacks is no longer on the ledger.
+	fromLedger bool
 }
 
 // NewRegistry returns an empty registry.
@@ -55,11 +58,12 @@ func (r *Registry) Refresh(ctx context.Context, c *chain.Client) error {
 		}
 	}
 	s := &regSnapshot{
-		meters:    make(map[string]contract.Meter, len(meters)),
-		gateways:  make(map[string]contract.Gateway, len(gateways)),
-		suspended: map[string]bool{},
-		intervalS: params.IntervalS,
-		skewS:     params.ReadingSkewS,
+		meters:     make(map[string]contract.Meter, len(meters)),
+		gateways:   make(map[string]contract.Gateway, len(gateways)),
+		suspended:  map[string]bool{},
+		intervalS:  params.IntervalS,
+		skewS:      params.ReadingSkewS,
+		fromLedger: true,
 	}
 	for _, m := range meters {
 		s.meters[m.ID] = m

@@ -106,6 +106,45 @@ func (g *Gateway) recover() {
 
 func (g *Gateway) meterDir(id string) string { return filepath.Join(g.cfg.StoreDir, id) }
 
+// EraseDeparted deletes the fine data the gateway keeps of every meter the
+// ledger no longer has: a meter leaves the ledger only with its owner
+// (contract.MsgOffboard), whose data must then go from every node and
+// gateway (docs/privacy.md). It needs the registry as the ledger last
+// gave it, never an empty one, and returns the meters it erased.
+func (g *Gateway) EraseDeparted() []string {
+	snap := g.reg.view()
+	if g.cfg.StoreDir == "" || !snap.fromLedger {
+		return nil
+	}
+	ents, err := os.ReadDir(g.cfg.StoreDir)
+	if err != nil {
+		return nil
+	}
+	var erased []string
+	for _, e := range ents {
+		id := e.Name()
+		if _, known := snap.meters[id]; known || !e.IsDir() || strings.HasPrefix(id, ".") {
+			continue
+		}
+		sh := g.shardOf(id)
+		sh.mu.Lock()
+		if st := sh.meters[id]; st != nil {
+			st.closeFile()
+			delete(sh.meters, id)
+		}
+		err := os.RemoveAll(g.meterDir(id))
+		sh.mu.Unlock()
+		if err != nil {
+			g.log.Error("fine data of a departed meter not erased", "meter", id, "err", err)
+			continue
+		}
+		g.seqs.forget(id)
+		g.log.Info("erased the fine data of a meter no longer on the ledger", "meter", id)
+		erased = append(erased, id)
+	}
+	return erased
+}
+
 func intervalFile(start int64) string { return strconv.FormatInt(start, 10) + ".jsonl" }
 
 // store appends an accepted reading, one JSON line, to the meter's file of
@@ -244,6 +283,19 @@ func (s *seqStore) next(id string, last uint64) (uint64, error) {
 		return n, nil
 	}
 	return n, s.save()
+}
+
+// forget drops a meter's reservation (its owner left the ledger).
+func (s *seqStore) forget(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.m[id]; !ok {
+		return
+	}
+	delete(s.m, id)
+	if s.path != "" {
+		_ = s.save() // a stale reservation only skips sequence numbers
+	}
 }
 
 func (s *seqStore) save() error {
