@@ -16,7 +16,7 @@ import (
 )
 
 func newAdviceCmd() *cobra.Command {
-	var member, node, sitePath string
+	var member, node, sitePath, as string
 	cmd := &cobra.Command{
 		Use:   "advice --member ID [--site FILE]",
 		Short: "Personal advice from a member's own ledger data: savings this month, load shifting, prices, the market",
@@ -45,7 +45,11 @@ going.`,
 			month := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).Unix()
 			var rows []contract.StatementRow
 			v := url.Values{"member": {member}, "from": {fmt.Sprint(month)}}
-			if err := cl.Query(ctx, "/statement?"+v.Encode(), &rows); err != nil {
+			k, ok, err := readerKey(as, member, "operator", "dso")
+			if err != nil {
+				return err
+			}
+			if err := queryAs(ctx, cl, k, ok, "/statement?"+v.Encode(), &rows); err != nil {
 				return err
 			}
 			var ls []contract.ListingView
@@ -114,6 +118,7 @@ going.`,
 	cmd.Flags().StringVar(&member, "member", "", "participant id")
 	cmd.Flags().StringVar(&sitePath, "site", "", "the home's site file (JSON, as for 'ems plan') for load-shifting advice")
 	cmd.Flags().StringVar(&node, "node", "", "node RPC address (default: the home's)")
+	cmd.Flags().StringVar(&as, "as", "", "sign the statement query with this key of the home (default: the member's, else the operator's or the DSO's)")
 	_ = cmd.MarkFlagRequired("member")
 	return cmd
 }

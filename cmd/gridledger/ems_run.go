@@ -57,7 +57,7 @@ as in the demand-response end-to-end test, sends them to the devices).`,
 			tick := time.NewTicker(time.Second)
 			defer tick.Stop()
 			for {
-				snap, err := agent.TakeSnapshot(ctx, cl, h.Member)
+				snap, err := agent.TakeSnapshot(ctx, cl, key)
 				if err == nil {
 					err = a.Step(ctx, snap)
 				}

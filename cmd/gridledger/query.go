@@ -6,19 +6,22 @@ import (
 	"io"
 	"net/url"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/gridledger/gridledger/internal/chain"
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/units"
 )
 
 func newQueryCmd() *cobra.Command {
-	var node string
+	var node, as string
 	cmd := &cobra.Command{Use: "query", Aliases: []string{"q"}, Short: "Read the ledger through the home's node"}
 	cmd.PersistentFlags().StringVar(&node, "node", "", "node RPC address (default: the home's)")
+	cmd.PersistentFlags().StringVar(&as, "as", "", "sign private queries (the members' part of settlements) with this key of the home (default: the operator's, DSO's or utility's if the home holds one)")
 
 	// q makes a query subcommand: path builds the query path, text prints
 	// the decoded answer for people.
@@ -33,7 +36,14 @@ func newQueryCmd() *cobra.Command {
 					return err
 				}
 				val := v()
-				if err := cl.Query(ctx, path(a), val); err != nil {
+				p := path(a)
+				k, ok := chain.Key{}, false
+				if private(p) {
+					if k, ok, err = readerKey(as, "operator", "dso", "utility"); err != nil {
+						return err
+					}
+				}
+				if err := queryAs(ctx, cl, k, ok, p, val); err != nil {
 					return err
 				}
 				if g.output == "json" {
@@ -206,4 +216,9 @@ func printTrades(w io.Writer, ts []contract.TradeView) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", clock(t.Listing), t.Seller, t.Buyer, units.KWh(t.Wh), units.Price(t.PricePerKWh), units.Money(t.Value))
 	}
 	tw.Flush()
+}
+
+// private says whether a query path's answer depends on who signs it.
+func private(path string) bool {
+	return strings.HasPrefix(path, "/settlement")
 }

@@ -14,7 +14,7 @@ import (
 )
 
 func newStatementCmd() *cobra.Command {
-	var member, from, to, node string
+	var member, from, to, node, as string
 	cmd := &cobra.Command{
 		Use:   "statement",
 		Short: "A member's statement over a period, one row per settled interval: the bill a community sends (CSV, or --output json)",
@@ -34,9 +34,13 @@ func newStatementCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			k, ok, err := readerKey(as, member, "operator", "dso")
+			if err != nil {
+				return err
+			}
 			var rows []contract.StatementRow
 			v := url.Values{"member": {member}, "from": {fmt.Sprint(f)}, "to": {fmt.Sprint(t)}}
-			if err := cl.Query(ctx, "/statement?"+v.Encode(), &rows); err != nil {
+			if err := queryAs(ctx, cl, k, ok, "/statement?"+v.Encode(), &rows); err != nil {
 				return err
 			}
 			if g.output == "json" {
@@ -49,6 +53,7 @@ func newStatementCmd() *cobra.Command {
 	cmd.Flags().StringVar(&from, "from", "0", "period start: RFC3339 or unix seconds")
 	cmd.Flags().StringVar(&to, "to", fmt.Sprint(int64(1)<<40), "period end (exclusive)")
 	cmd.Flags().StringVar(&node, "node", "", "node RPC address (default: the home's)")
+	cmd.Flags().StringVar(&as, "as", "", "sign the query with this key of the home (default: the member's, else the operator's or the DSO's)")
 	_ = cmd.MarkFlagRequired("member")
 	return cmd
 }

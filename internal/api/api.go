@@ -28,6 +28,7 @@ import (
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/ems/plan"
 	"github.com/gridledger/gridledger/internal/kpi"
+	"github.com/gridledger/gridledger/internal/reqsig"
 )
 
 // Config is what a Server serves.
@@ -74,6 +75,8 @@ type Server struct {
 	stream  *stream
 	routes  []route
 	openapi []byte
+	// seen remembers the request signatures already used.
+	seen reqsig.Seen
 }
 
 // New builds a server; Run starts its live stream.

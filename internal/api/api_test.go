@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -29,6 +27,7 @@ import (
 	"github.com/gridledger/gridledger/internal/freeport"
 	"github.com/gridledger/gridledger/internal/market"
 	"github.com/gridledger/gridledger/internal/reading"
+	"github.com/gridledger/gridledger/internal/reqsig"
 )
 
 // env is a real single-validator node with two members, h1 (with a meter
@@ -190,6 +189,9 @@ func TestAPI(t *testing.T) {
 	t.Run("signed transactions are relayed, never signed", func(t *testing.T) { testRelay(t, e) })
 	t.Run("live stream", func(t *testing.T) { testStream(t, e) })
 	t.Run("health, readiness and metrics", func(t *testing.T) { testOps(t, e) })
+	t.Run("private queries over the node's RPC", func(t *testing.T) { testRPCPrivacy(t, e) })
+	t.Run("a signed request serves once", func(t *testing.T) { testReplay(t, e) })
+	t.Run("a suspended member's stream is cut", func(t *testing.T) { testSuspendedStream(t, e) })
 }
 
 func testOps(t *testing.T, e *env) {
@@ -494,9 +496,11 @@ func (e *env) follow(t *testing.T, ctx context.Context, k *chain.Key) <-chan sse
 	t.Helper()
 	u := e.url + "/api/events"
 	if k != nil {
-		now := time.Now().Unix()
-		sig, _ := k.PrivKey.Sign(api.SigningBytes(e.chainID, "GET", "/api/events", now))
-		u += "?" + url.Values{"signer": {k.ID}, "time": {fmt.Sprint(now)}, "sig": {base64.StdEncoding.EncodeToString(sig)}}.Encode()
+		signed, err := reqsig.SignedURL(k.PrivKey, e.chainID, k.ID, "/api/events", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		u = e.url + signed
 	}
 	req, _ := http.NewRequestWithContext(ctx, "GET", u, nil)
 	res, err := http.DefaultClient.Do(req)

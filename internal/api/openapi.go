@@ -64,7 +64,7 @@ func (s *Server) OpenAPI() map[string]any {
 			"default": map[string]any{"description": "Refused: the ledger's stable code (or not_found, unavailable) and a message.", "content": map[string]any{"application/json": map[string]any{"schema": errRef}}},
 		}
 		if rt.Access == private {
-			o["security"] = []any{map[string]any{"signer": []string{}, "time": []string{}, "signature": []string{}}}
+			o["security"] = []any{map[string]any{"signer": []string{}, "time": []string{}, "nonce": []string{}, "signature": []string{}}}
 		}
 		op(rt.Path, rt.Method, o)
 	}
@@ -79,7 +79,7 @@ func (s *Server) OpenAPI() map[string]any {
 		"responses": map[string]any{"200": map[string]any{"description": "OpenAPI 3.0",
 			"content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"type": "object"}}}}},
 	})
-	signed := "A signed request: the signer's Ed25519 ledger key signs the UTF-8 bytes `gridledger-api-v1\\n{chain_id}\\n{METHOD}\\n{path and query as sent}\\n{unix time}`; the time must be within 5 minutes of the server's clock."
+	signed := "A signed request: the signer's Ed25519 ledger key signs the UTF-8 bytes `gridledger-request-v2\\n{chain_id}\\n{METHOD}\\n{path and query as sent}\\n{unix time}\\n{nonce}`; the time must be within 5 minutes of the server's clock, and the nonce (16 to 64 random letters, digits, '_' or '-') new: each signature serves once."
 	return map[string]any{
 		"openapi": "3.0.3",
 		"info": map[string]any{"title": "gridledger API", "version": "1",
@@ -91,6 +91,7 @@ func (s *Server) OpenAPI() map[string]any {
 			"securitySchemes": map[string]any{
 				"signer":    map[string]any{"type": "apiKey", "in": "header", "name": HeaderSigner, "description": "The signing participant's id."},
 				"time":      map[string]any{"type": "apiKey", "in": "header", "name": HeaderTime, "description": "Unix seconds, wall clock."},
+				"nonce":     map[string]any{"type": "apiKey", "in": "header", "name": HeaderNonce, "description": "A random nonce, new for each request."},
 				"signature": map[string]any{"type": "apiKey", "in": "header", "name": HeaderSignature, "description": signed},
 			},
 		},

@@ -331,16 +331,14 @@ func (s *Server) trades(r *http.Request, _ *caller) (any, error) {
 	return s.raw(r.Context(), "/trades?"+v.Encode())
 }
 
+// settlements and settlement ask the ledger with the caller's signature:
+// the ledger keeps what the caller may see (contract.RedactSettlements).
 func (s *Server) settlements(r *http.Request, c *caller) (any, error) {
 	from, to, err := s.rangeOf(r)
 	if err != nil {
 		return nil, err
 	}
-	var sts []contract.Settlement
-	if err := s.query(r.Context(), fmt.Sprintf("/settlements?from=%d&to=%d", from, to), &sts); err != nil {
-		return nil, err
-	}
-	return s.redact(r.Context(), c, sts)
+	return s.raw(r.Context(), c.signed(fmt.Sprintf("/settlements?from=%d&to=%d", from, to)))
 }
 
 func (s *Server) settlement(r *http.Request, c *caller) (any, error) {
@@ -348,50 +346,7 @@ func (s *Server) settlement(r *http.Request, c *caller) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var st contract.Settlement
-	if err := s.query(r.Context(), fmt.Sprintf("/settlement/%d", start), &st); err != nil {
-		return nil, err
-	}
-	out, err := s.redact(r.Context(), c, []contract.Settlement{st})
-	if err != nil {
-		return nil, err
-	}
-	return out[0], nil
-}
-
-// redact keeps what a caller may see of settlements: everything for the
-// operator, DSO and utility; a member's own readings and part for it; the
-// totals, DR payments and missing meters for everyone.
-func (s *Server) redact(ctx context.Context, c *caller, sts []contract.Settlement) ([]contract.Settlement, error) {
-	if c.privileged() || c != nil && c.Role == contract.RoleUtility {
-		return sts, nil
-	}
-	mine := map[string]bool{}
-	if c != nil {
-		var ms []contract.Meter
-		if err := s.query(ctx, "/meters", &ms); err != nil {
-			return nil, err
-		}
-		for _, m := range ms {
-			mine[m.ID] = m.Owner == c.ID
-		}
-	}
-	for i := range sts {
-		st := &sts[i]
-		rs, ms := []contract.IntervalReading{}, []contract.MemberSettlement{}
-		for _, rd := range st.Readings {
-			if mine[rd.Meter] {
-				rs = append(rs, rd)
-			}
-		}
-		for _, m := range st.Members {
-			if c != nil && m.ID == c.ID {
-				ms = append(ms, m)
-			}
-		}
-		st.Readings, st.Members = rs, ms
-	}
-	return sts, nil
+	return s.raw(r.Context(), c.signed(fmt.Sprintf("/settlement/%d", start)))
 }
 
 func (s *Server) drRequest(r *http.Request, _ *caller) (any, error) {
@@ -402,9 +357,10 @@ func (s *Server) drRequest(r *http.Request, _ *caller) (any, error) {
 	return s.raw(r.Context(), "/dr/"+id)
 }
 
-// memberQuery is a private ledger query about the member in the path.
+// memberQuery is a private ledger query about the member in the path,
+// signed by the caller: the ledger checks who may read it.
 func (s *Server) memberQuery(path string) func(*http.Request, *caller) (any, error) {
-	return func(r *http.Request, _ *caller) (any, error) {
+	return func(r *http.Request, c *caller) (any, error) {
 		id, err := pathID(r, "id")
 		if err != nil {
 			return nil, err
@@ -414,11 +370,11 @@ func (s *Server) memberQuery(path string) func(*http.Request, *caller) (any, err
 			return nil, err
 		}
 		v := url.Values{"member": {id}, "from": {strconv.FormatInt(from, 10)}, "to": {strconv.FormatInt(to, 10)}}
-		return s.raw(r.Context(), path+"?"+v.Encode())
+		return s.raw(r.Context(), c.signed(path+"?"+v.Encode()))
 	}
 }
 
-func (s *Server) advice(r *http.Request, _ *caller) (any, error) {
+func (s *Server) advice(r *http.Request, c *caller) (any, error) {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return nil, err
@@ -431,7 +387,7 @@ func (s *Server) advice(r *http.Request, _ *caller) (any, error) {
 	month := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).Unix()
 	var rows []contract.StatementRow
 	v := url.Values{"member": {id}, "from": {strconv.FormatInt(month, 10)}}
-	if err := s.query(r.Context(), "/statement?"+v.Encode(), &rows); err != nil {
+	if err := s.query(r.Context(), c.signed("/statement?"+v.Encode()), &rows); err != nil {
 		return nil, err
 	}
 	var ls []contract.ListingView

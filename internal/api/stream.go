@@ -3,8 +3,10 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -50,6 +52,9 @@ type sseEvent struct {
 type subscriber struct {
 	c  *caller
 	ch chan sseEvent
+	// reason, set before ch is closed, says why the server cut the
+	// subscription ("" when the client fell behind).
+	reason string
 }
 
 type stream struct {
@@ -115,9 +120,19 @@ func (st *stream) block(ctx context.Context, b types.EventDataNewBlock) {
 		name, data := eventData(h, e)
 		add(name, data)
 	}
+	revoked := st.revoked(ctx)
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	for sub := range st.subs {
+		if sub.c != nil && revoked[sub.c.ID] != "" {
+			// Signed by a participant suspended (or gone) since it
+			// connected: what it was allowed to see ends here.
+			sub.reason = revoked[sub.c.ID]
+			close(sub.ch)
+			delete(st.subs, sub)
+			continue
+		}
+	events:
 		for _, ev := range out {
 			if ev.owner != "" && !(sub.c.privileged() || sub.c != nil && sub.c.ID == ev.owner) {
 				continue
@@ -125,13 +140,41 @@ func (st *stream) block(ctx context.Context, b types.EventDataNewBlock) {
 			select {
 			case sub.ch <- ev:
 			default:
-				// A client that cannot keep up is cut off; its
-				// EventSource reconnects and carries on.
+				// A client that cannot keep up is cut off; the
+				// dashboard signs a new subscription and carries on.
 				close(sub.ch)
 				delete(st.subs, sub)
+				break events
 			}
 		}
 	}
+}
+
+// revoked checks, after each block, the participants whose signed
+// subscriptions are open, and returns those no longer allowed to read
+// (suspended, or gone from the ledger) with why.
+func (st *stream) revoked(ctx context.Context) map[string]string {
+	st.mu.Lock()
+	var ids []string
+	for sub := range st.subs {
+		if sub.c != nil && !slices.Contains(ids, sub.c.ID) {
+			ids = append(ids, sub.c.ID)
+		}
+	}
+	st.mu.Unlock()
+	out := map[string]string{}
+	for _, id := range ids {
+		var p contract.Participant
+		err := st.s.query(ctx, "/participants/"+id, &p)
+		var e *Error
+		switch {
+		case errors.As(err, &e) && e.Code == contract.CodeUnknownParticipant:
+			out[id] = id + " is no longer a participant"
+		case err == nil && p.Suspended:
+			out[id] = id + " is suspended"
+		}
+	}
+	return out
 }
 
 // eventData is an ABCI event as a stream event: its name and a JSON
@@ -269,6 +312,11 @@ func (st *stream) serve(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprint(w, ": keep-alive\n\n")
 		case ev, ok := <-sub.ch:
 			if !ok {
+				if sub.reason != "" {
+					data, _ := json.Marshal(map[string]string{"reason": sub.reason})
+					fmt.Fprintf(w, "event: revoked\ndata: %s\n\n", data)
+					fl.Flush()
+				}
 				return
 			}
 			fmt.Fprintf(w, "event: %s\nid: %d\ndata: %s\n\n", ev.name, ev.id, ev.data)

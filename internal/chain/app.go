@@ -22,6 +22,7 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 
 	"github.com/gridledger/gridledger/internal/contract"
+	"github.com/gridledger/gridledger/internal/reqsig"
 )
 
 // AppVersion is the application protocol version reported to CometBFT.
@@ -57,6 +58,9 @@ type App struct {
 	// sigs remembers the signatures CheckTx verified, so that a block of
 	// transactions this node's mempool admitted is not verified twice.
 	sigs *sigCache
+	// seen remembers the request signatures private queries used, so that
+	// each serves once (in memory, outside the consensus state).
+	seen reqsig.Seen
 
 	// For the operator's metrics only, never for the state: how many
 	// blocks and transactions ran, and the wall time they took.
@@ -441,14 +445,15 @@ func (a *App) setAccounts(accs []contract.Account) {
 	}
 }
 
-// Query answers read-only requests; see contract.State.Query for paths.
+// Query answers read-only requests from outside (abci_query): see
+// contract.State.Query for paths and PublicQuery for the private ones.
 func (a *App) Query(_ context.Context, req *abci.QueryRequest) (*abci.QueryResponse, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.state == nil {
 		return &abci.QueryResponse{Code: 1, Log: "ledger not initialised"}, nil
 	}
-	v, err := a.state.Query(req.Path)
+	v, err := a.state.PublicQuery(req.Path, &a.seen)
 	if err != nil {
 		c := contract.CodeOf(err)
 		return &abci.QueryResponse{Code: uint32(c), Codespace: "gridledger", Log: err.Error(), Info: c.Name()}, nil

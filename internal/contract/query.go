@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/gridledger/gridledger/internal/market"
+	"github.com/gridledger/gridledger/internal/reqsig"
 )
 
 // Info is the ledger's summary.
@@ -371,10 +372,47 @@ func (s *State) Trades(from, to int64, participant string) []TradeView {
 //	/validators, /proposals     the validator set and governance proposals
 //	/plans?member=&from=&to=    a member's committed plans
 //	/readings?member=&from=&to= readings of a member's meters in settled intervals
+//
+// Query is the in-process reader's (the simulator's, the node's own
+// services'): it serves everything, private data included, and ignores any
+// request signature. Whatever answers outsiders (abci_query) must use
+// PublicQuery.
 func (s *State) Query(path string) ([]byte, error) {
+	return s.query(path, nil, true)
+}
+
+// PublicQuery answers a query from outside the process, as the ABCI Query
+// method does: private data (a member's /readings, /plans and /statement,
+// the members' /plans/START, and the members' part of /settlement/START
+// and /settlements) only for a query signed by whom may read it
+// (access.go); seen remembers the signatures already used.
+func (s *State) PublicQuery(path string, seen *reqsig.Seen) ([]byte, error) {
+	return s.query(path, seen, false)
+}
+
+func (s *State) query(path string, seen *reqsig.Seen, trusted bool) ([]byte, error) {
 	u, err := url.Parse(path)
 	if err != nil {
 		return nil, fmt.Errorf("bad query path %q: %v", path, err)
+	}
+	var c *QueryCaller
+	if !trusted {
+		if c, err = s.queryCaller(u, seen); err != nil {
+			return nil, err
+		}
+	}
+	// check refuses private data to whom may not read it.
+	check := func(err error) error {
+		if trusted {
+			return nil
+		}
+		return err
+	}
+	redact := func(sts []Settlement) []Settlement {
+		if trusted {
+			return sts
+		}
+		return RedactSettlements(c, sts, s.meterOwner)
 	}
 	q := u.Query()
 	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
@@ -414,12 +452,15 @@ func (s *State) Query(path string) ([]byte, error) {
 		if !ok {
 			return nil, errf(ErrUnknownListing, "no settlement for the interval starting at %d", start)
 		}
-		v = st
+		v = redact([]Settlement{st})[0]
 	case len(parts) == 1 && (parts[0] == "plans" || parts[0] == "readings"):
 		from, err1 := num("from", 0)
 		to, err2 := num("to", 1<<62)
 		if err1 != nil || err2 != nil {
 			return nil, fmt.Errorf("from and to must be integers (market-time seconds)")
+		}
+		if err := check(c.MayRead(q.Get("member"))); err != nil {
+			return nil, err
 		}
 		if parts[0] == "plans" {
 			v, err = s.MemberPlans(q.Get("member"), from, to)
@@ -436,8 +477,11 @@ func (s *State) Query(path string) ([]byte, error) {
 			return nil, fmt.Errorf("from and to must be integers (market-time seconds)")
 		}
 		if parts[0] == "settlements" {
-			v = s.Settlements(from, to)
+			v = redact(s.Settlements(from, to))
 		} else {
+			if err := check(c.MayRead(q.Get("member"))); err != nil {
+				return nil, err
+			}
 			rows, err := s.Statement(q.Get("member"), from, to)
 			if err != nil {
 				return nil, err
@@ -491,6 +535,9 @@ func (s *State) Query(path string) ([]byte, error) {
 		start, err := strconv.ParseInt(parts[1], 10, 64)
 		if err != nil {
 			return nil, fmt.Errorf("plans start %q is not an integer", parts[1])
+		}
+		if err := check(c.mayReadPlans()); err != nil {
+			return nil, err
 		}
 		v = s.Plans(start)
 	default:

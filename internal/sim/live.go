@@ -137,7 +137,7 @@ func (l *Live) step(ctx context.Context, p contract.Params) error {
 			l.settled[lv.Start] = true
 			report := l.OnSettlement != nil && l.bid[lv.Start]
 			var st contract.Settlement
-			if (report || len(l.Agents) > 0) && l.Client.Query(ctx, fmt.Sprintf("/settlement/%d", lv.Start), &st) == nil {
+			if (report || len(l.Agents) > 0) && l.Client.QueryAs(ctx, l.Operator, fmt.Sprintf("/settlement/%d", lv.Start), &st) == nil {
 				if report {
 					l.OnSettlement(st)
 				}

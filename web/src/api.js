@@ -172,9 +172,12 @@ subscribe('block', (b) => {
 });
 
 /**
- * A signed subscription (a member's own meter readings). The signature is
- * valid for ±300 s, so instead of letting EventSource reconnect with a stale
- * one, an error closes it and it is re-signed after a pause.
+ * A signed subscription (a member's own meter readings). A signed URL serves
+ * one connection (its nonce is used up, and its time is valid for ±300 s), so
+ * instead of letting EventSource reconnect with the same URL, which the API
+ * refuses, an error closes it and a fresh URL is signed after a pause. When
+ * the server revokes the subscription (its signer was suspended), fn gets
+ * ('revoked', {reason}) and nothing is re-signed.
  */
 export function signedStream(signer, names, fn) {
   let es = null;
@@ -195,6 +198,17 @@ export function signedStream(signer, names, fn) {
         }
       });
     }
+    es.addEventListener('revoked', (ev) => {
+      closed = true;
+      es.close();
+      let data = {};
+      try {
+        data = JSON.parse(ev.data);
+      } catch {
+        /* the reason is optional */
+      }
+      fn('revoked', data);
+    });
     es.onerror = () => {
       es.close();
       if (!closed) timer = setTimeout(open, 3000);

@@ -14,7 +14,7 @@ const PKCS8_ED25519 = Uint8Array.from([
 ]);
 
 export const TX_VERSION = 1;
-export const REQUEST_DOMAIN = 'gridledger-api-v1';
+export const REQUEST_DOMAIN = 'gridledger-request-v2';
 const ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /** Standard base64 of bytes. */
@@ -103,21 +103,29 @@ export async function sign(key, bytes) {
   return new Uint8Array(await subtle.sign({ name: 'Ed25519' }, key, bytes));
 }
 
-/** The text a signed API request signs. */
-export function requestMessage(chainId, method, pathWithQuery, time) {
-  return `${REQUEST_DOMAIN}\n${chainId}\n${method.toUpperCase()}\n${pathWithQuery}\n${time}`;
+/** The text a signed API request signs (internal/reqsig.SigningBytes). */
+export function requestMessage(chainId, method, pathWithQuery, time, nonce) {
+  return `${REQUEST_DOMAIN}\n${chainId}\n${method.toUpperCase()}\n${pathWithQuery}\n${time}\n${nonce}`;
+}
+
+/** A fresh random nonce: 16 bytes in lowercase hex. Each signature serves once. */
+export function newNonce() {
+  const b = globalThis.crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 }
 
 /** Wall-clock unix seconds, as the API's ±300 s window expects. */
 export const unixNow = () => Math.floor(Date.now() / 1000);
 
 /**
- * The auth of a signed request: {signer, time, sig}. pathWithQuery is the
- * path and raw query exactly as sent, without the auth query parameters.
+ * The auth of a signed request: {signer, time, nonce, sig}. pathWithQuery
+ * is the path and raw query exactly as sent, without the auth query
+ * parameters. The server accepts a (signer, nonce) once: sign every
+ * request afresh, never resend one.
  */
-export async function signRequest(signer, chainId, method, pathWithQuery, time = unixNow()) {
-  const sig = await sign(signer.key, utf8.encode(requestMessage(chainId, method, pathWithQuery, time)));
-  return { signer: signer.id, time: String(time), sig: toBase64(sig) };
+export async function signRequest(signer, chainId, method, pathWithQuery, time = unixNow(), nonce = newNonce()) {
+  const sig = await sign(signer.key, utf8.encode(requestMessage(chainId, method, pathWithQuery, time, nonce)));
+  return { signer: signer.id, time: String(time), nonce, sig: toBase64(sig) };
 }
 
 /** The auth as request headers. */
@@ -125,6 +133,7 @@ export function authHeaders(auth) {
   return {
     'X-Gridledger-Signer': auth.signer,
     'X-Gridledger-Time': auth.time,
+    'X-Gridledger-Nonce': auth.nonce,
     'X-Gridledger-Signature': auth.sig,
   };
 }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import {
   parseKeyFile, signerFromKeyFile, buildTx, toBase64, fromBase64, toHex, fromHex, signRequest,
-  requestMessage, authQuery, generateKey, sha256, leafHash, rootFromAunts,
+  requestMessage, authQuery, generateKey, newNonce, sha256, leafHash, rootFromAunts,
 } from '../src/sign.js';
 
 const fx = JSON.parse(readFileSync(new URL('./fixtures.json', import.meta.url), 'utf8'));
@@ -45,11 +45,21 @@ test('transactions are byte-identical to contract.SignType', async () => {
 test('request signatures match the Go signer', async () => {
   const signer = await signerFromKeyFile(parseKeyFile(keyText));
   const r = fx.request;
-  const auth = await signRequest(signer, fx.chain_id, r.method, r.path, r.time);
-  assert.deepEqual(auth, { signer: 'h01', time: String(r.time), sig: r.signature });
-  assert.equal(requestMessage('c', 'get', '/p?q=1', 5), 'gridledger-api-v1\nc\nGET\n/p?q=1\n5');
-  assert.equal(authQuery('/api/events', auth), `/api/events?signer=h01&time=${r.time}&sig=${encodeURIComponent(r.signature)}`);
+  const auth = await signRequest(signer, fx.chain_id, r.method, r.path, r.time, r.nonce);
+  assert.deepEqual(auth, { signer: 'h01', time: String(r.time), nonce: r.nonce, sig: r.signature });
+  assert.equal(requestMessage('c', 'get', '/p?q=1', 5, 'n0nce'), 'gridledger-request-v2\nc\nGET\n/p?q=1\n5\nn0nce');
+  assert.equal(authQuery('/api/events', auth), `/api/events?signer=h01&time=${r.time}&nonce=${r.nonce}&sig=${encodeURIComponent(r.signature)}`);
   assert.match(authQuery('/api/events?a=1', auth), /^\/api\/events\?a=1&signer=h01&/);
+});
+
+test('every signed request gets a fresh nonce', async () => {
+  const signer = await signerFromKeyFile(parseKeyFile(keyText));
+  const a = await signRequest(signer, fx.chain_id, 'GET', '/api/events', 5);
+  const b = await signRequest(signer, fx.chain_id, 'GET', '/api/events', 5);
+  assert.match(a.nonce, /^[0-9a-f]{32}$/);
+  assert.notEqual(a.nonce, b.nonce);
+  assert.notEqual(a.sig, b.sig);
+  assert.match(newNonce(), /^[0-9a-f]{32}$/);
 });
 
 test('a browser-made key signs and exports only its public half', async () => {

@@ -69,6 +69,23 @@ type Ledger interface {
 
 var _ Ledger = (*chain.Client)(nil)
 
+// signedLedger is a Ledger over a node's RPC, which serves private data
+// (a member's statement, the members' plans) only to a signed query.
+type signedLedger interface {
+	QueryAs(ctx context.Context, k chain.Key, path string, v any) error
+}
+
+var _ signedLedger = (*chain.Client)(nil)
+
+// queryAs runs a private query signed as k where the ledger needs it; an
+// in-process ledger (the simulator's) serves it as it is.
+func queryAs(ctx context.Context, cl Ledger, k chain.Key, path string, v any) error {
+	if sl, ok := cl.(signedLedger); ok {
+		return sl.QueryAs(ctx, k, path, v)
+	}
+	return cl.Query(ctx, path, v)
+}
+
 // ForecastFunc forecasts a local day's hourly consumption (without the
 // flexible appliances) and PV production, Wh, from its start (market
 // seconds at local midnight).
@@ -114,9 +131,10 @@ func MeteredOf(st contract.Settlement, owner func(meter string) string) Metered 
 	return m
 }
 
-// TakeSnapshot queries the ledger for a Step; with members, their
-// statements of the last day fill Metered (an agent needs its own).
-func TakeSnapshot(ctx context.Context, cl Ledger, members ...string) (Snapshot, error) {
+// TakeSnapshot queries the ledger for a Step; with members' keys, their
+// statements of the last day, signed by each, fill Metered (an agent
+// needs its own).
+func TakeSnapshot(ctx context.Context, cl Ledger, members ...chain.Key) (Snapshot, error) {
 	var s Snapshot
 	var info contract.Info
 	if err := cl.Query(ctx, "/info", &info); err != nil {
@@ -133,9 +151,9 @@ func TakeSnapshot(ctx context.Context, cl Ledger, members ...string) (Snapshot, 
 		return s, err
 	}
 	byStart := map[int64]Metered{}
-	for _, id := range members {
+	for _, k := range members {
 		var rows []contract.StatementRow
-		err := cl.Query(ctx, fmt.Sprintf("/statement?member=%s&from=%d&to=%d", url.QueryEscape(id), info.MarketTime-86400, info.MarketTime), &rows)
+		err := queryAs(ctx, cl, k, fmt.Sprintf("/statement?member=%s&from=%d&to=%d", url.QueryEscape(k.ID), info.MarketTime-86400, info.MarketTime), &rows)
 		var te *chain.TxError
 		if errors.As(err, &te) && te.Code == contract.CodeUnknownParticipant {
 			continue // not registered yet: nothing metered
@@ -151,7 +169,7 @@ func TakeSnapshot(ctx context.Context, cl Ledger, members ...string) (Snapshot, 
 				m = Metered{Start: r.Interval, NetWh: map[string]int64{}}
 				byStart[r.Interval] = m
 			}
-			m.NetWh[id] = r.ImportWh - r.ExportWh
+			m.NetWh[k.ID] = r.ImportWh - r.ExportWh
 		}
 	}
 	for _, start := range slices.Sorted(maps.Keys(byStart)) {

@@ -51,7 +51,7 @@ func (d *DSO) Step(ctx context.Context, snap Snapshot) error {
 	var plans [][]contract.PlanEntry
 	for t := day; t < day+86400; t += iv {
 		var ps []contract.PlanEntry
-		if err := d.Ledger.Query(ctx, fmt.Sprintf("/plans/%d", t), &ps); err != nil {
+		if err := queryAs(ctx, d.Ledger, d.Key, fmt.Sprintf("/plans/%d", t), &ps); err != nil {
 			return err
 		}
 		var sum int64

@@ -158,8 +158,12 @@ async function showMember(body, ctx, signer) {
 
   // A signed subscription: only this member's readings reach this page.
   ctx.cleanup(
-    signedStream(signer, ['reading'], (_, r) => {
+    signedStream(signer, ['reading'], (name, r) => {
       if (!ctx.alive()) return;
+      if (name === 'revoked') {
+        liveCount.textContent = `${f.int(received)} (stream closed: ${r.reason ?? 'revoked'})`;
+        return;
+      }
       received++;
       liveCount.textContent = f.int(received);
       liveReadings.unshift(r);
