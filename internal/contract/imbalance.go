@@ -172,10 +172,7 @@ func waterFill(total int64, caps, weights []int64) []int64 {
 	}
 	// Members by cap/weight ascending (a zero weight, whose cap is zero,
 	// first); ties by index.
-	order := make([]int, len(caps))
-	for i := range order {
-		order[i] = i
-	}
+	order := indices(len(caps))
 	slices.SortStableFunc(order, func(a, b int) int { return cmpRatio(caps[a], weights[a], caps[b], weights[b]) })
 	left, weight := total, int64(0)
 	for _, w := range weights {
@@ -260,10 +257,7 @@ func apportion(total int64, weights []int64) []int64 {
 		out[i], rem[i] = int64(quo), r
 		left -= int64(quo)
 	}
-	order := make([]int, len(weights))
-	for i := range order {
-		order[i] = i
-	}
+	order := indices(len(weights))
 	slices.SortStableFunc(order, func(a, b int) int {
 		switch {
 		case rem[a] > rem[b]:
@@ -314,4 +308,13 @@ func (s *State) payMember(from, to *MemberSettlement, amount int64) {
 	from.Owed += s.pay(payer, payee, amount)
 	from.MembersPaidNano += amount
 	to.MembersReceivedNano += amount
+}
+
+// indices are 0 … n−1.
+func indices(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
 }

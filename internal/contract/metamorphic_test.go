@@ -1001,13 +1001,7 @@ func (m *refModel) settleUtilityRule(l *refListing, st *contract.Settlement, ms 
 				m.seen["settle/"+k]++
 			}
 		}
-		st.Totals.MintedWh += x.TokensMinted
-		st.Totals.TransferredWh += x.TokensSent
-		st.Totals.RetiredWh += x.TokensSelfRetired + x.TokensRetired
-		st.Totals.ExportedWh += x.TokensExported
-		st.Totals.ToUtility += x.PaidToUtility
-		st.Totals.FromUtility += x.ReceivedFromUtility
-		st.Members = append(st.Members, *x)
+		addMember(st, x)
 	}
 }
 
@@ -1116,14 +1110,7 @@ func (m *refModel) settleCommunityRule(l *refListing, st *contract.Settlement, m
 				m.seen["settle/"+k]++
 			}
 		}
-		st.Totals.MintedWh += x.TokensMinted
-		st.Totals.TransferredWh += x.TokensSent
-		st.Totals.RetiredWh += x.TokensSelfRetired + x.TokensRetired
-		st.Totals.ExportedWh += x.TokensExported
-		st.Totals.ToUtility += x.PaidToUtility
-		st.Totals.FromUtility += x.ReceivedFromUtility
-		st.Totals.BetweenMembersNano += x.MembersPaidNano
-		st.Members = append(st.Members, *x)
+		addMember(st, x)
 	}
 }
 
@@ -1204,4 +1191,16 @@ func refPair(ids []string, a, b map[string]int64, pair func(x, y string, wh int6
 		b[ids[j]] -= wh
 		pair(ids[i], ids[j], wh)
 	}
+}
+
+// addMember adds a member's part to a settlement and its totals.
+func addMember(st *contract.Settlement, x *contract.MemberSettlement) {
+	st.Totals.MintedWh += x.TokensMinted
+	st.Totals.TransferredWh += x.TokensSent
+	st.Totals.RetiredWh += x.TokensSelfRetired + x.TokensRetired
+	st.Totals.ExportedWh += x.TokensExported
+	st.Totals.ToUtility += x.PaidToUtility
+	st.Totals.FromUtility += x.ReceivedFromUtility
+	st.Totals.BetweenMembersNano += x.MembersPaidNano
+	st.Members = append(st.Members, *x)
 }
