@@ -13,6 +13,7 @@ import (
 
 	"github.com/gridledger/gridledger/internal/api"
 	"github.com/gridledger/gridledger/internal/chain"
+	"github.com/gridledger/gridledger/internal/contacts"
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/meter"
 	"github.com/gridledger/gridledger/web"
@@ -30,6 +31,7 @@ type services struct {
 	gateway *meter.Gateway
 	mqtt    string // where devices connect: tcp://host:port
 	apiAddr string // where the API listens ("off": nowhere)
+	home    string
 	ctx     context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -53,7 +55,7 @@ func startServices(ctx context.Context, home, mqttURL, apiAddr string, log *slog
 	if err != nil {
 		return nil, err
 	}
-	s := &services{node: n, apiAddr: ac.API.Addr}
+	s := &services{node: n, apiAddr: ac.API.Addr, home: home}
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	ctx = s.ctx
 	if err := s.startMeters(ctx, home, n.RPCAddr(), ac, log); err != nil {
@@ -168,6 +170,9 @@ func (s *services) startAPI(cfg api.Config, log *slog.Logger) (string, error) {
 	}
 	cfg.Node, cfg.ChainID, cfg.Dashboard, cfg.App = local.New(s.node.Node), s.node.GenesisDoc().ChainID, web.Dist(), s.node.App
 	cfg.Log = log.With("module", "api")
+	if cfg.Contacts == nil {
+		cfg.Contacts = &contacts.Store{Dir: contacts.Dir(s.home)}
+	}
 	srv := api.New(cfg)
 	s.wg.Add(1)
 	go func() {

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gridledger/gridledger/internal/chain"
+	"github.com/gridledger/gridledger/internal/contacts"
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/market"
 	"github.com/gridledger/gridledger/internal/units"
@@ -60,9 +61,9 @@ func newTxCmd() *cobra.Command {
 	cmd.AddCommand(
 		sub("register", "Register a participant (operator)", contract.TypeRegisterParticipant, func(c *cobra.Command) func(context.Context, *chain.Client) (contract.Msg, error) {
 			m := &contract.MsgRegisterParticipant{}
-			var role, nodeType, pub, keyName string
+			var role, nodeType, pub, keyName, email string
 			c.Flags().StringVar(&m.ID, "id", "", "IDgrid of the participant")
-			c.Flags().StringVar(&m.Email, "email", "", "e-mail (optional)")
+			c.Flags().StringVar(&email, "email", "", "e-mail (optional): kept in HOME/data/contacts, only its salted hash goes to the ledger")
 			c.Flags().StringVar(&role, "role", "member", "member, operator, dso or utility")
 			c.Flags().StringVar(&nodeType, "node-type", "household", "household, non-residential, public-lighting, ev-charging or producer")
 			c.Flags().StringVar(&pub, "pub-key", "", "participant's ed25519 public key, base64")
@@ -77,6 +78,15 @@ func newTxCmd() *cobra.Command {
 				m.PubKey, id, err = pubKeyFromFlags(pub, keyName)
 				if m.ID == "" {
 					m.ID = id
+				}
+				if err == nil && email != "" {
+					// The address and its salt stay in this home; the
+					// ledger gets only their hash (docs/privacy.md).
+					var ct contacts.Contact
+					if ct, err = contacts.New(m.ID, email); err == nil {
+						m.EmailHash = ct.EmailHash
+						err = contacts.Store{Dir: contacts.Dir(g.home)}.Put(ct)
+					}
 				}
 				return m, err
 			}

@@ -25,6 +25,7 @@ import (
 	rpcclient "github.com/cometbft/cometbft/rpc/client"
 
 	"github.com/gridledger/gridledger/internal/chain"
+	"github.com/gridledger/gridledger/internal/contacts"
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/ems/plan"
 	"github.com/gridledger/gridledger/internal/kpi"
@@ -51,6 +52,9 @@ type Config struct {
 	// App, when the node runs in this process, reports how long blocks
 	// take to execute (/metrics).
 	App *chain.App
+	// Contacts is the operator's off-ledger store of participants'
+	// e-mail addresses (internal/contacts); nil on a node that keeps none.
+	Contacts *contacts.Store
 	// Currency is shown beside money ("€" by default).
 	Currency string
 	Log      *slog.Logger

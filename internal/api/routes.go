@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gridledger/gridledger/internal/contacts"
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/ems/advice"
 	"github.com/gridledger/gridledger/internal/ems/plan"
@@ -92,6 +93,8 @@ func (s *Server) table() []route {
 			Resp: []contract.Proposal{}, fn: s.rawPath("/proposals")},
 		{Method: "GET", Path: "/api/kpis", Tag: "community", Summary: "The community's KPIs (docs/kpis.md) and its load and generation, with and without demand response, interval by interval.",
 			Resp: KPIs{}, fn: s.kpis},
+		{Method: "GET", Path: "/api/members/{id}/contact", Tag: "members", Summary: "A member's e-mail, kept off the ledger on the operator's node (the ledger holds only its salted hash). Only the member and the operator.",
+			Access: private, Params: []param{pID}, Resp: contacts.Contact{}, fn: s.contact},
 		{Method: "GET", Path: "/api/members/{id}/statement", Tag: "members", Summary: "A member's settled intervals: traded, metered, paid, tokens and savings against the utility alone. Private.",
 			Access: private, Params: []param{pID, pFrom, pTo}, Resp: []contract.StatementRow{}, fn: s.memberQuery("/statement")},
 		{Method: "GET", Path: "/api/members/{id}/readings", Tag: "members", Summary: "A member's meter readings closing each settled interval. Private.",

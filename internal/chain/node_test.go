@@ -97,7 +97,7 @@ func TestNodeMarketRoundTrip(t *testing.T) {
 	seller, buyer := NewKey("S1", contract.RoleMember), NewKey("B1", contract.RoleMember)
 
 	submit(t, cl, op, &contract.MsgRegisterParticipant{ID: "S1", Role: contract.RoleMember, NodeType: contract.NodeHousehold, PubKey: seller.PubKey()})
-	submit(t, cl, op, &contract.MsgRegisterParticipant{ID: "B1", Email: "b1@example.org", Role: contract.RoleMember, NodeType: contract.NodeEVCharging, PubKey: buyer.PubKey()})
+	submit(t, cl, op, &contract.MsgRegisterParticipant{ID: "B1", EmailHash: contract.EmailHash([]byte("b1 salt 16 bytes"), "b1@example.org"), Role: contract.RoleMember, NodeType: contract.NodeEVCharging, PubKey: buyer.PubKey()})
 	submit(t, cl, seller, &contract.MsgRegisterRES{ID: "S1-PV", Kind: "pv", CapacityW: 8000})
 	submit(t, cl, dso, &contract.MsgApproveRES{ID: "S1-PV"})
 	submit(t, cl, op, &contract.MsgIssue{To: "B1", Amount: 1_000_000_000}) // 1.00

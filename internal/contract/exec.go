@@ -124,7 +124,7 @@ func (s *State) registerParticipant(signer *Participant, m *MsgRegisterParticipa
 	if m.Role == RoleValidator {
 		return nil, errf(ErrWrongRole, "validators join by a governance proposal (%s), not by the operator", ActionAddValidator)
 	}
-	p := &Participant{ID: m.ID, Email: m.Email, Role: m.Role, NodeType: m.NodeType, PubKey: m.PubKey, Feeder: m.Feeder}
+	p := &Participant{ID: m.ID, EmailHash: m.EmailHash, Role: m.Role, NodeType: m.NodeType, PubKey: m.PubKey, Feeder: m.Feeder}
 	s.participants[p.ID] = p
 	s.touch(keyParticipant(p.ID), p, false)
 	return []Event{event("participant_registered", "id", p.ID, "role", string(p.Role), "node_type", string(p.NodeType))}, nil

@@ -23,7 +23,7 @@ func corpusMsgs() []struct {
 		typ string
 		msg contract.Msg
 	}{
-		{contract.TypeRegisterParticipant, &contract.MsgRegisterParticipant{ID: "zed", Email: "zed@example.org", Role: contract.RoleMember, NodeType: contract.NodeEVCharging, PubKey: pubOf("zed")}},
+		{contract.TypeRegisterParticipant, &contract.MsgRegisterParticipant{ID: "zed", EmailHash: contract.EmailHash([]byte("zed's 16B salt.."), "zed@example.org"), Role: contract.RoleMember, NodeType: contract.NodeEVCharging, PubKey: pubOf("zed")}},
 		{contract.TypeSuspendParticipant, &contract.MsgSetSuspended{ID: "bob", Reason: "audit"}},
 		{contract.TypeReinstateParticipant, &contract.MsgSetSuspended{ID: "dave"}},
 		{contract.TypeRegisterRES, &contract.MsgRegisterRES{ID: "wind-1", Kind: "wind", CapacityW: 2000}},

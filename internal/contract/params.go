@@ -217,7 +217,7 @@ func (g Genesis) Validate() error {
 	seen := map[string]bool{}
 	operator := false
 	for _, p := range g.Participants {
-		m := MsgRegisterParticipant{ID: p.ID, Email: p.Email, Role: p.Role, NodeType: p.NodeType, PubKey: p.PubKey}
+		m := MsgRegisterParticipant{ID: p.ID, EmailHash: p.EmailHash, Role: p.Role, NodeType: p.NodeType, PubKey: p.PubKey}
 		if err := m.ValidateBasic(); err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/gridledger/gridledger/internal/contract"
@@ -104,23 +105,34 @@ func TestOnlyOperatorRegistersParticipants(t *testing.T) {
 	h.ok("operator2", registerMsg("bob", contract.RoleMember, contract.NodeHousehold))
 }
 
-// "… a unique IDgrid (and an optional e-mail)".
-func TestEmailIsOptional(t *testing.T) {
+// "… a unique IDgrid (and an optional e-mail)": the ledger keeps only a
+// salted hash of the e-mail, never the address (docs/privacy.md).
+func TestEmailIsOptionalAndOnlyItsSaltedHashIsKept(t *testing.T) {
 	h := newHarness(t)
+	salt := []byte("0123456789abcdef")
+	hash := contract.EmailHash(salt, "alice@example.org")
 	with := registerMsg("alice", contract.RoleMember, contract.NodeHousehold)
-	with.Email = "alice@example.org"
+	with.EmailHash = hash
 	h.ok("operator", with)
 	h.ok("operator", registerMsg("bob", contract.RoleMember, contract.NodeHousehold))
-	if got := h.p("alice").Email; got != "alice@example.org" {
-		t.Errorf("alice's email %q", got)
+	if got := h.p("alice").EmailHash; got != hash {
+		t.Errorf("alice's email hash %q, want %q", got, hash)
 	}
-	if got := h.p("bob").Email; got != "" {
-		t.Errorf("bob's email %q, want none", got)
+	if got := h.p("bob").EmailHash; got != "" {
+		t.Errorf("bob's email hash %q, want none", got)
 	}
-	// An e-mail, when given, must look like one.
-	bad := registerMsg("carol", contract.RoleMember, contract.NodeHousehold)
-	bad.Email = "not-an-address"
-	h.want(contract.CodeMalformed, "operator", bad)
+	if contract.EmailHash(salt, " Alice@Example.org ") != hash || contract.EmailHash([]byte("another salt 123"), "alice@example.org") == hash {
+		t.Error("the hash depends on the address's case or spaces, or not on the salt")
+	}
+	// The address in clear, or anything but a hash, is refused.
+	for _, v := range []string{"carol@example.org", "not-a-hash", strings.ToUpper(hash)} {
+		bad := registerMsg("carol", contract.RoleMember, contract.NodeHousehold)
+		bad.EmailHash = v
+		h.want(contract.CodeMalformed, "operator", bad)
+	}
+	if err := contract.CheckEmail("not-an-address"); err == nil {
+		t.Error("CheckEmail took not-an-address")
+	}
 }
 
 // "Each site is a node of the grid" — a member needs a node type; the

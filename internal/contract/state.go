@@ -14,8 +14,10 @@ import (
 // Participant is a registered member, operator, DSO or utility, with its
 // wallet. Money is in nano-units of currency (Wh × micro-units per kWh).
 type Participant struct {
-	ID        string   `json:"id"`
-	Email     string   `json:"email,omitempty"`
+	ID string `json:"id"`
+	// EmailHash is the salted hash of the participant's e-mail, never
+	// the address (MsgRegisterParticipant).
+	EmailHash string   `json:"email_hash,omitempty"`
 	Role      Role     `json:"role"`
 	NodeType  NodeType `json:"node_type,omitempty"`
 	PubKey    []byte   `json:"pub_key"`

@@ -81,11 +81,14 @@ type Msg interface {
 type (
 	// MsgRegisterParticipant adds a participant (operator only).
 	MsgRegisterParticipant struct {
-		ID       string   `json:"id"`
-		Email    string   `json:"email,omitempty"`
-		Role     Role     `json:"role"`
-		NodeType NodeType `json:"node_type,omitempty"`
-		PubKey   []byte   `json:"pub_key"`
+		ID string `json:"id"`
+		// EmailHash is the salted SHA-256 of the participant's e-mail
+		// (EmailHash): the address and its salt stay off the ledger, with
+		// the operator (docs/privacy.md).
+		EmailHash string   `json:"email_hash,omitempty"`
+		Role      Role     `json:"role"`
+		NodeType  NodeType `json:"node_type,omitempty"`
+		PubKey    []byte   `json:"pub_key"`
 		// Feeder is the distribution feeder the site hangs on, if known.
 		Feeder string `json:"feeder,omitempty"`
 	}
@@ -248,8 +251,8 @@ func (m *MsgRegisterParticipant) ValidateBasic() error {
 	if err := CheckID("participant id", m.ID); err != nil {
 		return err
 	}
-	if len(m.Email) > 254 || (m.Email != "" && !bytes.ContainsRune([]byte(m.Email), '@')) {
-		return errf(ErrMalformed, "email %q is not an address", m.Email)
+	if err := checkEmailHash(m.EmailHash); err != nil {
+		return err
 	}
 	if !m.Role.valid() {
 		return errf(ErrMalformed, "unknown role %q", m.Role)
