@@ -102,6 +102,7 @@ func TestCLIMarketInterval(t *testing.T) {
 	ok(t, append([]string{"keys", "add", "bob"}, h...)...)
 	ok(t, append([]string{"tx", "register", "--key", "alice", "--node-type", "household", "--email", "alice@example.org"}, h...)...)
 	ok(t, append([]string{"tx", "register", "--key", "bob", "--node-type", "ev-charging"}, h...)...)
+	checkEmailOffLedger(t, home, "alice", "alice@example.org")
 	ok(t, append([]string{"tx", "register-res", "--from", "alice", "--id", "alice-pv", "--kind", "pv", "--capacity-w", "5000"}, h...)...)
 	// Before approval the asset cannot sell; only the DSO approves.
 	_, errs, code := cli(t, append([]string{"tx", "approve-res", "--id", "alice-pv"}, h...)...) // as operator

@@ -68,7 +68,7 @@ validator only if the validators vote it in.`,
 	f.StringVar(&rpc, "rpc", "", "RPC servers of the network (http://host:port), comma-separated: the first gives the trusted height")
 	f.BoolVar(&noStateSync, "no-state-sync", false, "replay every block from genesis instead")
 	f.StringVar(&o.Moniker, "moniker", "full-node", "this node's name")
-	f.StringVar(&o.RPCAddr, "rpc-laddr", "tcp://127.0.0.1:26657", "RPC listen address")
+	f.StringVar(&o.RPCAddr, "rpc-laddr", "tcp://127.0.0.1:26657", "RPC listen address (guarded, as a validator's)")
 	f.StringVar(&o.P2PAddr, "p2p-laddr", "tcp://127.0.0.1:26656", "P2P listen address")
 	f.StringVar(&o.APIAddr, "api-addr", "127.0.0.1:8080", `API and dashboard address, or "off"`)
 	cmd.MarkFlagRequired("genesis")

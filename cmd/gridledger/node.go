@@ -45,7 +45,7 @@ func newInitCmd() *cobra.Command {
 	f.StringVar(&o.ChainID, "chain-id", o.ChainID, "chain id of the new network")
 	f.StringVar(&o.Moniker, "moniker", o.Moniker, "this validator's name")
 	f.Int64Var(&o.TimeScale, "time-scale", o.TimeScale, "market seconds per block-time second (1 in production; e.g. 720 for a demo hour every 5 s)")
-	f.StringVar(&o.RPCAddr, "rpc-laddr", o.RPCAddr, "RPC listen address")
+	f.StringVar(&o.RPCAddr, "rpc-laddr", o.RPCAddr, "RPC listen address (guarded: blocks, transactions and events only for consortium-signed requests; docs/privacy.md)")
 	f.StringVar(&o.P2PAddr, "p2p-laddr", o.P2PAddr, "P2P listen address")
 	f.StringVar(&o.APIAddr, "api-addr", "127.0.0.1:8080", `REST API and dashboard address, or "off"`)
 	f.StringVar(&o.MQTTAddr, "mqtt-addr", "127.0.0.1:1883", "embedded MQTT broker address for meters (see config/gridledger.toml for an external broker)")

@@ -21,7 +21,7 @@ func newQueryCmd() *cobra.Command {
 	var node, as string
 	cmd := &cobra.Command{Use: "query", Aliases: []string{"q"}, Short: "Read the ledger through the home's node"}
 	cmd.PersistentFlags().StringVar(&node, "node", "", "node RPC address (default: the home's)")
-	cmd.PersistentFlags().StringVar(&as, "as", "", "sign private queries (the members' part of settlements) with this key of the home (default: the operator's, DSO's or utility's if the home holds one)")
+	cmd.PersistentFlags().StringVar(&as, "as", "", "sign private queries (the members' part of settlements, the meters' registers) with this key of the home (default: the operator's, DSO's or utility's if the home holds one)")
 
 	// q makes a query subcommand: path builds the query path, text prints
 	// the decoded answer for people.
@@ -220,5 +220,5 @@ func printTrades(w io.Writer, ts []contract.TradeView) {
 
 // private says whether a query path's answer depends on who signs it.
 func private(path string) bool {
-	return strings.HasPrefix(path, "/settlement")
+	return strings.HasPrefix(path, "/settlement") || path == "/meters"
 }

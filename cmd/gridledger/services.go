@@ -114,6 +114,7 @@ func (s *services) startMeters(ctx context.Context, home, rpcAddr string, ac cha
 	}
 
 	s.reg = meter.NewRegistry()
+	s.reg.Reader = &signer // the meters' last registers are not public
 	if err := s.reg.Refresh(ctx, cl); err != nil {
 		return err
 	}

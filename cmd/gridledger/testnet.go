@@ -38,7 +38,8 @@ gateway; node1 holds the DSO's key and node2 the utility's (node0 holds
 those a smaller network has no node for). Every node names the others as
 persistent peers and serves its own API.
 
-Node i listens on HOST:BASE+10i (P2P), +1 (RPC), +2 (API, dashboard,
+Node i listens on HOST:BASE+10i (P2P), +1 (RPC, guarded: blocks, transactions
+and events only for consortium-signed requests), +2 (API, dashboard,
 /healthz, /readyz, /metrics), +4 (CometBFT's own Prometheus metrics) and
 node0's MQTT broker on +3.`,
 		Args: cobra.NoArgs,

@@ -170,6 +170,30 @@ func testRPCPrivacy(t *testing.T, e *env) {
 	}
 }
 
+// testRPCMeters: the meters' registers (cumulative energy) over the RPC.
+func testRPCMeters(t *testing.T, e *env) {
+	for who, want := range map[string]bool{"": false, "h1": true, "h2": false, "operator": true, "dso": true} {
+		path := "/meters"
+		for _, k := range []chain.Key{e.h1, e.h2, e.op, e.dso} {
+			if k.ID == who {
+				path = e.signedQuery(t, k, path, time.Now())
+			}
+		}
+		a := e.abciQuery(t, path)
+		var ms []contract.Meter
+		if a.Code != 0 || json.Unmarshal(a.Value, &ms) != nil {
+			t.Fatalf("%q: code %d (%s)", who, a.Code, a.Log)
+		}
+		i := slices.IndexFunc(ms, func(m contract.Meter) bool { return m.ID == "m1" })
+		if i < 0 {
+			t.Fatalf("%q: no m1 in %+v", who, ms)
+		}
+		if got := ms[i].Last != nil; got != want {
+			t.Errorf("/meters as %q: m1's registers shown %v, want %v", who, got, want)
+		}
+	}
+}
+
 // testReplay: each signature serves once, at the API and at the ledger.
 func testReplay(t *testing.T, e *env) {
 	// At the ledger, over the RPC.

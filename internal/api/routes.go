@@ -67,7 +67,7 @@ func (s *Server) table() []route {
 			Params: []param{pID}, Resp: contract.Participant{}, fn: s.participant},
 		{Method: "GET", Path: "/api/res", Tag: "registry", Summary: "Renewable generation assets, and whether the DSO approved them.",
 			Resp: []contract.RES{}, fn: s.rawPath("/res")},
-		{Method: "GET", Path: "/api/meters", Tag: "registry", Summary: "Meters and their owners (readings only for the operator and the DSO).",
+		{Method: "GET", Path: "/api/meters", Tag: "registry", Summary: "Meters and their owners; their last registers only for the operator, the DSO, the meter's owner and its gateway's owner.",
 			Resp: []contract.Meter{}, fn: s.meters},
 		{Method: "GET", Path: "/api/gateways", Tag: "registry", Summary: "Gateways that sign readings of meters that cannot sign.",
 			Resp: []contract.Gateway{}, fn: s.rawPath("/gateways")},
@@ -272,17 +272,10 @@ func (s *Server) participant(r *http.Request, _ *caller) (any, error) {
 	return s.raw(r.Context(), "/participants/"+id)
 }
 
+// meters asks the ledger with the caller's signature: it drops the
+// registers of the meters the caller may not read.
 func (s *Server) meters(r *http.Request, c *caller) (any, error) {
-	var ms []contract.Meter
-	if err := s.query(r.Context(), "/meters", &ms); err != nil {
-		return nil, err
-	}
-	if !c.privileged() {
-		for i := range ms {
-			ms[i].Last, ms[i].Baseline = nil, nil
-		}
-	}
-	return ms, nil
+	return s.raw(r.Context(), c.signed("/meters"))
 }
 
 func (s *Server) listings(r *http.Request, _ *caller) (any, error) {

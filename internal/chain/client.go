@@ -33,9 +33,15 @@ func Dial(addr string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	return NewClient(rpc)
+}
+
+// NewClient is a client over an RPC client made elsewhere, e.g. one that
+// signs its requests for a guarded node (internal/rpcguard).
+func NewClient(rpc *rpchttp.HTTP) (*Client, error) {
 	st, err := rpc.Status(context.Background())
 	if err != nil {
-		return nil, fmt.Errorf("node at %s: %w", addr, err)
+		return nil, fmt.Errorf("node at %s: %w", rpc.Remote(), err)
 	}
 	return &Client{RPC: rpc, ChainID: st.NodeInfo.Network, nonces: map[string]uint64{}}, nil
 }

@@ -373,6 +373,9 @@ func tune(cfg *cmtcfg.Config) {
 	cfg.RPC.MaxRequestBatchSize = 100
 	cfg.RPC.MaxSubscriptionClients = 200
 	cfg.RPC.TimeoutBroadcastTxCommit = 30 * time.Second
+	// The node serves CometBFT's routes itself, guarded, and never the
+	// unsafe ones (StartNodeWith); say so in config.toml too.
+	cfg.RPC.Unsafe = false
 	cfg.P2P.AddrBookStrict = false
 	cfg.P2P.AllowDuplicateIP = true
 }

@@ -143,7 +143,7 @@ func WaitForGateway(ctx context.Context, cl *chain.Client) error {
 func DialWhenReady(ctx context.Context, n *Node) (*chain.Client, error) {
 	for {
 		if h, err := n.Height(ctx); err == nil && h > 1 {
-			return chain.Dial(n.RPC)
+			return chain.NewClient(n.Client())
 		}
 		select {
 		case <-ctx.Done():

@@ -32,6 +32,7 @@ import (
 
 	"github.com/gridledger/gridledger/internal/chain"
 	"github.com/gridledger/gridledger/internal/freeport"
+	"github.com/gridledger/gridledger/internal/rpcguard"
 )
 
 // Node is one validator process.
@@ -49,6 +50,10 @@ type Node struct {
 	exit   error
 	paused bool
 	client *rpchttp.HTTP
+	// signer signs every RPC request as the operator: the checks read
+	// blocks and transactions, which a node's guarded RPC serves only to
+	// the consortium.
+	signer rpcguard.Signer
 }
 
 // Start starts the node's process.
@@ -168,7 +173,7 @@ func (n *Node) Client() *rpchttp.HTTP {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.client == nil {
-		c, err := rpchttp.NewWithTimeout(n.RPC, 3)
+		c, err := rpcguard.NewClient(n.RPC, n.signer, 3*time.Second)
 		if err != nil {
 			panic(err) // only for a malformed address, which we made
 		}
@@ -213,6 +218,11 @@ func NewNetwork(ctx context.Context, bin, dir string, n int, timeScale int64, lo
 		return nil, fmt.Errorf("gridledger testnet: %v\n%s", err, out)
 	}
 	net := &Network{Dir: dir, ChainID: "gridledger-chaos"}
+	op, err := chain.LoadKey(filepath.Join(dir, "node0"), "operator")
+	if err != nil {
+		return nil, err
+	}
+	signer := rpcguard.Signer{ChainID: net.ChainID, ID: op.ID, Key: op.PrivKey}
 	ids := make([]p2p.ID, n)
 	cfgs := make([]*cmtcfg.Config, n)
 	for i := range n {
@@ -230,7 +240,7 @@ func NewNetwork(ctx context.Context, bin, dir string, n int, timeScale int64, lo
 		if err != nil {
 			return nil, err
 		}
-		nd := &Node{Index: i, Home: home, bin: bin, log: io.MultiWriter(logf, prefixed(log, fmt.Sprintf("node%d: ", i))),
+		nd := &Node{Index: i, Home: home, bin: bin, signer: signer, log: io.MultiWriter(logf, prefixed(log, fmt.Sprintf("node%d: ", i))),
 			RPC: strings.Replace(cfg.RPC.ListenAddress, "tcp://", "http://", 1), P2P: strings.TrimPrefix(cfg.P2P.ListenAddress, "tcp://")}
 		net.Nodes = append(net.Nodes, nd)
 	}

@@ -11,8 +11,9 @@ import (
 // Private queries. Anyone who reaches a node's RPC can call abci_query, so
 // the contract checks who asks for a member's private data itself: a
 // member's readings, plans and statement, the members' plans for an
-// interval, and the members' part of settlements (readings and metered
-// energy; the totals and DR payments are public). Such a query carries a
+// interval, the members' part of settlements (readings and metered
+// energy; the totals and DR payments are public) and the meters'
+// registers (the registry itself is public). Such a query carries a
 // request signature (package reqsig) in its parameters signer, time,
 // nonce and sig, by the key the signer has on the ledger, over GET and
 // the query path without them; or, forwarded by the REST API, over the
@@ -84,6 +85,24 @@ func RedactSettlements(c *QueryCaller, sts []Settlement, owner func(meter string
 	return sts
 }
 
+// redactMeters drops the registers (Last, Baseline: a meter's cumulative
+// energy, which polled tells its hourly use) of the meters c may not
+// read: it reads those it owns, those behind a gateway it owns, and the
+// operator and the DSO read all.
+func (s *State) redactMeters(c *QueryCaller, ms []Meter) []Meter {
+	if c.privileged() {
+		return ms
+	}
+	for i := range ms {
+		m := &ms[i]
+		if c != nil && (m.Owner == c.ID || m.Gateway != "" && s.gateways[m.Gateway] != nil && s.gateways[m.Gateway].Owner == c.ID) {
+			continue
+		}
+		m.Last, m.Baseline = nil, nil
+	}
+	return ms
+}
+
 func (s *State) meterOwner(meter string) string {
 	if m, ok := s.meters[meter]; ok {
 		return m.Owner
@@ -141,6 +160,8 @@ func apiCovers(req string, u *url.URL) bool {
 		return reqPath == base+kind || kind == "statement" && reqPath == base+"advice"
 	case "settlements":
 		return reqPath == "/api/settlements"
+	case "meters":
+		return reqPath == "/api/meters"
 	default:
 		return strings.HasPrefix(kind, "settlement/") && reqPath == "/api/settlements/"+strings.TrimPrefix(kind, "settlement/")
 	}

@@ -93,4 +93,37 @@ func TestPublicQueryChecksTheSignatureAtBlockTime(t *testing.T) {
 			t.Errorf("%s: %v, not the whole settlement", who, err)
 		}
 	}
+
+	// Meters: the registry is public, the registers are not.
+	lasts := func(q string) map[string]bool {
+		t.Helper()
+		raw, err := w.s.PublicQuery(q, &seen)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		var ms []contract.Meter
+		json.Unmarshal(raw, &ms)
+		out := map[string]bool{}
+		for _, m := range ms {
+			out[m.ID] = m.Last != nil || m.Baseline != nil
+		}
+		return out
+	}
+	for who, want := range map[string]map[string]bool{
+		"":         {"m-alice": false, "m-bob": false},
+		"alice":    {"m-alice": true, "m-bob": false},
+		"bob":      {"m-alice": false, "m-bob": true}, // owns m-bob and its gateway
+		"carol":    {"m-alice": false, "m-bob": false},
+		"utility":  {"m-alice": false, "m-bob": false},
+		"operator": {"m-alice": true, "m-bob": true},
+		"dso":      {"m-alice": true, "m-bob": true},
+	} {
+		q := "/meters"
+		if who != "" {
+			q = sign(who, q, now)
+		}
+		if got := lasts(q); got["m-alice"] != want["m-alice"] || got["m-bob"] != want["m-bob"] {
+			t.Errorf("/meters as %q: registers shown %v, want %v", who, got, want)
+		}
+	}
 }

@@ -383,8 +383,8 @@ func (s *State) Query(path string) ([]byte, error) {
 
 // PublicQuery answers a query from outside the process, as the ABCI Query
 // method does: private data (a member's /readings, /plans and /statement,
-// the members' /plans/START, and the members' part of /settlement/START
-// and /settlements) only for a query signed by whom may read it
+// the members' /plans/START, the members' part of /settlement/START and
+// /settlements, and the meters' registers in /meters) only for a query signed by whom may read it
 // (access.go); seen remembers the signatures already used.
 func (s *State) PublicQuery(path string, seen *reqsig.Seen) ([]byte, error) {
 	return s.query(path, seen, false)
@@ -440,7 +440,11 @@ func (s *State) query(path string, seen *reqsig.Seen, trusted bool) ([]byte, err
 	case len(parts) == 1 && parts[0] == "res":
 		v = s.RESList()
 	case len(parts) == 1 && parts[0] == "meters":
-		v = s.Meters()
+		ms := s.Meters()
+		if !trusted {
+			ms = s.redactMeters(c, ms)
+		}
+		v = ms
 	case len(parts) == 1 && parts[0] == "gateways":
 		v = s.Gateways()
 	case len(parts) == 2 && parts[0] == "settlement":

@@ -73,6 +73,7 @@ func TestLedger(t *testing.T) {
 	}
 
 	reg := NewRegistry()
+	reg.Reader = &op
 	if err := reg.Refresh(ctx, cl); err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +125,7 @@ func TestLedger(t *testing.T) {
 	eventually(t, 10*time.Second, "both readings at the gateway", func() bool { return g.Stats().Accepted == 2 })
 	var meters []contract.Meter
 	eventually(t, 30*time.Second, "both readings on the ledger", func() bool {
-		if err := cl.Query(ctx, "/meters", &meters); err != nil {
+		if err := cl.QueryAs(ctx, op, "/meters", &meters); err != nil {
 			t.Fatal(err)
 		}
 		n := 0

@@ -20,6 +20,11 @@ import (
 type Registry struct {
 	mu   sync.Mutex // serialises writers
 	snap atomic.Pointer[regSnapshot]
+	// Reader, when set, signs the /meters query: the ledger shows a
+	// meter's last registers (which the gateway resumes its sequence
+	// from) only to the operator, the DSO, its owner and its gateway's
+	// owner. Set it before the first Refresh.
+	Reader *chain.Key
 }
 
 type regSnapshot struct {
@@ -53,7 +58,13 @@ func (r *Registry) Refresh(ctx context.Context, c *chain.Client) error {
 		path string
 		v    any
 	}{{"/meters", &meters}, {"/gateways", &gateways}, {"/participants", &parts}, {"/params", &params}} {
-		if err := c.Query(ctx, q.path, q.v); err != nil {
+		var err error
+		if q.path == "/meters" && r.Reader != nil {
+			err = c.QueryAs(ctx, *r.Reader, q.path, q.v)
+		} else {
+			err = c.Query(ctx, q.path, q.v)
+		}
+		if err != nil {
 			return fmt.Errorf("registry: query %s: %w", q.path, err)
 		}
 	}
