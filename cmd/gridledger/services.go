@@ -16,6 +16,7 @@ import (
 	"github.com/gridledger/gridledger/internal/contacts"
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/meter"
+	"github.com/gridledger/gridledger/internal/rpcguard"
 	"github.com/gridledger/gridledger/web"
 )
 
@@ -51,7 +52,10 @@ func startServices(ctx context.Context, home, mqttURL, apiAddr string, log *slog
 	if apiAddr != "" {
 		ac.API.Addr = apiAddr
 	}
-	n, err := chain.StartNode(ctx, home, log)
+	// The node serves its RPC through the guard: the public may query,
+	// broadcast and check status; blocks, transactions and events only to
+	// the consortium's signed requests (internal/rpcguard).
+	n, err := chain.StartNodeWith(ctx, home, log, chain.StartOptions{GuardRPC: rpcguard.ForNode(log.With("module", "rpcguard"))})
 	if err != nil {
 		return nil, err
 	}
