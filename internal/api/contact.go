@@ -11,7 +11,8 @@ import (
 
 // contact serves a member's e-mail from the operator's off-ledger store
 // (Config.Contacts): only to the member itself and the operator, and only
-// the one whose salted hash the ledger keeps.
+// the one whose salted hash the ledger keeps; an empty contact (no e-mail)
+// when this node keeps none for the member.
 func (s *Server) contact(r *http.Request, c *caller) (any, error) {
 	id, err := pathID(r, "id")
 	if err != nil {
@@ -24,12 +25,15 @@ func (s *Server) contact(r *http.Request, c *caller) (any, error) {
 		}
 		return nil, ledgerError(contract.CodeWrongRole, fmt.Sprintf("%s may not read %s's e-mail: only the member and the operator may", who, id))
 	}
+	// Nothing kept here, or not the e-mail the ledger has the hash of:
+	// an empty contact.
+	none := contacts.Contact{ID: id}
 	if s.cfg.Contacts == nil {
-		return nil, errNotFound("this node keeps no e-mail addresses: ask the operator's node")
+		return none, nil
 	}
 	ct, err := s.cfg.Contacts.Get(id)
 	if errors.Is(err, contacts.ErrNotFound) {
-		return nil, errNotFound("no e-mail of %s is kept here", id)
+		return none, nil
 	}
 	if err != nil {
 		return nil, err
@@ -39,7 +43,7 @@ func (s *Server) contact(r *http.Request, c *caller) (any, error) {
 		return nil, err
 	}
 	if !ct.Matches(p.EmailHash) {
-		return nil, errNotFound("the e-mail of %s kept here is not the one whose hash the ledger holds", id)
+		return none, nil
 	}
 	return ct, nil
 }

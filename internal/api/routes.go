@@ -93,7 +93,7 @@ func (s *Server) table() []route {
 			Resp: []contract.Proposal{}, fn: s.rawPath("/proposals")},
 		{Method: "GET", Path: "/api/kpis", Tag: "community", Summary: "The community's KPIs (docs/kpis.md) and its load and generation, with and without demand response, interval by interval.",
 			Resp: KPIs{}, fn: s.kpis},
-		{Method: "GET", Path: "/api/members/{id}/contact", Tag: "members", Summary: "A member's e-mail, kept off the ledger on the operator's node (the ledger holds only its salted hash). Only the member and the operator.",
+		{Method: "GET", Path: "/api/members/{id}/contact", Tag: "members", Summary: "A member's e-mail, kept off the ledger on the operator's node (the ledger holds only its salted hash); empty where none is kept. Only the member and the operator.",
 			Access: private, Params: []param{pID}, Resp: contacts.Contact{}, fn: s.contact},
 		{Method: "GET", Path: "/api/members/{id}/statement", Tag: "members", Summary: "A member's settled intervals: traded, metered, paid, tokens and savings against the utility alone. Private.",
 			Access: private, Params: []param{pID, pFrom, pTo}, Resp: []contract.StatementRow{}, fn: s.memberQuery("/statement")},
