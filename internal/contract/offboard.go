@@ -1,7 +1,6 @@
 package contract
 
 import (
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -112,16 +111,6 @@ func (s *State) offboard(signer *Participant, m *MsgOffboard) ([]Event, error) {
 
 func mod(a, b int64) int64 { return ((a % b) + b) % b }
 
-// sortedInt64Keys are a map's keys in ascending order.
-func sortedInt64Keys[V any](m map[int64]V) []int64 {
-	keys := make([]int64, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
 // completeDepartures completes every departure whose intervals are all
 // settled. It runs after settlement, in id order.
 func (s *State) completeDepartures() {
@@ -151,7 +140,7 @@ func (s *State) completeDepartures() {
 				meters = append(meters, mid)
 				s.remove(keyMeter(mid), mt)
 				delete(s.meters, mid)
-				for _, start := range sortedInt64Keys(s.closings) {
+				for _, start := range sortedKeys(s.closings) {
 					if r, ok := s.closings[start][mid]; ok {
 						s.remove(keyClosing(start, mid), r)
 						delete(s.closings[start], mid)
@@ -171,7 +160,7 @@ func (s *State) completeDepartures() {
 				delete(s.res, rid)
 			}
 		}
-		for _, start := range sortedInt64Keys(s.plans) {
+		for _, start := range sortedKeys(s.plans) {
 			if pl, ok := s.plans[start][id]; ok {
 				s.remove(keyPlan(start, id), pl)
 				delete(s.plans[start], id)
