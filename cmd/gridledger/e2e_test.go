@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gridledger/gridledger/internal/contacts"
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/ems/advice"
 	"github.com/gridledger/gridledger/internal/freeport"
@@ -201,6 +202,41 @@ func TestCLIMarketInterval(t *testing.T) {
 	}
 	if adv.NextListing != 0 && (adv.SuggestedBid > 95_000 || adv.SuggestedOffer < 39_000) {
 		t.Fatalf("suggested prices outside the tariffs: %+v", adv)
+	}
+
+	// alice leaves. Once the interval she left in is settled she is paid
+	// out, her asset is off the ledger and her node erased her e-mail.
+	ok(t, append([]string{"tx", "leave", "--from", "alice", "--reason", "moving away"}, h...)...)
+	deadline = time.Now().Add(30 * time.Second)
+	_, errs, code = cli(t, append([]string{"tx", "offer", "--from", "alice", "--listing", listing, "--res", "alice-pv", "--wh", "1", "--price", "0.050"}, h...)...)
+	if code != 2 || !strings.Contains(errs, "suspended") {
+		t.Fatalf("an order from a leaving member: exit %d, %q", code, errs)
+	}
+	for {
+		deps := okJSON[[]contract.Departure](t, append([]string{"query", "departures"}, h...)...)
+		if len(deps) == 1 && deps[0].Done {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("alice's departure did not complete: %+v", deps)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	alice = okJSON[contract.Participant](t, append([]string{"query", "wallet", "alice"}, h...)...)
+	if !alice.Suspended || alice.Balance != 0 {
+		t.Fatalf("alice after leaving: %+v", alice)
+	}
+	for _, r := range okJSON[[]contract.RES](t, append([]string{"query", "res"}, h...)...) {
+		if r.Owner == "alice" {
+			t.Fatalf("alice's asset %s is still on the ledger", r.ID)
+		}
+	}
+	store := contacts.Store{Dir: contacts.Dir(home)}
+	for _, err := store.Get("alice"); !errors.Is(err, contacts.ErrNotFound); _, err = store.Get("alice") {
+		if time.Now().After(deadline) {
+			t.Fatalf("alice's e-mail is still in the home: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 

@@ -128,6 +128,8 @@ func newQueryCmd() *cobra.Command {
 			func() any { return &contract.ListingView{} }, func(w io.Writer, v any) { printListings(w, []contract.ListingView{*v.(*contract.ListingView)}) }),
 		q("gateways", "Registered gateway devices", cobra.NoArgs, fixed("/gateways"),
 			func() any { return &[]contract.Gateway{} }, func(w io.Writer, v any) { printKV(w, v) }),
+		q("departures", "Members that left or are leaving the community", cobra.NoArgs, fixed("/departures"),
+			func() any { return &[]contract.Departure{} }, func(w io.Writer, v any) { printKV(w, v) }),
 		listings, trades, settlements, settlement,
 	)
 	return cmd

@@ -62,6 +62,19 @@ func startServices(ctx context.Context, home, mqttURL, apiAddr string, log *slog
 	s := &services{node: n, apiAddr: ac.API.Addr, home: home}
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	ctx = s.ctx
+	// A member's e-mail leaves this home with the member (docs/privacy.md).
+	store := contacts.Store{Dir: contacts.Dir(home)}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		chain.FollowDepartures(ctx, n, func(member string, _ []string) {
+			if err := store.Delete(member); err != nil {
+				log.Error("contact of a departed member not erased", "member", member, "err", err)
+				return
+			}
+			log.Info("member left: its contact is erased", "member", member)
+		})
+	}()
 	if err := s.startMeters(ctx, home, n.RPCAddr(), ac, log); err != nil {
 		s.Close()
 		return nil, err

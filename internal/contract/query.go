@@ -447,6 +447,8 @@ func (s *State) query(path string, seen *reqsig.Seen, trusted bool) ([]byte, err
 		v = ms
 	case len(parts) == 1 && parts[0] == "gateways":
 		v = s.Gateways()
+	case len(parts) == 1 && parts[0] == "departures":
+		v = s.Departures()
 	case len(parts) == 2 && parts[0] == "settlement":
 		start, err := strconv.ParseInt(parts[1], 10, 64)
 		if err != nil {

@@ -282,7 +282,7 @@ func savingsSortedFigure(runs []Run) chart.Figure {
 	// would not show.
 	f := chart.Figure{Title: "Member savings, smallest first",
 		Subtitle: "each member's savings as a share of what the utility alone would have charged or paid it; dashed: no saving",
-		XLabel: "Members, ranked", YLabel: "Savings", YUnit: "%"}
+		XLabel:   "Members, ranked", YLabel: "Savings", YUnit: "%"}
 	n := 0
 	for _, r := range runs {
 		n = max(n, len(r.KPIs.Members))
