@@ -136,12 +136,3 @@ func (s *Server) authenticate(r *http.Request) (*caller, error) {
 	}
 	return &caller{Participant: p, auth: a}, nil
 }
-
-// SigningBytes is reqsig.SigningBytes without a nonce, for signers that
-// bind a request to one use otherwise (a nonce-less signature is never
-// accepted by the API or the ledger's private queries, which require one).
-//
-// Deprecated: use reqsig.Sign and reqsig.Auth.
-func SigningBytes(chainID, method, pathQuery string, unix int64) []byte {
-	return reqsig.SigningBytes(chainID, method, pathQuery, unix, "")
-}
