@@ -206,7 +206,7 @@ func TestCLIMarketInterval(t *testing.T) {
 
 	// alice leaves. Once the interval she left in is settled she is paid
 	// out, her asset is off the ledger and her node erased her e-mail.
-	ok(t, append([]string{"tx", "leave", "--from", "alice", "--reason", "moving away"}, h...)...)
+	ok(t, append([]string{"tx", "leave", "--from", "alice"}, h...)...)
 	deadline = time.Now().Add(30 * time.Second)
 	_, errs, code = cli(t, append([]string{"tx", "offer", "--from", "alice", "--listing", listing, "--res", "alice-pv", "--wh", "1", "--price", "0.050"}, h...)...)
 	if code != 2 || !strings.Contains(errs, "suspended") {

@@ -93,7 +93,6 @@ func newTxCmd() *cobra.Command {
 		}),
 		sub("leave", "Leave the community: open orders cancelled, paid out once your trades are settled, your data off the ledger deleted", contract.TypeOffboard, func(c *cobra.Command) func(context.Context, *chain.Client) (contract.Msg, error) {
 			m := &contract.MsgOffboard{}
-			c.Flags().StringVar(&m.Reason, "reason", "", "why (optional)")
 			return func(context.Context, *chain.Client) (contract.Msg, error) {
 				m.Member = tf.from // the key's name is the member's id
 				return m, nil
@@ -102,7 +101,6 @@ func newTxCmd() *cobra.Command {
 		sub("offboard", "Take a member out of the community, e.g. for an erasure request (operator)", contract.TypeOffboard, func(c *cobra.Command) func(context.Context, *chain.Client) (contract.Msg, error) {
 			m := &contract.MsgOffboard{}
 			c.Flags().StringVar(&m.Member, "member", "", "member id")
-			c.Flags().StringVar(&m.Reason, "reason", "", "why (optional)")
 			return func(context.Context, *chain.Client) (contract.Msg, error) { return m, nil }
 		}),
 		sub("suspend", "Suspend a participant (operator)", contract.TypeSuspendParticipant, suspendFlags),

@@ -23,9 +23,9 @@ import (
 // Departure is a member on its way out.
 type Departure struct {
 	Member string `json:"member"`
-	// By is who asked: the member or the operator.
-	By     string `json:"by"`
-	Reason string `json:"reason,omitempty"`
+	// By is who asked: the member or the operator. No reason is kept: a
+	// member's reasons for leaving are its own, not the ledger's.
+	By string `json:"by"`
 	// Height and MarketTime of the request.
 	Height     int64 `json:"height"`
 	MarketTime int64 `json:"market_time"`
@@ -45,19 +45,10 @@ func keyDeparture(id string) string { return "lv/" + id }
 // (leave) or the operator (offboard).
 type MsgOffboard struct {
 	Member string `json:"member"`
-	Reason string `json:"reason,omitempty"`
 }
 
-// ValidateBasic checks the member id and the reason's length.
-func (m *MsgOffboard) ValidateBasic() error {
-	if err := CheckID("member", m.Member); err != nil {
-		return err
-	}
-	if len(m.Reason) > 500 {
-		return errf(ErrMalformed, "reason longer than 500 bytes")
-	}
-	return nil
-}
+// ValidateBasic checks the member id.
+func (m *MsgOffboard) ValidateBasic() error { return CheckID("member", m.Member) }
 
 // leaving says whether a member is on its way out (or gone).
 func (s *State) leaving(id string) bool {
@@ -103,7 +94,7 @@ func (s *State) offboard(signer *Participant, m *MsgOffboard) ([]Event, error) {
 			}
 		}
 	}
-	d := &Departure{Member: p.ID, By: signer.ID, Reason: m.Reason, Height: s.height, MarketTime: s.marketTime, Until: until}
+	d := &Departure{Member: p.ID, By: signer.ID, Height: s.height, MarketTime: s.marketTime, Until: until}
 	s.departures[p.ID] = d
 	s.touch(keyDeparture(p.ID), d, false)
 	return []Event{event("member_leaving", "member", p.ID, "by", signer.ID, "until", i64(until))}, nil

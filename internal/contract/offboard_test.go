@@ -21,7 +21,7 @@ func TestMemberLeavesAfterItsTradesSettleAndIsPaidOut(t *testing.T) {
 	w.ok("bob", &contract.MsgPlan{Start: at(5, 0), NetWh: []int64{1200}, FlexWh: []int64{0}})
 	bid := w.bid("bob", at(4, 0), 500, 60_000)
 	before := w.s.Info()
-	w.blockAt(at(1, 1800), w.tx("bob", &contract.MsgOffboard{Member: "bob", Reason: "moving house"}))
+	w.blockAt(at(1, 1800), w.tx("bob", &contract.MsgOffboard{Member: "bob"}))
 	if o := w.order(bid); !o.Cancelled || o.Escrow != 0 {
 		t.Errorf("bob's open bid after he left: %+v", o)
 	}
@@ -84,7 +84,7 @@ func TestOffboardIsTheMembersOrTheOperatorsToAsk(t *testing.T) {
 	w.want(contract.CodeWrongRole, "dso", &contract.MsgOffboard{Member: "bob"})
 	w.want(contract.CodeWrongRole, "operator", &contract.MsgOffboard{Member: "dso"})
 	w.want(contract.CodeUnknownParticipant, "operator", &contract.MsgOffboard{Member: "nobody"})
-	w.ok("operator", &contract.MsgOffboard{Member: "carol", Reason: "GDPR erasure request"})
+	w.ok("operator", &contract.MsgOffboard{Member: "carol"})
 	if d := w.s.Departures(); len(d) != 1 || d[0].Member != "carol" || d[0].By != "operator" {
 		t.Errorf("departures %+v", d)
 	}
