@@ -191,6 +191,7 @@ func TestAPI(t *testing.T) {
 	t.Run("health, readiness and metrics", func(t *testing.T) { testOps(t, e) })
 	t.Run("private queries over the node's RPC", func(t *testing.T) { testRPCPrivacy(t, e) })
 	t.Run("meters' registers over the node's RPC", func(t *testing.T) { testRPCMeters(t, e) })
+	t.Run("the explorer keeps plans private", func(t *testing.T) { testExplorerPrivacy(t, e) })
 	t.Run("a signed request serves once", func(t *testing.T) { testReplay(t, e) })
 	t.Run("a suspended member's stream is cut", func(t *testing.T) { testSuspendedStream(t, e) })
 }

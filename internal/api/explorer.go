@@ -46,7 +46,9 @@ type Tx struct {
 	CodeName string `json:"code_name"`
 	Log      string `json:"log"`
 	// Msg is the signed message; a readings transaction shows how many
-	// readings it carried instead of all of them.
+	// readings it carried instead of all of them, and a member's plan or
+	// demand-response answer (its household's hour by hour) shows only to
+	// the member, the operator and the DSO (privateMsg).
 	Msg json.RawMessage `json:"msg"`
 }
 
@@ -111,7 +113,7 @@ func (s *Server) blocks(r *http.Request, _ *caller) (any, error) {
 	return out, nil
 }
 
-func (s *Server) block(r *http.Request, _ *caller) (any, error) {
+func (s *Server) block(r *http.Request, c *caller) (any, error) {
 	h, err := pathInt(r, "height")
 	if err != nil {
 		return nil, err
@@ -131,14 +133,14 @@ func (s *Server) block(r *http.Request, _ *caller) (any, error) {
 		if i < len(res.TxResults) {
 			r = res.TxResults[i]
 		}
-		out.Txs = append(out.Txs, decodeTx(raw, r))
+		out.Txs = append(out.Txs, decodeTx(raw, r, c))
 	}
 	return out, nil
 }
 
-// decodeTx describes a committed transaction; one that does not decode
-// (the ledger refused it) shows as type "undecodable".
-func decodeTx(raw types.Tx, r *abci.ExecTxResult) Tx {
+// decodeTx describes a committed transaction to caller c; one that does
+// not decode (the ledger refused it) shows as type "undecodable".
+func decodeTx(raw types.Tx, r *abci.ExecTxResult, c *caller) Tx {
 	t := Tx{Hash: fmt.Sprintf("%X", raw.Hash()), Type: "undecodable", Msg: json.RawMessage("{}")}
 	if r != nil {
 		t.Code, t.Log = r.Code, r.Log
@@ -149,13 +151,22 @@ func decodeTx(raw types.Tx, r *abci.ExecTxResult) Tx {
 		return t
 	}
 	t.Type, t.Signer, t.Nonce, t.Msg = tx.Type, tx.Signer, tx.Nonce, tx.Msg
-	if m, ok := tx.Message.(*contract.MsgReadings); ok {
+	switch m := tx.Message.(type) {
+	case *contract.MsgReadings:
 		t.Msg = fmt.Appendf(nil, `{"readings":%d}`, len(m.Readings))
+	case *contract.MsgPlan, *contract.MsgDRCommit:
+		if c == nil || (c.ID != tx.Signer && !c.privileged()) {
+			t.Msg = privateMsg
+		}
 	}
 	return t
 }
 
-func (s *Server) tx(r *http.Request, _ *caller) (any, error) {
+// privateMsg stands for a message only its member, the operator and the
+// DSO may read.
+var privateMsg = json.RawMessage(`{"private":"a member's plan and demand-response answers are its own: sign the request as the member, the operator or the DSO"}`)
+
+func (s *Server) tx(r *http.Request, c *caller) (any, error) {
 	hash, err := hex.DecodeString(r.PathValue("hash"))
 	if err != nil || len(hash) != 32 {
 		return nil, badRequest("hash %q: want 64 hex digits", r.PathValue("hash"))
@@ -172,7 +183,7 @@ func (s *Server) tx(r *http.Request, _ *caller) (any, error) {
 		return nil, errUnavailable(err)
 	}
 	p := res.Proof
-	d := TxDetail{Tx: decodeTx(res.Tx, &res.TxResult), Height: res.Height, Index: res.Index, Events: []contract.Event{},
+	d := TxDetail{Tx: decodeTx(res.Tx, &res.TxResult, c), Height: res.Height, Index: res.Index, Events: []contract.Event{},
 		Proof: Proof{RootHash: p.RootHash.String(), DataHash: hdr.Header.DataHash.String(), Total: p.Proof.Total, Index: p.Proof.Index,
 			LeafHash: fmt.Sprintf("%X", p.Proof.LeafHash), Aunts: []string{}},
 		Proven: p.Validate(hdr.Header.DataHash) == nil}

@@ -301,3 +301,38 @@ func testSuspendedStream(t *testing.T, e *env) {
 		t.Errorf("a suspended member's query: code %d (%s); want suspended", a.Code, a.Log)
 	}
 }
+
+// The explorer shows a member's plan — its household's net import hour by
+// hour — only to the member, the operator and the DSO: to the public and
+// to another member the message is replaced, in the transaction's page and
+// in its block's; the Merkle proof still holds.
+func testExplorerPrivacy(t *testing.T, e *env) {
+	start := e.openListing(t).Start + 7*3600
+	res := e.submit(t, e.h1, &contract.MsgPlan{Start: start, NetWh: []int64{4321, 1765}})
+	for _, c := range []struct {
+		who  *chain.Key
+		sees bool
+	}{{nil, false}, {&e.h2, false}, {&e.h1, true}, {&e.op, true}, {&e.dso, true}} {
+		name := "anonymous"
+		if c.who != nil {
+			name = c.who.ID
+		}
+		var d api.TxDetail
+		if r := e.get(t, "/api/txs/"+res.Hash, c.who, &d); r.StatusCode != http.StatusOK || d.Type != contract.TypePlan || !d.Proven {
+			t.Fatalf("%s: tx page %d %+v", name, r.StatusCode, d)
+		}
+		var b api.Block
+		e.get(t, fmt.Sprintf("/api/blocks/%d", res.Height), c.who, &b)
+		var inBlock json.RawMessage
+		for _, tx := range b.Txs {
+			if tx.Hash == res.Hash {
+				inBlock = tx.Msg
+			}
+		}
+		for where, msg := range map[string]json.RawMessage{"tx page": d.Msg, "block page": inBlock} {
+			if shown := strings.Contains(string(msg), "4321"); shown != c.sees {
+				t.Errorf("%s, %s: plan shown %v, want %v: %s", name, where, shown, c.sees, msg)
+			}
+		}
+	}
+}
