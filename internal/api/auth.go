@@ -21,10 +21,10 @@ import (
 // and sig. Each signature serves once: a (signer, nonce) seen within the
 // window is refused.
 const (
-	HeaderSigner    = "X-Gridledger-Signer"
-	HeaderTime      = "X-Gridledger-Time"
-	HeaderNonce     = "X-Gridledger-Nonce"
-	HeaderSignature = "X-Gridledger-Signature"
+	HeaderSigner    = reqsig.HeaderSigner
+	HeaderTime      = reqsig.HeaderTime
+	HeaderNonce     = reqsig.HeaderNonce
+	HeaderSignature = reqsig.HeaderSignature
 	// MaxClockSkew is how far a request's time may be from the server's.
 	MaxClockSkew = reqsig.MaxClockSkew
 )

@@ -40,6 +40,12 @@ const (
 	ParamNonce  = "nonce"
 	ParamSig    = "sig"
 	ParamReq    = "req"
+	// The HTTP headers a signature travels in where a client can set
+	// them (the REST API, the guarded RPC).
+	HeaderSigner    = "X-Gridledger-Signer"
+	HeaderTime      = "X-Gridledger-Time"
+	HeaderNonce     = "X-Gridledger-Nonce"
+	HeaderSignature = "X-Gridledger-Signature"
 )
 
 // SigningBytes are the bytes a request signature covers: the domain, the

@@ -12,7 +12,6 @@ import (
 	"github.com/cometbft/cometbft/crypto/ed25519"
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 
-	"github.com/gridledger/gridledger/internal/api"
 	"github.com/gridledger/gridledger/internal/reqsig"
 )
 
@@ -35,10 +34,10 @@ func (s Signer) Sign(r *http.Request, body []byte) error {
 	if err != nil {
 		return err
 	}
-	r.Header.Set(api.HeaderSigner, s.ID)
-	r.Header.Set(api.HeaderTime, strconv.FormatInt(a.Unix, 10))
-	r.Header.Set(api.HeaderNonce, a.Nonce)
-	r.Header.Set(api.HeaderSignature, base64.StdEncoding.EncodeToString(a.Sig))
+	r.Header.Set(reqsig.HeaderSigner, s.ID)
+	r.Header.Set(reqsig.HeaderTime, strconv.FormatInt(a.Unix, 10))
+	r.Header.Set(reqsig.HeaderNonce, a.Nonce)
+	r.Header.Set(reqsig.HeaderSignature, base64.StdEncoding.EncodeToString(a.Sig))
 	return nil
 }
 

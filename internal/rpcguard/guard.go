@@ -32,7 +32,6 @@ import (
 
 	rpctypes "github.com/cometbft/cometbft/rpc/jsonrpc/types"
 
-	"github.com/gridledger/gridledger/internal/api"
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/reqsig"
 )
@@ -105,9 +104,9 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if perr != nil {
 		what = "an unreadable request (" + perr.Error() + ")"
 	}
-	if r.Header.Get(api.HeaderSigner) == "" && r.Header.Get(api.HeaderSignature) == "" {
+	if r.Header.Get(reqsig.HeaderSigner) == "" && r.Header.Get(reqsig.HeaderSignature) == "" {
 		refuse(w, http.StatusForbidden, id, fmt.Sprintf("%s is not served to the public: blocks, transactions, the transaction index, events, the mempool and the genesis hold members' private data. Sign the request with a consortium key (operator, DSO, utility or validator; headers %s, %s, %s, %s) or use the public methods: %s",
-			what, api.HeaderSigner, api.HeaderTime, api.HeaderNonce, api.HeaderSignature, strings.Join(publicList(), ", ")))
+			what, reqsig.HeaderSigner, reqsig.HeaderTime, reqsig.HeaderNonce, reqsig.HeaderSignature, strings.Join(publicList(), ", ")))
 		return
 	}
 	p, err := g.authenticate(r, body)
@@ -168,7 +167,7 @@ func Methods(path string, body []byte) (methods []string, id rpctypes.JSONRPCInt
 }
 
 // SignedTarget is the path and query a guarded request's signature covers
-// (api.SigningBytes): the request URI, and the body's SHA-256 when there
+// (reqsig.SigningBytes): the request URI, and the body's SHA-256 when there
 // is a body.
 func SignedTarget(requestURI string, body []byte) string {
 	if len(body) == 0 {
@@ -180,8 +179,8 @@ func SignedTarget(requestURI string, body []byte) string {
 
 func (g *guard) authenticate(r *http.Request, body []byte) (contract.Participant, error) {
 	var none contract.Participant
-	a, err := reqsig.Parse(r.Header.Get(api.HeaderSigner), r.Header.Get(api.HeaderTime), r.Header.Get(api.HeaderNonce),
-		r.Header.Get(api.HeaderSignature), r.Method, SignedTarget(r.URL.RequestURI(), body))
+	a, err := reqsig.Parse(r.Header.Get(reqsig.HeaderSigner), r.Header.Get(reqsig.HeaderTime), r.Header.Get(reqsig.HeaderNonce),
+		r.Header.Get(reqsig.HeaderSignature), r.Method, SignedTarget(r.URL.RequestURI(), body))
 	if err != nil {
 		return none, err
 	}
