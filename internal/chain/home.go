@@ -204,8 +204,11 @@ type Network struct {
 	GenesisTime time.Time // defaults to now
 	Nodes       []NodeOptions
 	// SnapshotInterval: every node snapshots its state this many heights
-	// apart for new nodes to state sync from (0: the default).
-	SnapshotInterval int64
+	// apart for new nodes to state sync from (0: the default), keeping the
+	// last SnapshotKeepRecent (0: the default). A joiner needs its snapshot
+	// to outlive discovering and fetching it: keep more when snapshots are
+	// frequent.
+	SnapshotInterval, SnapshotKeepRecent int64
 }
 
 // NodeOptions is one validator's home.
@@ -280,6 +283,9 @@ func InitNetwork(n Network) error {
 		ac.MQTT.Addr = no.MQTTAddr
 		if n.SnapshotInterval > 0 {
 			ac.StateSync.SnapshotInterval = n.SnapshotInterval
+		}
+		if n.SnapshotKeepRecent > 0 {
+			ac.StateSync.SnapshotKeepRecent = n.SnapshotKeepRecent
 		}
 		if no.APIAddr != "" {
 			ac.API.Addr = no.APIAddr

@@ -24,7 +24,7 @@ func TestStateSyncThroughTheGuard(t *testing.T) {
 	guard := chain.StartOptions{GuardRPC: rpcguard.ForNode(log)}
 	homeA := t.TempDir()
 	p := contract.DefaultParams()
-	if err := chain.InitNetwork(chain.Network{ChainID: "gridledger-guard-sync", TimeScale: 1, Params: p, SnapshotInterval: 3,
+	if err := chain.InitNetwork(chain.Network{ChainID: "gridledger-guard-sync", TimeScale: 1, Params: p, SnapshotInterval: 3, SnapshotKeepRecent: 30,
 		Nodes: []chain.NodeOptions{{Home: homeA, Moniker: "a", RPCAddr: freeAddr(t), P2PAddr: freeAddr(t), APIAddr: "off",
 			Keys: []contract.Role{contract.RoleOperator, contract.RoleDSO, contract.RoleUtility}}}}); err != nil {
 		t.Fatal(err)
