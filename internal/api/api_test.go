@@ -446,9 +446,14 @@ func testRelay(t *testing.T, e *env) {
 	if !d.Proven || d.Type != "bid" || d.Signer != "h1" || d.Proof.RootHash != d.Proof.DataHash {
 		t.Errorf("tx detail: %+v", d)
 	}
-	// Refusals carry the ledger's codes and change nothing.
-	var before contract.Participant
+	// Refusals carry the ledger's codes and change nothing: h1's nonce
+	// stays (none of its refusals reached a block), and h2's wallet — h2
+	// has no meter and no trade, so no clearing or settlement moves it
+	// meanwhile; its bid without money was refused in the block, which
+	// spends its nonce (docs/ledger.md) and nothing else.
+	var before, before2 contract.Participant
 	e.get(t, "/api/participants/h1", nil, &before)
+	e.get(t, "/api/participants/h2", nil, &before2)
 	bad := bytes.Clone(e.sign(t, e.h1, &contract.MsgBid{Listing: l.Start, Wh: 1, PricePerKWh: 1}))
 	bad[5] ^= 1
 	poor := e.sign(t, e.h2, &contract.MsgBid{Listing: l.Start, Wh: 1000, PricePerKWh: 90_000})
@@ -470,10 +475,11 @@ func testRelay(t *testing.T, e *env) {
 			t.Errorf("%s: %d %v, want %d %s", name, status, got, c.status, c.code.Name())
 		}
 	}
-	var after contract.Participant
+	var after, after2 contract.Participant
 	e.get(t, "/api/participants/h1", nil, &after)
-	if after.Balance != before.Balance || after.Escrow != before.Escrow {
-		t.Errorf("refusals moved money: %+v → %+v", before, after)
+	e.get(t, "/api/participants/h2", nil, &after2)
+	if after.Nonce != before.Nonce || after2.Nonce != before2.Nonce+1 || after2.Balance != before2.Balance || after2.Escrow != before2.Escrow {
+		t.Errorf("refusals changed the ledger: h1 %+v → %+v, h2 %+v → %+v", before, after, before2, after2)
 	}
 	// The body must be the JSON of a transaction.
 	res, _ := http.Post(e.url+"/api/txs", "application/json", strings.NewReader(`{"tx": 5}`))
