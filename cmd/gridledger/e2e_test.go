@@ -415,9 +415,14 @@ func startNode(t *testing.T, h []string) func() {
 			t.Error("node did not stop on SIGINT")
 		}
 	}
+	// Up once it answers and has registered its gateway, which it signs as
+	// the operator: a test's own operator transactions must not race it
+	// for the operator's next nonce.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if _, _, code := cli(t, append([]string{"query", "info"}, h...)...); code == 0 {
+		out, _, code := cli(t, append([]string{"query", "gateways", "--output", "json"}, h...)...)
+		var gws []contract.Gateway
+		if code == 0 && json.Unmarshal([]byte(out), &gws) == nil && len(gws) > 0 {
 			return stop
 		}
 		if time.Now().After(deadline) {
