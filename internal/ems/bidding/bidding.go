@@ -15,7 +15,8 @@
 // never costs a member more than the utility alone would: a quantity sized
 // for the risk is still a forecast, and a member's deviations are priced
 // at settlement. That individual-rationality guarantee is the settlement
-// rule's (internal/contract, Settlement). Pure: no I/O, no clock.
+// rule's: the community imbalance settlement (internal/contract/imbalance.go,
+// docs/ledger.md). Pure: no I/O, no clock.
 package bidding
 
 import (
