@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/cometbft/cometbft/rpc/client/local"
 
@@ -47,19 +46,11 @@ func TestEmailServedOnlyToTheMemberAndTheOperator(t *testing.T) {
 	go func() { done <- srv.Serve(ctx, l) }()
 	t.Cleanup(func() { cancel(); <-done })
 	url := "http://" + l.Addr().String()
+	at := *e // the same node, through this server
+	at.url = url
 	get := func(path string, k *chain.Key) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest("GET", url+path, nil)
-		if k != nil {
-			if err := api.SignRequest(req, k.PrivKey, e.chainID, k.ID, time.Now()); err != nil {
-				t.Fatal(err)
-			}
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
+		res := at.get(t, path, k, nil)
 		b, _ := io.ReadAll(res.Body)
 		return res.StatusCode, string(b)
 	}
