@@ -1,11 +1,9 @@
 package api
 
 import (
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/cometbft/cometbft/crypto/ed25519"
@@ -35,10 +33,7 @@ func SignRequest(r *http.Request, key ed25519.PrivKey, chainID, signer string, n
 	if err != nil {
 		return err
 	}
-	r.Header.Set(HeaderSigner, signer)
-	r.Header.Set(HeaderTime, strconv.FormatInt(a.Unix, 10))
-	r.Header.Set(HeaderNonce, a.Nonce)
-	r.Header.Set(HeaderSignature, base64.StdEncoding.EncodeToString(a.Sig))
+	reqsig.SetHeaders(r.Header, a)
 	return nil
 }
 
@@ -92,16 +87,11 @@ func (s *Server) authenticate(r *http.Request) (*caller, error) {
 	refuse := func(format string, args ...any) (*caller, error) {
 		return nil, ledgerError(contract.CodeBadSignature, fmt.Sprintf(format, args...))
 	}
-	signer, ts, nonce, sig := r.Header.Get(HeaderSigner), r.Header.Get(HeaderTime), r.Header.Get(HeaderNonce), r.Header.Get(HeaderSignature)
-	var a reqsig.Auth
-	if signer != "" || sig != "" {
-		var err error
-		if a, err = reqsig.Parse(signer, ts, nonce, sig, r.Method, r.URL.RequestURI()); err != nil {
-			return refuse("%v", err)
-		}
-	} else {
-		var found bool
-		var err error
+	a, found, err := reqsig.FromHeaders(r.Header, r.Method, r.URL.RequestURI())
+	if found && err != nil {
+		return refuse("%v", err)
+	}
+	if !found {
 		a, found, err = reqsig.FromParams(r.URL.EscapedPath(), r.URL.RawQuery)
 		if !found {
 			return nil, nil

@@ -50,7 +50,7 @@ func poolPrice(l *Listing) int64 {
 
 // settleInCommunity fills in the members' realised trades, pool and
 // utility positions and tokens under the community rule, and moves the
-// money between members. Payments to the utility are left to the caller.
+// money between members. Moving the utility's amounts is left to the caller.
 func (s *State) settleInCommunity(st *Settlement, members map[string]*MemberSettlement, ids []string, trades []market.Trade, utility *Participant) {
 	n := len(ids)
 	index := make(map[string]int, n)
@@ -137,6 +137,8 @@ func (s *State) settleInCommunity(st *Settlement, members map[string]*MemberSett
 		m.GridExportWh = long[i] - poolOut[i]
 		m.TokensRetired = m.TokensReceived
 		m.TokensExported = renewable[i] - m.TokensSent
+		m.PaidToUtility = cappedValue(m.GridImportWh, st.GridPricePerKWh)
+		m.ReceivedFromUtility = cappedValue(m.GridExportWh, st.FeedInPerKWh)
 	}
 }
 
@@ -149,11 +151,7 @@ func (s *State) settleInCommunity(st *Settlement, members map[string]*MemberSett
 // more than one's metered energy realises nothing more: it only caps a
 // member that committed less.
 func realise(usable, deliverable, imports, renewable []int64) (bought, sold []int64) {
-	var u, d int64
-	for i := range usable {
-		u, d = satAdd(u, usable[i]), satAdd(d, deliverable[i])
-	}
-	v := min(u, d)
+	v := min(sumOf(usable), sumOf(deliverable))
 	return waterFill(v, usable, imports), waterFill(v, deliverable, renewable)
 }
 
@@ -161,23 +159,15 @@ func realise(usable, deliverable, imports, renewable []int64) (bought, sold []in
 // whole Wh: the members whose cap is below the level get their cap, the
 // others share the rest by apportion. Every cap is at most its weight.
 func waterFill(total int64, caps, weights []int64) []int64 {
+	if total >= sumOf(caps) {
+		return slices.Clone(caps)
+	}
 	out := make([]int64, len(caps))
-	var sumCaps int64
-	for _, c := range caps {
-		sumCaps = satAdd(sumCaps, c)
-	}
-	if total >= sumCaps {
-		copy(out, caps)
-		return out
-	}
 	// Members by cap/weight ascending (a zero weight, whose cap is zero,
 	// first); ties by index.
 	order := indices(len(caps))
 	slices.SortStableFunc(order, func(a, b int) int { return cmpRatio(caps[a], weights[a], caps[b], weights[b]) })
-	left, weight := total, int64(0)
-	for _, w := range weights {
-		weight = satAdd(weight, w)
-	}
+	left, weight := total, sumOf(weights)
 	k := 0
 	for ; k < len(order); k++ {
 		i := order[k]
@@ -237,15 +227,11 @@ func cmpU(a, b uint64) int {
 // shares add up to total exactly. With total = Σ weights each gets its
 // weight.
 func apportion(total int64, weights []int64) []int64 {
-	out := make([]int64, len(weights))
-	var sum int64
-	for _, w := range weights {
-		sum = satAdd(sum, w)
-	}
+	sum := sumOf(weights)
 	if total >= sum {
-		copy(out, weights)
-		return out
+		return slices.Clone(weights)
 	}
+	out := make([]int64, len(weights))
 	if total <= 0 {
 		return out
 	}
@@ -317,4 +303,13 @@ func indices(n int) []int {
 		out[i] = i
 	}
 	return out
+}
+
+// sumOf adds non-negative amounts, saturating.
+func sumOf(xs []int64) int64 {
+	var sum int64
+	for _, x := range xs {
+		sum = satAdd(sum, x)
+	}
+	return sum
 }

@@ -233,7 +233,7 @@ func (s *State) settle(l *Listing) {
 	}
 	s.settleDR(st, members)
 	if l.Imbalance == ImbalanceUtility {
-		settleWithUtility(members, ids, bySeller)
+		settleWithUtility(st, members, ids, bySeller)
 	} else {
 		st.Imbalance = ImbalanceCommunity
 		st.PoolPricePerKWh = poolPrice(l)
@@ -241,13 +241,6 @@ func (s *State) settle(l *Listing) {
 	}
 	for _, id := range ids {
 		m := members[id]
-		m.PaidToUtility = cappedValue(satAdd(m.ShortfallWh, m.GridImportWh), l.GridPricePerKWh)
-		m.ReceivedFromUtility = cappedValue(satAdd(m.GridExportWh, m.UnusedWh), l.FeedInPerKWh)
-		if l.Imbalance != ImbalanceUtility {
-			// Unwound trades were refunded, not settled with the utility.
-			m.PaidToUtility = cappedValue(m.GridImportWh, l.GridPricePerKWh)
-			m.ReceivedFromUtility = cappedValue(m.GridExportWh, l.FeedInPerKWh)
-		}
 		st.Totals.MintedWh = satAdd(st.Totals.MintedWh, m.TokensMinted)
 		st.Totals.TransferredWh = satAdd(st.Totals.TransferredWh, m.TokensSent)
 		st.Totals.RetiredWh = satAdd(st.Totals.RetiredWh, m.TokensSelfRetired+m.TokensRetired)
@@ -282,7 +275,7 @@ func (s *State) settle(l *Listing) {
 // Settlement): trades are delivered as far as the seller's renewable
 // export goes, and every deviation is settled member by member with the
 // utility at the tariffs.
-func settleWithUtility(members map[string]*MemberSettlement, ids []string, bySeller map[string][]market.Trade) {
+func settleWithUtility(st *Settlement, members map[string]*MemberSettlement, ids []string, bySeller map[string][]market.Trade) {
 	// Rule 3: deliver to buyers.
 	for _, id := range ids {
 		m := members[id]
@@ -306,6 +299,8 @@ func settleWithUtility(members map[string]*MemberSettlement, ids []string, bySel
 		m.UnusedWh = max(0, m.BoughtWh-m.ImportWh)
 		m.TokensRetired = min(m.TokensReceived, m.ImportWh)
 		m.TokensExported += m.TokensReceived - m.TokensRetired
+		m.PaidToUtility = cappedValue(satAdd(m.ShortfallWh, m.GridImportWh), st.GridPricePerKWh)
+		m.ReceivedFromUtility = cappedValue(satAdd(m.GridExportWh, m.UnusedWh), st.FeedInPerKWh)
 	}
 }
 

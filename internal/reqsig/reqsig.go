@@ -15,6 +15,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -47,6 +48,25 @@ const (
 	HeaderNonce     = "X-Gridledger-Nonce"
 	HeaderSignature = "X-Gridledger-Signature"
 )
+
+// SetHeaders puts a signature in a request's headers.
+func SetHeaders(h http.Header, a Auth) {
+	h.Set(HeaderSigner, a.Signer)
+	h.Set(HeaderTime, strconv.FormatInt(a.Unix, 10))
+	h.Set(HeaderNonce, a.Nonce)
+	h.Set(HeaderSignature, base64.StdEncoding.EncodeToString(a.Sig))
+}
+
+// FromHeaders reads the signature in a request's headers over method and
+// pathQuery; found is false when the request carries none.
+func FromHeaders(h http.Header, method, pathQuery string) (a Auth, found bool, err error) {
+	signer, sig := h.Get(HeaderSigner), h.Get(HeaderSignature)
+	if signer == "" && sig == "" {
+		return a, false, nil
+	}
+	a, err = Parse(signer, h.Get(HeaderTime), h.Get(HeaderNonce), sig, method, pathQuery)
+	return a, true, err
+}
 
 // SigningBytes are the bytes a request signature covers: the domain, the
 // chain id, the method, the path and query exactly as sent (without the

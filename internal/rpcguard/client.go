@@ -2,10 +2,8 @@ package rpcguard
 
 import (
 	"bytes"
-	"encoding/base64"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -34,10 +32,7 @@ func (s Signer) Sign(r *http.Request, body []byte) error {
 	if err != nil {
 		return err
 	}
-	r.Header.Set(reqsig.HeaderSigner, s.ID)
-	r.Header.Set(reqsig.HeaderTime, strconv.FormatInt(a.Unix, 10))
-	r.Header.Set(reqsig.HeaderNonce, a.Nonce)
-	r.Header.Set(reqsig.HeaderSignature, base64.StdEncoding.EncodeToString(a.Sig))
+	reqsig.SetHeaders(r.Header, a)
 	return nil
 }
 

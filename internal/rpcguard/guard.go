@@ -179,8 +179,7 @@ func SignedTarget(requestURI string, body []byte) string {
 
 func (g *guard) authenticate(r *http.Request, body []byte) (contract.Participant, error) {
 	var none contract.Participant
-	a, err := reqsig.Parse(r.Header.Get(reqsig.HeaderSigner), r.Header.Get(reqsig.HeaderTime), r.Header.Get(reqsig.HeaderNonce),
-		r.Header.Get(reqsig.HeaderSignature), r.Method, SignedTarget(r.URL.RequestURI(), body))
+	a, _, err := reqsig.FromHeaders(r.Header, r.Method, SignedTarget(r.URL.RequestURI(), body))
 	if err != nil {
 		return none, err
 	}
