@@ -204,9 +204,11 @@ func (a *App) checkAccount(tx *contract.Tx) ([]byte, error) {
 		return nil, fmt.Errorf("%w: signer %q", contract.ErrUnknownParticipant, tx.Signer)
 	case acc.Suspended:
 		return nil, fmt.Errorf("%w: %q", contract.ErrSuspended, tx.Signer)
-	case tx.Nonce <= acc.Nonce:
-		return nil, fmt.Errorf("%w: nonce %d, last used %d", contract.ErrReplay, tx.Nonce, acc.Nonce)
-	case !tx.Verify(acc.PubKey):
+	}
+	if err := acc.CheckReplay(tx); err != nil {
+		return nil, err
+	}
+	if !tx.Verify(acc.PubKey) {
 		return nil, fmt.Errorf("%w: not signed by %q's key", contract.ErrBadSignature, tx.Signer)
 	}
 	return acc.PubKey, nil

@@ -22,8 +22,8 @@ type Client struct {
 	RPC     *rpchttp.HTTP
 	ChainID string
 
-	mu     sync.Mutex
-	nonces map[string]uint64 // last nonce this client used per signer
+	mu   sync.Mutex
+	seqs map[string]signerSeq // per signer: its registration and the last nonce this client used
 }
 
 // Dial connects to a node's RPC address (tcp://host:port or http://…).
@@ -43,7 +43,7 @@ func NewClient(rpc *rpchttp.HTTP) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node at %s: %w", rpc.Remote(), err)
 	}
-	return &Client{RPC: rpc, ChainID: st.NodeInfo.Network, nonces: map[string]uint64{}}, nil
+	return &Client{RPC: rpc, ChainID: st.NodeInfo.Network, seqs: map[string]signerSeq{}}, nil
 }
 
 // TxError is a transaction the ledger refused, with its stable code.
@@ -89,26 +89,33 @@ func (c *Client) Query(ctx context.Context, path string, v any) error {
 	return json.Unmarshal(res.Response.Value, v)
 }
 
-// NextNonce is the nonce to sign signer's next transaction with: one past
-// the last this client used, or on first use one past what the ledger
-// committed. Nonces need only grow, so gaps left by refused transactions
-// do no harm.
-func (c *Client) NextNonce(ctx context.Context, signer string) (uint64, error) {
+// signerSeq is what a signer's next transaction must carry besides its
+// message: the height it was registered at and a nonce past the last.
+type signerSeq struct {
+	registered int64
+	nonce      uint64
+}
+
+// next is signer's registration height and the nonce to sign its next
+// transaction with: one past the last this client used, or on first use
+// one past what the ledger committed. Nonces need only grow, so gaps
+// left by refused transactions do no harm.
+func (c *Client) next(ctx context.Context, signer string) (signerSeq, error) {
 	c.mu.Lock()
-	last, ok := c.nonces[signer]
+	seq, ok := c.seqs[signer]
 	c.mu.Unlock()
 	if !ok {
 		var p contract.Participant
 		if err := c.Query(ctx, "/participants/"+signer, &p); err != nil {
-			return 0, err
+			return signerSeq{}, err
 		}
-		last = p.Nonce
+		seq = signerSeq{registered: p.Registered, nonce: p.Nonce}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n := max(last, c.nonces[signer]) + 1
-	c.nonces[signer] = n
-	return n, nil
+	seq.nonce = max(seq.nonce, c.seqs[signer].nonce) + 1
+	c.seqs[signer] = seq
+	return seq, nil
 }
 
 // forget drops the local nonce of a signer after a replay refusal, so the
@@ -118,7 +125,7 @@ func (c *Client) forget(err error) {
 	var te *TxError
 	if errors.As(err, &te) && te.Code == contract.CodeReplay {
 		c.mu.Lock()
-		clear(c.nonces)
+		clear(c.seqs)
 		c.mu.Unlock()
 	}
 }
@@ -126,14 +133,11 @@ func (c *Client) forget(err error) {
 // Sign signs msg as k with the next nonce; typ may be "" for the message's
 // usual type.
 func (c *Client) Sign(ctx context.Context, k Key, typ string, msg contract.Msg) ([]byte, error) {
-	n, err := c.NextNonce(ctx, k.ID)
+	seq, err := c.next(ctx, k.ID)
 	if err != nil {
 		return nil, err
 	}
-	if typ == "" {
-		typ = contract.TypeOf(msg)
-	}
-	return contract.SignType(k.PrivKey, c.ChainID, k.ID, n, typ, msg)
+	return contract.SignBody(k.PrivKey, contract.Body{ChainID: c.ChainID, Signer: k.ID, Registered: seq.registered, Nonce: seq.nonce, Type: typ}, msg)
 }
 
 // Send signs msg as k and hands it to the mempool, returning once the

@@ -96,7 +96,18 @@ func TestNodeMarketRoundTrip(t *testing.T) {
 	dso, _ := LoadKey(home, "dso")
 	seller, buyer := NewKey("S1", contract.RoleMember), NewKey("B1", contract.RoleMember)
 
+	// S1's key signs before S1 is registered: refused, and refused
+	// again, replayed through the RPC once S1 exists, as bound to no
+	// registration of S1's.
+	early, _ := contract.Sign(seller.PrivKey, "gridledger-test", "S1", 1, &contract.MsgRegisterRES{ID: "S1-PV", Kind: "pv", CapacityW: 8000})
+	var refused *TxError
+	if err := cl.BroadcastSync(context.Background(), early); !errors.As(err, &refused) || refused.Code != contract.CodeUnknownParticipant {
+		t.Fatalf("a transaction of an unregistered signer: got %v, want unknown_participant", err)
+	}
 	submit(t, cl, op, &contract.MsgRegisterParticipant{ID: "S1", Role: contract.RoleMember, NodeType: contract.NodeHousehold, PubKey: seller.PubKey()})
+	if err := cl.BroadcastSync(context.Background(), early); !errors.As(err, &refused) || refused.Code != contract.CodeWrongRegistration {
+		t.Fatalf("a transaction signed before its signer's registration, replayed after: got %v, want wrong_registration", err)
+	}
 	submit(t, cl, op, &contract.MsgRegisterParticipant{ID: "B1", EmailHash: contract.EmailHash([]byte("b1 salt 16 bytes"), "b1@example.org"), Role: contract.RoleMember, NodeType: contract.NodeEVCharging, PubKey: buyer.PubKey()})
 	submit(t, cl, seller, &contract.MsgRegisterRES{ID: "S1-PV", Kind: "pv", CapacityW: 8000})
 	submit(t, cl, dso, &contract.MsgApproveRES{ID: "S1-PV"})
@@ -203,7 +214,8 @@ func TestNodeMarketRoundTrip(t *testing.T) {
 		t.Fatalf("seller balance after restart %d", p.Balance)
 	}
 	// The old nonce is still spent after the restart.
-	old, _ := contract.Sign(buyer.PrivKey, "gridledger-test", "B1", 1, &contract.MsgBid{Listing: target.Start, Wh: 1, PricePerKWh: 1})
+	old, _ := contract.SignBody(buyer.PrivKey, contract.Body{ChainID: "gridledger-test", Signer: "B1", Registered: b1.Registered, Nonce: 1},
+		&contract.MsgBid{Listing: target.Start, Wh: 1, PricePerKWh: 1})
 	if err := cl2.BroadcastSync(ctx, old); !errors.As(err, &te) || te.Code != contract.CodeReplay {
 		t.Fatalf("replayed nonce after restart: %v", err)
 	}

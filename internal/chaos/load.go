@@ -45,7 +45,10 @@ type member struct {
 	key   chain.Key
 	meter chain.Key
 	res   string
-	nonce uint64
+	// registered and nonce are what its next transaction carries:
+	// its registration height and the last nonce it used.
+	registered int64
+	nonce      uint64
 	// Cumulative registers of its meter.
 	importWh, exportWh int64
 }
@@ -96,6 +99,11 @@ func NewLoad(ctx context.Context, net *Network, members int, seed uint64) (*Load
 		if err := submit(op, &contract.MsgRegisterParticipant{ID: id, Role: contract.RoleMember, NodeType: contract.NodeHousehold, PubKey: m.key.PubKey()}); err != nil {
 			return nil, err
 		}
+		var p contract.Participant
+		if err := cl.Query(ctx, "/participants/"+id, &p); err != nil {
+			return nil, err
+		}
+		m.registered = p.Registered
 		if i == members {
 			all[i] = m
 			break
@@ -187,8 +195,13 @@ func (l *Load) order(mt int64) []byte {
 	if m.res != "" {
 		msg = &contract.MsgOffer{Listing: listing, RES: m.res, Wh: wh, PricePerKWh: price}
 	}
+	return m.sign(l.net.ChainID, msg)
+}
+
+// sign signs msg as m with its next nonce.
+func (m *member) sign(chainID string, msg contract.Msg) []byte {
 	m.nonce++
-	tx, err := contract.Sign(m.key.PrivKey, l.net.ChainID, m.key.ID, m.nonce, msg)
+	tx, err := contract.SignBody(m.key.PrivKey, contract.Body{ChainID: chainID, Signer: m.key.ID, Registered: m.registered, Nonce: m.nonce}, msg)
 	if err != nil {
 		panic(err) // our own messages always encode
 	}
@@ -213,12 +226,7 @@ func (l *Load) readings(mt int64) []byte {
 		}
 		msg.Readings = append(msg.Readings, contract.ReadingEntry{Signed: s})
 	}
-	l.reader.nonce++
-	tx, err := contract.Sign(l.reader.key.PrivKey, l.net.ChainID, l.reader.key.ID, l.reader.nonce, &msg)
-	if err != nil {
-		panic(err)
-	}
-	return tx
+	return l.reader.sign(l.net.ChainID, &msg)
 }
 
 // send hands a transaction to an up validator's mempool, trying another

@@ -41,6 +41,7 @@ const (
 	CodeNotInScope
 	CodeUnknownProposal
 	CodeProposalClosed
+	CodeWrongRegistration
 )
 
 // codeInfo is the one table of codes: a stable name and the sentinel error.
@@ -78,6 +79,7 @@ var codeInfo = []struct {
 	CodeNotInScope:         {"not_in_scope", errors.New("not in the demand-response request's feeder or targets")},
 	CodeUnknownProposal:    {"unknown_proposal", errors.New("unknown governance proposal")},
 	CodeProposalClosed:     {"proposal_closed", errors.New("the proposal is no longer open for votes")},
+	CodeWrongRegistration:  {"wrong_registration", errors.New("transaction is bound to another registration of its signer")},
 }
 
 // Sentinel errors, one per code, for errors.Is.
@@ -111,6 +113,7 @@ var (
 	ErrNotInScope         = codeInfo[CodeNotInScope].err
 	ErrUnknownProposal    = codeInfo[CodeUnknownProposal].err
 	ErrProposalClosed     = codeInfo[CodeProposalClosed].err
+	ErrWrongRegistration  = codeInfo[CodeWrongRegistration].err
 )
 
 // Name is the code's stable name, e.g. "insufficient_funds".

@@ -25,8 +25,8 @@ func (s *State) deliver(tx *Tx, verifiedKey []byte, verified bool) TxResult {
 	if !(verified && string(verifiedKey) == string(signer.PubKey)) && !tx.Verify(signer.PubKey) {
 		return fail(errf(ErrBadSignature, "not signed by %q's key", tx.Signer))
 	}
-	if tx.Nonce <= signer.Nonce {
-		return fail(errf(ErrReplay, "nonce %d, last used %d", tx.Nonce, signer.Nonce))
+	if err := signer.account().CheckReplay(tx); err != nil {
+		return fail(err)
 	}
 	s.touch(keyParticipant(signer.ID), signer, true)
 	signer.Nonce = tx.Nonce
@@ -124,7 +124,7 @@ func (s *State) registerParticipant(signer *Participant, m *MsgRegisterParticipa
 	if m.Role == RoleValidator {
 		return nil, errf(ErrWrongRole, "validators join by a governance proposal (%s), not by the operator", ActionAddValidator)
 	}
-	p := &Participant{ID: m.ID, EmailHash: m.EmailHash, Role: m.Role, NodeType: m.NodeType, PubKey: m.PubKey, Feeder: m.Feeder}
+	p := &Participant{ID: m.ID, EmailHash: m.EmailHash, Role: m.Role, NodeType: m.NodeType, PubKey: m.PubKey, Feeder: m.Feeder, Registered: s.height}
 	s.participants[p.ID] = p
 	s.touch(keyParticipant(p.ID), p, false)
 	return []Event{event("participant_registered", "id", p.ID, "role", string(p.Role), "node_type", string(p.NodeType))}, nil

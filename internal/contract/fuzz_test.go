@@ -222,6 +222,7 @@ func FuzzReadings(f *testing.F) {
 	w.meterOwnKey("m-carol", "carol", "")
 	w.ok("operator", &contract.MsgSetSuspended{ID: "carol"})
 	entries, height, mt := w.entries(), w.height, w.mt
+	registered := map[string]int64{"dave": w.p("dave").Registered}
 	seqs := map[string]uint64{}
 	for _, m := range w.s.Meters() {
 		if m.Last != nil {
@@ -296,10 +297,7 @@ func FuzzReadings(f *testing.F) {
 		case mode&8 != 0:
 			signer = "dave"
 		}
-		tx, err := contract.Sign(keyOf(signer), testChain, signer, 1000, msg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tx := signBodyTx(t, keyOf(signer), contract.Body{ChainID: testChain, Signer: signer, Registered: registered[signer], Nonce: 1000, Type: contract.TypeReadings}, msg)
 		before, beforeInfo, beforeMeters := s.Participants(), s.Info(), s.Meters()
 		s.BeginBlock(height+1, (mt+1)*ns)
 		res := s.DeliverTx(tx)

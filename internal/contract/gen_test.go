@@ -33,14 +33,16 @@ const (
 	genMaxTx   = 5
 )
 
+// genesisMembers are members from genesis; m4 and m5 may be registered
+// later.
+var genesisMembers = []string{"m0", "m1", "m2", "m3"}
+
 func genGenesis() contract.Genesis {
 	p := contract.DefaultParams()
 	p.HorizonIntervals = genHorizon
 	p.MaxTxPerInterval = genMaxTx
 	g := contract.Genesis{Params: p, TimeScale: 1, Participants: genesisParticipants()}
-	// m0..m3 are members from genesis; m4 and m5 may be registered later.
-	for i := range 4 {
-		id := fmt.Sprintf("m%d", i)
+	for _, id := range genesisMembers {
 		g.Participants = append(g.Participants, contract.Participant{
 			ID: id, Role: contract.RoleMember, NodeType: contract.NodeHousehold, PubKey: pubOf(id)})
 	}
@@ -55,10 +57,12 @@ type genTx struct {
 	chain  string // chain id signed for
 	signer string // claimed signer
 	keyID  string // id whose key signed
-	nonce  uint64
-	typ    string
-	msg    contract.Msg
-	what   string // for failure messages
+	// registered is the signer's registration height the tx is bound to.
+	registered int64
+	nonce      uint64
+	typ        string
+	msg        contract.Msg
+	what       string // for failure messages
 	// readings is the intent behind each entry of a MsgReadings.
 	readings []genReading
 }
@@ -103,10 +107,14 @@ type genRES struct {
 }
 
 type gen struct {
-	t       testing.TB
-	rng     *rand.Rand
-	mt      int64
-	nonce   map[string]uint64
+	t     testing.TB
+	rng   *rand.Rand
+	mt    int64
+	nonce map[string]uint64
+	// regAt is the height of the block each id's registration went out
+	// in, as far as the generator knows (0 for the genesis's): what its
+	// transactions are signed for.
+	regAt   map[string]int64
 	members []string
 	ghosts  []string
 	res     []genRES
@@ -137,6 +145,7 @@ func newGen(t testing.TB, seed uint64) *gen {
 		rng:     rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		mt:      T0,
 		nonce:   map[string]uint64{},
+		regAt:   map[string]int64{},
 		ghosts:  []string{"ghost0", "ghost1"},
 		params:  genGenesis().Params,
 		meterBy: map[string]*genMeter{},
@@ -153,10 +162,16 @@ func (g *gen) pick(ids []string) string { return ids[g.rng.IntN(len(ids))] }
 // sign signs msg as signer with keyID's key at the signer's next nonce.
 func (g *gen) sign(signer, keyID, chain, typ string, msg contract.Msg, what string) genTx {
 	g.nonce[signer]++
-	n := g.nonce[signer]
+	return g.signAt(signer, keyID, chain, g.nonce[signer], typ, msg, what)
+}
+
+// signAt signs msg as signer with keyID's key at nonce n, for the
+// signer's registration as the generator knows it.
+func (g *gen) signAt(signer, keyID, chain string, n uint64, typ string, msg contract.Msg, what string) genTx {
+	reg := g.regAt[signer]
 	return genTx{
-		raw:   signTx(g.t, keyOf(keyID), chain, signer, n, typ, msg),
-		chain: chain, signer: signer, keyID: keyID, nonce: n, typ: typ, msg: msg, what: what,
+		raw:   signBodyTx(g.t, keyOf(keyID), contract.Body{ChainID: chain, Signer: signer, Registered: reg, Nonce: n, Type: typ}, msg),
+		chain: chain, signer: signer, keyID: keyID, registered: reg, nonce: n, typ: typ, msg: msg, what: what,
 	}
 }
 
@@ -258,7 +273,11 @@ func (g *gen) tx() genTx {
 			signer = g.pick(g.members)
 		}
 		id := g.pick(g.members)
-		return g.signed(signer, registerMsg(id, contract.RoleMember, contract.NodeHousehold), "register")
+		tx := g.signed(signer, registerMsg(id, contract.RoleMember, contract.NodeHousehold), "register")
+		if _, known := g.regAt[id]; !known && signer == "operator" && !slices.Contains(genesisMembers, id) {
+			g.regAt[id] = int64(g.blocks) // this block's height
+		}
+		return tx
 	case r < 21:
 		signer := g.pick(g.members)
 		if g.busy {
@@ -425,11 +444,7 @@ func (g *gen) tx() genTx {
 			return g.junk()
 		}
 		n := 1 + g.rng.Uint64N(last)
-		msg := g.bidMsg()
-		return genTx{
-			raw:   signTx(g.t, keyOf(signer), testChain, signer, n, contract.TypeBid, msg),
-			chain: testChain, signer: signer, keyID: signer, nonce: n, typ: contract.TypeBid, msg: msg, what: "stale nonce",
-		}
+		return g.signAt(signer, signer, testChain, n, contract.TypeBid, g.bidMsg(), "stale nonce")
 	}
 }
 

@@ -202,7 +202,7 @@ func (s *State) tally(p *Proposal) []Event {
 		v := *p.Validator
 		s.validators[hex.EncodeToString(v.PubKey)] = &v
 		s.touch(keyValidator(v.PubKey), &v, false)
-		np := &Participant{ID: v.Name, Role: RoleValidator, PubKey: v.PubKey}
+		np := &Participant{ID: v.Name, Role: RoleValidator, PubKey: v.PubKey, Registered: s.height}
 		s.participants[np.ID] = np
 		s.touch(keyParticipant(np.ID), np, false)
 		s.valUpdates = append(s.valUpdates, ValidatorUpdate{PubKey: v.PubKey, Power: v.Power})

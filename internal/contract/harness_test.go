@@ -60,9 +60,16 @@ func pubOf(id string) []byte { return keyOf(id).PubKey().Bytes() }
 // signTx signs a message as signer with key, for chain, at nonce.
 func signTx(t testing.TB, key ed25519.PrivKey, chain, signer string, nonce uint64, typ string, msg contract.Msg) []byte {
 	t.Helper()
-	raw, err := contract.SignType(key, chain, signer, nonce, typ, msg)
+	return signBodyTx(t, key, contract.Body{ChainID: chain, Signer: signer, Nonce: nonce, Type: typ}, msg)
+}
+
+// signBodyTx signs msg under b (for a participant registered after the
+// genesis: b.Registered).
+func signBodyTx(t testing.TB, key ed25519.PrivKey, b contract.Body, msg contract.Msg) []byte {
+	t.Helper()
+	raw, err := contract.SignBody(key, b, msg)
 	if err != nil {
-		t.Fatalf("sign %s: %v", typ, err)
+		t.Fatalf("sign %s: %v", b.Type, err)
 	}
 	return raw
 }
@@ -178,21 +185,32 @@ func (h *harness) block(txs ...[]byte) []contract.TxResult {
 	return h.blockAt(h.mt+1, txs...)
 }
 
-// tx signs msg as signer with the signer's next nonce.
+// tx signs msg as signer with the signer's next nonce, for its
+// registration as the state has it now.
 func (h *harness) tx(signer string, msg contract.Msg) []byte {
 	h.t.Helper()
-	h.nonces[signer]++
-	raw, err := contract.Sign(keyOf(signer), testChain, signer, h.nonces[signer], msg)
-	if err != nil {
-		h.t.Fatalf("sign: %v", err)
-	}
-	return raw
+	return h.txType(signer, "", msg)
 }
 
 func (h *harness) txType(signer, typ string, msg contract.Msg) []byte {
 	h.t.Helper()
 	h.nonces[signer]++
-	return signTx(h.t, keyOf(signer), testChain, signer, h.nonces[signer], typ, msg)
+	return h.sign(keyOf(signer), testChain, signer, h.nonces[signer], typ, msg)
+}
+
+// sign signs msg with key as signer at nonce, bound to the signer's
+// registration as the state has it now (none for an unknown signer).
+func (h *harness) sign(key ed25519.PrivKey, chain, signer string, nonce uint64, typ string, msg contract.Msg) []byte {
+	h.t.Helper()
+	b := contract.Body{ChainID: chain, Signer: signer, Nonce: nonce, Type: typ}
+	if raw, err := h.s.Query("/participants/" + signer); err == nil {
+		var p contract.Participant
+		if err := json.Unmarshal(raw, &p); err != nil {
+			h.t.Fatal(err)
+		}
+		b.Registered = p.Registered
+	}
+	return signBodyTx(h.t, key, b, msg)
 }
 
 // lastOrder is the id of the order the signer's last signed tx would create.

@@ -44,7 +44,7 @@ func TestMetamorphic(t *testing.T) {
 	want := []string{"reading/ok/device", "reading/ok/gateway", "reading/gap", "reading/second_in_interval", "reading/stale_settled",
 		"settle", "settle/missing", "settle/no_utility", "settle/debt", "settle/debt_paid", "settle/minted", "settle/delivered",
 		"settle/shortfall", "settle/unused", "settle/grid_import", "settle/buyer_exported", "settle/self_retired", "settle/grid_export",
-		"settle/pool"}
+		"settle/pool", "tx/wrong_registration"}
 	for _, c := range contract.Codes() {
 		switch c.Code {
 		case contract.CodeMalformed, contract.CodeUnknownMeter, contract.CodeSuspended, contract.CodeBadSignature, contract.CodeReplay,
@@ -85,7 +85,9 @@ func runMetamorphic(t *testing.T, seed uint64, nTx int, seen map[string]int) {
 
 		model.begin(height, b.mt)
 		for i, tx := range b.txs {
-			if code := model.deliver(tx); code != resA[i].Code {
+			code := model.deliver(tx)
+			model.seen["tx/"+code.Name()]++
+			if code != resA[i].Code {
 				t.Fatalf("block %d tx %d (%s by %s, nonce %d): state %s (%s), model %s",
 					height, i, tx.what, tx.signer, tx.nonce, resA[i].Code.Name(), resA[i].Log, code.Name())
 			}
@@ -211,6 +213,7 @@ type refModel struct {
 type refPart struct {
 	role            contract.Role
 	key             string // id whose key the participant registered
+	registered      int64  // height of its registration
 	nonce           uint64
 	suspended       bool
 	balance, escrow int64
@@ -398,6 +401,9 @@ func (m *refModel) deliver(tx genTx) contract.Code {
 	if tx.keyID != p.key {
 		return contract.CodeBadSignature
 	}
+	if tx.registered != p.registered {
+		return contract.CodeWrongRegistration
+	}
 	if tx.nonce <= p.nonce {
 		return contract.CodeReplay
 	}
@@ -427,7 +433,7 @@ func (m *refModel) apply(tx genTx, p *refPart) contract.Code {
 		case m.parts[msg.ID] != nil:
 			return contract.CodeDuplicate
 		}
-		m.parts[msg.ID] = &refPart{role: msg.Role, key: msg.ID}
+		m.parts[msg.ID] = &refPart{role: msg.Role, key: msg.ID, registered: m.height}
 	case *contract.MsgSetSuspended:
 		suspend := tx.typ == contract.TypeSuspendParticipant
 		target := m.parts[msg.ID]
@@ -632,7 +638,7 @@ func (m *refModel) compare(t *testing.T, s *contract.State, height int64) {
 	}
 	for _, p := range parts {
 		r := m.parts[p.ID]
-		if r == nil || p.Balance != r.balance || p.Escrow != r.escrow || p.Nonce != r.nonce || p.Suspended != r.suspended ||
+		if r == nil || p.Balance != r.balance || p.Escrow != r.escrow || p.Nonce != r.nonce || p.Registered != r.registered || p.Suspended != r.suspended ||
 			!maps.Equal(p.Owes, r.owes) {
 			fail("%s: state %+v, model %+v", p.ID, p, r)
 		}

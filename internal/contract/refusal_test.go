@@ -225,7 +225,7 @@ func TestRefusedTxChangesNothingButTheNonce(t *testing.T) {
 				t.Fatalf("writes %v, want only p/%s = %s", h.last.Writes, c.signer, wantValue)
 			}
 			// The mempool hears of the spent nonce.
-			wantAccount := []contract.Account{{ID: want.ID, PubKey: want.PubKey, Nonce: nonce, Suspended: want.Suspended}}
+			wantAccount := []contract.Account{{ID: want.ID, PubKey: want.PubKey, Registered: want.Registered, Nonce: nonce, Suspended: want.Suspended}}
 			if !reflect.DeepEqual(h.last.Accounts, wantAccount) {
 				t.Errorf("accounts %+v, want %+v", h.last.Accounts, wantAccount)
 			}
@@ -272,13 +272,13 @@ func TestRefusedBeforeTheNonceChangesNothing(t *testing.T) {
 		code contract.Code
 	}{
 		"malformed":        {[]byte("\x01not a transaction"), contract.CodeMalformed},
-		"bad quantity":     {signTx(t, keyOf("bob"), testChain, "bob", next, contract.TypeBid, &contract.MsgBid{Listing: at(3, 0), Wh: 0, PricePerKWh: 1}), contract.CodeBadQuantity},
-		"wrong chain":      {signTx(t, keyOf("bob"), "other-community", "bob", next, contract.TypeBid, bid), contract.CodeWrongChain},
-		"unknown signer":   {signTx(t, keyOf("ghost"), testChain, "ghost", 1, contract.TypeBid, bid), contract.CodeUnknownParticipant},
-		"bad signature":    {signTx(t, keyOf("alice"), testChain, "bob", next, contract.TypeBid, bid), contract.CodeBadSignature},
+		"bad quantity":     {h.sign(keyOf("bob"), testChain, "bob", next, contract.TypeBid, &contract.MsgBid{Listing: at(3, 0), Wh: 0, PricePerKWh: 1}), contract.CodeBadQuantity},
+		"wrong chain":      {h.sign(keyOf("bob"), "other-community", "bob", next, contract.TypeBid, bid), contract.CodeWrongChain},
+		"unknown signer":   {h.sign(keyOf("ghost"), testChain, "ghost", 1, contract.TypeBid, bid), contract.CodeUnknownParticipant},
+		"bad signature":    {h.sign(keyOf("alice"), testChain, "bob", next, contract.TypeBid, bid), contract.CodeBadSignature},
 		"replay":           {old, contract.CodeReplay},
-		"stale nonce":      {signTx(t, keyOf("bob"), testChain, "bob", 1, contract.TypeBid, bid), contract.CodeReplay},
-		"suspended forger": {signTx(t, keyOf("alice"), testChain, "dave", 99, contract.TypeBid, bid), contract.CodeBadSignature},
+		"stale nonce":      {h.sign(keyOf("bob"), testChain, "bob", 1, contract.TypeBid, bid), contract.CodeReplay},
+		"suspended forger": {h.sign(keyOf("alice"), testChain, "dave", 99, contract.TypeBid, bid), contract.CodeBadSignature},
 	}
 	for name, c := range cases {
 		before := h.snapshot()
@@ -293,7 +293,7 @@ func TestRefusedBeforeTheNonceChangesNothing(t *testing.T) {
 		}
 	}
 	// bob's next nonce is still free for a genuine transaction.
-	h.do(contract.CodeOK, signTx(t, keyOf("bob"), testChain, "bob", next, contract.TypeBid, bid))
+	h.do(contract.CodeOK, h.sign(keyOf("bob"), testChain, "bob", next, contract.TypeBid, bid))
 }
 
 // The most targets a DR request may name, with the longest ids, fit a

@@ -2,13 +2,17 @@ package contract_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/cometbft/cometbft/crypto/ed25519"
 
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/market"
@@ -805,7 +809,7 @@ func TestRateLimitPerMemberPerInterval(t *testing.T) {
 	}
 	// A replay and a forgery are refused for what they are, before the
 	// limit is looked at, and do not count.
-	forged := signTx(t, keyOf("bob"), testChain, "alice", 10, contract.TypeBid, &contract.MsgBid{Listing: l, Wh: 1, PricePerKWh: 1})
+	forged := h.sign(keyOf("bob"), testChain, "alice", 10, contract.TypeBid, &contract.MsgBid{Listing: l, Wh: 1, PricePerKWh: 1})
 	expectCodes(t, h.block(first, forged), contract.CodeReplay, contract.CodeBadSignature)
 	// bob's unfunded bids are refused but count: the fourth hits the limit.
 	expectCodes(t, h.block(bid("bob"), bid("bob"), bid("bob"), bid("bob")),
@@ -832,8 +836,8 @@ func TestBadSignatureIsRefused(t *testing.T) {
 	h.issue("bob", unit)
 	msg := &contract.MsgBid{Listing: at(2, 0), Wh: 1000, PricePerKWh: 50_000}
 	n := h.nonces["alice"] + 1
-	forged := signTx(t, keyOf("bob"), testChain, "alice", n, contract.TypeBid, msg)
-	genuine := signTx(t, keyOf("alice"), testChain, "alice", n, contract.TypeBid, msg)
+	forged := h.sign(keyOf("bob"), testChain, "alice", n, contract.TypeBid, msg)
+	genuine := h.sign(keyOf("alice"), testChain, "alice", n, contract.TypeBid, msg)
 	badSig := bytes.Clone(genuine)
 	badSig[10] ^= 1
 	// Altering the body after signing: 1000 Wh becomes 9000 Wh.
@@ -854,7 +858,7 @@ func TestBadSignatureIsRefused(t *testing.T) {
 	// telling them apart.
 	h.nonces["alice"] = n
 	bobBid := h.tx("bob", msg)
-	forged2 := signTx(t, keyOf("bob"), testChain, "alice", n+1, contract.TypeBid, msg)
+	forged2 := h.sign(keyOf("bob"), testChain, "alice", n+1, contract.TypeBid, msg)
 	expectCodes(t, h.block(genuine, forged2, bobBid), contract.CodeOK, contract.CodeBadSignature, contract.CodeOK)
 	h.wallet("alice", 950_000_000, 50_000_000)
 	h.wallet("bob", 950_000_000, 50_000_000)
@@ -873,11 +877,11 @@ func TestReplayIsRefused(t *testing.T) {
 	twice := h.tx("alice", msg)
 	expectCodes(t, h.block(twice, twice), contract.CodeOK, contract.CodeReplay)
 	last := h.nonces["alice"]
-	h.do(contract.CodeReplay, signTx(t, keyOf("alice"), testChain, "alice", 1, contract.TypeBid, msg))
-	h.do(contract.CodeReplay, signTx(t, keyOf("alice"), testChain, "alice", last, contract.TypeBid, msg))
+	h.do(contract.CodeReplay, h.sign(keyOf("alice"), testChain, "alice", 1, contract.TypeBid, msg))
+	h.do(contract.CodeReplay, h.sign(keyOf("alice"), testChain, "alice", last, contract.TypeBid, msg))
 	// Nonces may skip ahead; what was skipped is then spent.
-	h.do(contract.CodeOK, signTx(t, keyOf("alice"), testChain, "alice", last+10, contract.TypeBid, msg))
-	h.do(contract.CodeReplay, signTx(t, keyOf("alice"), testChain, "alice", last+5, contract.TypeBid, msg))
+	h.do(contract.CodeOK, h.sign(keyOf("alice"), testChain, "alice", last+10, contract.TypeBid, msg))
+	h.do(contract.CodeReplay, h.sign(keyOf("alice"), testChain, "alice", last+5, contract.TypeBid, msg))
 	if p := h.p("alice"); p.Nonce != last+10 {
 		t.Errorf("nonce %d, want %d", p.Nonce, last+10)
 	}
@@ -891,20 +895,21 @@ func TestWrongChainIsRefused(t *testing.T) {
 	h.members("alice")
 	msg := &contract.MsgRegisterRES{ID: "pv-alice", Kind: "PV", CapacityW: 5000}
 	n := h.nonces["alice"] + 1
-	h.do(contract.CodeWrongChain, signTx(t, keyOf("alice"), "other-community", "alice", n, contract.TypeRegisterRES, msg))
+	h.do(contract.CodeWrongChain, h.sign(keyOf("alice"), "other-community", "alice", n, contract.TypeRegisterRES, msg))
 	if p := h.p("alice"); p.Nonce != n-1 {
 		t.Errorf("nonce %d spent by another chain's tx", p.Nonce)
 	}
 	if len(h.s.RESList()) != 0 {
 		t.Error("RES registered")
 	}
-	h.do(contract.CodeOK, signTx(t, keyOf("alice"), testChain, "alice", n, contract.TypeRegisterRES, msg))
+	h.do(contract.CodeOK, h.sign(keyOf("alice"), testChain, "alice", n, contract.TypeRegisterRES, msg))
 }
 
 // Only registered participants sign transactions. An unknown signer has no
-// nonce to spend, so its refused bytes stay valid: once the operator
-// registers that id with that key, they go through (a limitation: nothing
-// on the ledger can mark them used without letting strangers create state).
+// nonce to spend, so its refused bytes stay in the block for anyone to
+// replay; but they were signed before the registration, so they name no
+// registration height (or a wrong one) and stay refused once the operator
+// registers that id with that key, without changing anything.
 func TestUnknownSignerIsRefused(t *testing.T) {
 	h := newHarness(t)
 	before := h.snapshot()
@@ -915,10 +920,25 @@ func TestUnknownSignerIsRefused(t *testing.T) {
 	if !reflect.DeepEqual(before.participants, after.participants) || !bytes.Equal(before.hash, after.hash) {
 		t.Error("state changed")
 	}
-	early := signTx(t, keyOf("ghost"), testChain, "ghost", 1, contract.TypeRegisterRES, &contract.MsgRegisterRES{ID: "pv-ghost", Kind: "PV", CapacityW: 5000})
+	res := &contract.MsgRegisterRES{ID: "pv-ghost", Kind: "PV", CapacityW: 5000}
+	early := h.sign(keyOf("ghost"), testChain, "ghost", 1, contract.TypeRegisterRES, res)
+	// A guess of the height it would be registered at, signed early too,
+	// that missed by a block.
+	guess := signBodyTx(t, keyOf("ghost"), contract.Body{ChainID: testChain, Signer: "ghost", Registered: h.height + 1, Nonce: 1, Type: contract.TypeRegisterRES}, res)
 	h.do(contract.CodeUnknownParticipant, early)
 	h.ok("operator", registerMsg("ghost", contract.RoleMember, contract.NodeHousehold))
-	h.do(contract.CodeOK, early)
+	registered := h.p("ghost")
+	if registered.Registered != h.height || registered.Nonce != 0 {
+		t.Fatalf("ghost registered %+v, want at height %d with no nonce used", registered, h.height)
+	}
+	before = h.snapshot()
+	expectCodes(t, h.block(early, guess), contract.CodeWrongRegistration, contract.CodeWrongRegistration)
+	if after := h.snapshot(); !reflect.DeepEqual(before.participants, after.participants) || !bytes.Equal(before.hash, after.hash) {
+		t.Error("a transaction signed before the registration changed the state")
+	}
+	// Signed now, for this registration, the same message goes through
+	// at the same nonce.
+	h.do(contract.CodeOK, h.sign(keyOf("ghost"), testChain, "ghost", 1, contract.TypeRegisterRES, res))
 }
 
 // "A member may not bid and offer in the same listing" (market.ErrBothSides
@@ -1246,15 +1266,15 @@ func TestCodesAreStable(t *testing.T) {
 		"unknown_order", "bad_params", "wrong_chain", "not_owner",
 		"unknown_meter", "reading_from_future", "registers_backwards", "stale_reading",
 		"plan_frozen", "no_plan", "unknown_dr_request", "not_in_scope",
-		"unknown_proposal", "proposal_closed",
+		"unknown_proposal", "proposal_closed", "wrong_registration",
 	}
 	for n, name := range want {
 		if got := contract.Code(n).Name(); got != name {
 			t.Errorf("code %d is %q, want %q", n, got, name)
 		}
 	}
-	if got := contract.Code(len(want)).Name(); got != "code_30" {
-		t.Errorf("code 30 is %q", got)
+	if got := contract.Code(len(want)).Name(); got != "code_31" {
+		t.Errorf("code 31 is %q", got)
 	}
 	codes := contract.Codes()
 	if len(codes) != len(want)-1 {
@@ -1271,5 +1291,49 @@ func TestCodesAreStable(t *testing.T) {
 	if contract.CodeOf(nil) != contract.CodeOK || contract.CodeOf(errors.New("other")) != contract.CodeMalformed ||
 		contract.CodeOf(fmt.Errorf("x: %w", contract.ErrGateClosed)) != contract.CodeGateClosed {
 		t.Error("CodeOf")
+	}
+}
+
+// The dashboard signs transactions itself (web/src/sign.js), checked
+// against web/tests/fixtures.json; every transaction there must be what
+// SignBody makes of its fields, so the two signers agree byte for byte,
+// the registration height included.
+func TestWebTxFixturesAreTheGoSignature(t *testing.T) {
+	raw, err := os.ReadFile("../../web/tests/fixtures.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fx struct {
+		ChainID string `json:"chain_id"`
+		KeyFile struct {
+			ID      string `json:"id"`
+			PrivKey []byte `json:"priv_key"`
+		} `json:"key_file"`
+		Txs []struct {
+			Type       string `json:"type"`
+			Registered int64  `json:"registered"`
+			Nonce      uint64 `json:"nonce"`
+			Tx         []byte `json:"tx"`
+		} `json:"txs"`
+	}
+	if err := json.Unmarshal(raw, &fx); err != nil {
+		t.Fatal(err)
+	}
+	registered := 0
+	for _, c := range fx.Txs {
+		tx, err := contract.DecodeTx(c.Tx)
+		if err != nil {
+			t.Fatalf("%s nonce %d: %v", c.Type, c.Nonce, err)
+		}
+		b := contract.Body{ChainID: fx.ChainID, Signer: fx.KeyFile.ID, Registered: c.Registered, Nonce: c.Nonce, Type: c.Type}
+		if again := signBodyTx(t, ed25519.PrivKey(fx.KeyFile.PrivKey), b, tx.Message); !bytes.Equal(again, c.Tx) {
+			t.Errorf("%s nonce %d: the fixture is not SignBody's\n%s\n%s", c.Type, c.Nonce, c.Tx, again)
+		}
+		if c.Registered != 0 {
+			registered++
+		}
+	}
+	if registered == 0 {
+		t.Error("no fixture is signed for a registration after the genesis")
 	}
 }

@@ -25,6 +25,11 @@ type Participant struct {
 	PubKey    []byte   `json:"pub_key"`
 	Feeder    string   `json:"feeder,omitempty"`
 	Suspended bool     `json:"suspended"`
+	// Registered is the height of the block that registered the
+	// participant, 0 for those in the genesis. Every transaction it signs
+	// names this height (Body.Registered), which binds the transaction to
+	// this registration: nothing its key signed before could be replayed.
+	Registered int64 `json:"registered,omitempty"`
 	// Nonce is the last nonce accepted from this participant.
 	Nonce uint64 `json:"nonce"`
 	// Balance is spendable money; Escrow is money locked in open bids.
@@ -319,10 +324,11 @@ func (s *State) remove(key string, obj any) {
 // Account is what the mempool needs to know of a participant to check a
 // transaction's signature and nonce without touching the state.
 type Account struct {
-	ID        string
-	PubKey    []byte
-	Nonce     uint64
-	Suspended bool
+	ID         string
+	PubKey     []byte
+	Registered int64
+	Nonce      uint64
+	Suspended  bool
 }
 
 // Commitment is what a block leaves behind: the app hash, the entries to
@@ -366,8 +372,24 @@ func (s *State) commit() Commitment {
 	return c
 }
 
+// CheckReplay refuses a transaction that this account cannot have signed
+// for the first time now: one bound to another registration of its id
+// (signed before the account existed, when its signer could not know the
+// height it would be registered at) or one whose nonce is not past the
+// last the account used.
+func (a Account) CheckReplay(tx *Tx) error {
+	if tx.Registered != a.Registered {
+		return errf(ErrWrongRegistration, "signed for %q registered at height %d, but it was registered at height %d: a transaction signed before its signer's registration is never valid",
+			a.ID, tx.Registered, a.Registered)
+	}
+	if tx.Nonce <= a.Nonce {
+		return errf(ErrReplay, "nonce %d, last used %d", tx.Nonce, a.Nonce)
+	}
+	return nil
+}
+
 func (p *Participant) account() Account {
-	return Account{ID: p.ID, PubKey: p.PubKey, Nonce: p.Nonce, Suspended: p.Suspended}
+	return Account{ID: p.ID, PubKey: p.PubKey, Registered: p.Registered, Nonce: p.Nonce, Suspended: p.Suspended}
 }
 
 // Accounts lists every participant's mempool view, sorted by id.
@@ -404,7 +426,7 @@ func NewGenesis(chainID string, g Genesis, genesisTimeNs int64) (*State, Commitm
 	s.touch(keyParams, &s.params, false)
 	for _, p := range g.Participants {
 		p := p
-		p.Nonce, p.Balance, p.Escrow, p.RateCount, p.RateWindow = 0, 0, 0, 0, 0
+		p.Registered, p.Nonce, p.Balance, p.Escrow, p.RateCount, p.RateWindow = 0, 0, 0, 0, 0, 0
 		s.participants[p.ID] = &p
 		s.touch(keyParticipant(p.ID), &p, false)
 	}

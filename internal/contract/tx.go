@@ -55,11 +55,14 @@ const (
 
 // Body is the signed part of a transaction.
 type Body struct {
-	ChainID string          `json:"chain_id"`
-	Signer  string          `json:"signer"`
-	Nonce   uint64          `json:"nonce"`
-	Type    string          `json:"type"`
-	Msg     json.RawMessage `json:"msg"`
+	ChainID string `json:"chain_id"`
+	Signer  string `json:"signer"`
+	// Registered is the height the signer was registered at (Participant.
+	// Registered), left out for the genesis's participants.
+	Registered int64           `json:"registered,omitempty"`
+	Nonce      uint64          `json:"nonce"`
+	Type       string          `json:"type"`
+	Msg        json.RawMessage `json:"msg"`
 }
 
 // Tx is a decoded transaction: the body, its decoded message, and the exact
@@ -633,19 +636,29 @@ func PeekSigner(raw []byte) (signer string, nonce uint64, ok bool) {
 	return b.Signer, b.Nonce, true
 }
 
-// Sign encodes and signs a message. Suspend distinguishes suspend from
-// reinstate for MsgSetSuspended and is ignored otherwise.
+// Sign encodes and signs a message as a participant of the genesis
+// (registered at height 0); SignBody signs for any registration.
 func Sign(key ed25519.PrivKey, chainID, signer string, nonce uint64, msg Msg) ([]byte, error) {
-	return SignType(key, chainID, signer, nonce, typeOf(msg, true), msg)
+	return SignBody(key, Body{ChainID: chainID, Signer: signer, Nonce: nonce}, msg)
 }
 
 // SignType is Sign with the transaction type given explicitly.
 func SignType(key ed25519.PrivKey, chainID, signer string, nonce uint64, typ string, msg Msg) ([]byte, error) {
+	return SignBody(key, Body{ChainID: chainID, Signer: signer, Nonce: nonce, Type: typ}, msg)
+}
+
+// SignBody signs msg under b's chain, signer, registration height and
+// nonce. An empty b.Type is the message's usual type; b.Msg is ignored.
+func SignBody(key ed25519.PrivKey, b Body, msg Msg) ([]byte, error) {
+	if b.Type == "" {
+		b.Type = typeOf(msg, true)
+	}
 	m, err := json.Marshal(msg)
 	if err != nil {
 		return nil, err
 	}
-	body, err := json.Marshal(Body{ChainID: chainID, Signer: signer, Nonce: nonce, Type: typ, Msg: m})
+	b.Msg = m
+	body, err := json.Marshal(b)
 	if err != nil {
 		return nil, err
 	}

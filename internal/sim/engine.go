@@ -121,12 +121,25 @@ type simSite struct {
 	seq   uint64
 }
 
-// outbox is a signer's way into the next block: it signs with the next
-// nonce and queues the transaction.
+// outbox is a signer's way into the next block: it queues messages and
+// signs them, in order, when the block is built, so that a member's first
+// transactions are signed after the block that registers it (they name
+// its registration height).
 type outbox struct {
-	e     *engine
-	nonce map[string]uint64
-	txs   [][]byte
+	e       *engine
+	seq     map[string]signerSeq
+	pending []queued
+}
+
+type queued struct {
+	k   chain.Key
+	msg contract.Msg
+}
+
+// signerSeq is a signer's registration height and last nonce.
+type signerSeq struct {
+	registered int64
+	nonce      uint64
 }
 
 func (b *outbox) Query(_ context.Context, path string, v any) error {
@@ -140,19 +153,53 @@ func (b *outbox) Query(_ context.Context, path string, v any) error {
 }
 
 func (b *outbox) Send(_ context.Context, k chain.Key, msg contract.Msg) error {
-	b.nonce[k.ID]++
-	tx, err := contract.Sign(k.PrivKey, chainID, k.ID, b.nonce[k.ID], msg)
-	if err != nil {
-		return err
-	}
-	b.txs = append(b.txs, tx)
+	b.pending = append(b.pending, queued{k, msg})
 	return nil
 }
 
-func (b *outbox) take() [][]byte {
-	t := b.txs
-	b.txs = nil
-	return t
+// take signs what is queued.
+func (b *outbox) take() ([][]byte, error) {
+	txs := make([][]byte, 0, len(b.pending))
+	for _, q := range b.pending {
+		seq, ok := b.seq[q.k.ID]
+		if !ok {
+			var p contract.Participant
+			if err := b.Query(context.Background(), "/participants/"+q.k.ID, &p); err != nil {
+				return nil, fmt.Errorf("sim: %s signs before it is registered: %w", q.k.ID, err)
+			}
+			seq = signerSeq{p.Registered, p.Nonce}
+		}
+		seq.nonce++
+		b.seq[q.k.ID] = seq
+		tx, err := contract.SignBody(q.k.PrivKey, contract.Body{ChainID: chainID, Signer: q.k.ID, Registered: seq.registered, Nonce: seq.nonce}, q.msg)
+		if err != nil {
+			return nil, fmt.Errorf("sim: signing %s: %w", contract.TypeOf(q.msg), err)
+		}
+		txs = append(txs, tx)
+	}
+	b.pending = nil
+	return txs, nil
+}
+
+// takeAll signs what the boxes queued, box by box.
+func takeAll(boxes ...*outbox) ([][]byte, error) {
+	var txs [][]byte
+	for _, b := range boxes {
+		signed, err := b.take()
+		if err != nil {
+			return nil, err
+		}
+		txs = append(txs, signed...)
+	}
+	return txs, nil
+}
+
+func (e *engine) siteBoxes() []*outbox {
+	boxes := make([]*outbox, len(e.sites))
+	for i, ss := range e.sites {
+		boxes[i] = ss.box
+	}
+	return boxes
 }
 
 func key(seed uint64, id string, role contract.Role) chain.Key {
@@ -268,17 +315,16 @@ func (e *engine) genesis() error {
 // register puts the community on the ledger in the first blocks of the
 // warm-up day: members, their money, assets, approvals and meters.
 func (e *engine) register(t int64, sites []Site) error {
-	opBox := &outbox{e: e, nonce: map[string]uint64{}}
-	e.dsoBox = &outbox{e: e, nonce: map[string]uint64{}}
+	opBox := &outbox{e: e, seq: map[string]signerSeq{}}
+	e.dsoBox = &outbox{e: e, seq: map[string]signerSeq{}}
 	// Money is not what the simulation studies: every member, the DSO
 	// (for incentives) and the utility (for what it buys) get more than a
 	// year can use, so nobody ends in debt.
 	fundsNano := int64(100_000) * units.NanoPerUnit
-	var steps [4][][]byte
 	for _, s := range sites {
 		ss := &simSite{Site: s, key: key(e.o.Seed, s.ID, contract.RoleMember),
 			meter: ed25519.GenPrivKeyFromSecret(fmt.Appendf(nil, "gridledger-sim/%d/meter/%s", e.o.Seed, s.ID))}
-		ss.box = &outbox{e: e, nonce: map[string]uint64{}}
+		ss.box = &outbox{e: e, seq: map[string]signerSeq{}}
 		e.sites = append(e.sites, ss)
 		_ = opBox.Send(context.Background(), e.op, &contract.MsgRegisterParticipant{ID: s.ID, Role: contract.RoleMember, NodeType: s.NodeType(),
 			Feeder: s.Feeder, PubKey: ss.key.PubKey()})
@@ -288,11 +334,29 @@ func (e *engine) register(t int64, sites []Site) error {
 			_ = e.dsoBox.Send(context.Background(), e.dso, &contract.MsgApproveRES{ID: res})
 		}
 	}
-	steps[0] = opBox.take()
-	for _, ss := range e.sites {
-		steps[1] = append(steps[1], ss.box.take()...)
+	// Each step's transactions are signed after the block before it, so
+	// the members sign once registered.
+	step := 0
+	blockOf := func(boxes ...*outbox) error {
+		step++
+		txs, err := takeAll(boxes...)
+		if err != nil {
+			return err
+		}
+		if err := e.block(t+int64(step), txs, true); err != nil {
+			return fmt.Errorf("sim: registering the community: %w", err)
+		}
+		return nil
 	}
-	steps[2] = e.dsoBox.take()
+	if err := blockOf(opBox); err != nil {
+		return err
+	}
+	if err := blockOf(e.siteBoxes()...); err != nil {
+		return err
+	}
+	if err := blockOf(e.dsoBox); err != nil {
+		return err
+	}
 	for _, id := range []string{e.dso.ID, "utility"} {
 		for range max(1, len(e.sites)/10) {
 			_ = opBox.Send(context.Background(), e.op, &contract.MsgIssue{To: id, Amount: fundsNano})
@@ -302,11 +366,8 @@ func (e *engine) register(t int64, sites []Site) error {
 		_ = opBox.Send(context.Background(), e.op, &contract.MsgRegisterMeter{ID: ss.ID + "-meter", Owner: ss.ID, RES: ss.RESID(),
 			PubKey: ss.meter.PubKey().Bytes()})
 	}
-	steps[3] = opBox.take()
-	for i, txs := range steps {
-		if err := e.block(t+int64(i)+1, txs, true); err != nil {
-			return fmt.Errorf("sim: registering the community: %w", err)
-		}
+	if err := blockOf(opBox); err != nil {
+		return err
 	}
 	// Every later transaction of the operator signs the meters' batches.
 	e.opBox = opBox
@@ -393,11 +454,7 @@ func (e *engine) decide(ctx context.Context, t int64, snap agent.Snapshot) ([][]
 			return nil, err
 		}
 	}
-	txs := append(e.opBox.take(), e.dsoBox.take()...)
-	for _, ss := range e.sites {
-		txs = append(txs, ss.box.take()...)
-	}
-	return txs, nil
+	return takeAll(append([]*outbox{e.opBox, e.dsoBox}, e.siteBoxes()...)...)
 }
 
 // trueNet is the perfect-foresight yardstick's quantity for a site: the

@@ -144,14 +144,22 @@ export function authQuery(pathWithQuery, auth) {
   return pathWithQuery + (pathWithQuery.includes('?') ? '&' : '?') + q;
 }
 
-/** The body bytes of a transaction, fields in the ledger's order. */
-export function txBody(chainId, signer, nonce, type, msg) {
-  return utf8.encode(JSON.stringify({ chain_id: chainId, signer, nonce, type, msg }));
+/**
+ * The body bytes of a transaction, fields in the ledger's order. `seq` is
+ * {registered, nonce}: the height the signer was registered at (its
+ * participant record's `registered`, absent and left out for the genesis's
+ * participants, as the ledger does) and the nonce, one past the last used.
+ */
+export function txBody(chainId, signer, { registered = 0, nonce }, type, msg) {
+  const body = { chain_id: chainId, signer };
+  if (registered) body.registered = registered;
+  Object.assign(body, { nonce, type, msg });
+  return utf8.encode(JSON.stringify(body));
 }
 
-/** A signed transaction's wire bytes. */
-export async function buildTx(signer, chainId, nonce, type, msg) {
-  const body = txBody(chainId, signer.id, nonce, type, msg);
+/** A signed transaction's wire bytes; `seq` as for txBody. */
+export async function buildTx(signer, chainId, seq, type, msg) {
+  const body = txBody(chainId, signer.id, seq, type, msg);
   const sig = await sign(signer.key, body);
   const tx = new Uint8Array(1 + sig.length + body.length);
   tx[0] = TX_VERSION;

@@ -180,8 +180,8 @@ const readKey = (id) => readFileSync(keyPath(id), 'utf8');
 async function submit(id, type, msg) {
   const signer = await signerFromKeyFile(parseKeyFile(readKey(id)));
   for (let attempt = 0; ; attempt++) {
-    const { nonce } = (await api(`/api/participants/${id}`)).body;
-    const tx = await buildTx(signer, chainId, nonce + 1, type, msg);
+    const { registered, nonce } = (await api(`/api/participants/${id}`)).body;
+    const tx = await buildTx(signer, chainId, { registered, nonce: nonce + 1 }, type, msg);
     const res = await api('/api/txs?wait=commit', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ tx: toBase64(tx) }) });
     if (res.body?.name === 'replay' && attempt === 0) continue;
     assert.equal(res.status, 202, `${type} by ${id}: ${JSON.stringify(res.body)}`);

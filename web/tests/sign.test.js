@@ -36,8 +36,8 @@ test('a key whose halves do not match is refused', async () => {
 test('transactions are byte-identical to contract.SignType', async () => {
   const signer = await signerFromKeyFile(parseKeyFile(keyText));
   for (const c of fx.txs) {
-    const tx = await buildTx(signer, fx.chain_id, c.nonce, c.type, c.msg);
-    assert.equal(toBase64(tx), c.tx, `${c.type} nonce ${c.nonce}`);
+    const tx = await buildTx(signer, fx.chain_id, { registered: c.registered, nonce: c.nonce }, c.type, c.msg);
+    assert.equal(toBase64(tx), c.tx, `${c.type} registered ${c.registered ?? 0} nonce ${c.nonce}`);
     assert.equal(toHex(await sha256(tx)), c.hash);
   }
 });
@@ -66,7 +66,7 @@ test('a browser-made key signs and exports only its public half', async () => {
   const { key, pub } = await generateKey();
   assert.equal(fromBase64(pub).length, 32);
   assert.equal(key.extractable, false);
-  const tx = await buildTx({ id: 'new', key }, 'c', 1, 'bid', { listing: 1, wh: 1, price: 1 });
+  const tx = await buildTx({ id: 'new', key }, 'c', { nonce: 1 }, 'bid', { listing: 1, wh: 1, price: 1 });
   assert.equal(tx[0], 1);
   assert.equal(tx.length, 65 + JSON.stringify({ chain_id: 'c', signer: 'new', nonce: 1, type: 'bid', msg: { listing: 1, wh: 1, price: 1 } }).length);
 });

@@ -382,7 +382,7 @@ async function place(ctx, signer, type, msg, gate, line, onWallet) {
     const p = await get(`/api/participants/${id}`, { signal: ctx.signal });
     const nonce = p.nonce + 1;
     const orderId = `${signer.id}/${nonce}`;
-    const tx = await buildTx(signer, info.chain_id, nonce, type, msg);
+    const tx = await buildTx(signer, info.chain_id, { registered: p.registered, nonce }, type, msg);
     // Listen before sending: the event may beat the answer.
     const off = ctx.on('order', (o) => {
       if ((o.id ?? o.order) === orderId) inBook(orderId, o.height);
