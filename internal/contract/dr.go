@@ -1,7 +1,6 @@
 package contract
 
 import (
-	"fmt"
 	"slices"
 	"strconv"
 
@@ -123,9 +122,6 @@ type DRPayment struct {
 	// Missing: a meter of the member had no reading in the interval.
 	Missing bool `json:"missing,omitempty"`
 }
-
-func keyPlan(start int64, member string) string { return fmt.Sprintf("pl/%020d/%s", start, member) }
-func keyDR(id string) string                    { return "dr/" + id }
 
 // intervals is how many intervals a request covers.
 func (r *DRRequest) intervals() int { return int((r.End - r.Start) / r.IntervalS) }

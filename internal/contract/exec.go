@@ -53,52 +53,6 @@ func (s *State) deliver(tx *Tx, verifiedKey []byte, verified bool) TxResult {
 	return TxResult{Code: CodeOK, Events: ev}
 }
 
-func (s *State) apply(signer *Participant, tx *Tx) ([]Event, error) {
-	switch m := tx.Message.(type) {
-	case *MsgRegisterParticipant:
-		return s.registerParticipant(signer, m)
-	case *MsgSetSuspended:
-		return s.setSuspended(signer, m, tx.Type == TypeSuspendParticipant)
-	case *MsgRegisterRES:
-		return s.registerRES(signer, m)
-	case *MsgApproveRES:
-		return s.approveRES(signer, m)
-	case *MsgRegisterMeter:
-		return s.registerMeter(signer, m)
-	case *MsgIssue:
-		return s.issue(signer, m)
-	case *MsgRedeem:
-		return s.redeem(signer, m)
-	case *MsgSetParams:
-		return s.setParams(signer, m)
-	case *MsgOffer:
-		return s.offer(signer, tx.Nonce, m)
-	case *MsgBid:
-		return s.bid(signer, tx.Nonce, m)
-	case *MsgCancel:
-		return s.cancel(signer, m)
-	case *MsgRegisterGateway:
-		return s.registerGateway(signer, m)
-	case *MsgReadings:
-		return s.readings(signer, m)
-	case *MsgPlan:
-		return s.plan(signer, m)
-	case *MsgDRRequest:
-		return s.drRequest(signer, m)
-	case *MsgDRCommit:
-		return s.drCommit(signer, m)
-	case *MsgPropose:
-		return s.propose(signer, m)
-	case *MsgRotateDeviceKey:
-		return s.rotateDeviceKey(signer, m)
-	case *MsgVote:
-		return s.vote(signer, m)
-	case *MsgOffboard:
-		return s.offboard(signer, m)
-	}
-	return nil, errf(ErrMalformed, "unhandled type %q", tx.Type)
-}
-
 func requireRole(p *Participant, r Role) error {
 	if p.Role != r {
 		return errf(ErrWrongRole, "%q is %s, this needs the %s", p.ID, p.Role, r)

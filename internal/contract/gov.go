@@ -122,9 +122,6 @@ func (m *MsgPropose) ValidateBasic() error {
 
 func (m *MsgVote) ValidateBasic() error { return CheckID("proposal id", m.Proposal) }
 
-func keyValidator(pub []byte) string { return "v/" + hex.EncodeToString(pub) }
-func keyProposal(id string) string   { return "gov/" + id }
-
 // voter is the validator a participant votes for, with its power.
 func (s *State) voter(p *Participant) (*Validator, error) {
 	if err := requireRole(p, RoleValidator); err != nil {

@@ -39,8 +39,6 @@ type Departure struct {
 	OwedNano    int64 `json:"owed_nano,omitempty"`
 }
 
-func keyDeparture(id string) string { return "lv/" + id }
-
 // MsgOffboard takes a member out of the community: signed by the member
 // (leave) or the operator (offboard).
 type MsgOffboard struct {

@@ -2,13 +2,11 @@ package contract
 
 import (
 	"cmp"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/gridledger/gridledger/internal/market"
 )
@@ -243,23 +241,6 @@ type State struct {
 	blockEvents []Event
 }
 
-// Keys of state entries. Numbers are zero-padded so byte order is numeric.
-const (
-	keyInfo   = "info"
-	keyParams = "params"
-)
-
-func keyParticipant(id string) string { return "p/" + id }
-func keyRES(id string) string         { return "r/" + id }
-func keyMeter(id string) string       { return "m/" + id }
-func keyGateway(id string) string     { return "g/" + id }
-func keyClosing(interval int64, meter string) string {
-	return fmt.Sprintf("mi/%020d/%s", interval, meter)
-}
-func keySettlement(start int64) string { return fmt.Sprintf("st/%020d", start) }
-func keyListing(start int64) string    { return fmt.Sprintf("l/%020d", start) }
-func keyOrder(o *Order) string         { return fmt.Sprintf("o/%020d/%010d", o.Listing, o.Seq) }
-
 func newState() *State {
 	return &State{
 		participants: map[string]*Participant{},
@@ -442,81 +423,8 @@ func NewGenesis(chainID string, g Genesis, genesisTimeNs int64) (*State, Commitm
 func Load(entries []KV, height, marketTime int64) (*State, error) {
 	s := newState()
 	s.height, s.marketTime = height, marketTime
-	var orders []*Order
 	for _, e := range entries {
-		var err error
-		switch {
-		case e.Key == keyInfo:
-			err = json.Unmarshal(e.Value, &s.info)
-		case e.Key == keyParams:
-			err = json.Unmarshal(e.Value, &s.params)
-		case strings.HasPrefix(e.Key, "p/"):
-			p := &Participant{}
-			err = json.Unmarshal(e.Value, p)
-			s.participants[p.ID] = p
-		case strings.HasPrefix(e.Key, "r/"):
-			r := &RES{}
-			err = json.Unmarshal(e.Value, r)
-			s.res[r.ID] = r
-		case strings.HasPrefix(e.Key, "m/"):
-			m := &Meter{}
-			err = json.Unmarshal(e.Value, m)
-			s.meters[m.ID] = m
-		case strings.HasPrefix(e.Key, "g/"):
-			g := &Gateway{}
-			err = json.Unmarshal(e.Value, g)
-			s.gateways[g.ID] = g
-		case strings.HasPrefix(e.Key, "mi/"):
-			r := &IntervalReading{}
-			err = json.Unmarshal(e.Value, r)
-			s.closing(r.Interval)[r.Meter] = r
-		case strings.HasPrefix(e.Key, "st/"):
-			st := &Settlement{}
-			err = json.Unmarshal(e.Value, st)
-			s.settlements[st.Start] = st
-		case strings.HasPrefix(e.Key, "l/"):
-			l := &Listing{}
-			err = json.Unmarshal(e.Value, l)
-			l.initDerived()
-			s.listings[l.Start] = l
-			s.starts = append(s.starts, l.Start)
-			switch l.State {
-			case StateAuthorizeOffers:
-				s.open = append(s.open, l.Start)
-			case StateBidsClosed:
-				s.unsettled = append(s.unsettled, l.Start)
-			}
-		case strings.HasPrefix(e.Key, "pl/"):
-			p := &PlanEntry{}
-			err = json.Unmarshal(e.Value, p)
-			if s.plans[p.Start] == nil {
-				s.plans[p.Start] = map[string]*PlanEntry{}
-			}
-			s.plans[p.Start][p.Member] = p
-		case strings.HasPrefix(e.Key, "dr/"):
-			r := &DRRequest{}
-			err = json.Unmarshal(e.Value, r)
-			s.dr[r.ID] = r
-		case strings.HasPrefix(e.Key, "v/"):
-			v := &Validator{}
-			err = json.Unmarshal(e.Value, v)
-			s.validators[hex.EncodeToString(v.PubKey)] = v
-		case strings.HasPrefix(e.Key, "gov/"):
-			p := &Proposal{}
-			err = json.Unmarshal(e.Value, p)
-			s.proposals[p.ID] = p
-		case strings.HasPrefix(e.Key, "lv/"):
-			d := &Departure{}
-			err = json.Unmarshal(e.Value, d)
-			s.departures[d.Member] = d
-		case strings.HasPrefix(e.Key, "o/"):
-			o := &Order{}
-			err = json.Unmarshal(e.Value, o)
-			orders = append(orders, o)
-		default:
-			err = fmt.Errorf("unknown key")
-		}
-		if err != nil {
+		if err := s.loadEntry(e.Key, e.Value); err != nil {
 			return nil, fmt.Errorf("contract: load %q: %w", e.Key, err)
 		}
 		seed := seedOf(e.Key, e.Value)
@@ -526,6 +434,11 @@ func Load(entries []KV, height, marketTime int64) (*State, error) {
 	slicesSort(s.starts)
 	slicesSort(s.open)
 	slicesSort(s.unsettled)
+	// Each book is rebuilt in its order of arrival.
+	orders := make([]*Order, 0, len(s.orders))
+	for _, o := range s.orders {
+		orders = append(orders, o)
+	}
 	sort.Slice(orders, func(i, j int) bool {
 		if orders[i].Listing != orders[j].Listing {
 			return orders[i].Listing < orders[j].Listing
@@ -538,7 +451,6 @@ func Load(entries []KV, height, marketTime int64) (*State, error) {
 			return nil, fmt.Errorf("contract: load: order %s of unknown listing %d", o.ID, o.Listing)
 		}
 		l.addDerived(o)
-		s.orders[o.ID] = o
 	}
 	return s, nil
 }

@@ -458,106 +458,6 @@ func checkPrice(p int64) error {
 	return nil
 }
 
-// newMsg returns an empty message of the named type.
-func newMsg(typ string) (Msg, bool) {
-	switch typ {
-	case TypeRegisterParticipant:
-		return &MsgRegisterParticipant{}, true
-	case TypePropose:
-		return &MsgPropose{}, true
-	case TypeRotateDeviceKey:
-		return &MsgRotateDeviceKey{}, true
-	case TypeOffboard:
-		return &MsgOffboard{}, true
-	case TypeVote:
-		return &MsgVote{}, true
-	case TypeSuspendParticipant, TypeReinstateParticipant:
-		return &MsgSetSuspended{}, true
-	case TypeRegisterRES:
-		return &MsgRegisterRES{}, true
-	case TypeApproveRES:
-		return &MsgApproveRES{}, true
-	case TypeRegisterMeter:
-		return &MsgRegisterMeter{}, true
-	case TypeIssue:
-		return &MsgIssue{}, true
-	case TypeRedeem:
-		return &MsgRedeem{}, true
-	case TypeSetParams:
-		return &MsgSetParams{}, true
-	case TypeOffer:
-		return &MsgOffer{}, true
-	case TypeBid:
-		return &MsgBid{}, true
-	case TypeCancel:
-		return &MsgCancel{}, true
-	case TypeRegisterGateway:
-		return &MsgRegisterGateway{}, true
-	case TypeReadings:
-		return &MsgReadings{}, true
-	case TypePlan:
-		return &MsgPlan{}, true
-	case TypeDRRequest:
-		return &MsgDRRequest{}, true
-	case TypeDRCommit:
-		return &MsgDRCommit{}, true
-	}
-	return nil, false
-}
-
-// TypeOf is a message's transaction type (suspend for MsgSetSuspended).
-func TypeOf(m Msg) string { return typeOf(m, true) }
-
-// typeOf is newMsg's inverse, for signing.
-func typeOf(m Msg, suspend bool) string {
-	switch m.(type) {
-	case *MsgRegisterParticipant:
-		return TypeRegisterParticipant
-	case *MsgPropose:
-		return TypePropose
-	case *MsgRotateDeviceKey:
-		return TypeRotateDeviceKey
-	case *MsgOffboard:
-		return TypeOffboard
-	case *MsgVote:
-		return TypeVote
-	case *MsgSetSuspended:
-		if suspend {
-			return TypeSuspendParticipant
-		}
-		return TypeReinstateParticipant
-	case *MsgRegisterRES:
-		return TypeRegisterRES
-	case *MsgApproveRES:
-		return TypeApproveRES
-	case *MsgRegisterMeter:
-		return TypeRegisterMeter
-	case *MsgIssue:
-		return TypeIssue
-	case *MsgRedeem:
-		return TypeRedeem
-	case *MsgSetParams:
-		return TypeSetParams
-	case *MsgOffer:
-		return TypeOffer
-	case *MsgBid:
-		return TypeBid
-	case *MsgCancel:
-		return TypeCancel
-	case *MsgRegisterGateway:
-		return TypeRegisterGateway
-	case *MsgReadings:
-		return TypeReadings
-	case *MsgPlan:
-		return TypePlan
-	case *MsgDRRequest:
-		return TypeDRRequest
-	case *MsgDRCommit:
-		return TypeDRCommit
-	}
-	panic(fmt.Sprintf("contract: unknown message %T", m))
-}
-
 func strictUnmarshal(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -651,7 +551,7 @@ func SignType(key ed25519.PrivKey, chainID, signer string, nonce uint64, typ str
 // nonce. An empty b.Type is the message's usual type; b.Msg is ignored.
 func SignBody(key ed25519.PrivKey, b Body, msg Msg) ([]byte, error) {
 	if b.Type == "" {
-		b.Type = typeOf(msg, true)
+		b.Type = TypeOf(msg)
 	}
 	m, err := json.Marshal(msg)
 	if err != nil {
