@@ -352,26 +352,7 @@ func (s *State) Trades(from, to int64, participant string) []TradeView {
 }
 
 // Query answers a read-only request by path, as the ABCI Query method and
-// the API see it, in JSON:
-//
-//	/info                       ledger summary
-//	/params                     community parameters
-//	/participants[/ID]          participants with wallets
-//	/res, /meters               registries
-//	/listings?from=&to=&book=1  listings (market-time seconds)
-//	/listing/START              one listing with its book and clearing
-//	/order/ID                   one order
-//	/trades?from=&to=&participant=
-//	/gateways                   gateway devices
-//	/settlement/START           one interval's settlement
-//	/settlements?from=&to=      settlements
-//	/statement?member=&from=&to= a member's statement
-//	/dr                         demand-response requests
-//	/dr/ID                      one request, with commits and verification
-//	/plans/START                members' committed plans for an interval
-//	/validators, /proposals     the validator set and governance proposals
-//	/plans?member=&from=&to=    a member's committed plans
-//	/readings?member=&from=&to= readings of a member's meters in settled intervals
+// the API see it, in JSON; queryRoutes lists the paths.
 //
 // Query is the in-process reader's (the simulator's, the node's own
 // services'): it serves everything, private data included, and ignores any
@@ -390,164 +371,228 @@ func (s *State) PublicQuery(path string, seen *reqsig.Seen) ([]byte, error) {
 	return s.query(path, seen, false)
 }
 
-func (s *State) query(path string, seen *reqsig.Seen, trusted bool) ([]byte, error) {
-	u, err := url.Parse(path)
+// queryReq is one query, parsed: its path's arguments (the segments after
+// the first), its parameters and who asks.
+type queryReq struct {
+	args    []string
+	params  url.Values
+	caller  *QueryCaller
+	trusted bool // in-process: everything is served
+}
+
+// span is the from and to parameters (market-time seconds), by default
+// everything.
+func (r *queryReq) span() (from, to int64, err error) {
+	from, to = 0, 1<<62
+	for _, p := range []struct {
+		name string
+		v    *int64
+	}{{"from", &from}, {"to", &to}} {
+		if raw := r.params.Get(p.name); raw != "" {
+			if *p.v, err = strconv.ParseInt(raw, 10, 64); err != nil {
+				return 0, 0, fmt.Errorf("from and to must be integers (market-time seconds)")
+			}
+		}
+	}
+	return from, to, nil
+}
+
+// start is the path's argument i as an interval's start.
+func (r *queryReq) start(i int, what string) (int64, error) {
+	v, err := strconv.ParseInt(r.args[i], 10, 64)
 	if err != nil {
-		return nil, fmt.Errorf("bad query path %q: %v", path, err)
+		return 0, fmt.Errorf("%s start %q is not an integer", what, r.args[i])
 	}
-	var c *QueryCaller
-	if !trusted {
-		if c, err = s.queryCaller(u, seen); err != nil {
-			return nil, err
-		}
+	return v, nil
+}
+
+// allowed refuses private data to whom may not read it (err is the
+// caller's check); in-process queries read everything.
+func (r *queryReq) allowed(err error) error {
+	if r.trusted {
+		return nil
 	}
-	// check refuses private data to whom may not read it.
-	check := func(err error) error {
-		if trusted {
-			return nil
-		}
-		return err
+	return err
+}
+
+// memberSpan is the member, from and to of a member's private query,
+// once the caller may read that member's data.
+func (r *queryReq) memberSpan() (member string, from, to int64, err error) {
+	if from, to, err = r.span(); err != nil {
+		return "", 0, 0, err
 	}
-	redact := func(sts []Settlement) []Settlement {
-		if trusted {
-			return sts
-		}
-		return RedactSettlements(c, sts, s.meterOwner)
-	}
-	q := u.Query()
-	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
-	num := func(key string, def int64) (int64, error) {
-		v := q.Get(key)
-		if v == "" {
-			return def, nil
-		}
-		return strconv.ParseInt(v, 10, 64)
-	}
-	var v any
-	switch {
-	case len(parts) == 1 && parts[0] == "info":
-		v = s.Info()
-	case len(parts) == 1 && parts[0] == "params":
-		v = s.params
-	case len(parts) == 1 && parts[0] == "participants":
-		v = s.Participants()
-	case len(parts) == 2 && parts[0] == "participants":
-		p, ok := s.Participant(parts[1])
+	member = r.params.Get("member")
+	return member, from, to, r.allowed(r.caller.MayRead(member))
+}
+
+// queryRoutes are the query paths, with what each answers. A path is its
+// first segment and a placeholder for each argument; parameters follow
+// '?'. The private ones check their caller (access.go).
+var queryRoutes = []struct {
+	path, doc string
+	answer    func(s *State, r *queryReq) (any, error)
+}{
+	{"/info", "ledger summary", func(s *State, _ *queryReq) (any, error) { return s.Info(), nil }},
+	{"/params", "community parameters", func(s *State, _ *queryReq) (any, error) { return s.params, nil }},
+	{"/participants", "participants with wallets", func(s *State, _ *queryReq) (any, error) { return s.Participants(), nil }},
+	{"/participants/ID", "one participant", func(s *State, r *queryReq) (any, error) {
+		p, ok := s.Participant(r.args[0])
 		if !ok {
-			return nil, errf(ErrUnknownParticipant, "%q", parts[1])
+			return nil, errf(ErrUnknownParticipant, "%q", r.args[0])
 		}
-		v = p
-	case len(parts) == 1 && parts[0] == "res":
-		v = s.RESList()
-	case len(parts) == 1 && parts[0] == "meters":
-		ms := s.Meters()
-		if !trusted {
-			ms = s.redactMeters(c, ms)
+		return p, nil
+	}},
+	{"/res", "renewable assets", func(s *State, _ *queryReq) (any, error) { return s.RESList(), nil }},
+	{"/meters", "meters; their registers only for whom may read them", func(s *State, r *queryReq) (any, error) {
+		if r.trusted {
+			return s.Meters(), nil
 		}
-		v = ms
-	case len(parts) == 1 && parts[0] == "gateways":
-		v = s.Gateways()
-	case len(parts) == 1 && parts[0] == "departures":
-		v = s.Departures()
-	case len(parts) == 2 && parts[0] == "settlement":
-		start, err := strconv.ParseInt(parts[1], 10, 64)
+		return s.redactMeters(r.caller, s.Meters()), nil
+	}},
+	{"/gateways", "gateway devices", func(s *State, _ *queryReq) (any, error) { return s.Gateways(), nil }},
+	{"/departures", "members who left", func(s *State, _ *queryReq) (any, error) { return s.Departures(), nil }},
+	{"/settlement/START", "one interval's settlement", func(s *State, r *queryReq) (any, error) {
+		start, err := r.start(0, "settlement")
 		if err != nil {
-			return nil, fmt.Errorf("settlement start %q is not an integer", parts[1])
+			return nil, err
 		}
 		st, ok := s.Settlement(start)
 		if !ok {
 			return nil, errf(ErrUnknownListing, "no settlement for the interval starting at %d", start)
 		}
-		v = redact([]Settlement{st})[0]
-	case len(parts) == 1 && (parts[0] == "plans" || parts[0] == "readings"):
-		from, err1 := num("from", 0)
-		to, err2 := num("to", 1<<62)
-		if err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("from and to must be integers (market-time seconds)")
-		}
-		if err := check(c.MayRead(q.Get("member"))); err != nil {
-			return nil, err
-		}
-		if parts[0] == "plans" {
-			v, err = s.MemberPlans(q.Get("member"), from, to)
-		} else {
-			v, err = s.MemberReadings(q.Get("member"), from, to)
-		}
+		return r.redact(s, []Settlement{st})[0], nil
+	}},
+	{"/settlements?from=&to=", "settlements", func(s *State, r *queryReq) (any, error) {
+		from, to, err := r.span()
 		if err != nil {
 			return nil, err
 		}
-	case len(parts) == 1 && (parts[0] == "settlements" || parts[0] == "statement"):
-		from, err1 := num("from", 0)
-		to, err2 := num("to", 1<<62)
-		if err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("from and to must be integers (market-time seconds)")
-		}
-		if parts[0] == "settlements" {
-			v = redact(s.Settlements(from, to))
-		} else {
-			if err := check(c.MayRead(q.Get("member"))); err != nil {
-				return nil, err
-			}
-			rows, err := s.Statement(q.Get("member"), from, to)
-			if err != nil {
-				return nil, err
-			}
-			v = rows
-		}
-	case len(parts) == 1 && (parts[0] == "listings" || parts[0] == "trades"):
-		from, err1 := num("from", 0)
-		to, err2 := num("to", 1<<62)
-		if err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("from and to must be integers (market-time seconds)")
-		}
-		if parts[0] == "trades" {
-			v = s.Trades(from, to, q.Get("participant"))
-		} else {
-			ls := s.Listings(from, to, q.Get("book") != "" && q.Get("book") != "0")
-			if ls == nil {
-				ls = []ListingView{}
-			}
-			v = ls
-		}
-	case len(parts) == 2 && parts[0] == "listing":
-		start, err := strconv.ParseInt(parts[1], 10, 64)
+		return r.redact(s, s.Settlements(from, to)), nil
+	}},
+	{"/statement?member=&from=&to=", "a member's statement", func(s *State, r *queryReq) (any, error) {
+		member, from, to, err := r.memberSpan()
 		if err != nil {
-			return nil, fmt.Errorf("listing start %q is not an integer", parts[1])
+			return nil, err
+		}
+		return s.Statement(member, from, to)
+	}},
+	{"/plans?member=&from=&to=", "a member's committed plans", func(s *State, r *queryReq) (any, error) {
+		member, from, to, err := r.memberSpan()
+		if err != nil {
+			return nil, err
+		}
+		return s.MemberPlans(member, from, to)
+	}},
+	{"/readings?member=&from=&to=", "readings of a member's meters in settled intervals", func(s *State, r *queryReq) (any, error) {
+		member, from, to, err := r.memberSpan()
+		if err != nil {
+			return nil, err
+		}
+		return s.MemberReadings(member, from, to)
+	}},
+	{"/plans/START", "every member's committed plan for an interval", func(s *State, r *queryReq) (any, error) {
+		start, err := r.start(0, "plans")
+		if err != nil {
+			return nil, err
+		}
+		if err := r.allowed(r.caller.mayReadPlans()); err != nil {
+			return nil, err
+		}
+		return s.Plans(start), nil
+	}},
+	{"/listings?from=&to=&book=1", "listings (market-time seconds)", func(s *State, r *queryReq) (any, error) {
+		from, to, err := r.span()
+		if err != nil {
+			return nil, err
+		}
+		ls := s.Listings(from, to, r.params.Get("book") != "" && r.params.Get("book") != "0")
+		if ls == nil {
+			ls = []ListingView{}
+		}
+		return ls, nil
+	}},
+	{"/trades?from=&to=&participant=", "trades, of one participant or all", func(s *State, r *queryReq) (any, error) {
+		from, to, err := r.span()
+		if err != nil {
+			return nil, err
+		}
+		return s.Trades(from, to, r.params.Get("participant")), nil
+	}},
+	{"/listing/START", "one listing with its book and clearing", func(s *State, r *queryReq) (any, error) {
+		start, err := r.start(0, "listing")
+		if err != nil {
+			return nil, err
 		}
 		l, ok := s.Listing(start)
 		if !ok {
 			return nil, errf(ErrUnknownListing, "no listing starts at %d", start)
 		}
-		v = l
-	case len(parts) == 3 && parts[0] == "order":
-		o, ok := s.Order(parts[1] + "/" + parts[2])
+		return l, nil
+	}},
+	{"/order/SIGNER/NONCE", "one order", func(s *State, r *queryReq) (any, error) {
+		id := r.args[0] + "/" + r.args[1]
+		o, ok := s.Order(id)
 		if !ok {
-			return nil, errf(ErrUnknownOrder, "%q", parts[1]+"/"+parts[2])
+			return nil, errf(ErrUnknownOrder, "%q", id)
 		}
-		v = o
-	case len(parts) == 1 && parts[0] == "validators":
-		v = s.Validators()
-	case len(parts) == 1 && parts[0] == "proposals":
-		v = s.Proposals()
-	case len(parts) == 1 && parts[0] == "dr":
-		v = s.DRs()
-	case len(parts) == 2 && parts[0] == "dr":
-		r, ok := s.DR(parts[1])
+		return o, nil
+	}},
+	{"/validators", "the validator set", func(s *State, _ *queryReq) (any, error) { return s.Validators(), nil }},
+	{"/proposals", "governance proposals", func(s *State, _ *queryReq) (any, error) { return s.Proposals(), nil }},
+	{"/dr", "demand-response requests", func(s *State, _ *queryReq) (any, error) { return s.DRs(), nil }},
+	{"/dr/ID", "one request, with commits and verification", func(s *State, r *queryReq) (any, error) {
+		d, ok := s.DR(r.args[0])
 		if !ok {
-			return nil, errf(ErrUnknownDR, "%q", parts[1])
+			return nil, errf(ErrUnknownDR, "%q", r.args[0])
 		}
-		v = r
-	case len(parts) == 2 && parts[0] == "plans":
-		start, err := strconv.ParseInt(parts[1], 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("plans start %q is not an integer", parts[1])
+		return d, nil
+	}},
+}
+
+// routeByShape indexes queryRoutes by a path's first segment and number of
+// arguments ("participants/1").
+var routeByShape = func() map[string]int {
+	m := map[string]int{}
+	for i, rt := range queryRoutes {
+		path, _, _ := strings.Cut(rt.path, "?")
+		parts := strings.Split(strings.Trim(path, "/"), "/")
+		shape := fmt.Sprintf("%s/%d", parts[0], len(parts)-1)
+		if _, dup := m[shape]; dup {
+			panic("contract: two query routes of shape " + shape)
 		}
-		if err := check(c.mayReadPlans()); err != nil {
+		m[shape] = i
+	}
+	return m
+}()
+
+// redact is what the caller may see of settlements.
+func (r *queryReq) redact(s *State, sts []Settlement) []Settlement {
+	if r.trusted {
+		return sts
+	}
+	return RedactSettlements(r.caller, sts, s.meterOwner)
+}
+
+func (s *State) query(path string, seen *reqsig.Seen, trusted bool) ([]byte, error) {
+	u, err := url.Parse(path)
+	if err != nil {
+		return nil, fmt.Errorf("bad query path %q: %v", path, err)
+	}
+	r := &queryReq{params: u.Query(), trusted: trusted}
+	if !trusted {
+		if r.caller, err = s.queryCaller(u, seen); err != nil {
 			return nil, err
 		}
-		v = s.Plans(start)
-	default:
+	}
+	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
+	i, ok := routeByShape[fmt.Sprintf("%s/%d", parts[0], len(parts)-1)]
+	if !ok {
 		return nil, fmt.Errorf("unknown query path %q", u.Path)
+	}
+	r.args = parts[1:]
+	v, err := queryRoutes[i].answer(s, r)
+	if err != nil {
+		return nil, err
 	}
 	return json.Marshal(v)
 }
