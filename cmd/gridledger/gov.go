@@ -90,12 +90,13 @@ func newGovCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var vs []contract.Validator
-			var ps []contract.Proposal
-			if err := cl.Query(ctx, "/validators", &vs); err != nil {
+			rd := chain.Reader{Q: cl}
+			vs, err := rd.Validators(ctx)
+			if err != nil {
 				return err
 			}
-			if err := cl.Query(ctx, "/proposals", &ps); err != nil {
+			ps, err := rd.Proposals(ctx)
+			if err != nil {
 				return err
 			}
 			if g.output == "json" {
@@ -143,8 +144,8 @@ func govSubmit(cmd *cobra.Command, node string, msg contract.Msg) error {
 }
 
 func validatorParticipant(ctx context.Context, cl *chain.Client, pub []byte) (string, error) {
-	var ps []contract.Participant
-	if err := cl.Query(ctx, "/participants", &ps); err != nil {
+	ps, err := chain.Reader{Q: cl}.Participants(ctx)
+	if err != nil {
 		return "", err
 	}
 	for _, p := range ps {

@@ -105,8 +105,8 @@ func (c *Client) next(ctx context.Context, signer string) (signerSeq, error) {
 	seq, ok := c.seqs[signer]
 	c.mu.Unlock()
 	if !ok {
-		var p contract.Participant
-		if err := c.Query(ctx, "/participants/"+signer, &p); err != nil {
+		p, err := Reader{Q: c}.Participant(ctx, signer)
+		if err != nil {
 			return signerSeq{}, err
 		}
 		seq = signerSeq{registered: p.Registered, nonce: p.Nonce}

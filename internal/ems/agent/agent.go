@@ -41,7 +41,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net/url"
 	"slices"
 	"sync"
 
@@ -68,23 +67,6 @@ type Ledger interface {
 }
 
 var _ Ledger = (*chain.Client)(nil)
-
-// signedLedger is a Ledger over a node's RPC, which serves private data
-// (a member's statement, the members' plans) only to a signed query.
-type signedLedger interface {
-	QueryAs(ctx context.Context, k chain.Key, path string, v any) error
-}
-
-var _ signedLedger = (*chain.Client)(nil)
-
-// queryAs runs a private query signed as k where the ledger needs it; an
-// in-process ledger (the simulator's) serves it as it is.
-func queryAs(ctx context.Context, cl Ledger, k chain.Key, path string, v any) error {
-	if sl, ok := cl.(signedLedger); ok {
-		return sl.QueryAs(ctx, k, path, v)
-	}
-	return cl.Query(ctx, path, v)
-}
 
 // ForecastFunc forecasts a local day's hourly consumption (without the
 // flexible appliances) and PV production, Wh, from its start (market
@@ -136,24 +118,24 @@ func MeteredOf(st contract.Settlement, owner func(meter string) string) Metered 
 // needs its own).
 func TakeSnapshot(ctx context.Context, cl Ledger, members ...chain.Key) (Snapshot, error) {
 	var s Snapshot
-	var info contract.Info
-	if err := cl.Query(ctx, "/info", &info); err != nil {
+	rd := chain.Reader{Q: cl}
+	info, err := rd.Info(ctx)
+	if err != nil {
 		return s, err
 	}
 	s.MarketTime = info.MarketTime
-	if err := cl.Query(ctx, "/params", &s.Params); err != nil {
+	if s.Params, err = rd.Params(ctx); err != nil {
 		return s, err
 	}
-	if err := cl.Query(ctx, fmt.Sprintf("/listings?from=%d", info.MarketTime-86400), &s.Listings); err != nil {
+	if s.Listings, err = rd.Listings(ctx, info.MarketTime-86400); err != nil {
 		return s, err
 	}
-	if err := cl.Query(ctx, "/dr", &s.DR); err != nil {
+	if s.DR, err = rd.DRs(ctx); err != nil {
 		return s, err
 	}
 	byStart := map[int64]Metered{}
 	for _, k := range members {
-		var rows []contract.StatementRow
-		err := queryAs(ctx, cl, k, fmt.Sprintf("/statement?member=%s&from=%d&to=%d", url.QueryEscape(k.ID), info.MarketTime-86400, info.MarketTime), &rows)
+		rows, err := chain.Reader{Q: cl, As: &k}.Statement(ctx, k.ID, info.MarketTime-86400, info.MarketTime)
 		var te *chain.TxError
 		if errors.As(err, &te) && te.Code == contract.CodeUnknownParticipant {
 			continue // not registered yet: nothing metered

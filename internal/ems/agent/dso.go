@@ -50,8 +50,8 @@ func (d *DSO) Step(ctx context.Context, snap Snapshot) error {
 	var totals []int64
 	var plans [][]contract.PlanEntry
 	for t := day; t < day+86400; t += iv {
-		var ps []contract.PlanEntry
-		if err := queryAs(ctx, d.Ledger, d.Key, fmt.Sprintf("/plans/%d", t), &ps); err != nil {
+		ps, err := chain.Reader{Q: d.Ledger, As: &d.Key}.Plans(ctx, t)
+		if err != nil {
 			return err
 		}
 		var sum int64
