@@ -138,7 +138,7 @@ func (s *State) acceptReading(c *readingCheck) error {
 			return errf(ErrStaleReading, "meter %q: interval %d is already settled", mt.ID, interval)
 		}
 	}
-	regs := Registers{Seq: r.Seq, Time: r.Time, ImportWh: r.ImportWh, ExportWh: r.ExportWh, ProductionWh: r.ProductionWh}
+	regs := r.Registers
 	s.touch(keyMeter(mt.ID), mt, true)
 	if mt.Baseline == nil {
 		// Energy before a meter's first reading is unknown: it starts here.

@@ -137,7 +137,7 @@ func TestBrokerAuth(t *testing.T) {
 	e.reg.SetSuspended("carol", true)
 	// At QoS 0: at QoS 1 mochi would disconnect her and paho would resend
 	// the reading after reconnecting.
-	s := must(reading.Sign(key("m-carol"), reading.Reading{Meter: "m-carol", Seq: 1, Time: T0 + 60, ImportWh: 10}))
+	s := must(reading.Sign(key("m-carol"), reading.Reading{Meter: "m-carol", Registers: reading.Registers{Seq: 1, Time: T0 + 60, ImportWh: 10}}))
 	if err := d.publish(ctx, readingTopic(community, "m-carol"), s.Marshal(), 0); err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func connectAs(ctx context.Context, d *Device, user string) error {
 
 func pubReading(t testing.TB, d *Device, seq uint64, tm, importWh int64) {
 	t.Helper()
-	if err := d.PublishReading(context.Background(), reading.Reading{Seq: seq, Time: tm, ImportWh: importWh}); err != nil {
+	if err := d.PublishReading(context.Background(), reading.Reading{Registers: reading.Registers{Seq: seq, Time: tm, ImportWh: importWh}}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -195,7 +195,7 @@ func TestBrokerACL(t *testing.T) {
 	// Alice publishes a reading validly signed by carol's key, on carol's
 	// topic: the broker drops it (QoS 0; at QoS 1 it would disconnect
 	// her), so it never reaches the gateway.
-	s := must(reading.Sign(key("m-carol"), reading.Reading{Meter: "m-carol", Seq: 1, Time: T0 + 60, ImportWh: 5}))
+	s := must(reading.Sign(key("m-carol"), reading.Reading{Meter: "m-carol", Registers: reading.Registers{Seq: 1, Time: T0 + 60, ImportWh: 5}}))
 	if err := alice.publish(ctx, readingTopic(community, "m-carol"), s.Marshal(), 0); err != nil {
 		t.Fatal(err)
 	}

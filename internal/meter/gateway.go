@@ -518,7 +518,7 @@ func (g *Gateway) accept(sh *shard, it *item, now, intervalS, skewS int64) {
 	if it.code != 0 {
 		return
 	}
-	st.last = &contract.Registers{Seq: r.Seq, Time: r.Time, ImportWh: r.ImportWh, ExportWh: r.ExportWh, ProductionWh: r.ProductionWh}
+	st.last = &r.Registers
 	start := intervalStart(r.Time, intervalS)
 	if err := g.store(st, it.meter.ID, start, it.signed); err != nil {
 		g.log.Error("fine data not stored", "meter", it.meter.ID, "err", err)
