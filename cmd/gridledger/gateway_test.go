@@ -134,7 +134,7 @@ func TestGatewaysPerFeederThroughMosquitto(t *testing.T) {
 				continue
 			}
 			done = false
-			s, err := reading.Sign(f.meter.PrivKey, reading.Reading{Meter: f.meter.ID, Seq: seq, Time: in.MarketTime, ImportWh: int64(seq) * 100})
+			s, err := reading.Sign(f.meter.PrivKey, reading.Reading{Meter: f.meter.ID, Registers: reading.Registers{Seq: seq, Time: in.MarketTime, ImportWh: int64(seq) * 100}})
 			if err != nil {
 				t.Fatal(err)
 			}

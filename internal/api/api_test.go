@@ -417,7 +417,7 @@ func (e *env) sendReading(t *testing.T, seq uint64, importWh int64) int64 {
 	t.Helper()
 	var in api.Info
 	e.get(t, "/api/info", nil, &in)
-	s, err := reading.Sign(e.meterKey.PrivKey, reading.Reading{Meter: "m1", Seq: seq, Time: in.MarketTime, ImportWh: importWh})
+	s, err := reading.Sign(e.meterKey.PrivKey, reading.Reading{Meter: "m1", Registers: reading.Registers{Seq: seq, Time: in.MarketTime, ImportWh: importWh}})
 	if err != nil {
 		t.Fatal(err)
 	}

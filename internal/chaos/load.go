@@ -219,8 +219,8 @@ func (l *Load) readings(mt int64) []byte {
 		} else {
 			m.importWh += 300 + l.rng.Int64N(1200)
 		}
-		s, err := reading.Sign(m.meter.PrivKey, reading.Reading{Meter: m.meter.ID, Seq: l.seq, Time: mt,
-			ImportWh: m.importWh, ExportWh: m.exportWh, ProductionWh: m.exportWh})
+		s, err := reading.Sign(m.meter.PrivKey, reading.Reading{Meter: m.meter.ID, Registers: reading.Registers{Seq: l.seq, Time: mt,
+			ImportWh: m.importWh, ExportWh: m.exportWh, ProductionWh: m.exportWh}})
 		if err != nil {
 			panic(err)
 		}

@@ -51,7 +51,7 @@ func corpusReadings() *contract.MsgReadings {
 	}
 	mt := at(1, 20)
 	r := func(seq uint64, time, imp int64) reading.Reading {
-		return reading.Reading{Meter: "m-alice", Seq: seq, Time: time, ImportWh: imp, ExportWh: 10, ProductionWh: 20}
+		return reading.Reading{Meter: "m-alice", Registers: reading.Registers{Seq: seq, Time: time, ImportWh: imp, ExportWh: 10, ProductionWh: 20}}
 	}
 	good := signedReading("m-alice", r(1, mt, 100))
 	fine := signedReading("m-alice", r(3, mt, 300))
@@ -60,7 +60,7 @@ func corpusReadings() *contract.MsgReadings {
 	forged.Reading = bytes.Replace(forged.Reading, []byte(`"import_wh":400`), []byte(`"import_wh":401`), 1)
 	return &contract.MsgReadings{Readings: []contract.ReadingEntry{
 		good, good, signedReading("m-alice", r(2, mt+86400, 200)), fine, forged,
-		signedReading("m-ghost", reading.Reading{Meter: "m-ghost", Seq: 1, Time: mt}),
+		signedReading("m-ghost", reading.Reading{Meter: "m-ghost", Registers: reading.Registers{Seq: 1, Time: mt}}),
 	}}
 }
 
@@ -258,8 +258,8 @@ func FuzzReadings(f *testing.F) {
 		msg := &contract.MsgReadings{}
 		for i := range 1 + int(n%8) {
 			meter := meters[(int(meterSel)+i)%len(meters)]
-			r := reading.Reading{Meter: meter, Seq: seq + uint64(i), Time: mt + dt + int64(i)*60,
-				ImportWh: imp + int64(i)*100, ExportWh: exp, ProductionWh: prod + int64(i)*50}
+			r := reading.Reading{Meter: meter, Registers: reading.Registers{Seq: seq + uint64(i), Time: mt + dt + int64(i)*60,
+				ImportWh: imp + int64(i)*100, ExportWh: exp, ProductionWh: prod + int64(i)*50}}
 			b, err := json.Marshal(r)
 			if err != nil {
 				t.Fatal(err)

@@ -643,7 +643,7 @@ func (g *gen) reading() (contract.ReadingEntry, genReading) {
 		in.what = "replay of " + in.what
 		return g.entries[i], in
 	case kind < 10 || len(g.meters) == 0:
-		r := reading.Reading{Meter: "meter-ghost", Seq: 1 + g.rng.Uint64N(5), Time: g.mt, ImportWh: g.rng.Int64N(1000)}
+		r := reading.Reading{Meter: "meter-ghost", Registers: reading.Registers{Seq: 1 + g.rng.Uint64N(5), Time: g.mt, ImportWh: g.rng.Int64N(1000)}}
 		return g.signReading(r, devKeyID("meter-ghost"), false, fine, "unknown meter")
 	case kind < 14:
 		return g.malformedReading(fine)
@@ -654,7 +654,7 @@ func (g *gen) reading() (contract.ReadingEntry, genReading) {
 		key = gwKeyID(m.gateway)
 	}
 	m.seq++
-	r := reading.Reading{Meter: m.id, Seq: m.seq, Time: g.regsTime(m)}
+	r := reading.Reading{Meter: m.id, Registers: reading.Registers{Seq: m.seq, Time: g.regsTime(m)}}
 	next := func() {
 		m.imp += g.rng.Int64N(2500)
 		if m.res != "" {
@@ -741,7 +741,7 @@ func (g *gen) malformedReading(fine []byte) (contract.ReadingEntry, genReading) 
 	var raw json.RawMessage
 	switch g.rng.IntN(4) {
 	case 0:
-		sr, err := reading.Sign(keyOf("mallory"), reading.Reading{Meter: "meter0", Seq: 1, Time: g.mt})
+		sr, err := reading.Sign(keyOf("mallory"), reading.Reading{Meter: "meter0", Registers: reading.Registers{Seq: 1, Time: g.mt}})
 		if err != nil {
 			g.t.Fatal(err)
 		}

@@ -442,7 +442,7 @@ type device struct {
 func (d *device) read(t, imp, exp, prod int64) contract.ReadingEntry {
 	d.t.Helper()
 	d.seq++
-	return signedReading(d.t, d.keyID, reading.Reading{Meter: d.meter, Seq: d.seq, Time: t, ImportWh: imp, ExportWh: exp, ProductionWh: prod})
+	return signedReading(d.t, d.keyID, reading.Reading{Meter: d.meter, Registers: reading.Registers{Seq: d.seq, Time: t, ImportWh: imp, ExportWh: exp, ProductionWh: prod}})
 }
 
 func signedReading(t testing.TB, keyID string, r reading.Reading) contract.ReadingEntry {

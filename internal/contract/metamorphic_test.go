@@ -12,6 +12,7 @@ import (
 
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/market"
+	"github.com/gridledger/gridledger/internal/reading"
 )
 
 // The metamorphic test, in the manner of pebble's: one seeded random stream
@@ -224,7 +225,7 @@ type refPart struct {
 type refMeter struct {
 	owner, res, gateway string
 	pub                 []byte // its own key, when it has one
-	last, base          *contract.Registers
+	last, base          *reading.Registers
 	accepted            int64
 	rejected            map[string]int64
 }
@@ -801,7 +802,7 @@ func (m *refModel) reading(in genReading) readingOutcome {
 		m.seen["reading/stale_settled"]++
 		return refuse(mt, contract.CodeStaleReading)
 	}
-	regs := contract.Registers{Seq: r.Seq, Time: r.Time, ImportWh: r.ImportWh, ExportWh: r.ExportWh, ProductionWh: r.ProductionWh}
+	regs := r.Registers
 	if mt.base == nil {
 		b := regs
 		mt.base = &b

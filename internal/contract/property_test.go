@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gridledger/gridledger/internal/contract"
+	"github.com/gridledger/gridledger/internal/reading"
 )
 
 // Property tests: random sequences of transactions and blocks (see gen_test.go),
@@ -155,7 +156,7 @@ func runProperty(t *testing.T, seed uint64, nTx int, seen map[contract.Code]int)
 				t.Fatalf("block %d: settlement %d changed after it was made\n%+v\n%+v", height, st.Start, old, st)
 			}
 		}
-		baselines := map[string]*contract.Registers{}
+		baselines := map[string]*reading.Registers{}
 		for _, m := range meters {
 			baselines[m.ID] = m.Baseline
 		}
@@ -223,7 +224,7 @@ func money(s *contract.State) map[string]int64 {
 // the meters as they were before the block (baselines advances as the
 // block's settlements are checked in order) and the RES approvals then.
 func checkSettlement(t *testing.T, s *contract.State, st contract.Settlement, meters []contract.Meter,
-	baselines map[string]*contract.Registers, approved map[string]bool) {
+	baselines map[string]*reading.Registers, approved map[string]bool) {
 	t.Helper()
 	fail := func(format string, args ...any) {
 		t.Helper()

@@ -117,20 +117,8 @@ func (s *State) acceptReading(c *readingCheck) error {
 	if !c.sigOK {
 		return errf(ErrBadSignature, "reading of %q is not signed by its %s's key", mt.ID, c.by)
 	}
-	if mt.Last != nil && r.Seq <= mt.Last.Seq {
-		return errf(ErrReplay, "meter %q seq %d, last accepted %d", mt.ID, r.Seq, mt.Last.Seq)
-	}
-	if r.Time > s.marketTime+s.params.ReadingSkewS {
-		return errf(ErrFutureReading, "meter %q dated %d, ledger time %d, skew %d s", mt.ID, r.Time, s.marketTime, s.params.ReadingSkewS)
-	}
-	if mt.Last != nil {
-		switch {
-		case r.Time < mt.Last.Time:
-			return errf(ErrStaleReading, "meter %q dated %d, before its last reading at %d", mt.ID, r.Time, mt.Last.Time)
-		case r.ImportWh < mt.Last.ImportWh || r.ExportWh < mt.Last.ExportWh || r.ProductionWh < mt.Last.ProductionWh:
-			return errf(ErrRegistersBackwards, "meter %q: import %d→%d, export %d→%d, production %d→%d", mt.ID,
-				mt.Last.ImportWh, r.ImportWh, mt.Last.ExportWh, r.ExportWh, mt.Last.ProductionWh, r.ProductionWh)
-		}
+	if f, why := reading.Check(r, mt.Last, s.marketTime, s.params.ReadingSkewS); f != reading.OK {
+		return errf(codeInfo[FaultCode(f)].err, "%s", why)
 	}
 	interval, inListing := s.intervalOf(r.Time)
 	if inListing {
@@ -138,7 +126,7 @@ func (s *State) acceptReading(c *readingCheck) error {
 			return errf(ErrStaleReading, "meter %q: interval %d is already settled", mt.ID, interval)
 		}
 	}
-	regs := Registers{Seq: r.Seq, Time: r.Time, ImportWh: r.ImportWh, ExportWh: r.ExportWh, ProductionWh: r.ProductionWh}
+	regs := r.Registers
 	s.touch(keyMeter(mt.ID), mt, true)
 	if mt.Baseline == nil {
 		// Energy before a meter's first reading is unknown: it starts here.
@@ -160,6 +148,24 @@ func (s *State) acceptReading(c *readingCheck) error {
 		ir.Registers, ir.SignedBy, ir.FineHash = regs, c.by, c.entry.FineHash
 	}
 	return nil
+}
+
+// faultCodes are the result codes of the rules of reading.Check.
+var faultCodes = [...]Code{
+	reading.Replay:     CodeReplay,
+	reading.FromFuture: CodeFutureReading,
+	reading.Stale:      CodeStaleReading,
+	reading.Backwards:  CodeRegistersBackwards,
+}
+
+// FaultCode is the result code of a reading that breaks a rule of
+// reading.Check: the contract refuses it with this code, and so does the
+// gateway, before the reading gets near the ledger.
+func FaultCode(f reading.Fault) Code {
+	if int(f) < len(faultCodes) {
+		return faultCodes[f]
+	}
+	return CodeMalformed
 }
 
 func (s *State) countRejection(mt *Meter, err error) {

@@ -53,7 +53,7 @@ func TestReadingsSignedByDeviceOrGatewayAreAccepted(t *testing.T) {
 	w := newSettleWorld(t)
 	a1, b1 := w.alice.read(at(2, 0), 10, 20, 30), w.bob.read(at(2, 0), 40, 0, 0)
 	w.readOK(at(1, 3500), a1, b1)
-	regs := contract.Registers{Seq: 1, Time: at(2, 0), ImportWh: 10, ExportWh: 20, ProductionWh: 30}
+	regs := reading.Registers{Seq: 1, Time: at(2, 0), ImportWh: 10, ExportWh: 20, ProductionWh: 30}
 	for _, m := range w.s.Meters() {
 		if m.ID == "m-alice" && (!reflect.DeepEqual(m.Last, &regs) || !reflect.DeepEqual(m.Baseline, &regs) || m.Accepted != 1 || m.Rejected != nil) {
 			t.Errorf("m-alice %+v", m)
@@ -126,13 +126,13 @@ func TestReadingRefusalsChangeOnlyTheCounters(t *testing.T) {
 		code  contract.Code
 	}{
 		{"own-key meter signed by the gateway", func(w *settleWorld, _ *device) contract.ReadingEntry {
-			return signedReading(t, gwKeyID("gw-home"), reading.Reading{Meter: "m-alice", Seq: 2, Time: now, ImportWh: 200, ExportWh: 50, ProductionWh: 70})
+			return signedReading(t, gwKeyID("gw-home"), reading.Reading{Meter: "m-alice", Registers: reading.Registers{Seq: 2, Time: now, ImportWh: 200, ExportWh: 50, ProductionWh: 70}})
 		}, "m-alice", contract.CodeBadSignature},
 		{"gateway meter signed by a device key", func(w *settleWorld, _ *device) contract.ReadingEntry {
-			return signedReading(t, devKeyID("m-bob"), reading.Reading{Meter: "m-bob", Seq: 2, Time: now, ImportWh: 200, ExportWh: 50, ProductionWh: 70})
+			return signedReading(t, devKeyID("m-bob"), reading.Reading{Meter: "m-bob", Registers: reading.Registers{Seq: 2, Time: now, ImportWh: 200, ExportWh: 50, ProductionWh: 70}})
 		}, "m-bob", contract.CodeBadSignature},
 		{"another meter's key", func(w *settleWorld, _ *device) contract.ReadingEntry {
-			return signedReading(t, devKeyID("m-dave"), reading.Reading{Meter: "m-alice", Seq: 2, Time: now, ImportWh: 200, ExportWh: 50, ProductionWh: 70})
+			return signedReading(t, devKeyID("m-dave"), reading.Reading{Meter: "m-alice", Registers: reading.Registers{Seq: 2, Time: now, ImportWh: 200, ExportWh: 50, ProductionWh: 70}})
 		}, "m-alice", contract.CodeBadSignature},
 		{"forged registers", func(w *settleWorld, _ *device) contract.ReadingEntry {
 			return forge(w.alice.read(now, 200, 50, 70))
@@ -143,7 +143,7 @@ func TestReadingRefusalsChangeOnlyTheCounters(t *testing.T) {
 			return e
 		}, "m-alice", contract.CodeReplay},
 		{"sequence not above the last", func(w *settleWorld, _ *device) contract.ReadingEntry {
-			return signedReading(t, devKeyID("m-alice"), reading.Reading{Meter: "m-alice", Seq: 1, Time: now, ImportWh: 200, ExportWh: 50, ProductionWh: 70})
+			return signedReading(t, devKeyID("m-alice"), reading.Reading{Meter: "m-alice", Registers: reading.Registers{Seq: 1, Time: now, ImportWh: 200, ExportWh: 50, ProductionWh: 70}})
 		}, "m-alice", contract.CodeReplay},
 		{"dated beyond the skew", func(w *settleWorld, _ *device) contract.ReadingEntry {
 			return w.alice.read(now+121, 200, 50, 70)
@@ -161,7 +161,7 @@ func TestReadingRefusalsChangeOnlyTheCounters(t *testing.T) {
 			return w.alice.read(at(0, 3599), 200, 50, 70)
 		}, "m-alice", contract.CodeStaleReading},
 		{"unknown meter", func(w *settleWorld, _ *device) contract.ReadingEntry {
-			return signedReading(t, devKeyID("m-ghost"), reading.Reading{Meter: "m-ghost", Seq: 1, Time: now})
+			return signedReading(t, devKeyID("m-ghost"), reading.Reading{Meter: "m-ghost", Registers: reading.Registers{Seq: 1, Time: now}})
 		}, "", contract.CodeUnknownMeter},
 		{"suspended owner", func(w *settleWorld, dave *device) contract.ReadingEntry {
 			return dave.read(now, 200, 50, 70)
@@ -330,7 +330,7 @@ func TestLaterReadingIsTheClosingReadingWithItsFineHash(t *testing.T) {
 	w.blockAt(at(3, 0))
 	st, _ := w.s.Settlement(at(2, 0))
 	want := contract.IntervalReading{Meter: "m-alice", Interval: at(2, 0), SignedBy: "device", FineHash: fine2[:],
-		Registers: contract.Registers{Seq: 3, Time: at(3, 0), ImportWh: 1900}}
+		Registers: reading.Registers{Seq: 3, Time: at(3, 0), ImportWh: 1900}}
 	if !reflect.DeepEqual(st.Readings[0], want) {
 		t.Errorf("closing reading %+v, want %+v", st.Readings[0], want)
 	}
@@ -388,8 +388,8 @@ func TestGapReadingCountsInTheNextSettledInterval(t *testing.T) {
 // DecodeTx accepts.
 func TestLargestReadingsBatchDecodes(t *testing.T) {
 	id := strings.Repeat("m", 64)
-	e := signedReading(t, devKeyID(id), reading.Reading{Meter: id, Seq: 1<<64 - 1, Time: 1<<62 + 12345,
-		ImportWh: reading.MaxRegisterWh, ExportWh: reading.MaxRegisterWh, ProductionWh: reading.MaxRegisterWh})
+	e := signedReading(t, devKeyID(id), reading.Reading{Meter: id, Registers: reading.Registers{Seq: 1<<64 - 1, Time: 1<<62 + 12345,
+		ImportWh: reading.MaxRegisterWh, ExportWh: reading.MaxRegisterWh, ProductionWh: reading.MaxRegisterWh}})
 	fine := sha256.Sum256(nil)
 	e.FineHash = fine[:]
 	msg := &contract.MsgReadings{Readings: make([]contract.ReadingEntry, contract.MaxReadingsPerTx)}
@@ -460,7 +460,7 @@ func TestQueriesReturnCopies(t *testing.T) {
 // without ambiguity. (Guards readingKey's lookup.)
 func TestReadingNamingAGatewayIsUnknownMeter(t *testing.T) {
 	w, _ := readingWorld(t)
-	n, refused := w.readAt(at(1, 1), signedReading(t, gwKeyID("gw-home"), reading.Reading{Meter: "gw-home", Seq: 1, Time: at(1, 1)}))
+	n, refused := w.readAt(at(1, 1), signedReading(t, gwKeyID("gw-home"), reading.Reading{Meter: "gw-home", Registers: reading.Registers{Seq: 1, Time: at(1, 1)}}))
 	if n != 0 || !reflect.DeepEqual(refused, []string{"gw-home/1:unknown_meter"}) {
 		t.Fatalf("accepted %d, refused %v", n, refused)
 	}

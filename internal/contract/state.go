@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/gridledger/gridledger/internal/market"
+	"github.com/gridledger/gridledger/internal/reading"
 )
 
 // Participant is a registered member, operator, DSO or utility, with its
@@ -61,23 +62,14 @@ type Meter struct {
 	Gateway string `json:"gateway,omitempty"`
 	RES     string `json:"res,omitempty"`
 	// Last is the last reading accepted (nil before the first).
-	Last *Registers `json:"last,omitempty"`
+	Last *reading.Registers `json:"last,omitempty"`
 	// Baseline is the registers at the end of the last interval settled
 	// with this meter's reading (or at its first reading): the next
 	// interval's energy is its closing reading minus this.
-	Baseline *Registers `json:"baseline,omitempty"`
+	Baseline *reading.Registers `json:"baseline,omitempty"`
 	// Accepted and Rejected count readings, Rejected by code name.
 	Accepted int64            `json:"accepted"`
 	Rejected map[string]int64 `json:"rejected,omitempty"`
-}
-
-// Registers are a meter's cumulative registers at one reading.
-type Registers struct {
-	Seq          uint64 `json:"seq"`
-	Time         int64  `json:"time"`
-	ImportWh     int64  `json:"import_wh"`
-	ExportWh     int64  `json:"export_wh"`
-	ProductionWh int64  `json:"production_wh"`
 }
 
 // Gateway is a device that reads meters which cannot sign and signs their
@@ -93,7 +85,7 @@ type Gateway struct {
 type IntervalReading struct {
 	Meter    string `json:"meter"`
 	Interval int64  `json:"interval"`
-	Registers
+	reading.Registers
 	// SignedBy is "device" or "gateway": who signed the reading.
 	SignedBy string `json:"signed_by"`
 	// FineHash is SHA-256 of the fine data the gateway keeps off chain.

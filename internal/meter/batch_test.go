@@ -81,10 +81,10 @@ func TestBatching(t *testing.T) {
 	g, clock, rec, store := batchGateway(t, testRegistry())
 	ctx := context.Background()
 	al := func(seq uint64, tm, imp int64) reading.Reading {
-		return reading.Reading{Meter: "m-alice", Seq: seq, Time: tm, ImportWh: imp}
+		return reading.Reading{Meter: "m-alice", Registers: reading.Registers{Seq: seq, Time: tm, ImportWh: imp}}
 	}
 	ca := func(seq uint64, tm, exp int64) reading.Reading {
-		return reading.Reading{Meter: "m-carol", Seq: seq, Time: tm, ExportWh: exp}
+		return reading.Reading{Meter: "m-carol", Registers: reading.Registers{Seq: seq, Time: tm, ExportWh: exp}}
 	}
 	mustAccept(t, g, "m-alice", al(1, T0+100, 10))
 	mustAccept(t, g, "m-carol", ca(1, T0+200, 5))
@@ -163,7 +163,7 @@ func TestBatchSplit(t *testing.T) {
 	g, clock, rec, _ := batchGateway(t, reg)
 	for i := range n {
 		id := fmt.Sprintf("m-%05d", i)
-		mustAccept(t, g, id, reading.Reading{Meter: id, Seq: 1, Time: T0 + 60, ImportWh: int64(i)})
+		mustAccept(t, g, id, reading.Reading{Meter: id, Registers: reading.Registers{Seq: 1, Time: T0 + 60, ImportWh: int64(i)}})
 	}
 	clock.Set(T0 + 3601)
 	g.flush(context.Background())
@@ -207,13 +207,13 @@ func TestBatchWaitsForGrace(t *testing.T) {
 	reg.SetMeter("m-1", "alice", pub("m-1"), "", "")
 	g, clock, rec, _ := batchGateway(t, reg)
 	g.cfg.GraceS = 300
-	mustAccept(t, g, "m-1", reading.Reading{Meter: "m-1", Seq: 1, Time: T0 + 60, ImportWh: 10})
+	mustAccept(t, g, "m-1", reading.Reading{Meter: "m-1", Registers: reading.Registers{Seq: 1, Time: T0 + 60, ImportWh: 10}})
 	clock.Set(T0 + 3600 + 299)
 	g.flush(context.Background())
 	if n := len(rec.all()); n != 0 {
 		t.Fatalf("%d batches inside the grace period", n)
 	}
-	mustAccept(t, g, "m-1", reading.Reading{Meter: "m-1", Seq: 2, Time: T0 + 3600, ImportWh: 25})
+	mustAccept(t, g, "m-1", reading.Reading{Meter: "m-1", Registers: reading.Registers{Seq: 2, Time: T0 + 3600, ImportWh: 25}})
 	clock.Set(T0 + 3600 + 301)
 	g.flush(context.Background())
 	msgs := rec.all()

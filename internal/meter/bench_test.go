@@ -40,7 +40,7 @@ func BenchmarkGatewayReadings(b *testing.B) {
 			k := key(id)
 			payloads[i] = make([][]byte, per)
 			for j := range per {
-				s, err := reading.Sign(k, reading.Reading{Meter: id, Seq: uint64(j + 1), Time: T0 + int64(j+1)*10, ImportWh: int64(j) * 3, ExportWh: int64(j)})
+				s, err := reading.Sign(k, reading.Reading{Meter: id, Registers: reading.Registers{Seq: uint64(j + 1), Time: T0 + int64(j+1)*10, ImportWh: int64(j) * 3, ExportWh: int64(j)}})
 				if err != nil {
 					panic(err)
 				}
@@ -113,7 +113,7 @@ func BenchmarkVerify(b *testing.B) {
 	keys := make([][]byte, 64)
 	for i := range ss {
 		id := fmt.Sprintf("bench-%02d", i%50)
-		ss[i] = must(reading.Sign(key(id), reading.Reading{Meter: id, Seq: uint64(i + 1), Time: T0 + 1, ImportWh: 1}))
+		ss[i] = must(reading.Sign(key(id), reading.Reading{Meter: id, Registers: reading.Registers{Seq: uint64(i + 1), Time: T0 + 1, ImportWh: 1}}))
 		keys[i] = pub(id)
 	}
 	b.Run("single", func(b *testing.B) {

@@ -137,11 +137,13 @@ func TestBrokerAuth(t *testing.T) {
 	e.reg.SetSuspended("carol", true)
 	// At QoS 0: at QoS 1 mochi would disconnect her and paho would resend
 	// the reading after reconnecting.
-	s := must(reading.Sign(key("m-carol"), reading.Reading{Meter: "m-carol", Seq: 1, Time: T0 + 60, ImportWh: 10}))
+	s := must(reading.Sign(key("m-carol"), reading.Reading{Meter: "m-carol", Registers: reading.Registers{Seq: 1, Time: T0 + 60, ImportWh: 10}}))
 	if err := d.publish(ctx, readingTopic(community, "m-carol"), s.Marshal(), 0); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond)
+	eventually(t, 5*time.Second, "the broker's refusal of carol's reading", func() bool {
+		return e.broker.Refused()[refuseACLPublish] == 1
+	})
 	e.reg.SetSuspended("carol", false)
 	pubReading(t, d, 2, T0+120, 20)
 	eventually(t, 5*time.Second, "carol's second reading", func() bool { return e.gw.Stats().Accepted == 1 })
@@ -150,7 +152,13 @@ func TestBrokerAuth(t *testing.T) {
 	}
 
 	// Alice connecting with carol's client id does not take over carol's
-	// session: client ids are scoped by user.
+	// session: client ids are scoped by user. The broker ends a session it
+	// hands over before it acknowledges the new connection, so once alice
+	// is connected carol's session tells.
+	session, ok := e.broker.srv.Clients.Get("m-carol|m-carol")
+	if !ok {
+		t.Fatal("carol's session is not in the broker")
+	}
 	opts := paho.NewClientOptions().AddBroker(e.url).SetClientID("m-carol").SetUsername("m-alice").
 		SetPassword(Password(key("m-alice"), community, "m-alice")).SetProtocolVersion(4)
 	intruder := paho.NewClient(opts)
@@ -158,8 +166,7 @@ func TestBrokerAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer intruder.Disconnect(100)
-	time.Sleep(50 * time.Millisecond)
-	if !d.client.IsConnectionOpen() {
+	if session.Closed() || session.IsTakenOver() || !d.client.IsConnectionOpen() {
 		t.Fatal("carol was disconnected by a client reusing her client id")
 	}
 	pubReading(t, d, 3, T0+180, 30)
@@ -179,7 +186,7 @@ func connectAs(ctx context.Context, d *Device, user string) error {
 
 func pubReading(t testing.TB, d *Device, seq uint64, tm, importWh int64) {
 	t.Helper()
-	if err := d.PublishReading(context.Background(), reading.Reading{Seq: seq, Time: tm, ImportWh: importWh}); err != nil {
+	if err := d.PublishReading(context.Background(), reading.Reading{Registers: reading.Registers{Seq: seq, Time: tm, ImportWh: importWh}}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -187,6 +194,13 @@ func pubReading(t testing.TB, d *Device, seq uint64, tm, importWh int64) {
 func TestBrokerACL(t *testing.T) {
 	noLeaks(t)
 	e := newEnv(t, testRegistry())
+	// What the gateway made of each message on carol's reading topic.
+	carolSeen := make(chan item, 4)
+	e.gw.onResult = func(topic string, _ []byte, it item) {
+		if topic == readingTopic(community, "m-carol") {
+			carolSeen <- it
+		}
+	}
 	e.start(t)
 	ctx := context.Background()
 	alice := e.device(t, "m-alice")
@@ -195,7 +209,7 @@ func TestBrokerACL(t *testing.T) {
 	// Alice publishes a reading validly signed by carol's key, on carol's
 	// topic: the broker drops it (QoS 0; at QoS 1 it would disconnect
 	// her), so it never reaches the gateway.
-	s := must(reading.Sign(key("m-carol"), reading.Reading{Meter: "m-carol", Seq: 1, Time: T0 + 60, ImportWh: 5}))
+	s := must(reading.Sign(key("m-carol"), reading.Reading{Meter: "m-carol", Registers: reading.Registers{Seq: 1, Time: T0 + 60, ImportWh: 5}}))
 	if err := alice.publish(ctx, readingTopic(community, "m-carol"), s.Marshal(), 0); err != nil {
 		t.Fatal(err)
 	}
@@ -207,21 +221,27 @@ func TestBrokerACL(t *testing.T) {
 	// Then a valid reading of her own, on her own topic, as a fence.
 	pubReading(t, alice, 1, T0+60, 100)
 	eventually(t, 5*time.Second, "alice's own reading", func() bool { return e.gw.Stats().Accepted >= 1 })
-	// Carol's reading from alice went to another shard: give it time to
-	// arrive if the ACL let it through.
-	time.Sleep(100 * time.Millisecond)
-	st := e.gw.Stats()
-	if st.Accepted != 1 || len(st.Rejected) != 0 {
-		t.Fatalf("gateway saw %+v, want only alice's reading", st)
-	}
 	// $SYS/x is dropped by mochi before any ACL check.
 	if n := e.broker.Refused()[refuseACLPublish]; n != 5 {
 		t.Errorf("ACL publish refusals %d, want 5", n)
 	}
-	// Carol's own reading with seq 1 is still fresh: the forged copy never
-	// counted.
-	pubReading(t, carol, 1, T0+60, 5)
-	eventually(t, 5*time.Second, "carol's reading", func() bool { return e.gw.Stats().Accepted == 2 })
+	// Carol's own reading with seq 1 is the marker. The broker hands
+	// alice's messages to the gateway in order, so had the forged copy
+	// passed, it would be queued for carol's gateway worker before alice's
+	// fence was accepted, and so before this: the first the gateway sees
+	// of carol must be this reading, accepted (seq 1 is still fresh).
+	pubReading(t, carol, 1, T0+60, 6)
+	select {
+	case it := <-carolSeen:
+		if it.code != 0 || it.r.ImportWh != 6 {
+			t.Fatalf("the gateway's first reading of carol: %s, %+v; want her own, accepted", it.code.Name(), it.r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("carol's reading never reached the gateway")
+	}
+	if st := e.gw.Stats(); st.Accepted != 2 || len(st.Rejected) != 0 {
+		t.Fatalf("gateway saw %+v, want alice's and carol's own readings only", st)
+	}
 
 	// Subscribing to another device's command topic is refused (SUBACK
 	// 0x80); so is a wildcard over devices and the readings of others.
@@ -251,7 +271,7 @@ func TestBrokerACL(t *testing.T) {
 	}
 	// Carol, subscribed to nothing, hears nothing of it; her subscription
 	// to her own topic does not see alice's commands.
-	cgot := make(chan string, 1)
+	cgot := make(chan string, 2)
 	if err := carol.OnCommand(func(p []byte) { cgot <- string(p) }); err != nil {
 		t.Fatal(err)
 	}
@@ -261,10 +281,18 @@ func TestBrokerACL(t *testing.T) {
 	if p := <-got; p != `{"relay":"off"}` {
 		t.Errorf("command %s", p)
 	}
+	// A command of her own is the marker: the broker delivers to carol in
+	// the order commands are published, so alice's would come first.
+	if err := e.gw.SwitchRelay(ctx, "m-carol", true); err != nil {
+		t.Fatal(err)
+	}
 	select {
 	case p := <-cgot:
-		t.Errorf("carol received %s", p)
-	case <-time.After(100 * time.Millisecond):
+		if p != `{"relay":"on"}` {
+			t.Errorf("carol received %s before her own command", p)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("carol's own command did not arrive")
 	}
 }
 

@@ -42,7 +42,7 @@ func signRaw(keyName, raw string) []byte {
 // was accepted before. The gateway's clock reads T0+600; skew is 120 s.
 func catalogue() []entry {
 	alice := func(seq uint64, tm, imp int64) reading.Reading {
-		return reading.Reading{Meter: "m-alice", Seq: seq, Time: tm, ImportWh: imp, ExportWh: 7}
+		return reading.Reading{Meter: "m-alice", Registers: reading.Registers{Seq: seq, Time: tm, ImportWh: imp, ExportWh: 7}}
 	}
 	valid1 := signed("m-alice", alice(1, T0+60, 1000))
 	forged := signed("m-alice", alice(3, T0+180, 1200))
@@ -63,17 +63,17 @@ func catalogue() []entry {
 		{name: "at the skew limit", device: "m-alice", payload: signed("m-alice", alice(3, T0+600+120, 1300))},
 		{name: "dated before the last", device: "m-alice", payload: signed("m-alice", alice(4, T0+300, 1400)), want: contract.CodeStaleReading},
 		{name: "registers backwards", device: "m-alice", payload: signed("m-alice", alice(5, T0+720, 1250)), want: contract.CodeRegistersBackwards},
-		{name: "export backwards", device: "m-alice", payload: signed("m-alice", reading.Reading{Meter: "m-alice", Seq: 5, Time: T0 + 720, ImportWh: 1400, ExportWh: 6}), want: contract.CodeRegistersBackwards},
+		{name: "export backwards", device: "m-alice", payload: signed("m-alice", reading.Reading{Meter: "m-alice", Registers: reading.Registers{Seq: 5, Time: T0 + 720, ImportWh: 1400, ExportWh: 6}}), want: contract.CodeRegistersBackwards},
 		{name: "malformed: not JSON", device: "m-alice", payload: []byte("import=1500"), want: contract.CodeMalformed},
 		{name: "malformed: truncated", device: "m-alice", payload: valid1[:len(valid1)-9], want: contract.CodeMalformed},
 		{name: "malformed: unknown field", device: "m-alice", payload: []byte(`{"reading":{"meter":"m-alice","seq":9,"time":1,"import_wh":1,"export_wh":1,"production_wh":0,"x":1},"sig":"` + strings.Repeat("A", 86) + `=="}`), want: contract.CodeMalformed},
 		{name: "malformed: negative register", device: "m-alice", payload: signRaw("m-alice", `{"meter":"m-alice","seq":9,"time":`+itoa(T0+720)+`,"import_wh":-1,"export_wh":7,"production_wh":0}`), want: contract.CodeMalformed},
 		{name: "malformed: signed bytes not compact", device: "m-alice", payload: spacedPayload, want: contract.CodeMalformed},
-		{name: "malformed: another meter's reading on this topic", device: "m-alice", payload: signed("m-carol", reading.Reading{Meter: "m-carol", Seq: 1, Time: T0 + 60, ImportWh: 1}), want: contract.CodeMalformed},
-		{name: "unknown meter", device: "m-ghost", payload: signed("m-ghost", reading.Reading{Meter: "m-ghost", Seq: 1, Time: T0 + 60, ImportWh: 1}), want: contract.CodeUnknownMeter, broker: refuseUnknown},
-		{name: "suspended owner", device: "m-bob", payload: signed("m-bob", reading.Reading{Meter: "m-bob", Seq: 1, Time: T0 + 60, ImportWh: 1}), want: contract.CodeSuspended, broker: refuseSuspended},
+		{name: "malformed: another meter's reading on this topic", device: "m-alice", payload: signed("m-carol", reading.Reading{Meter: "m-carol", Registers: reading.Registers{Seq: 1, Time: T0 + 60, ImportWh: 1}}), want: contract.CodeMalformed},
+		{name: "unknown meter", device: "m-ghost", payload: signed("m-ghost", reading.Reading{Meter: "m-ghost", Registers: reading.Registers{Seq: 1, Time: T0 + 60, ImportWh: 1}}), want: contract.CodeUnknownMeter, broker: refuseUnknown},
+		{name: "suspended owner", device: "m-bob", payload: signed("m-bob", reading.Reading{Meter: "m-bob", Registers: reading.Registers{Seq: 1, Time: T0 + 60, ImportWh: 1}}), want: contract.CodeSuspended, broker: refuseSuspended},
 		{name: "valid after all that", device: "m-alice", payload: signed("m-alice", alice(4, T0+720, 1500))},
-		{name: "carol's first reading is still fresh", device: "m-carol", payload: signed("m-carol", reading.Reading{Meter: "m-carol", Seq: 1, Time: T0 + 60, ImportWh: 1})},
+		{name: "carol's first reading is still fresh", device: "m-carol", payload: signed("m-carol", reading.Reading{Meter: "m-carol", Registers: reading.Registers{Seq: 1, Time: T0 + 60, ImportWh: 1}})},
 	}
 }
 

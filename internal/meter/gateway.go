@@ -499,27 +499,17 @@ func (g *Gateway) decodeSigned(it *item, m inMsg) {
 	}
 }
 
-// accept runs the checks that need the meter's history and, if they pass,
-// stores the reading.
+// accept runs the checks that need the meter's history (reading.Check, as
+// the contract runs them) and, if they pass, stores the reading.
 func (g *Gateway) accept(sh *shard, it *item, now, intervalS, skewS int64) {
 	st := g.state(sh, it.meter)
-	r, l := it.r, st.last
-	switch {
-	case l != nil && r.Seq <= l.Seq:
-		it.code, it.why = contract.CodeReplay, fmt.Sprintf("seq %d, last accepted %d", r.Seq, l.Seq)
-	case r.Time > now+skewS:
-		it.code, it.why = contract.CodeFutureReading, fmt.Sprintf("dated %d, market time %d, skew %d s", r.Time, now, skewS)
-	case l != nil && r.Time < l.Time:
-		it.code, it.why = contract.CodeStaleReading, fmt.Sprintf("dated %d, before the last reading at %d", r.Time, l.Time)
-	case l != nil && (r.ImportWh < l.ImportWh || r.ExportWh < l.ExportWh || r.ProductionWh < l.ProductionWh):
-		it.code, it.why = contract.CodeRegistersBackwards, fmt.Sprintf("import %d→%d, export %d→%d, production %d→%d",
-			l.ImportWh, r.ImportWh, l.ExportWh, r.ExportWh, l.ProductionWh, r.ProductionWh)
-	}
-	if it.code != 0 {
+	r := it.r
+	if f, why := reading.Check(r, st.last, now, skewS); f != reading.OK {
+		it.code, it.why = contract.FaultCode(f), why
 		return
 	}
-	st.last = &contract.Registers{Seq: r.Seq, Time: r.Time, ImportWh: r.ImportWh, ExportWh: r.ExportWh, ProductionWh: r.ProductionWh}
-	start := intervalStart(r.Time, intervalS)
+	st.last = &r.Registers
+	start := reading.IntervalStart(r.Time, intervalS)
 	if err := g.store(st, it.meter.ID, start, it.signed); err != nil {
 		g.log.Error("fine data not stored", "meter", it.meter.ID, "err", err)
 	}
@@ -529,13 +519,6 @@ func (g *Gateway) accept(sh *shard, it *item, now, intervalS, skewS int64) {
 		st.open[start] = rec
 	}
 	rec.last, rec.dirty = it.signed, true
-}
-
-// intervalStart is the start of the interval (start, start+intervalS]
-// holding t: as in the contract, registers read at the end of an interval
-// describe that interval.
-func intervalStart(t, intervalS int64) int64 {
-	return (t - 1) / intervalS * intervalS
 }
 
 // batchVerifier verifies a batch of signatures, one by one when the batch

@@ -116,7 +116,7 @@ func TestLedger(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer plug.Close()
-	if err := d.PublishReading(ctx, reading.Reading{Seq: 1, Time: clock.Now(), ImportWh: 100, ExportWh: 3}); err != nil {
+	if err := d.PublishReading(ctx, reading.Reading{Registers: reading.Registers{Seq: 1, Time: clock.Now(), ImportWh: 100, ExportWh: 3}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := plug.publish(ctx, "tele/plug-1/SENSOR", []byte(tasmotaSensor("4.2")), 1); err != nil {
@@ -137,9 +137,9 @@ func TestLedger(t *testing.T) {
 		return n == 2
 	})
 	for _, m := range meters {
-		want := contract.Registers{Seq: 1, ImportWh: 100, ExportWh: 3}
+		want := reading.Registers{Seq: 1, ImportWh: 100, ExportWh: 3}
 		if m.ID == "plug-1" {
-			want = contract.Registers{Seq: m.Last.Seq, ImportWh: 4200}
+			want = reading.Registers{Seq: m.Last.Seq, ImportWh: 4200}
 		}
 		want.Time = m.Last.Time
 		if *m.Last != want {

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/reading"
 )
 
@@ -115,7 +114,7 @@ func mosquittoPub(t testing.TB, args ...string) {
 }
 
 // lastAccepted is the gateway's last accepted reading of a meter.
-func (g *Gateway) lastAccepted(id string) *contract.Registers {
+func (g *Gateway) lastAccepted(id string) *reading.Registers {
 	sh := g.shardOf(id)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -154,7 +153,7 @@ func TestMosquittoRestart(t *testing.T) {
 	)
 	go func() {
 		defer close(finished)
-		r := reading.Reading{Meter: "m-alice", Time: T0}
+		r := reading.Reading{Meter: "m-alice", Registers: reading.Registers{Time: T0}}
 		for {
 			select {
 			case <-stop:

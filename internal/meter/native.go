@@ -57,11 +57,11 @@ func (g *Gateway) decodeNative(sh *shard, snap *regSnapshot, it *item, m inMsg, 
 		return
 	}
 	st.gwSeq = seq
-	r := reading.Reading{Meter: m.id, Seq: seq, Time: now, ImportWh: imp, ExportWh: exp}
+	r := reading.Reading{Meter: m.id, Registers: reading.Registers{Seq: seq, Time: now, ImportWh: imp, ExportWh: exp}}
 	if meter.RES != "" {
 		// The device measures the RES output (a clamp on the inverter):
 		// what flows through it is production.
-		r = reading.Reading{Meter: m.id, Seq: seq, Time: now, ProductionWh: imp}
+		r = reading.Reading{Meter: m.id, Registers: reading.Registers{Seq: seq, Time: now, ProductionWh: imp}}
 	}
 	s, err := reading.Sign(g.cfg.DeviceKey, r)
 	if err != nil {

@@ -82,8 +82,8 @@ func TestMosquittoPubTasmota(t *testing.T) {
 		t.Fatalf("plug-1: %d readings stored", len(plug))
 	}
 	for i, want := range []reading.Reading{
-		{Meter: "plug-1", Time: T0 + 600, ImportWh: 12345},
-		{Meter: "plug-1", Time: T0 + 660, ImportWh: 12400},
+		{Meter: "plug-1", Registers: reading.Registers{Time: T0 + 600, ImportWh: 12345}},
+		{Meter: "plug-1", Registers: reading.Registers{Time: T0 + 660, ImportWh: 12400}},
 	} {
 		s := plug[i]
 		if !s.Verify(pub("gw-1")) || s.Verify(pub("m-alice")) {
@@ -159,7 +159,7 @@ func TestGatewayRestart(t *testing.T) {
 			t.Fatalf("native reading %d: %s", i, it.code.Name())
 		}
 	}
-	alice := signed("m-alice", reading.Reading{Meter: "m-alice", Seq: 5, Time: T0 + 60, ImportWh: 10})
+	alice := signed("m-alice", reading.Reading{Meter: "m-alice", Registers: reading.Registers{Seq: 5, Time: T0 + 60, ImportWh: 10}})
 	if it := g.handle(readingTopic(community, "m-alice"), alice); it.code != 0 {
 		t.Fatalf("alice: %s", it.code.Name())
 	}

@@ -23,7 +23,7 @@ import (
 type meterState struct {
 	// last is the last reading accepted (nil before the first): the
 	// replay, time and register checks compare with it.
-	last *contract.Registers
+	last *reading.Registers
 	// open holds, per interval start, the last reading accepted in that
 	// interval until it is on the ledger.
 	open map[int64]*intervalRec
@@ -67,7 +67,7 @@ func (g *Gateway) state(sh *shard, m contract.Meter) *meterState {
 		st.last = &l
 	}
 	if s, r, start, ok := g.lastStored(m.ID); ok && (st.last == nil || r.Seq > st.last.Seq) {
-		st.last = &contract.Registers{Seq: r.Seq, Time: r.Time, ImportWh: r.ImportWh, ExportWh: r.ExportWh, ProductionWh: r.ProductionWh}
+		st.last = &r.Registers
 		// The ledger has not seen the newest stored reading: its interval
 		// is (re)submitted at the next flush after it ends.
 		st.open[start] = &intervalRec{last: s, dirty: true}

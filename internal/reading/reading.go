@@ -19,9 +19,18 @@ import (
 	"github.com/cometbft/cometbft/crypto/ed25519"
 )
 
-// Reading is one meter's registers at one moment.
+// Reading is one meter's registers at one moment. On the wire its fields
+// are flat: {"meter","seq","time","import_wh","export_wh","production_wh"}.
 type Reading struct {
 	Meter string `json:"meter"`
+	Registers
+}
+
+// Registers are a meter's cumulative registers at one reading: the one
+// register type of the project. The contract keeps them as a meter's last
+// and baseline readings (their JSON is part of the ledger's state), the
+// gateway as the last reading it accepted, the simulator as its meters'.
+type Registers struct {
 	// Seq increases strictly with every reading the meter signs.
 	Seq uint64 `json:"seq"`
 	// Time is when the registers were read, UTC seconds of market time.

@@ -11,7 +11,7 @@ import (
 var key = ed25519.GenPrivKeyFromSecret([]byte("meter-1"))
 
 func valid() Reading {
-	return Reading{Meter: "MTR-1", Seq: 7, Time: 1_795_690_800, ImportWh: 12_345, ExportWh: 678, ProductionWh: 9_000}
+	return Reading{Meter: "MTR-1", Registers: Registers{Seq: 7, Time: 1_795_690_800, ImportWh: 12_345, ExportWh: 678, ProductionWh: 9_000}}
 }
 
 func TestSignDecodeVerifyRoundTrip(t *testing.T) {

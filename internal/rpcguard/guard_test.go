@@ -102,7 +102,7 @@ func startGuarded(t *testing.T) *env {
 	if err := cl.Query(ctx, "/info", &in); err != nil {
 		t.Fatal(err)
 	}
-	s, err := reading.Sign(meterKey.PrivKey, reading.Reading{Meter: "m1", Seq: 1, Time: in.MarketTime, ImportWh: importWh, ExportWh: exportWh})
+	s, err := reading.Sign(meterKey.PrivKey, reading.Reading{Meter: "m1", Registers: reading.Registers{Seq: 1, Time: in.MarketTime, ImportWh: importWh, ExportWh: exportWh}})
 	if err != nil {
 		t.Fatal(err)
 	}

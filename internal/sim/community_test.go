@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/gridledger/gridledger/internal/community"
+	"github.com/gridledger/gridledger/internal/reading"
 )
 
 // A meter's registers never run backwards, add up interval by interval,
@@ -20,7 +21,7 @@ func TestMeterRegistersAccumulateActualEnergy(t *testing.T) {
 		appliance := int64(100 * s.Index)
 		m := &Meter{Site: s, IntervalS: interval, ApplianceWh: func(int64) int64 { return appliance }}
 		prev := m.At(start)
-		var want MeterRegisters
+		var want reading.Registers
 		for k := int64(0); k < 24; k++ {
 			for q := int64(1); q <= 4; q++ {
 				r := m.At(start + k*interval + q*interval/4)
@@ -37,7 +38,8 @@ func TestMeterRegistersAccumulateActualEnergy(t *testing.T) {
 			} else {
 				want.ExportWh += gen - load
 			}
-			if got := m.At(start + (k+1)*interval); got != want {
+			want.Time = start + (k+1)*interval
+			if got := m.At(want.Time); got != want {
 				t.Fatalf("%s after hour %d: %+v, want %+v", s.ID, k, got, want)
 			}
 		}

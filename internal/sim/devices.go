@@ -113,8 +113,8 @@ func (m *Metering) Run(ctx context.Context) error {
 func (sm *SiteMeter) publish(ctx context.Context, t int64) error {
 	r := sm.regs.At(t)
 	if !sm.Plug {
-		return sm.device.PublishReading(ctx, reading.Reading{Seq: uint64(t), Time: t,
-			ImportWh: r.ImportWh, ExportWh: r.ExportWh, ProductionWh: r.ProductionWh})
+		r.Seq = uint64(t)
+		return sm.device.PublishReading(ctx, reading.Reading{Registers: r})
 	}
 	payload, _ := json.Marshal(map[string]any{
 		"Time": time.Unix(t, 0).UTC().Format("2006-01-02T15:04:05"),

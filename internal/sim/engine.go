@@ -117,8 +117,7 @@ type simSite struct {
 	meter ed25519.PrivKey
 	ag    *agent.Agent
 	box   *outbox
-	regs  contract.Registers
-	seq   uint64
+	regs  reading.Registers // its meter's, as last signed
 }
 
 // outbox is a signer's way into the next block: it queues messages and
@@ -529,9 +528,9 @@ func (e *engine) meter(ss *simSite, t int64) (contract.ReadingEntry, Use, error)
 		ss.regs.ExportWh -= net
 	}
 	ss.regs.ProductionWh += sh.ProductionWh
-	ss.seq++
-	signed, err := reading.Sign(ss.meter, reading.Reading{Meter: ss.ID + "-meter", Seq: ss.seq, Time: t,
-		ImportWh: ss.regs.ImportWh, ExportWh: ss.regs.ExportWh, ProductionWh: ss.regs.ProductionWh})
+	ss.regs.Seq++
+	ss.regs.Time = t
+	signed, err := reading.Sign(ss.meter, reading.Reading{Meter: ss.ID + "-meter", Registers: ss.regs})
 	return contract.ReadingEntry{Signed: signed}, sh, err
 }
 

@@ -1,9 +1,6 @@
 package sim
 
-// MeterRegisters are a site meter's cumulative registers in Wh.
-type MeterRegisters struct {
-	ImportWh, ExportWh, ProductionWh int64
-}
+import "github.com/gridledger/gridledger/internal/reading"
 
 // Meter accumulates a site's registers interval by interval (hourly: the
 // site's model and its EMS are). The site's load and production are
@@ -17,13 +14,13 @@ type Meter struct {
 	// the interval starting at a time (its EMS's plan, as its relays run
 	// them), added to the profile's load.
 	ApplianceWh func(start int64) int64
-	base        MeterRegisters // registers at the start of interval `at`
-	at          int64          // start of the interval base refers to; 0 = not started
+	base        reading.Registers // registers at the start of interval `at`
+	at          int64             // start of the interval base refers to; 0 = not started
 }
 
-// At returns the registers at market time t (which must not go back in
-// time across calls).
-func (m *Meter) At(t int64) MeterRegisters {
+// At returns the registers at market time t, dated t (t must not go back
+// in time across calls; the caller numbers them).
+func (m *Meter) At(t int64) reading.Registers {
 	start := t - ((t%m.IntervalS)+m.IntervalS)%m.IntervalS
 	if m.at == 0 {
 		m.at = start
@@ -32,11 +29,13 @@ func (m *Meter) At(t int64) MeterRegisters {
 		m.base = m.add(m.base, m.at, m.IntervalS)
 		m.at += m.IntervalS
 	}
-	return m.add(m.base, start, t-start)
+	r := m.add(m.base, start, t-start)
+	r.Time = t
+	return r
 }
 
 // add returns r plus the first elapsed seconds of the interval at start.
-func (m *Meter) add(r MeterRegisters, start, elapsed int64) MeterRegisters {
+func (m *Meter) add(r reading.Registers, start, elapsed int64) reading.Registers {
 	load, gen := m.Site.Actual(start)
 	if m.ApplianceWh != nil {
 		load += m.ApplianceWh(start)
