@@ -126,7 +126,7 @@ func newGenesisHarness(t testing.TB, mutate ...func(*contract.Genesis)) *harness
 
 // newHarness is newGenesisHarness plus a first, empty block one second
 // after genesis, which opens the listings 02:00 to 24:00 (see
-// TestListingsOpenAHorizonAhead).
+// testdata/script/market).
 func newHarness(t testing.TB, mutate ...func(*contract.Genesis)) *harness {
 	t.Helper()
 	h := newGenesisHarness(t, mutate...)

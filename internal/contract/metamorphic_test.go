@@ -2,10 +2,14 @@ package contract_test
 
 import (
 	"bytes"
+	"encoding/json"
+	"flag"
 	"fmt"
 	"maps"
 	"math/big"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"testing"
@@ -35,10 +39,41 @@ import (
 // listing, meter (last reading, baseline, counters) and settlement; (a)
 // and (c) on every result, write, event and app hash after the reload.
 
+// Exploring: -meta.seeds and -meta.txs set how many streams run and how
+// long each is, -meta.seed the first seed (the defaults are the CI run).
+// A stream that fails is written to a file (in -meta.out, or a new
+// temporary directory), named in the failure; -meta.replay FILE runs
+// exactly that stream again. docs/ledger.md "Tests" gives a long run.
+var (
+	metaSeeds  = flag.Int("meta.seeds", 24, "metamorphic: how many seeded streams to run")
+	metaSeed   = flag.Uint64("meta.seed", 0, "metamorphic: the first seed")
+	metaTxs    = flag.Int("meta.txs", 500, "metamorphic: transactions per stream")
+	metaOut    = flag.String("meta.out", "", "metamorphic: directory for failing streams (default: a new temporary directory)")
+	metaReplay = flag.String("meta.replay", "", "metamorphic: replay the stream in this file instead of generating")
+)
+
 func TestMetamorphic(t *testing.T) {
 	seen := map[string]int{}
-	for seed := range uint64(24) {
-		t.Run(fmt.Sprint(seed), func(t *testing.T) { runMetamorphic(t, seed, 500, seen) })
+	if *metaReplay != "" {
+		st, err := loadMetaStream(*metaReplay)
+		if err != nil {
+			t.Fatal(err)
+		}
+		next := 0
+		runStream(t, st.Seed, st.Txs, func() (genBlock, bool) {
+			if next == len(st.Blocks) {
+				return genBlock{}, false
+			}
+			next++
+			return st.Blocks[next-1].block(t), true
+		}, seen)
+		return
+	}
+	for seed := *metaSeed; seed < *metaSeed+uint64(*metaSeeds); seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { runMetamorphic(t, seed, *metaTxs, seen) })
+	}
+	if *metaSeeds*(*metaTxs) < 24*500 {
+		return // too short a run to ask for coverage
 	}
 	// The stream must reach every reading outcome and every settlement
 	// rule, or agreement with the model proves little.
@@ -61,8 +96,26 @@ func TestMetamorphic(t *testing.T) {
 	t.Logf("coverage: %v", seen)
 }
 
+// runMetamorphic runs one generated stream, and writes it to a file if it
+// fails.
 func runMetamorphic(t *testing.T, seed uint64, nTx int, seen map[string]int) {
 	gen := newGen(t, seed)
+	rec := metaStream{Seed: seed, Txs: nTx}
+	defer func() {
+		if t.Failed() {
+			rec.save(t)
+		}
+	}()
+	runStream(t, seed, nTx, func() (genBlock, bool) {
+		b := gen.next()
+		rec.Blocks = append(rec.Blocks, recordBlock(t, b))
+		return b, true
+	}, seen)
+}
+
+// runStream runs the blocks next gives, until nTx transactions have gone
+// or next has no more.
+func runStream(t *testing.T, seed uint64, nTx int, next func() (genBlock, bool), seen map[string]int) {
 	genesis := genGenesis()
 	a, ca, err := contract.NewGenesis(testChain, genesis, T0*ns)
 	if err != nil {
@@ -74,8 +127,13 @@ func runMetamorphic(t *testing.T, seed uint64, nTx int, seen map[string]int) {
 	keep(ca)
 	var c *contract.State // (c), once reloaded
 	sent := 0
+	ended := false
 	for height := int64(1); sent < nTx; height++ {
-		b := gen.next()
+		b, ok := next()
+		if !ok {
+			ended = true
+			break
+		}
 		sent += len(b.txs)
 		raws := rawTxs(b)
 
@@ -117,6 +175,9 @@ func runMetamorphic(t *testing.T, seed uint64, nTx int, seen map[string]int) {
 		}
 	}
 	if c == nil {
+		if ended {
+			return // a replayed stream cut short before its reload
+		}
 		t.Fatal("never reloaded")
 	}
 	if !reflect.DeepEqual(a.Participants(), c.Participants()) || !reflect.DeepEqual(a.Info(), c.Info()) ||
@@ -1210,4 +1271,138 @@ func addMember(st *contract.Settlement, x *contract.MemberSettlement) {
 	st.Totals.FromUtility += x.ReceivedFromUtility
 	st.Totals.BetweenMembersNano += x.MembersPaidNano
 	st.Members = append(st.Members, *x)
+}
+
+// metaStream is a generated stream as a file: the seed and length it was
+// run with (the seed also shuffles the reload) and every block, each
+// transaction with its bytes and the intent the model reads.
+type metaStream struct {
+	Seed   uint64      `json:"seed"`
+	Txs    int         `json:"txs"`
+	Blocks []metaBlock `json:"blocks"`
+}
+
+type metaBlock struct {
+	MarketTime int64    `json:"market_time"`
+	Txs        []metaTx `json:"txs"`
+}
+
+// metaTx is genTx with exported fields; Msg is the message's JSON, of
+// type Type.
+type metaTx struct {
+	Raw        []byte          `json:"raw"`
+	Junk       bool            `json:"junk,omitempty"`
+	Chain      string          `json:"chain"`
+	Signer     string          `json:"signer"`
+	KeyID      string          `json:"key_id"`
+	Registered int64           `json:"registered,omitempty"`
+	Nonce      uint64          `json:"nonce"`
+	Type       string          `json:"type"`
+	Msg        json.RawMessage `json:"msg,omitempty"`
+	What       string          `json:"what"`
+	Readings   []metaReading   `json:"readings,omitempty"`
+}
+
+type metaReading struct {
+	Malformed bool            `json:"malformed,omitempty"`
+	Reading   reading.Reading `json:"reading"`
+	KeyID     string          `json:"key_id"`
+	Forged    bool            `json:"forged,omitempty"`
+	Fine      []byte          `json:"fine,omitempty"`
+	What      string          `json:"what"`
+}
+
+func recordBlock(t *testing.T, b genBlock) metaBlock {
+	out := metaBlock{MarketTime: b.mt}
+	for _, tx := range b.txs {
+		m := metaTx{Raw: tx.raw, Junk: tx.junk, Chain: tx.chain, Signer: tx.signer, KeyID: tx.keyID,
+			Registered: tx.registered, Nonce: tx.nonce, Type: tx.typ, What: tx.what}
+		if tx.msg != nil {
+			raw, err := json.Marshal(tx.msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.Msg = raw
+		}
+		for _, r := range tx.readings {
+			m.Readings = append(m.Readings, metaReading{Malformed: r.malformed, Reading: r.r, KeyID: r.keyID,
+				Forged: r.forged, Fine: r.fine, What: r.what})
+		}
+		out.Txs = append(out.Txs, m)
+	}
+	return out
+}
+
+// metaMsgs are an empty message of each transaction type, for decoding.
+var metaMsgs = func() map[string]func() contract.Msg {
+	out := map[string]func() contract.Msg{}
+	for _, m := range []contract.Msg{
+		&contract.MsgRegisterParticipant{}, &contract.MsgSetSuspended{}, &contract.MsgRegisterRES{},
+		&contract.MsgApproveRES{}, &contract.MsgRegisterMeter{}, &contract.MsgRegisterGateway{},
+		&contract.MsgReadings{}, &contract.MsgRotateDeviceKey{}, &contract.MsgIssue{}, &contract.MsgRedeem{},
+		&contract.MsgSetParams{}, &contract.MsgOffer{}, &contract.MsgBid{}, &contract.MsgCancel{},
+		&contract.MsgPlan{}, &contract.MsgDRRequest{}, &contract.MsgDRCommit{}, &contract.MsgPropose{},
+		&contract.MsgVote{}, &contract.MsgOffboard{},
+	} {
+		typ := reflect.TypeOf(m).Elem()
+		out[contract.TypeOf(m)] = func() contract.Msg { return reflect.New(typ).Interface().(contract.Msg) }
+	}
+	out[contract.TypeReinstateParticipant] = out[contract.TypeSuspendParticipant]
+	return out
+}()
+
+func (b metaBlock) block(t *testing.T) genBlock {
+	out := genBlock{mt: b.MarketTime}
+	for _, m := range b.Txs {
+		tx := genTx{raw: m.Raw, junk: m.Junk, chain: m.Chain, signer: m.Signer, keyID: m.KeyID,
+			registered: m.Registered, nonce: m.Nonce, typ: m.Type, what: m.What}
+		if m.Msg != nil {
+			mk, ok := metaMsgs[m.Type]
+			if !ok {
+				t.Fatalf("stream file: unknown transaction type %q", m.Type)
+			}
+			tx.msg = mk()
+			if err := json.Unmarshal(m.Msg, tx.msg); err != nil {
+				t.Fatalf("stream file: %s message: %v", m.Type, err)
+			}
+		}
+		for _, r := range m.Readings {
+			tx.readings = append(tx.readings, genReading{malformed: r.Malformed, r: r.Reading, keyID: r.KeyID,
+				forged: r.Forged, fine: r.Fine, what: r.What})
+		}
+		out.txs = append(out.txs, tx)
+	}
+	return out
+}
+
+// save writes the stream where -meta.out says and names the file.
+func (st metaStream) save(t *testing.T) {
+	dir := *metaOut
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "gridledger-meta-"); err != nil {
+			t.Logf("cannot keep the failing stream: %v", err)
+			return
+		}
+	}
+	path := filepath.Join(dir, fmt.Sprintf("stream-%d.json", st.Seed))
+	raw, err := json.MarshalIndent(st, "", " ")
+	if err == nil {
+		err = os.WriteFile(path, raw, 0o644)
+	}
+	if err != nil {
+		t.Logf("cannot keep the failing stream: %v", err)
+		return
+	}
+	t.Logf("failing stream (%d blocks) written to %s; replay it with\n\tgo test ./internal/contract/ -run 'TestMetamorphic$' -meta.replay %s",
+		len(st.Blocks), path, path)
+}
+
+func loadMetaStream(path string) (metaStream, error) {
+	var st metaStream
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return st, err
+	}
+	return st, json.Unmarshal(raw, &st)
 }
