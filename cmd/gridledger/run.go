@@ -276,7 +276,7 @@ func runCommunity(ctx context.Context, cmd *cobra.Command, home, apiAddr string,
 	live.OnSettlement = func(st contract.Settlement) {
 		var l contract.ListingView
 		if err := cl.Query(ctx, fmt.Sprintf("/listing/%d", st.Start), &l); err == nil {
-			k.add(sim.Interval(st, l.Clearing, liveUses(live, st.Start, params)))
+			k.add(kpi.FromSettlement(st, l.Clearing, liveUses(live, st.Start, params)))
 		}
 		t := st.Totals
 		var signedByGateway int
@@ -363,8 +363,8 @@ func (k *liveKPIs) get() api.KPIs {
 
 // liveUses is what each simulated site used and made in the interval
 // starting at start: the same model its meter reports from.
-func liveUses(live *sim.Live, start int64, p contract.Params) []sim.Use {
-	uses := make([]sim.Use, len(live.Sites))
+func liveUses(live *sim.Live, start int64, p contract.Params) []kpi.Use {
+	uses := make([]kpi.Use, len(live.Sites))
 	for i, s := range live.Sites {
 		uses[i] = s.Use(live.Agents[i], start, p)
 	}
