@@ -2,8 +2,11 @@
 // part 8, seed §4.3): what the community market saved it against buying
 // everything from the utility, what moving each flexible appliance to its
 // best hours saves, what price to bid or offer next, and how the market
-// has been going. Pure: the caller brings the statement, the listings and
-// (optionally) the home's site; nothing here is canned text.
+// has been going. Read gathers the member's statement and the listings
+// through the caller's query functions (the CLI's node client, the API's
+// ledger reads): the package holds no client and does no I/O of its own.
+// Compute is pure: it takes them and (optionally) the home's site;
+// nothing here is canned text.
 package advice
 
 import (
