@@ -292,7 +292,7 @@ func runCommunity(ctx context.Context, cmd *cobra.Command, home, apiAddr string,
 		}
 		fmt.Fprintf(out, "%-17s settled: %d meters (%d gateway-signed, %d missing); tokens minted %s kWh, to buyers %s, retired %s, exported %s; utility +%s -%s\n",
 			clock(st.Start), len(st.Readings), signedByGateway, len(st.Missing), units.KWh(t.MintedWh), units.KWh(t.TransferredWh),
-			units.KWh(t.RetiredWh), units.KWh(t.ExportedWh), units.Money(t.ToUtility), units.Money(t.FromUtility))
+			units.KWh(t.RetiredWh), units.KWh(t.ExportedWh), units.Money(t.ToUtilityNano), units.Money(t.FromUtilityNano))
 		if len(st.DR) > 0 {
 			var promised, verified, paid int64
 			for _, d := range st.DR {

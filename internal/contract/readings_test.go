@@ -335,7 +335,7 @@ func TestLaterReadingIsTheClosingReadingWithItsFineHash(t *testing.T) {
 		t.Errorf("closing reading %+v, want %+v", st.Readings[0], want)
 	}
 	// 1900 − 1000: both readings' energy, counted once.
-	expectMember(t, st, contract.MemberSettlement{ID: "alice", ImportWh: 900, GridImportWh: 900, PaidToUtility: 900 * grid2, Owed: 900 * grid2})
+	expectMember(t, st, contract.MemberSettlement{ID: "alice", ImportWh: 900, GridImportWh: 900, PaidToUtilityNano: 900 * grid2, OwedNano: 900 * grid2})
 	if st.Readings[1].FineHash != nil {
 		t.Errorf("bob's reading had no fine hash: %+v", st.Readings[1])
 	}
@@ -380,7 +380,7 @@ func TestGapReadingCountsInTheNextSettledInterval(t *testing.T) {
 		t.Fatal("32:00 not settled")
 	}
 	// Hour 32 is 08:00 local: 65,000 per kWh.
-	expectMember(t, st, contract.MemberSettlement{ID: "bob", ImportWh: 1000, GridImportWh: 1000, PaidToUtility: 65_000_000})
+	expectMember(t, st, contract.MemberSettlement{ID: "bob", ImportWh: 1000, GridImportWh: 1000, PaidToUtilityNano: 65_000_000})
 }
 
 // A gateway batches up to MaxReadingsPerTx readings in one transaction:

@@ -148,11 +148,11 @@ func seedExample(t *testing.T) (*settleWorld, contract.Settlement) {
 // say so). An unapproved RES mints nothing: TestSettleUnapprovedRESMintsNothing.
 func TestSettleRule1MintsOnePerWhProduced(t *testing.T) {
 	_, st := seedExample(t)
-	if a := member(t, st, "alice"); a.ProductionWh != 3000 || a.TokensMinted != 3000 || st.Totals.MintedWh != 3000 {
+	if a := member(t, st, "alice"); a.ProductionWh != 3000 || a.TokensMintedWh != 3000 || st.Totals.MintedWh != 3000 {
 		t.Errorf("alice %+v, totals %+v", a, st.Totals)
 	}
-	if b := member(t, st, "bob"); b.TokensMinted != 0 {
-		t.Errorf("bob, with no RES, minted %d", b.TokensMinted)
+	if b := member(t, st, "bob"); b.TokensMintedWh != 0 {
+		t.Errorf("bob, with no RES, minted %d", b.TokensMintedWh)
 	}
 }
 
@@ -161,7 +161,7 @@ func TestSettleRule1MintsOnePerWhProduced(t *testing.T) {
 // are those 500 and bob's 2000.
 func TestSettleRule2RetiresSelfConsumption(t *testing.T) {
 	_, st := seedExample(t)
-	if a := member(t, st, "alice"); a.TokensSelfRetired != 500 || st.Totals.RetiredWh != 500+2000 {
+	if a := member(t, st, "alice"); a.TokensSelfRetiredWh != 500 || st.Totals.RetiredWh != 500+2000 {
 		t.Errorf("alice %+v, totals %+v", a, st.Totals)
 	}
 }
@@ -190,10 +190,10 @@ func TestSettleRule3DeliversTradeByTrade(t *testing.T) {
 	}
 	st := w.settle2(metered{w.alice, 0, 1500, 1500}, metered{w.bob, 1000, 0, 0}, metered{carol, 1000, 0, 0})
 	expectMember(t, st, contract.MemberSettlement{ID: "alice", ExportWh: 1500, ProductionWh: 1500, SoldWh: 2000,
-		DeliveredWh: 1500, ShortfallWh: 500, TokensMinted: 1500, TokensSent: 1500, PaidToUtility: 32_500_000})
-	expectMember(t, st, contract.MemberSettlement{ID: "bob", ImportWh: 1000, BoughtWh: 1000, TokensReceived: 1000, TokensRetired: 1000})
-	expectMember(t, st, contract.MemberSettlement{ID: "carol", ImportWh: 1000, BoughtWh: 1000, TokensReceived: 500, TokensRetired: 500})
-	expectTotals(t, st, contract.SettlementTotals{MintedWh: 1500, TransferredWh: 1500, RetiredWh: 1500, ToUtility: 32_500_000})
+		DeliveredWh: 1500, ShortfallWh: 500, TokensMintedWh: 1500, TokensSentWh: 1500, PaidToUtilityNano: 32_500_000})
+	expectMember(t, st, contract.MemberSettlement{ID: "bob", ImportWh: 1000, BoughtWh: 1000, TokensReceivedWh: 1000, TokensRetiredWh: 1000})
+	expectMember(t, st, contract.MemberSettlement{ID: "carol", ImportWh: 1000, BoughtWh: 1000, TokensReceivedWh: 500, TokensRetiredWh: 500})
+	expectTotals(t, st, contract.SettlementTotals{MintedWh: 1500, TransferredWh: 1500, RetiredWh: 1500, ToUtilityNano: 32_500_000})
 	w.wallet("alice", 67_500_000, 0)
 	w.conserved()
 }
@@ -212,10 +212,10 @@ func TestSettleRule4ShortfallPaidAtGridPrice(t *testing.T) {
 	w.trade(2000)
 	st := w.settle2(metered{w.alice, 0, 1200, 1200}, metered{w.bob, 2000, 0, 0})
 	expectMember(t, st, contract.MemberSettlement{ID: "alice", ExportWh: 1200, ProductionWh: 1200, SoldWh: 2000,
-		DeliveredWh: 1200, ShortfallWh: 800, TokensMinted: 1200, TokensSent: 1200, PaidToUtility: 52_000_000})
+		DeliveredWh: 1200, ShortfallWh: 800, TokensMintedWh: 1200, TokensSentWh: 1200, PaidToUtilityNano: 52_000_000})
 	expectMember(t, st, contract.MemberSettlement{ID: "bob", ImportWh: 2000, BoughtWh: 2000,
-		TokensReceived: 1200, TokensRetired: 1200})
-	expectTotals(t, st, contract.SettlementTotals{MintedWh: 1200, TransferredWh: 1200, RetiredWh: 1200, ToUtility: 52_000_000})
+		TokensReceivedWh: 1200, TokensRetiredWh: 1200})
+	expectTotals(t, st, contract.SettlementTotals{MintedWh: 1200, TransferredWh: 1200, RetiredWh: 1200, ToUtilityNano: 52_000_000})
 	w.wallet("alice", 48_000_000, 0)
 	w.wallet("utility", 10*unit+52_000_000, 0)
 	w.conserved()
@@ -227,12 +227,12 @@ func TestSettleRule4ShortfallPaidAtGridPrice(t *testing.T) {
 func TestSettleRule5ExportBeyondDeliveryAtFeedIn(t *testing.T) {
 	w, st := seedExample(t)
 	expectMember(t, st, contract.MemberSettlement{ID: "alice", ExportWh: 2500, ProductionWh: 3000, SoldWh: 2000,
-		DeliveredWh: 2000, GridExportWh: 500, TokensMinted: 3000, TokensSelfRetired: 500, TokensSent: 2000,
-		TokensExported: 500, ReceivedFromUtility: 19_500_000})
+		DeliveredWh: 2000, GridExportWh: 500, TokensMintedWh: 3000, TokensSelfRetiredWh: 500, TokensSentWh: 2000,
+		TokensExportedWh: 500, ReceivedFromUtilityNano: 19_500_000})
 	expectMember(t, st, contract.MemberSettlement{ID: "bob", ImportWh: 2000, BoughtWh: 2000,
-		TokensReceived: 2000, TokensRetired: 2000})
+		TokensReceivedWh: 2000, TokensRetiredWh: 2000})
 	expectTotals(t, st, contract.SettlementTotals{MintedWh: 3000, TransferredWh: 2000, RetiredWh: 2500, ExportedWh: 500,
-		FromUtility: 19_500_000})
+		FromUtilityNano: 19_500_000})
 	w.wallet("alice", 100_000_000+19_500_000, 0)
 	w.wallet("bob", unit-100_000_000, 0)
 	w.wallet("utility", 10*unit-19_500_000, 0)
@@ -254,11 +254,11 @@ func unusedExample(t *testing.T) (*settleWorld, contract.Settlement) {
 // the 500 he could not use go to the utility (his tokens exported).
 func TestSettleRule6RetiresReceivedTokensAgainstImport(t *testing.T) {
 	_, st := unusedExample(t)
-	if b := member(t, st, "bob"); b.TokensReceived != 1500 || b.TokensRetired != 1000 || b.TokensExported != 500 {
+	if b := member(t, st, "bob"); b.TokensReceivedWh != 1500 || b.TokensRetiredWh != 1000 || b.TokensExportedWh != 500 {
 		t.Errorf("bob %+v", b)
 	}
 	expectTotals(t, st, contract.SettlementTotals{MintedWh: 1500, TransferredWh: 1500, RetiredWh: 1000, ExportedWh: 500,
-		FromUtility: 19_500_000})
+		FromUtilityNano: 19_500_000})
 }
 
 // Rule 7: bob bought 1500 Wh and imported 2500: the 1000 beyond his
@@ -271,8 +271,8 @@ func TestSettleRule7ConsumptionBeyondPurchaseAtGridPrice(t *testing.T) {
 	w.trade(1500)
 	st := w.settle2(metered{w.alice, 0, 1500, 1500}, metered{w.bob, 2500, 0, 0})
 	expectMember(t, st, contract.MemberSettlement{ID: "bob", ImportWh: 2500, BoughtWh: 1500, GridImportWh: 1000,
-		TokensReceived: 1500, TokensRetired: 1500, PaidToUtility: 65_000_000})
-	expectTotals(t, st, contract.SettlementTotals{MintedWh: 1500, TransferredWh: 1500, RetiredWh: 1500, ToUtility: 65_000_000})
+		TokensReceivedWh: 1500, TokensRetiredWh: 1500, PaidToUtilityNano: 65_000_000})
+	expectTotals(t, st, contract.SettlementTotals{MintedWh: 1500, TransferredWh: 1500, RetiredWh: 1500, ToUtilityNano: 65_000_000})
 	w.wallet("bob", 860_000_000, 0)
 	w.wallet("utility", 10*unit+65_000_000, 0)
 	w.conserved()
@@ -285,9 +285,9 @@ func TestSettleRule7ConsumptionBeyondPurchaseAtGridPrice(t *testing.T) {
 func TestSettleRule8UnusedPurchaseSoldBackAtFeedIn(t *testing.T) {
 	w, st := unusedExample(t)
 	expectMember(t, st, contract.MemberSettlement{ID: "alice", ExportWh: 1500, ProductionWh: 1500, SoldWh: 1500,
-		DeliveredWh: 1500, TokensMinted: 1500, TokensSent: 1500})
+		DeliveredWh: 1500, TokensMintedWh: 1500, TokensSentWh: 1500})
 	expectMember(t, st, contract.MemberSettlement{ID: "bob", ImportWh: 1000, BoughtWh: 1500, UnusedWh: 500,
-		TokensReceived: 1500, TokensRetired: 1000, TokensExported: 500, ReceivedFromUtility: 19_500_000})
+		TokensReceivedWh: 1500, TokensRetiredWh: 1000, TokensExportedWh: 500, ReceivedFromUtilityNano: 19_500_000})
 	w.wallet("bob", 944_500_000, 0)
 	w.wallet("alice", 75_000_000, 0)
 	w.wallet("utility", 10*unit-19_500_000, 0)
@@ -304,10 +304,10 @@ func TestSettleUnapprovedRESMintsNothing(t *testing.T) {
 	w.ok("carol", &contract.MsgRegisterRES{ID: "pv-carol", Kind: "PV", CapacityW: 10_000})
 	carol := w.meterOwnKey("m-carol", "carol", "pv-carol")
 	st := w.settle2(metered{w.alice, 0, 3000, 3000}, metered{w.bob, 0, 0, 0}, metered{carol, 0, 3000, 3000})
-	expectMember(t, st, contract.MemberSettlement{ID: "carol", ExportWh: 3000, GridExportWh: 3000, ReceivedFromUtility: 117_000_000})
+	expectMember(t, st, contract.MemberSettlement{ID: "carol", ExportWh: 3000, GridExportWh: 3000, ReceivedFromUtilityNano: 117_000_000})
 	expectMember(t, st, contract.MemberSettlement{ID: "alice", ExportWh: 3000, ProductionWh: 3000, GridExportWh: 3000,
-		TokensMinted: 3000, TokensExported: 3000, ReceivedFromUtility: 117_000_000})
-	expectTotals(t, st, contract.SettlementTotals{MintedWh: 3000, ExportedWh: 3000, FromUtility: 234_000_000})
+		TokensMintedWh: 3000, TokensExportedWh: 3000, ReceivedFromUtilityNano: 117_000_000})
+	expectTotals(t, st, contract.SettlementTotals{MintedWh: 3000, ExportedWh: 3000, FromUtilityNano: 234_000_000})
 	w.wallet("carol", 117_000_000, 0)
 }
 
@@ -342,7 +342,7 @@ func TestSettlementWaitsForEveryMeterThenTheDeadline(t *testing.T) {
 	// bob bought 1000 Wh and, with no reading, imported none that the
 	// ledger knows of: unused 1000 at feed-in, 39,000,000.
 	expectMember(t, st, contract.MemberSettlement{ID: "bob", BoughtWh: 1000, UnusedWh: 1000,
-		TokensReceived: 1000, TokensExported: 1000, ReceivedFromUtility: 39_000_000})
+		TokensReceivedWh: 1000, TokensExportedWh: 1000, ReceivedFromUtilityNano: 39_000_000})
 	if e := w.eventsOfType("settlement"); len(e) != 1 || attrs(e[0])["missing"] != "1" {
 		t.Errorf("events %+v", e)
 	}
@@ -360,7 +360,7 @@ func TestSettlementWaitsForEveryMeterThenTheDeadline(t *testing.T) {
 		t.Fatalf("03:00: %+v", st3)
 	}
 	// Hour 3: grid 65,000. bob: 1800 Wh imported, none bought: 117,000,000.
-	expectMember(t, st3, contract.MemberSettlement{ID: "bob", ImportWh: 1800, GridImportWh: 1800, PaidToUtility: 117_000_000})
+	expectMember(t, st3, contract.MemberSettlement{ID: "bob", ImportWh: 1800, GridImportWh: 1800, PaidToUtilityNano: 117_000_000})
 	expectMember(t, st3, contract.MemberSettlement{ID: "alice"})
 }
 
@@ -395,9 +395,9 @@ func TestIntervalsSettleInOrder(t *testing.T) {
 		t.Fatalf("missing %v and %v", st2.Missing, st3.Missing)
 	}
 	// alice: 100 in hour 2, 200 in hour 3; bob: all 700 in hour 3.
-	expectMember(t, st2, contract.MemberSettlement{ID: "alice", ImportWh: 100, GridImportWh: 100, PaidToUtility: 100 * grid2})
-	expectMember(t, st3, contract.MemberSettlement{ID: "alice", ImportWh: 200, GridImportWh: 200, PaidToUtility: 200 * 65_000})
-	expectMember(t, st3, contract.MemberSettlement{ID: "bob", ImportWh: 700, GridImportWh: 700, PaidToUtility: 700 * 65_000})
+	expectMember(t, st2, contract.MemberSettlement{ID: "alice", ImportWh: 100, GridImportWh: 100, PaidToUtilityNano: 100 * grid2})
+	expectMember(t, st3, contract.MemberSettlement{ID: "alice", ImportWh: 200, GridImportWh: 200, PaidToUtilityNano: 200 * 65_000})
+	expectMember(t, st3, contract.MemberSettlement{ID: "bob", ImportWh: 700, GridImportWh: 700, PaidToUtilityNano: 700 * 65_000})
 }
 
 func i64s(v int64) string { return strconv.FormatInt(v, 10) }
@@ -479,8 +479,8 @@ func TestIntervalsSettleInDeliveryOrderWhenGatesCross(t *testing.T) {
 		t.Fatalf("01:30 settled at %d, 02:00 at %d", st15.Height, st2.Height)
 	}
 	// 01:30 (hour 1: 65,000) and 02:00 (hour 2: 65,000).
-	expectMember(t, st15, contract.MemberSettlement{ID: "alice", ImportWh: 100, GridImportWh: 100, PaidToUtility: 100 * 65_000})
-	expectMember(t, st2, contract.MemberSettlement{ID: "alice", ImportWh: 200, GridImportWh: 200, PaidToUtility: 200 * grid2})
+	expectMember(t, st15, contract.MemberSettlement{ID: "alice", ImportWh: 100, GridImportWh: 100, PaidToUtilityNano: 100 * 65_000})
+	expectMember(t, st2, contract.MemberSettlement{ID: "alice", ImportWh: 200, GridImportWh: 200, PaidToUtilityNano: 200 * grid2})
 }
 
 // A payment a balance cannot cover is paid as far as it goes and the rest
@@ -490,7 +490,7 @@ func TestIntervalsSettleInDeliveryOrderWhenGatesCross(t *testing.T) {
 // dave has no money and one meter. Hour 2: he imports 1000 Wh, owing
 // 1000 × 65,000 = 65,000,000. He is then issued 70,000,000. Hour 3: the
 // old debt is paid first (65,000,000), leaving 5,000,000 against hour 3's
-// 500 × 65,000 = 32,500,000: he owes 27,500,000 more (Owed in hour 3's
+// 500 × 65,000 = 32,500,000: he owes 27,500,000 more (OwedNano in hour 3's
 // settlement: were the new charge paid first, it would be 0). He is
 // issued 100,000,000; hour 4 (no import) pays the 27,500,000 first and
 // leaves 72,500,000.
@@ -503,7 +503,7 @@ func TestDebtOwedThenPaidFirst(t *testing.T) {
 	h.blockAt(at(3, 0))
 	st2, _ := h.s.Settlement(at(2, 0))
 	expectMember(t, st2, contract.MemberSettlement{ID: "dave", ImportWh: 1000, GridImportWh: 1000,
-		PaidToUtility: 65_000_000, Owed: 65_000_000})
+		PaidToUtilityNano: 65_000_000, OwedNano: 65_000_000})
 	if p := h.p("dave"); p.Balance != 0 || !reflect.DeepEqual(p.Owes, map[string]int64{"utility": 65_000_000}) {
 		t.Fatalf("dave %+v", p)
 	}
@@ -515,7 +515,7 @@ func TestDebtOwedThenPaidFirst(t *testing.T) {
 	h.blockAt(at(4, 0))
 	st3, _ := h.s.Settlement(at(3, 0))
 	expectMember(t, st3, contract.MemberSettlement{ID: "dave", ImportWh: 500, GridImportWh: 500,
-		PaidToUtility: 32_500_000, Owed: 27_500_000})
+		PaidToUtilityNano: 32_500_000, OwedNano: 27_500_000})
 	if p := h.p("dave"); p.Balance != 0 || !reflect.DeepEqual(p.Owes, map[string]int64{"utility": 27_500_000}) {
 		t.Fatalf("dave %+v", p)
 	}
@@ -532,7 +532,7 @@ func TestDebtOwedThenPaidFirst(t *testing.T) {
 }
 
 // The utility's wallet moves by exactly the settlement's totals when every
-// payer can pay: it receives ToUtility and pays FromUtility.
+// payer can pay: it receives ToUtilityNano and pays FromUtilityNano.
 //
 //	alice sold bob 2000, produced and exported 1200: shortfall 800 ×
 //	65,000 = 52,000,000 to the utility
@@ -540,7 +540,7 @@ func TestDebtOwedThenPaidFirst(t *testing.T) {
 //	19,500,000 from the utility
 //	carol (no RES) exported 1000: 39,000,000 from the utility
 //
-// ToUtility 52,000,000; FromUtility 58,500,000; the utility's wallet
+// ToUtilityNano 52,000,000; FromUtilityNano 58,500,000; the utility's wallet
 // changes by −6,500,000.
 func TestUtilityWalletMovesByTheTotals(t *testing.T) {
 	w := newSettleWorld(t)
@@ -549,11 +549,11 @@ func TestUtilityWalletMovesByTheTotals(t *testing.T) {
 	before := w.p("utility").Balance
 	st := w.settle2(metered{w.alice, 0, 1200, 1200}, metered{w.bob, 1500, 0, 0}, metered{carol, 0, 1000, 0})
 	expectTotals(t, st, contract.SettlementTotals{MintedWh: 1200, TransferredWh: 1200, RetiredWh: 1200,
-		ToUtility: 52_000_000, FromUtility: 58_500_000})
-	if d := w.p("utility").Balance - before; d != st.Totals.ToUtility-st.Totals.FromUtility || d != -6_500_000 {
+		ToUtilityNano: 52_000_000, FromUtilityNano: 58_500_000})
+	if d := w.p("utility").Balance - before; d != st.Totals.ToUtilityNano-st.Totals.FromUtilityNano || d != -6_500_000 {
 		t.Errorf("utility's wallet moved by %d", d)
 	}
-	expectMember(t, st, contract.MemberSettlement{ID: "carol", ExportWh: 1000, GridExportWh: 1000, ReceivedFromUtility: 39_000_000})
+	expectMember(t, st, contract.MemberSettlement{ID: "carol", ExportWh: 1000, GridExportWh: 1000, ReceivedFromUtilityNano: 39_000_000})
 	w.conserved()
 }
 
@@ -584,8 +584,8 @@ func TestSettledIntervalNeverSettlesAgain(t *testing.T) {
 }
 
 // A statement row (the seed example): what alice and bob traded and
-// paid, their settlement, Net (everything received less everything paid)
-// and UtilityOnly (the same meters with the utility alone: export ×
+// paid, their settlement, NetNano (everything received less everything paid)
+// and UtilityOnlyNano (the same meters with the utility alone: export ×
 // feed-in − import × grid).
 //
 //	alice: received 100,000,000 P2P + 19,500,000 feed-in: Net 119,500,000;
@@ -600,10 +600,10 @@ func TestStatementRowNetAndUtilityOnly(t *testing.T) {
 		id   string
 		want contract.StatementRow
 	}{
-		{"alice", contract.StatementRow{Interval: at(2, 0), SoldWh: 2000, ReceivedP2P: 100_000_000, MCPPerKWh: &mcp, GridPricePerKWh: grid2, FeedInPerKWh: feed2,
-			MemberSettlement: member(t, st, "alice"), Net: 119_500_000, UtilityOnly: 97_500_000}},
-		{"bob", contract.StatementRow{Interval: at(2, 0), BoughtWh: 2000, PaidP2P: 100_000_000, MCPPerKWh: &mcp, GridPricePerKWh: grid2, FeedInPerKWh: feed2,
-			MemberSettlement: member(t, st, "bob"), Net: -100_000_000, UtilityOnly: -130_000_000}},
+		{"alice", contract.StatementRow{Interval: at(2, 0), SoldWh: 2000, ReceivedP2PNano: 100_000_000, MCPPerKWh: &mcp, GridPricePerKWh: grid2, FeedInPerKWh: feed2,
+			MemberSettlement: member(t, st, "alice"), NetNano: 119_500_000, UtilityOnlyNano: 97_500_000}},
+		{"bob", contract.StatementRow{Interval: at(2, 0), BoughtWh: 2000, PaidP2PNano: 100_000_000, MCPPerKWh: &mcp, GridPricePerKWh: grid2, FeedInPerKWh: feed2,
+			MemberSettlement: member(t, st, "bob"), NetNano: -100_000_000, UtilityOnlyNano: -130_000_000}},
 	} {
 		rows, err := w.s.Statement(c.id, 0, forever)
 		if err != nil || len(rows) != 1 || !reflect.DeepEqual(rows[0], c.want) {
@@ -664,8 +664,8 @@ func TestSettlementOfAbsurdReadingsIsCappedNotOverflowed(t *testing.T) {
 	w.trade(2000)
 	st := w.settle2(metered{w.alice, 0, 2000, 2000}, metered{w.bob, reading.MaxRegisterWh - 1_000_000, 0, 0})
 	for _, m := range st.Members {
-		if m.ID == "bob" && m.PaidToUtility != contract.MaxSettlementNano {
-			t.Fatalf("bob owes the utility %d, want the cap %d", m.PaidToUtility, int64(contract.MaxSettlementNano))
+		if m.ID == "bob" && m.PaidToUtilityNano != contract.MaxSettlementNano {
+			t.Fatalf("bob owes the utility %d, want the cap %d", m.PaidToUtilityNano, int64(contract.MaxSettlementNano))
 		}
 	}
 	w.conserved()

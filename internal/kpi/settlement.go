@@ -52,11 +52,11 @@ func FromSettlement(st contract.Settlement, c *contract.Clearing, uses []Use) In
 		}
 		m := &iv.Members[i]
 		m.ImportWh, m.ExportWh = ms.ImportWh, ms.ExportWh
-		m.BoughtP2PWh, m.SoldP2PWh = ms.TokensReceived, ms.TokensSent
-		m.PaidUtilityNano, m.ReceivedUtilityNano = ms.PaidToUtility, ms.ReceivedFromUtility
+		m.BoughtP2PWh, m.SoldP2PWh = ms.TokensReceivedWh, ms.TokensSentWh
+		m.PaidUtilityNano, m.ReceivedUtilityNano = ms.PaidToUtilityNano, ms.ReceivedFromUtilityNano
 		m.PaidMembersNano, m.ReceivedMembersNano = ms.MembersPaidNano, ms.MembersReceivedNano
 		m.PoolImportWh, m.PoolExportWh = ms.PoolImportWh, ms.PoolExportWh
-		m.DRIncentiveNano, m.DRVerifiedWh = ms.DRIncentive, ms.DRVerifiedWh
+		m.DRIncentiveNano, m.DRVerifiedWh = ms.DRIncentiveNano, ms.DRVerifiedWh
 	}
 	if c == nil {
 		return iv

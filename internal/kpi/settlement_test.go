@@ -14,9 +14,9 @@ func TestFromSettlementMapsTheSettlement(t *testing.T) {
 	mcp := int64(70_000)
 	st := contract.Settlement{Start: 3600, GridPricePerKWh: 100_000, FeedInPerKWh: 40_000, Imbalance: contract.ImbalanceCommunity,
 		PoolWh: 800, PoolPricePerKWh: mcp, Members: []contract.MemberSettlement{
-			{ID: "alice", ExportWh: 2500, ProductionWh: 3000, TokensSent: 1000, ReceivedFromUtility: 28_000_000,
+			{ID: "alice", ExportWh: 2500, ProductionWh: 3000, TokensSentWh: 1000, ReceivedFromUtilityNano: 28_000_000,
 				PoolExportWh: 800, MembersReceivedNano: 56_000_000},
-			{ID: "carol", ImportWh: 800, PoolImportWh: 800, MembersPaidNano: 56_000_000, PaidToUtility: 1},
+			{ID: "carol", ImportWh: 800, PoolImportWh: 800, MembersPaidNano: 56_000_000, PaidToUtilityNano: 1},
 		}}
 	c := &contract.Clearing{MCP: &mcp, Trades: []market.Trade{{Buyer: "carol", Seller: "alice", Wh: 1000, PricePerKWh: mcp}}}
 	iv := FromSettlement(st, c, []Use{{ID: "alice", ConsumptionWh: 500, NoDRWh: 500, ProductionWh: 3000}})
@@ -49,8 +49,8 @@ func TestLedgerKPIsFromSettlementsListingsAndMembers(t *testing.T) {
 		{Start: 0, GridPricePerKWh: 100_000, FeedInPerKWh: 40_000, Members: []contract.MemberSettlement{
 			{ID: "bob", ImportWh: 400}}},
 		{Start: 3600, GridPricePerKWh: 100_000, FeedInPerKWh: 40_000, Members: []contract.MemberSettlement{
-			{ID: "alice", ExportWh: 1000, ProductionWh: 1000, TokensSent: 1000},
-			{ID: "bob", ImportWh: 1000, TokensReceived: 1000}}},
+			{ID: "alice", ExportWh: 1000, ProductionWh: 1000, TokensSentWh: 1000},
+			{ID: "bob", ImportWh: 1000, TokensReceivedWh: 1000}}},
 	}
 	var ls []contract.ListingView
 	ls = append(ls, contract.ListingView{}, contract.ListingView{})

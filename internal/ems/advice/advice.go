@@ -86,14 +86,14 @@ type Market struct {
 func Compute(member string, rows []contract.StatementRow, listings []contract.ListingView, site *plan.Site) (Advice, error) {
 	a := Advice{Member: member, Intervals: len(rows), Shifts: []Shift{}}
 	for _, r := range rows {
-		a.NetNano += r.Net
-		a.UtilityOnlyNano += r.UtilityOnly
-		a.DRIncentiveNano += r.DRIncentive
+		a.NetNano += r.NetNano
+		a.UtilityOnlyNano += r.UtilityOnlyNano
+		a.DRIncentiveNano += r.DRIncentiveNano
 		a.ImportWh += r.ImportWh
 		a.ExportWh += r.ExportWh
 		a.BoughtP2PWh += r.BoughtWh
 		a.SoldP2PWh += r.SoldWh
-		a.DeviationsNetNano += r.ReceivedFromUtility + r.MembersReceivedNano - r.PaidToUtility - r.MembersPaidNano
+		a.DeviationsNetNano += r.ReceivedFromUtilityNano + r.MembersReceivedNano - r.PaidToUtilityNano - r.MembersPaidNano
 		a.PoolImportWh += r.PoolImportWh
 		a.PoolExportWh += r.PoolExportWh
 		a.PoolValueNano += value(r.PoolImportWh, r.GridPricePerKWh-r.PoolPricePerKWh) + value(r.PoolExportWh, r.PoolPricePerKWh-r.FeedInPerKWh)
