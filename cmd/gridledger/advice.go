@@ -2,14 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
-	"net/url"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/ems/advice"
 	"github.com/gridledger/gridledger/internal/ems/plan"
 	"github.com/gridledger/gridledger/internal/units"
@@ -37,23 +36,14 @@ going.`,
 			if err != nil {
 				return err
 			}
-			var info contract.Info
-			if err := cl.Query(ctx, "/info", &info); err != nil {
-				return err
-			}
-			now := time.Unix(info.MarketTime, 0).UTC()
-			month := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).Unix()
-			var rows []contract.StatementRow
-			v := url.Values{"member": {member}, "from": {fmt.Sprint(month)}}
 			k, ok, err := readerKey(as, member, "operator", "dso")
 			if err != nil {
 				return err
 			}
-			if err := queryAs(ctx, cl, k, ok, "/statement?"+v.Encode(), &rows); err != nil {
-				return err
-			}
-			var ls []contract.ListingView
-			if err := cl.Query(ctx, fmt.Sprintf("/listings?from=%d", info.MarketTime-7*86400), &ls); err != nil {
+			l, err := advice.Read(ctx, cl.Query, func(ctx context.Context, path string, v any) error {
+				return queryAs(ctx, cl, k, ok, path, v)
+			}, member)
+			if err != nil {
 				return err
 			}
 			var site *plan.Site
@@ -68,13 +58,14 @@ going.`,
 				}
 				site = &s
 			}
-			a, err := advice.Compute(member, rows, ls, site)
+			a, err := advice.Compute(member, l.Statement, l.Listings, site)
 			if err != nil {
 				return err
 			}
 			if g.output == "json" {
 				return printJSON(cmd.OutOrStdout(), a)
 			}
+			now := time.Unix(l.MarketTime, 0).UTC()
 			var b bytes.Buffer
 			fmt.Fprintf(&b, "Advice for %s, %s so far (%d settled intervals)\n\n", member, now.Format("January 2006"), a.Intervals)
 			fmt.Fprintf(&b, "Savings: the community market saved you %s against buying everything from the utility\n", units.Money(a.SavedNano))

@@ -14,6 +14,7 @@ import (
 	"github.com/gridledger/gridledger/internal/chart"
 	"github.com/gridledger/gridledger/internal/ems/dr"
 	"github.com/gridledger/gridledger/internal/ems/plan"
+	"github.com/gridledger/gridledger/internal/units"
 )
 
 // newEMSDRCmd returns `ems dr`: a home's day planned with and without a
@@ -74,8 +75,8 @@ either way and the incentive earned. --chart writes the day as a chart
 				promised += p
 			}
 			fmt.Fprintf(&buf, "energy cost without DR %s, with DR %s; %d Wh promised earn %s: the request is worth %s to the home\n",
-				nanoUnits(r.BaseCostNano), nanoUnits(r.DRCostNano), promised, nanoUnits(r.IncentiveNano),
-				nanoUnits(r.IncentiveNano-(r.DRCostNano-r.BaseCostNano)))
+				units.MoneyPlaces(r.BaseCostNano, 4), units.MoneyPlaces(r.DRCostNano, 4), promised, units.MoneyPlaces(r.IncentiveNano, 4),
+				units.MoneyPlaces(r.IncentiveNano-(r.DRCostNano-r.BaseCostNano), 4))
 			_, err = cmd.OutOrStdout().Write(buf.Bytes())
 			return err
 		},
@@ -115,7 +116,7 @@ func writeDRChart(path string, r dr.Response, from, to int, incentive int64) err
 	f := chart.Figure{
 		Title: "A household's day with and without demand response",
 		Subtitle: fmt.Sprintf("Net import per hour; the request (%02d–%02d h, %s per kWh) moves %.1f kWh of flexible load out of its hours",
-			from, to, nanoUnits(incentive*1000), float64(promised)/1000),
+			from, to, units.MoneyPlaces(incentive*1000, 4), float64(promised)/1000),
 		XLabel: "Hour of day", YLabel: "Net import", YUnit: "kW",
 		XLabels: chart.Hours(),
 		Lines: []chart.Series{

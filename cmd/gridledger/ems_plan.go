@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gridledger/gridledger/internal/ems/plan"
+	"github.com/gridledger/gridledger/internal/units"
 )
 
 // maxSiteBytes bounds a site file: 24-hour arrays and a few appliances
@@ -101,16 +102,6 @@ func emsPlan(stdin io.Reader, path, output string) ([]byte, error) {
 	if err := tw.Flush(); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(&buf, "cost: %d nano-units (%s)\npeak import: %d Wh\n", r.CostNano, nanoUnits(r.CostNano), r.PeakImportWh)
+	fmt.Fprintf(&buf, "cost: %d nano-units (%s)\npeak import: %d Wh\n", r.CostNano, units.MoneyPlaces(r.CostNano, 4), r.PeakImportWh)
 	return buf.Bytes(), nil
-}
-
-// nanoUnits renders a nano-unit amount in currency units with 4 decimals
-// (truncated toward zero), for people; the exact figure is printed beside.
-func nanoUnits(n int64) string {
-	sign := ""
-	if n < 0 {
-		sign, n = "-", -n
-	}
-	return fmt.Sprintf("%s%d.%04d", sign, n/1_000_000_000, n%1_000_000_000/100_000)
 }

@@ -153,7 +153,7 @@ func printSettlements(w io.Writer, ss []contract.Settlement) {
 	for _, s := range ss {
 		t := s.Totals
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", clock(s.Start), len(s.Members), len(s.Missing), units.KWh(t.MintedWh),
-			units.KWh(t.TransferredWh), units.KWh(t.RetiredWh), units.KWh(t.ExportedWh), units.Money(t.ToUtility), units.Money(t.FromUtility))
+			units.KWh(t.TransferredWh), units.KWh(t.RetiredWh), units.KWh(t.ExportedWh), units.Money(t.ToUtilityNano), units.Money(t.FromUtilityNano))
 	}
 	tw.Flush()
 }
@@ -165,8 +165,8 @@ func printSettlement(w io.Writer, s contract.Settlement) {
 	fmt.Fprintln(tw, "MEMBER\tIMPORT\tEXPORT\tPRODUCED\tSOLD\tBOUGHT\tDELIVERED\tSHORTFALL\tMINTED\tRECEIVED\tRETIRED\tTO UTILITY\tFROM UTILITY\tOWED")
 	for _, m := range s.Members {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", m.ID, m.ImportWh, m.ExportWh, m.ProductionWh,
-			m.SoldWh, m.BoughtWh, m.DeliveredWh, m.ShortfallWh, m.TokensMinted, m.TokensReceived, m.TokensSelfRetired+m.TokensRetired,
-			units.Money(m.PaidToUtility), units.Money(m.ReceivedFromUtility), units.Money(m.Owed))
+			m.SoldWh, m.BoughtWh, m.DeliveredWh, m.ShortfallWh, m.TokensMintedWh, m.TokensReceivedWh, m.TokensSelfRetiredWh+m.TokensRetiredWh,
+			units.Money(m.PaidToUtilityNano), units.Money(m.ReceivedFromUtilityNano), units.Money(m.OwedNano))
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "(energy in Wh)")

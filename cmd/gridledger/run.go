@@ -276,7 +276,7 @@ func runCommunity(ctx context.Context, cmd *cobra.Command, home, apiAddr string,
 	live.OnSettlement = func(st contract.Settlement) {
 		var l contract.ListingView
 		if err := cl.Query(ctx, fmt.Sprintf("/listing/%d", st.Start), &l); err == nil {
-			k.add(sim.Interval(st, l.Clearing, liveUses(live, st.Start, params)))
+			k.add(kpi.FromSettlement(st, l.Clearing, liveUses(live, st.Start, params)))
 		}
 		t := st.Totals
 		var signedByGateway int
@@ -292,7 +292,7 @@ func runCommunity(ctx context.Context, cmd *cobra.Command, home, apiAddr string,
 		}
 		fmt.Fprintf(out, "%-17s settled: %d meters (%d gateway-signed, %d missing); tokens minted %s kWh, to buyers %s, retired %s, exported %s; utility +%s -%s\n",
 			clock(st.Start), len(st.Readings), signedByGateway, len(st.Missing), units.KWh(t.MintedWh), units.KWh(t.TransferredWh),
-			units.KWh(t.RetiredWh), units.KWh(t.ExportedWh), units.Money(t.ToUtility), units.Money(t.FromUtility))
+			units.KWh(t.RetiredWh), units.KWh(t.ExportedWh), units.Money(t.ToUtilityNano), units.Money(t.FromUtilityNano))
 		if len(st.DR) > 0 {
 			var promised, verified, paid int64
 			for _, d := range st.DR {
@@ -363,8 +363,8 @@ func (k *liveKPIs) get() api.KPIs {
 
 // liveUses is what each simulated site used and made in the interval
 // starting at start: the same model its meter reports from.
-func liveUses(live *sim.Live, start int64, p contract.Params) []sim.Use {
-	uses := make([]sim.Use, len(live.Sites))
+func liveUses(live *sim.Live, start int64, p contract.Params) []kpi.Use {
+	uses := make([]kpi.Use, len(live.Sites))
 	for i, s := range live.Sites {
 		uses[i] = s.Use(live.Agents[i], start, p)
 	}

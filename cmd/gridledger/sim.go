@@ -257,13 +257,9 @@ func compareSettings(c *community.Community, spec string) ([]setting, error) {
 
 // simulate runs one setting and turns it into a report run.
 func simulate(ctx context.Context, c *community.Community, seed uint64, from int64, days, workers int, progress func(int, int)) (report.Run, map[string]string, error) {
-	var members []kpi.MemberInfo
-	for _, s := range c.Sites {
-		members = append(members, kpi.MemberInfo{ID: s.ID, NodeType: s.Type})
-	}
 	// The KPIs are summed as the intervals settle: a year of a thousand
 	// sites is never held in memory.
-	acc := kpi.NewAccumulator(members)
+	acc := kpi.NewAccumulator(kpi.SiteMembers(c.Sites))
 	var hours []kpi.HourPoint
 	start := time.Now()
 	res, err := sim.Run(ctx, sim.Options{Community: c, Seed: seed, From: from, Days: days, Workers: workers, Progress: progress,

@@ -72,11 +72,11 @@ func writeStatementCSV(cmd *cobra.Command, rows []contract.StatementRow) error {
 	var tot contract.StatementRow
 	i64 := func(v int64) string { return strconv.FormatInt(v, 10) }
 	line := func(when string, r contract.StatementRow) []string {
-		return []string{when, i64(r.BoughtWh), i64(r.SoldWh), units.Money(r.PaidP2P), units.Money(r.ReceivedP2P),
+		return []string{when, i64(r.BoughtWh), i64(r.SoldWh), units.Money(r.PaidP2PNano), units.Money(r.ReceivedP2PNano),
 			i64(r.ImportWh), i64(r.ExportWh), i64(r.ProductionWh), i64(r.GridImportWh), i64(r.GridExportWh), i64(r.ShortfallWh),
-			i64(r.UnusedWh), units.Money(r.PaidToUtility), units.Money(r.ReceivedFromUtility), units.Money(r.Owed),
-			i64(r.TokensMinted), i64(r.TokensReceived), i64(r.TokensSelfRetired + r.TokensRetired),
-			units.Money(r.Net), units.Money(r.UtilityOnly), units.Money(r.Net - r.UtilityOnly),
+			i64(r.UnusedWh), units.Money(r.PaidToUtilityNano), units.Money(r.ReceivedFromUtilityNano), units.Money(r.OwedNano),
+			i64(r.TokensMintedWh), i64(r.TokensReceivedWh), i64(r.TokensSelfRetiredWh + r.TokensRetiredWh),
+			units.Money(r.NetNano), units.Money(r.UtilityOnlyNano), units.Money(r.NetNano - r.UtilityOnlyNano),
 			i64(r.PoolImportWh), i64(r.PoolExportWh), units.Money(r.MembersPaidNano), units.Money(r.MembersReceivedNano)}
 	}
 	for _, r := range rows {
@@ -84,13 +84,13 @@ func writeStatementCSV(cmd *cobra.Command, rows []contract.StatementRow) error {
 			return err
 		}
 		for _, p := range []struct{ dst, src *int64 }{
-			{&tot.BoughtWh, &r.BoughtWh}, {&tot.SoldWh, &r.SoldWh}, {&tot.PaidP2P, &r.PaidP2P}, {&tot.ReceivedP2P, &r.ReceivedP2P},
+			{&tot.BoughtWh, &r.BoughtWh}, {&tot.SoldWh, &r.SoldWh}, {&tot.PaidP2PNano, &r.PaidP2PNano}, {&tot.ReceivedP2PNano, &r.ReceivedP2PNano},
 			{&tot.ImportWh, &r.ImportWh}, {&tot.ExportWh, &r.ExportWh}, {&tot.ProductionWh, &r.ProductionWh},
 			{&tot.GridImportWh, &r.GridImportWh}, {&tot.GridExportWh, &r.GridExportWh}, {&tot.ShortfallWh, &r.ShortfallWh},
-			{&tot.UnusedWh, &r.UnusedWh}, {&tot.PaidToUtility, &r.PaidToUtility}, {&tot.ReceivedFromUtility, &r.ReceivedFromUtility},
-			{&tot.Owed, &r.Owed}, {&tot.TokensMinted, &r.TokensMinted}, {&tot.TokensReceived, &r.TokensReceived},
-			{&tot.TokensSelfRetired, &r.TokensSelfRetired}, {&tot.TokensRetired, &r.TokensRetired},
-			{&tot.Net, &r.Net}, {&tot.UtilityOnly, &r.UtilityOnly}, {&tot.PoolImportWh, &r.PoolImportWh},
+			{&tot.UnusedWh, &r.UnusedWh}, {&tot.PaidToUtilityNano, &r.PaidToUtilityNano}, {&tot.ReceivedFromUtilityNano, &r.ReceivedFromUtilityNano},
+			{&tot.OwedNano, &r.OwedNano}, {&tot.TokensMintedWh, &r.TokensMintedWh}, {&tot.TokensReceivedWh, &r.TokensReceivedWh},
+			{&tot.TokensSelfRetiredWh, &r.TokensSelfRetiredWh}, {&tot.TokensRetiredWh, &r.TokensRetiredWh},
+			{&tot.NetNano, &r.NetNano}, {&tot.UtilityOnlyNano, &r.UtilityOnlyNano}, {&tot.PoolImportWh, &r.PoolImportWh},
 			{&tot.PoolExportWh, &r.PoolExportWh}, {&tot.MembersPaidNano, &r.MembersPaidNano}, {&tot.MembersReceivedNano, &r.MembersReceivedNano},
 		} {
 			*p.dst += *p.src

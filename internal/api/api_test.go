@@ -333,12 +333,19 @@ func testOpenAPI(t *testing.T, e *env) {
 
 func testAuth(t *testing.T, e *env) {
 	path := "/api/members/h1/statement"
-	var apiErr api.Error
-	if res := e.get(t, path, nil, &apiErr); res.StatusCode != http.StatusUnauthorized || apiErr.Code != contract.CodeBadSignature {
-		t.Errorf("unsigned: %d %+v, want 401 bad_signature", res.StatusCode, apiErr)
+	// The advice reads the statement too, signed as its caller.
+	for _, p := range []string{path, "/api/members/h1/advice"} {
+		var apiErr api.Error
+		if res := e.get(t, p, nil, &apiErr); res.StatusCode != http.StatusUnauthorized || apiErr.Code != contract.CodeBadSignature {
+			t.Errorf("%s unsigned: %d %+v, want 401 bad_signature", p, res.StatusCode, apiErr)
+		}
+		if res := e.get(t, p, &e.h2, &apiErr); res.StatusCode != http.StatusForbidden || apiErr.Code != contract.CodeWrongRole {
+			t.Errorf("%s signed by another member: %d %+v, want 403 wrong_role", p, res.StatusCode, apiErr)
+		}
 	}
-	if res := e.get(t, path, &e.h2, &apiErr); res.StatusCode != http.StatusForbidden || apiErr.Code != contract.CodeWrongRole {
-		t.Errorf("signed by another member: %d %+v, want 403 wrong_role", res.StatusCode, apiErr)
+	var adv struct{ Member string }
+	if res := e.get(t, "/api/members/h1/advice", &e.h1, &adv); res.StatusCode != http.StatusOK || adv.Member != "h1" {
+		t.Errorf("h1's advice signed by h1: %d %+v", res.StatusCode, adv)
 	}
 	for _, k := range []chain.Key{e.h1, e.op, e.dso} {
 		var rows []contract.StatementRow

@@ -8,7 +8,6 @@ import (
 
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/kpi"
-	"github.com/gridledger/gridledger/internal/sim"
 )
 
 // ledgerKPIWindowS is how far back the ledger's KPIs look.
@@ -36,24 +35,8 @@ func (s *Server) kpis(r *http.Request, _ *caller) (any, error) {
 	if err := s.query(ctx, "/participants", &ps); err != nil {
 		return nil, err
 	}
-	clearing := map[int64]*contract.Clearing{}
-	for _, l := range ls {
-		clearing[l.Start] = l.Clearing
-	}
-	var members []kpi.MemberInfo
-	for _, p := range ps {
-		if p.Role == contract.RoleMember {
-			members = append(members, kpi.MemberInfo{ID: p.ID, NodeType: string(p.NodeType)})
-		}
-	}
-	acc := kpi.NewAccumulator(members)
-	out := KPIs{Source: "ledger", Hours: []kpi.HourPoint{}}
-	for _, st := range sts {
-		out.Hours = append(out.Hours, acc.Add(sim.Interval(st, clearing[st.Start], nil)))
-		out.Intervals++
-	}
-	out.Community = acc.Report(0, 0).Community
-	return out, nil
+	hours, community := kpi.Ledger(sts, ls, ps)
+	return KPIs{Source: "ledger", Intervals: int64(len(sts)), Community: community, Hours: hours}, nil
 }
 
 // inProcess reads the ledger in-process when the node runs in this

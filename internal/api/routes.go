@@ -375,28 +375,19 @@ func (s *Server) advice(r *http.Request, c *caller) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var in contract.Info
-	if err := s.query(r.Context(), "/info", &in); err != nil {
-		return nil, err
-	}
-	now := time.Unix(in.MarketTime, 0).UTC()
-	month := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).Unix()
-	var rows []contract.StatementRow
-	v := url.Values{"member": {id}, "from": {strconv.FormatInt(month, 10)}}
-	if err := s.query(r.Context(), c.signed("/statement?"+v.Encode()), &rows); err != nil {
-		return nil, err
-	}
-	var ls []contract.ListingView
-	if err := s.query(r.Context(), fmt.Sprintf("/listings?from=%d", in.MarketTime-7*86400), &ls); err != nil {
+	l, err := advice.Read(r.Context(), s.query, func(ctx context.Context, path string, v any) error {
+		return s.query(ctx, c.signed(path), v)
+	}, id)
+	if err != nil {
 		return nil, err
 	}
 	var site *plan.Site
 	if s.cfg.Site != nil {
-		if st, ok := s.cfg.Site(id, in.MarketTime); ok {
+		if st, ok := s.cfg.Site(id, l.MarketTime); ok {
 			site = &st
 		}
 	}
-	a, err := advice.Compute(id, rows, ls, site)
+	a, err := advice.Compute(id, l.Statement, l.Listings, site)
 	if err != nil {
 		return nil, badRequest("%v", err)
 	}

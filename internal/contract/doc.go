@@ -10,5 +10,11 @@
 // application.
 //
 // Units: energy in Wh, prices in micro-units of currency per kWh, money in
-// nano-units of currency, so that Wh × price is exact.
+// nano-units of currency, so that Wh × price is exact. A field's Go name
+// carries its unit (PricePerKWh, PaidNano, TokensMintedWh); some JSON tags
+// do not (price, grid_price, feed_in, paid, tokens_minted,
+// paid_to_utility, to_utility, net). The tags stay as they are: they are
+// the ledger's state encoding, which the app hash covers, and the wire
+// format of its queries and of the REST API, so renaming one would change
+// the app hash and break every client.
 package contract

@@ -74,7 +74,9 @@ type DRTarget struct {
 	ReductionWh int64  `json:"reduction_wh"`
 }
 
-// DRRequest is a demand-response request and what came of it.
+// DRRequest is a demand-response request and what came of it. Its
+// money's JSON tags (here, in DRCommit and in DRPayment) lack the unit the
+// field name carries: see Units in the package doc.
 type DRRequest struct {
 	ID     string `json:"id"`
 	DSO    string `json:"dso"`
@@ -372,7 +374,7 @@ func (s *State) settleDR(st *Settlement, members map[string]*MemberSettlement) {
 				PromisedWh: c.PromisedWh[i], VerifiedWh: verified, PaidNano: paid, Missing: c.MissingData[i]})
 			if ms := members[member]; ms != nil {
 				ms.DRVerifiedWh += verified
-				ms.DRIncentive += paid
+				ms.DRIncentiveNano += paid
 			}
 		}
 		if r.Settled++; r.Settled == r.intervals() {

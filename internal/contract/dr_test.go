@@ -65,7 +65,7 @@ func TestDRPaysTheReductionVerifiedAgainstThePlan(t *testing.T) {
 	if st.DR[0] != want {
 		t.Errorf("payment %+v, want %+v", st.DR[0], want)
 	}
-	if m := member(t, st, "bob"); m.DRVerifiedWh != 800 || m.DRIncentive != 800*drIncentive {
+	if m := member(t, st, "bob"); m.DRVerifiedWh != 800 || m.DRIncentiveNano != 800*drIncentive {
 		t.Errorf("bob's settlement %+v", m)
 	}
 	// bob pays 2200 Wh at the grid price and receives the incentive.

@@ -84,16 +84,16 @@ func (s *State) settleInCommunity(st *Settlement, members map[string]*MemberSett
 		r := min(t.Wh, boughtLeft[b], soldLeft[sl])
 		boughtLeft[b] -= r
 		soldLeft[sl] -= r
-		ms[sl].TokensSent += r
-		ms[b].TokensReceived += r
+		ms[sl].TokensSentWh += r
+		ms[b].TokensReceivedWh += r
 		s.payMember(ms[sl], ms[b], mustValue(t.Wh-r, t.PricePerKWh))
 	}
 	// What is realised on both sides but not by a trade between the two
 	// moves at the clearing price (trades exist, so there is one).
 	mcp := st.PoolPricePerKWh
 	pairUp(boughtLeft, soldLeft, func(b, sl int, wh int64) {
-		ms[sl].TokensSent += wh
-		ms[b].TokensReceived += wh
+		ms[sl].TokensSentWh += wh
+		ms[b].TokensReceivedWh += wh
 		s.payMember(ms[b], ms[sl], mustValue(wh, mcp))
 	})
 
@@ -118,11 +118,11 @@ func (s *State) settleInCommunity(st *Settlement, members map[string]*MemberSett
 	for i, m := range ms {
 		m.PoolImportWh, m.PoolExportWh = poolIn[i], poolOut[i]
 		tokens[i] = min(poolOut[i], renewable[i]-m.DeliveredWh)
-		m.TokensSent += tokens[i]
+		m.TokensSentWh += tokens[i]
 		sumTokens += tokens[i]
 	}
 	for i, got := range apportion(sumTokens, poolIn) {
-		ms[i].TokensReceived += got
+		ms[i].TokensReceivedWh += got
 	}
 	pairUp(slices.Clone(poolIn), slices.Clone(poolOut), func(b, sl int, wh int64) {
 		if b != sl { // a member netted against itself moves no money
@@ -135,10 +135,10 @@ func (s *State) settleInCommunity(st *Settlement, members map[string]*MemberSett
 	for i, m := range ms {
 		m.GridImportWh = short[i] - poolIn[i]
 		m.GridExportWh = long[i] - poolOut[i]
-		m.TokensRetired = m.TokensReceived
-		m.TokensExported = renewable[i] - m.TokensSent
-		m.PaidToUtility = cappedValue(m.GridImportWh, st.GridPricePerKWh)
-		m.ReceivedFromUtility = cappedValue(m.GridExportWh, st.FeedInPerKWh)
+		m.TokensRetiredWh = m.TokensReceivedWh
+		m.TokensExportedWh = renewable[i] - m.TokensSentWh
+		m.PaidToUtilityNano = cappedValue(m.GridImportWh, st.GridPricePerKWh)
+		m.ReceivedFromUtilityNano = cappedValue(m.GridExportWh, st.FeedInPerKWh)
 	}
 }
 
@@ -291,7 +291,7 @@ func (s *State) payMember(from, to *MemberSettlement, amount int64) {
 	if payer == nil || payee == nil {
 		return
 	}
-	from.Owed += s.pay(payer, payee, amount)
+	from.OwedNano += s.pay(payer, payee, amount)
 	from.MembersPaidNano += amount
 	to.MembersReceivedNano += amount
 }

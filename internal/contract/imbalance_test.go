@@ -50,7 +50,7 @@ func checkCommunity(t testing.TB, st contract.Settlement, l contract.ListingView
 	var tot contract.SettlementTotals
 	for _, m := range st.Members {
 		for _, v := range []int64{m.RealisedBoughtWh, m.DeliveredWh, m.UnusedWh, m.ShortfallWh, m.PoolImportWh, m.PoolExportWh,
-			m.GridImportWh, m.GridExportWh, m.TokensSent, m.TokensReceived, m.TokensExported, m.MembersPaidNano, m.MembersReceivedNano} {
+			m.GridImportWh, m.GridExportWh, m.TokensSentWh, m.TokensReceivedWh, m.TokensExportedWh, m.MembersPaidNano, m.MembersReceivedNano} {
 			if v < 0 {
 				fail("member %+v has a negative figure", m)
 			}
@@ -69,12 +69,12 @@ func checkCommunity(t testing.TB, st contract.Settlement, l contract.ListingView
 		}
 		// Tokens: minted from production only, each retired or exported
 		// once, and retired only against what the member imported.
-		if m.TokensMinted != m.ProductionWh || m.TokensMinted != m.TokensSelfRetired+m.TokensSent+m.TokensExported ||
-			m.TokensRetired != m.TokensReceived || m.TokensRetired > m.ImportWh {
+		if m.TokensMintedWh != m.ProductionWh || m.TokensMintedWh != m.TokensSelfRetiredWh+m.TokensSentWh+m.TokensExportedWh ||
+			m.TokensRetiredWh != m.TokensReceivedWh || m.TokensRetiredWh > m.ImportWh {
 			fail("member %s: tokens %+v", m.ID, m)
 		}
 		// Utility amounts at the listing's tariffs.
-		if m.PaidToUtility != m.GridImportWh*st.GridPricePerKWh || m.ReceivedFromUtility != m.GridExportWh*st.FeedInPerKWh {
+		if m.PaidToUtilityNano != m.GridImportWh*st.GridPricePerKWh || m.ReceivedFromUtilityNano != m.GridExportWh*st.FeedInPerKWh {
 			fail("member %s: dues not at the tariffs: %+v", m.ID, m)
 		}
 		// Individually rational: its settled cost, clearing included, is
@@ -82,7 +82,7 @@ func checkCommunity(t testing.TB, st contract.Settlement, l contract.ListingView
 		// metered import and export — unless it chose to trade at a price
 		// outside the tariffs.
 		if m.ID != st.Utility && !outside[m.ID] {
-			cost := clearingNet[m.ID] + m.MembersPaidNano - m.MembersReceivedNano + m.PaidToUtility - m.ReceivedFromUtility
+			cost := clearingNet[m.ID] + m.MembersPaidNano - m.MembersReceivedNano + m.PaidToUtilityNano - m.ReceivedFromUtilityNano
 			alone := m.ImportWh*st.GridPricePerKWh - m.ExportWh*st.FeedInPerKWh
 			if cost > alone {
 				fail("member %s pays %d, the utility alone would have charged %d", m.ID, cost, alone)
@@ -97,15 +97,15 @@ func checkCommunity(t testing.TB, st contract.Settlement, l contract.ListingView
 		gridOut += m.GridExportWh
 		paid += m.MembersPaidNano
 		received += m.MembersReceivedNano
-		sent += m.TokensSent
-		got += m.TokensReceived
-		retired += m.TokensRetired
-		tot.MintedWh += m.TokensMinted
-		tot.TransferredWh += m.TokensSent
-		tot.RetiredWh += m.TokensSelfRetired + m.TokensRetired
-		tot.ExportedWh += m.TokensExported
-		tot.ToUtility += m.PaidToUtility
-		tot.FromUtility += m.ReceivedFromUtility
+		sent += m.TokensSentWh
+		got += m.TokensReceivedWh
+		retired += m.TokensRetiredWh
+		tot.MintedWh += m.TokensMintedWh
+		tot.TransferredWh += m.TokensSentWh
+		tot.RetiredWh += m.TokensSelfRetiredWh + m.TokensRetiredWh
+		tot.ExportedWh += m.TokensExportedWh
+		tot.ToUtilityNano += m.PaidToUtilityNano
+		tot.FromUtilityNano += m.ReceivedFromUtilityNano
 		tot.BetweenMembersNano += m.MembersPaidNano
 	}
 	var realisedSold int64
@@ -157,10 +157,10 @@ func TestCommunityRealisesPurchasesUpToImportAndSalesUpToRenewableExport(t *test
 	w.trade(2000)
 	st := w.settleCommunity(metered{w.alice, 0, 1500, 3000}, metered{w.bob, 1800, 0, 0})
 	expectMember(t, st, contract.MemberSettlement{ID: "alice", ExportWh: 1500, ProductionWh: 3000, SoldWh: 2000,
-		DeliveredWh: 1500, ShortfallWh: 500, TokensMinted: 3000, TokensSelfRetired: 1500, TokensSent: 1500,
+		DeliveredWh: 1500, ShortfallWh: 500, TokensMintedWh: 3000, TokensSelfRetiredWh: 1500, TokensSentWh: 1500,
 		MembersPaidNano: 25_000_000})
 	expectMember(t, st, contract.MemberSettlement{ID: "bob", ImportWh: 1800, BoughtWh: 2000, RealisedBoughtWh: 1500,
-		UnusedWh: 500, GridImportWh: 300, TokensReceived: 1500, TokensRetired: 1500, PaidToUtility: 19_500_000,
+		UnusedWh: 500, GridImportWh: 300, TokensReceivedWh: 1500, TokensRetiredWh: 1500, PaidToUtilityNano: 19_500_000,
 		MembersReceivedNano: 25_000_000})
 	w.wallet("alice", 75_000_000, 0)
 	w.wallet("bob", 905_500_000, 0)
@@ -188,13 +188,13 @@ func TestCommunityRealisesTheLargerSideProRata(t *testing.T) {
 	w.blockAt(at(1, 0))
 	st := w.settleCommunity(metered{w.alice, 0, 1501, 1501}, metered{w.bob, 1000, 0, 0}, metered{carol, 1000, 0, 0})
 	expectMember(t, st, contract.MemberSettlement{ID: "bob", ImportWh: 1000, BoughtWh: 1000, RealisedBoughtWh: 751,
-		UnusedWh: 249, GridImportWh: 249, TokensReceived: 751, TokensRetired: 751, PaidToUtility: 16_185_000,
+		UnusedWh: 249, GridImportWh: 249, TokensReceivedWh: 751, TokensRetiredWh: 751, PaidToUtilityNano: 16_185_000,
 		MembersReceivedNano: 12_450_000})
 	expectMember(t, st, contract.MemberSettlement{ID: "carol", ImportWh: 1000, BoughtWh: 1000, RealisedBoughtWh: 750,
-		UnusedWh: 250, GridImportWh: 250, TokensReceived: 750, TokensRetired: 750, PaidToUtility: 16_250_000,
+		UnusedWh: 250, GridImportWh: 250, TokensReceivedWh: 750, TokensRetiredWh: 750, PaidToUtilityNano: 16_250_000,
 		MembersReceivedNano: 12_500_000})
 	expectMember(t, st, contract.MemberSettlement{ID: "alice", ExportWh: 1501, ProductionWh: 1501, SoldWh: 2000,
-		DeliveredWh: 1501, ShortfallWh: 499, TokensMinted: 1501, TokensSent: 1501, MembersPaidNano: 24_950_000})
+		DeliveredWh: 1501, ShortfallWh: 499, TokensMintedWh: 1501, TokensSentWh: 1501, MembersPaidNano: 24_950_000})
 }
 
 // "The unrealised part of every trade is unwound: its seller refunds its
@@ -212,7 +212,7 @@ func TestCommunityUnwindsUnrealisedTradesAtTheirPrice(t *testing.T) {
 	st := w.settleCommunity(metered{w.alice, 0, 2000, 2000}, metered{w.bob, 0, 0, 0})
 	expectMember(t, st, contract.MemberSettlement{ID: "bob", BoughtWh: 2000, UnusedWh: 2000, MembersReceivedNano: 100_000_000})
 	expectMember(t, st, contract.MemberSettlement{ID: "alice", ExportWh: 2000, ProductionWh: 2000, SoldWh: 2000,
-		ShortfallWh: 2000, GridExportWh: 2000, TokensMinted: 2000, TokensExported: 2000, ReceivedFromUtility: 78_000_000,
+		ShortfallWh: 2000, GridExportWh: 2000, TokensMintedWh: 2000, TokensExportedWh: 2000, ReceivedFromUtilityNano: 78_000_000,
 		MembersPaidNano: 100_000_000})
 	w.wallet("bob", unit, 0)
 	w.wallet("alice", 78_000_000, 0)
@@ -247,9 +247,9 @@ func TestCommunityMovesRealisedEnergyBetweenOtherPartiesAtTheClearingPrice(t *te
 	st := w.settleCommunity(metered{w.alice, 0, 0, 0}, metered{w.bob, 1000, 0, 0}, metered{carol, 0, 1000, 1000}, metered{dave, 0, 0, 0})
 	expectMember(t, st, contract.MemberSettlement{ID: "alice", SoldWh: 1000, ShortfallWh: 1000, MembersPaidNano: 50_000_000})
 	expectMember(t, st, contract.MemberSettlement{ID: "bob", ImportWh: 1000, BoughtWh: 1000, RealisedBoughtWh: 1000,
-		TokensReceived: 1000, TokensRetired: 1000, MembersPaidNano: 50_000_000, MembersReceivedNano: 50_000_000})
+		TokensReceivedWh: 1000, TokensRetiredWh: 1000, MembersPaidNano: 50_000_000, MembersReceivedNano: 50_000_000})
 	expectMember(t, st, contract.MemberSettlement{ID: "carol", ExportWh: 1000, ProductionWh: 1000, SoldWh: 1000, DeliveredWh: 1000,
-		TokensMinted: 1000, TokensSent: 1000, MembersPaidNano: 50_000_000, MembersReceivedNano: 50_000_000})
+		TokensMintedWh: 1000, TokensSentWh: 1000, MembersPaidNano: 50_000_000, MembersReceivedNano: 50_000_000})
 	expectMember(t, st, contract.MemberSettlement{ID: "dave", BoughtWh: 1000, UnusedWh: 1000, MembersReceivedNano: 50_000_000})
 	w.wallet("alice", 0, 0)
 	w.wallet("dave", unit, 0)
@@ -276,11 +276,11 @@ func TestCommunityPoolNetsDeviationsAtTheClearingPrice(t *testing.T) {
 	if st.PoolWh != 400 || st.PoolPricePerKWh != mcp2 {
 		t.Errorf("pool %d Wh at %d", st.PoolWh, st.PoolPricePerKWh)
 	}
-	expectMember(t, st, contract.MemberSettlement{ID: "carol", ImportWh: 400, PoolImportWh: 400, TokensReceived: 400,
-		TokensRetired: 400, MembersPaidNano: 20_000_000})
+	expectMember(t, st, contract.MemberSettlement{ID: "carol", ImportWh: 400, PoolImportWh: 400, TokensReceivedWh: 400,
+		TokensRetiredWh: 400, MembersPaidNano: 20_000_000})
 	expectMember(t, st, contract.MemberSettlement{ID: "alice", ExportWh: 1500, ProductionWh: 1500, SoldWh: 1000, DeliveredWh: 1000,
-		PoolExportWh: 400, GridExportWh: 100, TokensMinted: 1500, TokensSent: 1400, TokensExported: 100,
-		ReceivedFromUtility: 3_900_000, MembersReceivedNano: 20_000_000})
+		PoolExportWh: 400, GridExportWh: 100, TokensMintedWh: 1500, TokensSentWh: 1400, TokensExportedWh: 100,
+		ReceivedFromUtilityNano: 3_900_000, MembersReceivedNano: 20_000_000})
 	w.wallet("carol", unit-20_000_000, 0)
 	w.wallet("alice", 50_000_000+20_000_000+3_900_000, 0)
 }
@@ -298,8 +298,8 @@ func TestCommunityPoolPriceWithoutClearingIsTheMiddleOfTheTariffs(t *testing.T) 
 	if st.PoolWh != 600 || st.PoolPricePerKWh != 52_000 {
 		t.Errorf("pool %d Wh at %d", st.PoolWh, st.PoolPricePerKWh)
 	}
-	expectMember(t, st, contract.MemberSettlement{ID: "carol", ImportWh: 600, PoolImportWh: 600, TokensReceived: 600,
-		TokensRetired: 600, MembersPaidNano: 31_200_000})
+	expectMember(t, st, contract.MemberSettlement{ID: "carol", ImportWh: 600, PoolImportWh: 600, TokensReceivedWh: 600,
+		TokensRetiredWh: 600, MembersPaidNano: 31_200_000})
 	w.wallet("alice", 31_200_000+15_600_000, 0)
 }
 
@@ -318,8 +318,8 @@ func TestCommunityPoolMovesTokensToWhoUsedTheEnergy(t *testing.T) {
 	w.issue("carol", unit)
 	carol := w.meterOwnKey("m-carol", "carol", "")
 	st := w.settleCommunity(metered{w.alice, 0, 1500, 700}, metered{w.bob, 400, 0, 0}, metered{carol, 600, 0, 0})
-	if b, c, a := member(t, st, "bob"), member(t, st, "carol"), member(t, st, "alice"); b.TokensRetired != 280 ||
-		c.TokensRetired != 420 || a.TokensSent != 700 || a.TokensExported != 0 || a.GridExportWh != 500 {
+	if b, c, a := member(t, st, "bob"), member(t, st, "carol"), member(t, st, "alice"); b.TokensRetiredWh != 280 ||
+		c.TokensRetiredWh != 420 || a.TokensSentWh != 700 || a.TokensExportedWh != 0 || a.GridExportWh != 500 {
 		t.Errorf("tokens: bob %+v carol %+v alice %+v", b, c, a)
 	}
 }
@@ -340,7 +340,7 @@ func TestCommunityOnlyTheNetDeviationGoesToTheUtility(t *testing.T) {
 	st := w.settleCommunity(metered{w.alice, 0, 1000, 1000}, metered{w.bob, 700, 0, 0}, metered{carol, 900, 0, 0})
 	b, c := member(t, st, "bob"), member(t, st, "carol")
 	if b.PoolImportWh != 438 || c.PoolImportWh != 562 || b.GridImportWh != 262 || c.GridImportWh != 338 ||
-		st.Totals.FromUtility != 0 || st.Totals.ToUtility != 600*grid2 {
+		st.Totals.FromUtilityNano != 0 || st.Totals.ToUtilityNano != 600*grid2 {
 		t.Errorf("bob %+v\ncarol %+v\ntotals %+v", b, c, st.Totals)
 	}
 }

@@ -1038,33 +1038,33 @@ func (m *refModel) settleUtilityRule(l *refListing, st *contract.Settlement, ms 
 	for _, tr := range l.result.Trades {
 		d := min(tr.Wh, can[tr.Seller])
 		can[tr.Seller] -= d
-		ms[tr.Seller].TokensSent += d
-		ms[tr.Buyer].TokensReceived += d
+		ms[tr.Seller].TokensSentWh += d
+		ms[tr.Buyer].TokensReceivedWh += d
 	}
 	for _, id := range slices.Sorted(maps.Keys(ms)) {
 		x := ms[id]
-		left := min(x.ProductionWh, x.ExportWh)             // tokens that left the site
-		x.TokensMinted = x.ProductionWh                     // rule 1
-		x.TokensSelfRetired = x.ProductionWh - left         // rule 2
-		x.DeliveredWh = x.TokensSent                        // rule 3
-		x.ShortfallWh = x.SoldWh - x.DeliveredWh            // rule 4
-		x.GridExportWh = x.ExportWh - x.DeliveredWh         // rule 5
-		x.TokensRetired = min(x.TokensReceived, x.ImportWh) // rule 6
-		x.TokensExported = left - x.DeliveredWh + x.TokensReceived - x.TokensRetired
+		left := min(x.ProductionWh, x.ExportWh)                 // tokens that left the site
+		x.TokensMintedWh = x.ProductionWh                       // rule 1
+		x.TokensSelfRetiredWh = x.ProductionWh - left           // rule 2
+		x.DeliveredWh = x.TokensSentWh                          // rule 3
+		x.ShortfallWh = x.SoldWh - x.DeliveredWh                // rule 4
+		x.GridExportWh = x.ExportWh - x.DeliveredWh             // rule 5
+		x.TokensRetiredWh = min(x.TokensReceivedWh, x.ImportWh) // rule 6
+		x.TokensExportedWh = left - x.DeliveredWh + x.TokensReceivedWh - x.TokensRetiredWh
 		if x.ImportWh > x.BoughtWh { // rule 7
 			x.GridImportWh = x.ImportWh - x.BoughtWh
 		} else { // rule 8
 			x.UnusedWh = x.BoughtWh - x.ImportWh
 		}
-		x.PaidToUtility = refValue(x.ShortfallWh, l.grid) + refValue(x.GridImportWh, l.grid)
-		x.ReceivedFromUtility = refValue(x.GridExportWh, l.feed) + refValue(x.UnusedWh, l.feed)
+		x.PaidToUtilityNano = refValue(x.ShortfallWh, l.grid) + refValue(x.GridImportWh, l.grid)
+		x.ReceivedFromUtilityNano = refValue(x.GridExportWh, l.feed) + refValue(x.UnusedWh, l.feed)
 		if st.Utility != "" && id != st.Utility {
-			x.Owed = m.pay(id, st.Utility, x.PaidToUtility)
-			m.pay(st.Utility, id, x.ReceivedFromUtility)
+			x.OwedNano = m.pay(id, st.Utility, x.PaidToUtilityNano)
+			m.pay(st.Utility, id, x.ReceivedFromUtilityNano)
 		}
-		for k, v := range map[string]int64{"minted": x.TokensMinted, "shortfall": x.ShortfallWh, "unused": x.UnusedWh,
-			"delivered": x.DeliveredWh, "grid_import": x.GridImportWh, "buyer_exported": x.TokensReceived - x.TokensRetired,
-			"self_retired": x.TokensSelfRetired, "grid_export": x.GridExportWh} {
+		for k, v := range map[string]int64{"minted": x.TokensMintedWh, "shortfall": x.ShortfallWh, "unused": x.UnusedWh,
+			"delivered": x.DeliveredWh, "grid_import": x.GridImportWh, "buyer_exported": x.TokensReceivedWh - x.TokensRetiredWh,
+			"self_retired": x.TokensSelfRetiredWh, "grid_export": x.GridExportWh} {
 			if v > 0 {
 				m.seen["settle/"+k]++
 			}
@@ -1087,7 +1087,7 @@ func (m *refModel) settleCommunityRule(l *refListing, st *contract.Settlement, m
 	st.Imbalance, st.PoolPricePerKWh = contract.ImbalanceCommunity, price
 	pay := func(from, to string, v int64) {
 		if v > 0 {
-			ms[from].Owed += m.pay(from, to, v)
+			ms[from].OwedNano += m.pay(from, to, v)
 			ms[from].MembersPaidNano += v
 			ms[to].MembersReceivedNano += v
 		}
@@ -1116,13 +1116,13 @@ func (m *refModel) settleCommunityRule(l *refListing, st *contract.Settlement, m
 		r := min(tr.Wh, leftB[tr.Buyer], leftS[tr.Seller])
 		leftB[tr.Buyer] -= r
 		leftS[tr.Seller] -= r
-		ms[tr.Seller].TokensSent += r
-		ms[tr.Buyer].TokensReceived += r
+		ms[tr.Seller].TokensSentWh += r
+		ms[tr.Buyer].TokensReceivedWh += r
 		pay(tr.Seller, tr.Buyer, refValue(tr.Wh-r, tr.PricePerKWh))
 	}
 	refPair(ids, leftB, leftS, func(b, s string, wh int64) {
-		ms[s].TokensSent += wh
-		ms[b].TokensReceived += wh
+		ms[s].TokensSentWh += wh
+		ms[b].TokensReceivedWh += wh
 		pay(b, s, refValue(wh, price))
 	})
 	// The pool.
@@ -1147,11 +1147,11 @@ func (m *refModel) settleCommunityRule(l *refListing, st *contract.Settlement, m
 		x.PoolImportWh, x.PoolExportWh = in[i], out[i]
 		inBy[id], outBy[id] = in[i], out[i]
 		tk := min(out[i], renew(x)-x.DeliveredWh)
-		x.TokensSent += tk
+		x.TokensSentWh += tk
 		tokens += tk
 	}
 	for i, got := range refWaterFill(tokens, in, in) {
-		ms[ids[i]].TokensReceived += got
+		ms[ids[i]].TokensReceivedWh += got
 	}
 	refPair(ids, inBy, outBy, func(b, s string, wh int64) {
 		if b != s {
@@ -1160,20 +1160,20 @@ func (m *refModel) settleCommunityRule(l *refListing, st *contract.Settlement, m
 	})
 	for i, id := range ids {
 		x := ms[id]
-		x.TokensMinted = x.ProductionWh
-		x.TokensSelfRetired = x.ProductionWh - renew(x)
+		x.TokensMintedWh = x.ProductionWh
+		x.TokensSelfRetiredWh = x.ProductionWh - renew(x)
 		x.GridImportWh, x.GridExportWh = short[i]-in[i], long[i]-out[i]
-		x.TokensRetired = x.TokensReceived
-		x.TokensExported = renew(x) - x.TokensSent
-		x.PaidToUtility = refValue(x.GridImportWh, l.grid)
-		x.ReceivedFromUtility = refValue(x.GridExportWh, l.feed)
+		x.TokensRetiredWh = x.TokensReceivedWh
+		x.TokensExportedWh = renew(x) - x.TokensSentWh
+		x.PaidToUtilityNano = refValue(x.GridImportWh, l.grid)
+		x.ReceivedFromUtilityNano = refValue(x.GridExportWh, l.feed)
 		if st.Utility != "" && id != st.Utility {
-			x.Owed += m.pay(id, st.Utility, x.PaidToUtility)
-			m.pay(st.Utility, id, x.ReceivedFromUtility)
+			x.OwedNano += m.pay(id, st.Utility, x.PaidToUtilityNano)
+			m.pay(st.Utility, id, x.ReceivedFromUtilityNano)
 		}
-		for k, v := range map[string]int64{"minted": x.TokensMinted, "shortfall": x.ShortfallWh, "unused": x.UnusedWh,
+		for k, v := range map[string]int64{"minted": x.TokensMintedWh, "shortfall": x.ShortfallWh, "unused": x.UnusedWh,
 			"delivered": x.DeliveredWh, "grid_import": x.GridImportWh, "pool": x.PoolImportWh,
-			"self_retired": x.TokensSelfRetired, "grid_export": x.GridExportWh} {
+			"self_retired": x.TokensSelfRetiredWh, "grid_export": x.GridExportWh} {
 			if v > 0 {
 				m.seen["settle/"+k]++
 			}
@@ -1263,12 +1263,12 @@ func refPair(ids []string, a, b map[string]int64, pair func(x, y string, wh int6
 
 // addMember adds a member's part to a settlement and its totals.
 func addMember(st *contract.Settlement, x *contract.MemberSettlement) {
-	st.Totals.MintedWh += x.TokensMinted
-	st.Totals.TransferredWh += x.TokensSent
-	st.Totals.RetiredWh += x.TokensSelfRetired + x.TokensRetired
-	st.Totals.ExportedWh += x.TokensExported
-	st.Totals.ToUtility += x.PaidToUtility
-	st.Totals.FromUtility += x.ReceivedFromUtility
+	st.Totals.MintedWh += x.TokensMintedWh
+	st.Totals.TransferredWh += x.TokensSentWh
+	st.Totals.RetiredWh += x.TokensSelfRetiredWh + x.TokensRetiredWh
+	st.Totals.ExportedWh += x.TokensExportedWh
+	st.Totals.ToUtilityNano += x.PaidToUtilityNano
+	st.Totals.FromUtilityNano += x.ReceivedFromUtilityNano
 	st.Totals.BetweenMembersNano += x.MembersPaidNano
 	st.Members = append(st.Members, *x)
 }

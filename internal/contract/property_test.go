@@ -178,12 +178,12 @@ func runProperty(t *testing.T, seed uint64, nTx int, seen map[contract.Code]int)
 			seen[settledCode]++
 			checkSettlement(t, s, st, meters, baselines, resApproved)
 			for _, m := range st.Members {
-				if m.TokensSent > 0 {
+				if m.TokensSentWh > 0 {
 					seen[deliveredCode]++
 				}
 				if st.Utility != "" && m.ID != st.Utility {
-					want[m.ID] += m.ReceivedFromUtility - m.PaidToUtility
-					want[st.Utility] += m.PaidToUtility - m.ReceivedFromUtility
+					want[m.ID] += m.ReceivedFromUtilityNano - m.PaidToUtilityNano
+					want[st.Utility] += m.PaidToUtilityNano - m.ReceivedFromUtilityNano
 				}
 				want[m.ID] += m.MembersReceivedNano - m.MembersPaidNano
 			}
@@ -417,48 +417,48 @@ func checkUtilityRule(t *testing.T, st contract.Settlement) {
 	var sent, received, retiredByBuyers, exportedByBuyers int64
 	for _, m := range st.Members {
 		for _, v := range []int64{m.ImportWh, m.ExportWh, m.ProductionWh, m.SoldWh, m.BoughtWh, m.DeliveredWh, m.ShortfallWh,
-			m.GridExportWh, m.GridImportWh, m.UnusedWh, m.TokensMinted, m.TokensSelfRetired, m.TokensSent, m.TokensReceived,
-			m.TokensRetired, m.TokensExported, m.PaidToUtility, m.ReceivedFromUtility, m.Owed} {
+			m.GridExportWh, m.GridImportWh, m.UnusedWh, m.TokensMintedWh, m.TokensSelfRetiredWh, m.TokensSentWh, m.TokensReceivedWh,
+			m.TokensRetiredWh, m.TokensExportedWh, m.PaidToUtilityNano, m.ReceivedFromUtilityNano, m.OwedNano} {
 			if v < 0 {
 				fail("member %+v has a negative figure", m)
 			}
 		}
-		buyerExported := m.TokensReceived - m.TokensRetired
-		ownExported := m.TokensExported - buyerExported
-		if buyerExported < 0 || ownExported < 0 || m.TokensMinted != m.TokensSelfRetired+m.TokensSent+ownExported {
+		buyerExported := m.TokensReceivedWh - m.TokensRetiredWh
+		ownExported := m.TokensExportedWh - buyerExported
+		if buyerExported < 0 || ownExported < 0 || m.TokensMintedWh != m.TokensSelfRetiredWh+m.TokensSentWh+ownExported {
 			fail("member %s: minted %d ≠ self-retired %d + sent %d + exported from own production %d", m.ID,
-				m.TokensMinted, m.TokensSelfRetired, m.TokensSent, ownExported)
+				m.TokensMintedWh, m.TokensSelfRetiredWh, m.TokensSentWh, ownExported)
 		}
-		if m.DeliveredWh > m.SoldWh || m.DeliveredWh > min(m.ProductionWh, m.ExportWh) || m.TokensSent != m.DeliveredWh ||
-			m.Owed > m.PaidToUtility {
+		if m.DeliveredWh > m.SoldWh || m.DeliveredWh > min(m.ProductionWh, m.ExportWh) || m.TokensSentWh != m.DeliveredWh ||
+			m.OwedNano > m.PaidToUtilityNano {
 			fail("member %+v: delivered above sold, produced or exported, or sent ≠ delivered, or owes more than it paid", m)
 		}
 		// Each Wh used once: a member retires tokens only against what it
 		// consumed, and as many as it can; its deviations are its metered
 		// energy less its traded position; the utility's prices are the
 		// listing's.
-		if m.TokensRetired > m.ImportWh || m.TokensRetired != min(m.TokensReceived, m.ImportWh) ||
-			m.TokensMinted != m.ProductionWh || m.TokensSelfRetired != m.ProductionWh-min(m.ProductionWh, m.ExportWh) {
+		if m.TokensRetiredWh > m.ImportWh || m.TokensRetiredWh != min(m.TokensReceivedWh, m.ImportWh) ||
+			m.TokensMintedWh != m.ProductionWh || m.TokensSelfRetiredWh != m.ProductionWh-min(m.ProductionWh, m.ExportWh) {
 			fail("member %+v: tokens minted or retired beyond what was produced or consumed", m)
 		}
 		if m.ShortfallWh != m.SoldWh-m.DeliveredWh || m.GridExportWh != m.ExportWh-m.DeliveredWh ||
 			m.GridImportWh-m.UnusedWh != m.ImportWh-m.BoughtWh || min(m.GridImportWh, m.UnusedWh) != 0 {
 			fail("member %+v: deviations do not add up to metered less traded", m)
 		}
-		if m.PaidToUtility != (m.ShortfallWh+m.GridImportWh)*st.GridPricePerKWh ||
-			m.ReceivedFromUtility != (m.GridExportWh+m.UnusedWh)*st.FeedInPerKWh {
+		if m.PaidToUtilityNano != (m.ShortfallWh+m.GridImportWh)*st.GridPricePerKWh ||
+			m.ReceivedFromUtilityNano != (m.GridExportWh+m.UnusedWh)*st.FeedInPerKWh {
 			fail("member %+v: dues not at the listing's tariffs %d and %d", m, st.GridPricePerKWh, st.FeedInPerKWh)
 		}
-		sent += m.TokensSent
-		received += m.TokensReceived
-		retiredByBuyers += m.TokensRetired
+		sent += m.TokensSentWh
+		received += m.TokensReceivedWh
+		retiredByBuyers += m.TokensRetiredWh
 		exportedByBuyers += buyerExported
-		tot.MintedWh += m.TokensMinted
-		tot.TransferredWh += m.TokensSent
-		tot.RetiredWh += m.TokensSelfRetired + m.TokensRetired
-		tot.ExportedWh += m.TokensExported
-		tot.ToUtility += m.PaidToUtility
-		tot.FromUtility += m.ReceivedFromUtility
+		tot.MintedWh += m.TokensMintedWh
+		tot.TransferredWh += m.TokensSentWh
+		tot.RetiredWh += m.TokensSelfRetiredWh + m.TokensRetiredWh
+		tot.ExportedWh += m.TokensExportedWh
+		tot.ToUtilityNano += m.PaidToUtilityNano
+		tot.FromUtilityNano += m.ReceivedFromUtilityNano
 	}
 	if tot != st.Totals {
 		fail("totals %+v, members add up to %+v", st.Totals, tot)

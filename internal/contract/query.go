@@ -145,14 +145,16 @@ func (s *State) Settlements(from, to int64) []Settlement {
 // StatementRow is one settled interval of a member's statement: what it
 // traded and paid in the market, what its meters measured, what it settled
 // with the utility, and its energy tokens. Money in nano-units.
+// Some JSON tags lack the unit the field name carries: see Units in the
+// package doc.
 type StatementRow struct {
 	Interval int64 `json:"interval"`
 	// Market (clearing).
-	BoughtWh    int64  `json:"bought_wh"`
-	SoldWh      int64  `json:"sold_wh"`
-	PaidP2P     int64  `json:"paid_p2p"`
-	ReceivedP2P int64  `json:"received_p2p"`
-	MCPPerKWh   *int64 `json:"mcp"`
+	BoughtWh        int64  `json:"bought_wh"`
+	SoldWh          int64  `json:"sold_wh"`
+	PaidP2PNano     int64  `json:"paid_p2p"`
+	ReceivedP2PNano int64  `json:"received_p2p"`
+	MCPPerKWh       *int64 `json:"mcp"`
 	// The interval's tariffs and, under the community imbalance rule, the
 	// price its deviations netted at.
 	GridPricePerKWh int64 `json:"grid_price_per_kwh"`
@@ -160,14 +162,14 @@ type StatementRow struct {
 	PoolPricePerKWh int64 `json:"pool_price_per_kwh,omitempty"`
 	// Delivery (settlement).
 	MemberSettlement
-	// Net is everything received minus everything paid in the interval
+	// NetNano is everything received minus everything paid in the interval
 	// (demand-response incentives and payments between members at
 	// settlement included).
-	Net int64 `json:"net"`
-	// UtilityOnly is what the same metered energy would have netted with
+	NetNano int64 `json:"net"`
+	// UtilityOnlyNano is what the same metered energy would have netted with
 	// the utility alone (export × feed-in − import × grid): Net minus this
 	// is what the community market saved the member.
-	UtilityOnly int64 `json:"utility_only"`
+	UtilityOnlyNano int64 `json:"utility_only"`
 }
 
 // Statement lists a member's settled intervals starting in [from, to).
@@ -190,12 +192,12 @@ func (s *State) Statement(member string, from, to int64) ([]StatementRow, error)
 			v := mustValue(t.Wh, t.PricePerKWh)
 			if t.Buyer == member {
 				row.BoughtWh += t.Wh
-				row.PaidP2P += v
+				row.PaidP2PNano += v
 				found = true
 			}
 			if t.Seller == member {
 				row.SoldWh += t.Wh
-				row.ReceivedP2P += v
+				row.ReceivedP2PNano += v
 				found = true
 			}
 		}
@@ -203,9 +205,9 @@ func (s *State) Statement(member string, from, to int64) ([]StatementRow, error)
 			continue
 		}
 		row.ID = member
-		row.Net = row.ReceivedP2P - row.PaidP2P + row.ReceivedFromUtility - row.PaidToUtility + row.DRIncentive +
+		row.NetNano = row.ReceivedP2PNano - row.PaidP2PNano + row.ReceivedFromUtilityNano - row.PaidToUtilityNano + row.DRIncentiveNano +
 			row.MembersReceivedNano - row.MembersPaidNano
-		row.UtilityOnly = cappedValue(row.ExportWh, st.FeedInPerKWh) - cappedValue(row.ImportWh, st.GridPricePerKWh)
+		row.UtilityOnlyNano = cappedValue(row.ExportWh, st.FeedInPerKWh) - cappedValue(row.ImportWh, st.GridPricePerKWh)
 		rows = append(rows, row)
 	}
 	return rows, nil

@@ -37,6 +37,9 @@ import (
 // listing is SETTLED. A payment the payer's balance cannot cover is paid
 // as far as it goes and the rest recorded in Owes, paid first at the next
 // settlement, so no wallet goes negative.
+//
+// Some JSON tags lack the unit the field name carries: see Units in the
+// package doc.
 type Settlement struct {
 	Start           int64  `json:"start"`
 	End             int64  `json:"end"`
@@ -62,8 +65,10 @@ type Settlement struct {
 	DR []DRPayment `json:"dr,omitempty"`
 }
 
-// MemberSettlement is one member's part of a settlement. Energy in Wh,
-// money in nano-units.
+// MemberSettlement is one member's part of a settlement. Energy in Wh
+// (energy tokens too: one per Wh), money in nano-units. The JSON tags of
+// the tokens and the money lack the unit the field name carries: see
+// Units in the package doc.
 type MemberSettlement struct {
 	ID string `json:"id"`
 	// Metered in the interval.
@@ -87,36 +92,37 @@ type MemberSettlement struct {
 	PoolImportWh     int64 `json:"pool_import_wh,omitempty"`
 	PoolExportWh     int64 `json:"pool_export_wh,omitempty"`
 	// Energy tokens.
-	TokensMinted      int64 `json:"tokens_minted"`
-	TokensSelfRetired int64 `json:"tokens_self_retired"`
-	TokensSent        int64 `json:"tokens_sent"`
-	TokensReceived    int64 `json:"tokens_received"`
-	TokensRetired     int64 `json:"tokens_retired"`
-	TokensExported    int64 `json:"tokens_exported"`
+	TokensMintedWh      int64 `json:"tokens_minted"`
+	TokensSelfRetiredWh int64 `json:"tokens_self_retired"`
+	TokensSentWh        int64 `json:"tokens_sent"`
+	TokensReceivedWh    int64 `json:"tokens_received"`
+	TokensRetiredWh     int64 `json:"tokens_retired"`
+	TokensExportedWh    int64 `json:"tokens_exported"`
 	// Money with the utility: what was due each way, and what of this
 	// member's dues its balance could not cover (now owed).
-	PaidToUtility       int64 `json:"paid_to_utility"`
-	ReceivedFromUtility int64 `json:"received_from_utility"`
-	Owed                int64 `json:"owed"`
+	PaidToUtilityNano       int64 `json:"paid_to_utility"`
+	ReceivedFromUtilityNano int64 `json:"received_from_utility"`
+	OwedNano                int64 `json:"owed"`
 	// Community rule: money paid to and received from other members at
 	// settlement (refunds of unwound trades, realised energy moved between
 	// members at the clearing price, and the pool), nano-units.
 	MembersPaidNano     int64 `json:"members_paid_nano,omitempty"`
 	MembersReceivedNano int64 `json:"members_received_nano,omitempty"`
 	// Demand response: reduction verified and incentive received.
-	DRVerifiedWh int64 `json:"dr_verified_wh,omitempty"`
-	DRIncentive  int64 `json:"dr_incentive,omitempty"`
+	DRVerifiedWh    int64 `json:"dr_verified_wh,omitempty"`
+	DRIncentiveNano int64 `json:"dr_incentive,omitempty"`
 }
 
 // SettlementTotals add up a settlement: Minted = Retired + Exported, and
-// Transferred (to buyers) is part of both sides.
+// Transferred (to buyers) is part of both sides. The money's JSON tags
+// lack the unit the field name carries: see Units in the package doc.
 type SettlementTotals struct {
-	MintedWh      int64 `json:"minted_wh"`
-	TransferredWh int64 `json:"transferred_wh"`
-	RetiredWh     int64 `json:"retired_wh"`
-	ExportedWh    int64 `json:"exported_wh"`
-	ToUtility     int64 `json:"to_utility"`
-	FromUtility   int64 `json:"from_utility"`
+	MintedWh        int64 `json:"minted_wh"`
+	TransferredWh   int64 `json:"transferred_wh"`
+	RetiredWh       int64 `json:"retired_wh"`
+	ExportedWh      int64 `json:"exported_wh"`
+	ToUtilityNano   int64 `json:"to_utility"`
+	FromUtilityNano int64 `json:"from_utility"`
 	// BetweenMembersNano is the money moved between members at settlement
 	// (community rule).
 	BetweenMembersNano int64 `json:"between_members_nano,omitempty"`
@@ -228,8 +234,8 @@ func (s *State) settle(l *Listing) {
 	// Rules 1-2 (both imbalance rules): mint, retire self-consumption.
 	for _, id := range ids {
 		m := members[id]
-		m.TokensMinted = m.ProductionWh
-		m.TokensSelfRetired = m.ProductionWh - min(m.ProductionWh, m.ExportWh)
+		m.TokensMintedWh = m.ProductionWh
+		m.TokensSelfRetiredWh = m.ProductionWh - min(m.ProductionWh, m.ExportWh)
 	}
 	s.settleDR(st, members)
 	if l.Imbalance == ImbalanceUtility {
@@ -241,18 +247,18 @@ func (s *State) settle(l *Listing) {
 	}
 	for _, id := range ids {
 		m := members[id]
-		st.Totals.MintedWh = satAdd(st.Totals.MintedWh, m.TokensMinted)
-		st.Totals.TransferredWh = satAdd(st.Totals.TransferredWh, m.TokensSent)
-		st.Totals.RetiredWh = satAdd(st.Totals.RetiredWh, m.TokensSelfRetired+m.TokensRetired)
-		st.Totals.ExportedWh = satAdd(st.Totals.ExportedWh, m.TokensExported)
-		st.Totals.ToUtility = satAdd(st.Totals.ToUtility, m.PaidToUtility)
-		st.Totals.FromUtility = satAdd(st.Totals.FromUtility, m.ReceivedFromUtility)
+		st.Totals.MintedWh = satAdd(st.Totals.MintedWh, m.TokensMintedWh)
+		st.Totals.TransferredWh = satAdd(st.Totals.TransferredWh, m.TokensSentWh)
+		st.Totals.RetiredWh = satAdd(st.Totals.RetiredWh, m.TokensSelfRetiredWh+m.TokensRetiredWh)
+		st.Totals.ExportedWh = satAdd(st.Totals.ExportedWh, m.TokensExportedWh)
+		st.Totals.ToUtilityNano = satAdd(st.Totals.ToUtilityNano, m.PaidToUtilityNano)
+		st.Totals.FromUtilityNano = satAdd(st.Totals.FromUtilityNano, m.ReceivedFromUtilityNano)
 		st.Totals.BetweenMembersNano = satAdd(st.Totals.BetweenMembersNano, m.MembersPaidNano)
 
 		p := s.participants[id]
 		if utility != nil && p != nil && p != utility {
-			m.Owed += s.pay(p, utility, m.PaidToUtility)
-			s.pay(utility, p, m.ReceivedFromUtility)
+			m.OwedNano += s.pay(p, utility, m.PaidToUtilityNano)
+			s.pay(utility, p, m.ReceivedFromUtilityNano)
 		}
 		st.Members = append(st.Members, *m)
 	}
@@ -268,7 +274,7 @@ func (s *State) settle(l *Listing) {
 		"listing", i64(l.Start), "members", strconv.Itoa(len(st.Members)), "missing", strconv.Itoa(len(st.Missing)),
 		"minted_wh", i64(st.Totals.MintedWh), "transferred_wh", i64(st.Totals.TransferredWh),
 		"retired_wh", i64(st.Totals.RetiredWh), "exported_wh", i64(st.Totals.ExportedWh),
-		"to_utility", i64(st.Totals.ToUtility), "from_utility", i64(st.Totals.FromUtility)))
+		"to_utility", i64(st.Totals.ToUtilityNano), "from_utility", i64(st.Totals.FromUtilityNano)))
 }
 
 // settleWithUtility is the utility imbalance rule (rules 3-8 of
@@ -285,10 +291,10 @@ func settleWithUtility(st *Settlement, members map[string]*MemberSettlement, ids
 		for _, t := range bySeller[id] {
 			d := min(t.Wh, left)
 			left -= d
-			members[t.Buyer].TokensReceived += d
+			members[t.Buyer].TokensReceivedWh += d
 		}
-		m.TokensSent = m.DeliveredWh
-		m.TokensExported = e - m.DeliveredWh
+		m.TokensSentWh = m.DeliveredWh
+		m.TokensExportedWh = e - m.DeliveredWh
 	}
 	// Rules 4-8: deviations with the utility.
 	for _, id := range ids {
@@ -297,10 +303,10 @@ func settleWithUtility(st *Settlement, members map[string]*MemberSettlement, ids
 		m.GridExportWh = m.ExportWh - m.DeliveredWh
 		m.GridImportWh = max(0, m.ImportWh-m.BoughtWh)
 		m.UnusedWh = max(0, m.BoughtWh-m.ImportWh)
-		m.TokensRetired = min(m.TokensReceived, m.ImportWh)
-		m.TokensExported += m.TokensReceived - m.TokensRetired
-		m.PaidToUtility = cappedValue(satAdd(m.ShortfallWh, m.GridImportWh), st.GridPricePerKWh)
-		m.ReceivedFromUtility = cappedValue(satAdd(m.GridExportWh, m.UnusedWh), st.FeedInPerKWh)
+		m.TokensRetiredWh = min(m.TokensReceivedWh, m.ImportWh)
+		m.TokensExportedWh += m.TokensReceivedWh - m.TokensRetiredWh
+		m.PaidToUtilityNano = cappedValue(satAdd(m.ShortfallWh, m.GridImportWh), st.GridPricePerKWh)
+		m.ReceivedFromUtilityNano = cappedValue(satAdd(m.GridExportWh, m.UnusedWh), st.FeedInPerKWh)
 	}
 }
 

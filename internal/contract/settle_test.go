@@ -215,8 +215,8 @@ func TestIntervalsSettleInDeliveryOrderWhenGatesCross(t *testing.T) {
 		t.Fatalf("01:30 settled at %d, 02:00 at %d", st15.Height, st2.Height)
 	}
 	// 01:30 (hour 1: 65,000) and 02:00 (hour 2: 65,000).
-	expectMember(t, st15, contract.MemberSettlement{ID: "alice", ImportWh: 100, GridImportWh: 100, PaidToUtility: 100 * 65_000})
-	expectMember(t, st2, contract.MemberSettlement{ID: "alice", ImportWh: 200, GridImportWh: 200, PaidToUtility: 200 * grid2})
+	expectMember(t, st15, contract.MemberSettlement{ID: "alice", ImportWh: 100, GridImportWh: 100, PaidToUtilityNano: 100 * 65_000})
+	expectMember(t, st2, contract.MemberSettlement{ID: "alice", ImportWh: 200, GridImportWh: 200, PaidToUtilityNano: 200 * grid2})
 }
 
 // The settlement queries answer what the accessors do (the statement's

@@ -104,7 +104,8 @@ const (
 )
 
 // Listing is the market of one delivery interval [Start, End), market-time
-// UTC seconds. Its rules are fixed when it opens.
+// UTC seconds. Its rules are fixed when it opens. Its tariffs' JSON tags
+// lack the unit the field name carries: see Units in the package doc.
 type Listing struct {
 	Start       int64            `json:"start"`
 	End         int64            `json:"end"`
@@ -138,6 +139,8 @@ const (
 )
 
 // Order is a RESOffer or BuyOffer in a listing. Its ID is "signer/nonce".
+// Its price's JSON tag lacks the unit the field name carries: see Units in
+// the package doc.
 type Order struct {
 	ID          string `json:"id"`
 	Listing     int64  `json:"listing"`
@@ -155,6 +158,8 @@ type Order struct {
 
 // Clearing is CloseBidding's record: the result, and the money it moved.
 // Trades and grid flows are the positions delivery settlement starts from.
+// Its money's JSON tags lack the unit the field name carries: see Units in
+// the package doc.
 type Clearing struct {
 	Height       int64             `json:"height"`
 	MarketTime   int64             `json:"market_time"`

@@ -157,6 +157,8 @@ type (
 		Params Params `json:"params"`
 	}
 	// MsgOffer is a RESOffer: Wh from an approved asset at a price per kWh.
+	// The price's JSON tag (here and in MsgBid) lacks the unit the field
+	// name carries: see Units in the package doc.
 	MsgOffer struct {
 		Listing     int64  `json:"listing"`
 		RES         string `json:"res"`

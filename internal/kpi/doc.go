@@ -6,7 +6,9 @@
 // the peak, how good the EMS forecasts were and what the ledger costs in
 // bytes. Accumulator sums a run interval by interval and returns each
 // interval's community sums (the CSV and the charts use them); Compute
-// does the same for a whole Input.
+// does the same for a whole Input. FromSettlement turns the ledger's
+// settlement of an interval into an Interval, so that the simulator, the
+// live community and the API (Ledger) take the KPIs from it one way.
 //
 // Every KPI is defined once: in the doc comment of the field that holds
 // it, repeated word for word in docs/kpis.md (a test keeps the two in

@@ -212,7 +212,9 @@ type MemberKPI struct {
 }
 
 // HourPoint is one interval's community sums, for the per-interval CSV
-// and the charts.
+// and the charts. The prices' JSON tags (mcp, grid_price, feed_in) lack
+// the unit the field name carries: they are part of kpis.json and the
+// API's KPIs, whose format stays.
 type HourPoint struct {
 	// Start of the interval. UTC seconds.
 	Start int64 `json:"start"`

@@ -28,7 +28,9 @@ const (
 var Mechanisms = []Mechanism{AverageBid, Uniform, PayAsBid}
 
 // Order is one offer (sell) or bid (buy). Its position in Book.Offers or
-// Book.Bids is its arrival order.
+// Book.Bids is its arrival order. Its price's JSON tag (and Trade's) lacks
+// the unit the field name carries: it is part of the ledger's state
+// encoding and wire format (see package contract), so it stays.
 type Order struct {
 	ID          string `json:"id"`
 	Participant string `json:"participant"`

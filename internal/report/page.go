@@ -43,25 +43,13 @@ func pctOf(r *float64) string {
 	return strconv.FormatFloat(*r, 'f', 1, 64) + " %"
 }
 
-func eur(n int64) string { return Currency + " " + cents(n) }
+func eur(n int64) string { return Currency + " " + units.Cents(n) }
 
 func eurOrDash(n *int64) string {
 	if n == nil {
 		return "–"
 	}
 	return eur(*n)
-}
-
-// cents formats nano-units rounded to the cent, as people read money.
-func cents(n int64) string {
-	const c = units.NanoPerUnit / 100
-	r := n / c * c
-	if rem := n % c; rem >= c/2 {
-		r += c
-	} else if rem <= -c/2 {
-		r -= c
-	}
-	return units.Money(r)
 }
 
 func perKWh(p *int64) string {
@@ -149,7 +137,7 @@ func memberRows(runs []Run) []memberRow {
 				Consumption: units.KWh(m.ConsumptionWh), Production: units.KWh(m.ProductionWh),
 				SelfSuff: pct(m.SelfSufficiency), LocalShare: pct(m.LocalShare),
 				Bought: units.KWh(m.BoughtP2PWh), Sold: units.KWh(m.SoldP2PWh),
-				Savings: cents(m.SavingsNano), SavingsPct: pctOf(m.SavingsPct), Losing: m.SavingsNano < 0})
+				Savings: units.Cents(m.SavingsNano), SavingsPct: pctOf(m.SavingsPct), Losing: m.SavingsNano < 0})
 		}
 	}
 	return out

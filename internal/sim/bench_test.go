@@ -26,11 +26,7 @@ func BenchmarkSimulate(b *testing.B) {
 	c := community.Generate(sites, 1)
 	b.Run(fmt.Sprintf("%dsites-%ddays", sites, days), func(b *testing.B) {
 		for b.Loop() {
-			var members []kpi.MemberInfo
-			for _, s := range c.Sites {
-				members = append(members, kpi.MemberInfo{ID: s.ID, NodeType: s.Type})
-			}
-			acc := kpi.NewAccumulator(members)
+			acc := kpi.NewAccumulator(kpi.SiteMembers(c.Sites))
 			res, err := Run(context.Background(), Options{Community: c, Seed: 1, From: c.StartUnix(), Days: days,
 				OnInterval: func(iv kpi.Interval) { acc.Add(iv) }})
 			if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/gridledger/gridledger/internal/ems/agent"
 	"github.com/gridledger/gridledger/internal/ems/forecast"
 	"github.com/gridledger/gridledger/internal/ems/plan"
+	"github.com/gridledger/gridledger/internal/kpi"
 )
 
 // Site is a member of a simulated community: its description and the
@@ -95,9 +96,9 @@ func (s Site) Forecaster(utcOffsetH int, refitDays int64) agent.ForecastFunc {
 
 // Use is what the site used and made in the hour starting at start with
 // its EMS a running its plan, and what the simulation alone knows of it.
-func (s Site) Use(a *agent.Agent, start int64, p contract.Params) Use {
+func (s Site) Use(a *agent.Agent, start int64, p contract.Params) kpi.Use {
 	load, gen := s.Actual(start)
-	u := Use{ID: s.ID, BaseWh: load, ConsumptionWh: load, NoDRWh: load, ProductionWh: gen}
+	u := kpi.Use{ID: s.ID, BaseWh: load, ConsumptionWh: load, NoDRWh: load, ProductionWh: gen}
 	if d, h, ok := a.PlanAt(start, p); ok {
 		u.ConsumptionWh += d.Current.ApplianceWh(d.Site, false)[h]
 		u.NoDRWh += d.Committed.ApplianceWh(d.Site, false)[h]

@@ -99,7 +99,7 @@ type engine struct {
 	res     Result
 	// pending holds what each site used and made per interval start,
 	// until the interval is settled.
-	pending   map[int64][]Use
+	pending   map[int64][]kpi.Use
 	pendingMu sync.Mutex // decide adds while commit's report takes
 	next      int64      // next interval to report
 	// timing of the decide stage, which runs beside commit's.
@@ -217,7 +217,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	e := &engine{o: o, c: o.Community, pending: map[int64][]Use{}, res: Result{Refused: map[string]int64{}, RefusedFirst: map[string]string{}}}
+	e := &engine{o: o, c: o.Community, pending: map[int64][]kpi.Use{}, res: Result{Refused: map[string]int64{}, RefusedFirst: map[string]string{}}}
 	e.params = e.c.Params()
 	// Two days of settled listings in the state are plenty for the EMS (it
 	// prices from the last day) and keep a year's memory flat: the state
@@ -403,7 +403,7 @@ func (e *engine) decide(ctx context.Context, t int64, snap agent.Snapshot) ([][]
 		}
 	}
 	entries := make([]contract.ReadingEntry, len(e.sites))
-	hours := make([]Use, len(e.sites))
+	hours := make([]kpi.Use, len(e.sites))
 	errs := make([]error, len(e.sites))
 	var meterNs, emsNs [64]int64 // per worker
 	work := make(chan int)
@@ -520,7 +520,7 @@ func (e *engine) commit(t int64, txs [][]byte) error {
 // meter is the site's meter at t: what the site used and made in the hour
 // before (its profile's load plus the appliances its EMS ran, and its
 // generation), added to the registers and signed.
-func (e *engine) meter(ss *simSite, t int64) (contract.ReadingEntry, Use, error) {
+func (e *engine) meter(ss *simSite, t int64) (contract.ReadingEntry, kpi.Use, error) {
 	sh := ss.Use(ss.ag, t-3600, e.params)
 	if net := sh.ConsumptionWh - sh.ProductionWh; net > 0 {
 		ss.regs.ImportWh += net
@@ -586,6 +586,6 @@ func (e *engine) report() {
 		if hours == nil || e.o.OnInterval == nil {
 			continue
 		}
-		e.o.OnInterval(Interval(st, lv[0].Clearing, hours))
+		e.o.OnInterval(kpi.FromSettlement(st, lv[0].Clearing, hours))
 	}
 }

@@ -18,11 +18,7 @@ func TestCommunityRuleLeavesNoMemberWorseOffThanTheUtilityAlone(t *testing.T) {
 	for _, rule := range contract.ImbalanceRules {
 		cc := *c
 		cc.Imbalance = rule
-		var members []kpi.MemberInfo
-		for _, s := range cc.Sites {
-			members = append(members, kpi.MemberInfo{ID: s.ID, NodeType: s.Type})
-		}
-		acc := kpi.NewAccumulator(members)
+		acc := kpi.NewAccumulator(kpi.SiteMembers(cc.Sites))
 		worse := 0 // member-intervals costing more than the utility alone
 		_, err := Run(context.Background(), Options{Community: &cc, Seed: 7, From: cc.StartUnix(), Days: 2,
 			OnInterval: func(iv kpi.Interval) {

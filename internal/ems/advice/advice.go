@@ -2,8 +2,11 @@
 // part 8, seed §4.3): what the community market saved it against buying
 // everything from the utility, what moving each flexible appliance to its
 // best hours saves, what price to bid or offer next, and how the market
-// has been going. Pure: the caller brings the statement, the listings and
-// (optionally) the home's site; nothing here is canned text.
+// has been going. Read gathers the member's statement and the listings
+// through the caller's query functions (the CLI's node client, the API's
+// ledger reads): the package holds no client and does no I/O of its own.
+// Compute is pure: it takes them and (optionally) the home's site;
+// nothing here is canned text.
 package advice
 
 import (
@@ -83,14 +86,14 @@ type Market struct {
 func Compute(member string, rows []contract.StatementRow, listings []contract.ListingView, site *plan.Site) (Advice, error) {
 	a := Advice{Member: member, Intervals: len(rows), Shifts: []Shift{}}
 	for _, r := range rows {
-		a.NetNano += r.Net
-		a.UtilityOnlyNano += r.UtilityOnly
-		a.DRIncentiveNano += r.DRIncentive
+		a.NetNano += r.NetNano
+		a.UtilityOnlyNano += r.UtilityOnlyNano
+		a.DRIncentiveNano += r.DRIncentiveNano
 		a.ImportWh += r.ImportWh
 		a.ExportWh += r.ExportWh
 		a.BoughtP2PWh += r.BoughtWh
 		a.SoldP2PWh += r.SoldWh
-		a.DeviationsNetNano += r.ReceivedFromUtility + r.MembersReceivedNano - r.PaidToUtility - r.MembersPaidNano
+		a.DeviationsNetNano += r.ReceivedFromUtilityNano + r.MembersReceivedNano - r.PaidToUtilityNano - r.MembersPaidNano
 		a.PoolImportWh += r.PoolImportWh
 		a.PoolExportWh += r.PoolExportWh
 		a.PoolValueNano += value(r.PoolImportWh, r.GridPricePerKWh-r.PoolPricePerKWh) + value(r.PoolExportWh, r.PoolPricePerKWh-r.FeedInPerKWh)

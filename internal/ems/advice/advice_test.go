@@ -11,8 +11,8 @@ func p(v int64) *int64 { return &v }
 
 func TestSavingsAreNetAgainstUtilityOnly(t *testing.T) {
 	rows := []contract.StatementRow{
-		{Net: -500, UtilityOnly: -800, MemberSettlement: contract.MemberSettlement{ImportWh: 10, DRIncentive: 20}, BoughtWh: 4},
-		{Net: 300, UtilityOnly: 100, MemberSettlement: contract.MemberSettlement{ExportWh: 7}, SoldWh: 5},
+		{NetNano: -500, UtilityOnlyNano: -800, MemberSettlement: contract.MemberSettlement{ImportWh: 10, DRIncentiveNano: 20}, BoughtWh: 4},
+		{NetNano: 300, UtilityOnlyNano: 100, MemberSettlement: contract.MemberSettlement{ExportWh: 7}, SoldWh: 5},
 	}
 	a, err := Compute("m", rows, nil, nil)
 	if err != nil {
@@ -73,13 +73,13 @@ func TestDeviationsAndWhatThePoolNetted(t *testing.T) {
 		// Short 800 Wh: 500 netted in the pool at 0.07 (35M to members), 300
 		// bought from the utility at 0.10 (30M); a refund of 7M received.
 		{GridPricePerKWh: 100_000, FeedInPerKWh: 40_000, PoolPricePerKWh: 70_000, MemberSettlement: contract.MemberSettlement{
-			PoolImportWh: 500, MembersPaidNano: 35_000_000, PaidToUtility: 30_000_000, MembersReceivedNano: 7_000_000}},
+			PoolImportWh: 500, MembersPaidNano: 35_000_000, PaidToUtilityNano: 30_000_000, MembersReceivedNano: 7_000_000}},
 		// Long 1000 Wh at other prices: 600 sold to members at 0.06 (36M), 400
 		// to the utility at 0.03 (12M).
 		{GridPricePerKWh: 90_000, FeedInPerKWh: 30_000, PoolPricePerKWh: 60_000, MemberSettlement: contract.MemberSettlement{
-			PoolExportWh: 600, MembersReceivedNano: 36_000_000, ReceivedFromUtility: 12_000_000}},
+			PoolExportWh: 600, MembersReceivedNano: 36_000_000, ReceivedFromUtilityNano: 12_000_000}},
 		// The utility rule: no pool, no pool price.
-		{GridPricePerKWh: 100_000, FeedInPerKWh: 40_000, MemberSettlement: contract.MemberSettlement{PaidToUtility: 5_000_000}},
+		{GridPricePerKWh: 100_000, FeedInPerKWh: 40_000, MemberSettlement: contract.MemberSettlement{PaidToUtilityNano: 5_000_000}},
 	}
 	a, err := Compute("m", rows, nil, nil)
 	if err != nil {
