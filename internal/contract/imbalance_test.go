@@ -22,16 +22,22 @@ import (
 // the tariffs and every member no worse off than with the utility alone.
 func checkCommunity(t testing.TB, st contract.Settlement, l contract.ListingView) {
 	t.Helper()
-	fail := func(format string, args ...any) {
-		t.Helper()
-		t.Fatalf("settlement %d: %s\n%+v", st.Start, fmt.Sprintf(format, args...), st)
+	if err := communityViolation(st, l); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// communityViolation is the first requirement st breaks, or nil.
+func communityViolation(st contract.Settlement, l contract.ListingView) error {
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("settlement %d: %s\n%+v", st.Start, fmt.Sprintf(format, args...), st)
 	}
 	if st.Imbalance != contract.ImbalanceCommunity {
-		fail("imbalance rule %q", st.Imbalance)
+		return fail("imbalance rule %q", st.Imbalance)
 	}
 	// Tariff bounds: the pool price, and so every internal price.
 	if st.PoolPricePerKWh < st.FeedInPerKWh || st.PoolPricePerKWh > st.GridPricePerKWh {
-		fail("pool price %d outside [%d, %d]", st.PoolPricePerKWh, st.FeedInPerKWh, st.GridPricePerKWh)
+		return fail("pool price %d outside [%d, %d]", st.PoolPricePerKWh, st.FeedInPerKWh, st.GridPricePerKWh)
 	}
 	clearingNet := map[string]int64{} // what each member paid at clearing, net
 	outside := map[string]bool{}      // members with a trade priced outside the tariffs
@@ -52,30 +58,30 @@ func checkCommunity(t testing.TB, st contract.Settlement, l contract.ListingView
 		for _, v := range []int64{m.RealisedBoughtWh, m.DeliveredWh, m.UnusedWh, m.ShortfallWh, m.PoolImportWh, m.PoolExportWh,
 			m.GridImportWh, m.GridExportWh, m.TokensSent, m.TokensReceived, m.TokensExported, m.MembersPaidNano, m.MembersReceivedNano} {
 			if v < 0 {
-				fail("member %+v has a negative figure", m)
+				return fail("member %+v has a negative figure", m)
 			}
 		}
 		// Realised within what was traded and metered.
 		if m.RealisedBoughtWh > min(m.BoughtWh, m.ImportWh) || m.DeliveredWh > min(m.SoldWh, m.ProductionWh, m.ExportWh) ||
 			m.UnusedWh != m.BoughtWh-m.RealisedBoughtWh || m.ShortfallWh != m.SoldWh-m.DeliveredWh {
-			fail("member %s realises beyond what it traded or metered: %+v", m.ID, m)
+			return fail("member %s realises beyond what it traded or metered: %+v", m.ID, m)
 		}
 		// Every metered Wh is realised, pooled or with the utility, once.
 		if m.ImportWh != m.RealisedBoughtWh+m.PoolImportWh+m.GridImportWh && m.ID != st.Utility {
-			fail("member %s: import %d ≠ realised %d + pool %d + utility %d", m.ID, m.ImportWh, m.RealisedBoughtWh, m.PoolImportWh, m.GridImportWh)
+			return fail("member %s: import %d ≠ realised %d + pool %d + utility %d", m.ID, m.ImportWh, m.RealisedBoughtWh, m.PoolImportWh, m.GridImportWh)
 		}
 		if m.ExportWh != m.DeliveredWh+m.PoolExportWh+m.GridExportWh && m.ID != st.Utility {
-			fail("member %s: export %d ≠ delivered %d + pool %d + utility %d", m.ID, m.ExportWh, m.DeliveredWh, m.PoolExportWh, m.GridExportWh)
+			return fail("member %s: export %d ≠ delivered %d + pool %d + utility %d", m.ID, m.ExportWh, m.DeliveredWh, m.PoolExportWh, m.GridExportWh)
 		}
 		// Tokens: minted from production only, each retired or exported
 		// once, and retired only against what the member imported.
 		if m.TokensMinted != m.ProductionWh || m.TokensMinted != m.TokensSelfRetired+m.TokensSent+m.TokensExported ||
 			m.TokensRetired != m.TokensReceived || m.TokensRetired > m.ImportWh {
-			fail("member %s: tokens %+v", m.ID, m)
+			return fail("member %s: tokens %+v", m.ID, m)
 		}
 		// Utility amounts at the listing's tariffs.
 		if m.PaidToUtility != m.GridImportWh*st.GridPricePerKWh || m.ReceivedFromUtility != m.GridExportWh*st.FeedInPerKWh {
-			fail("member %s: dues not at the tariffs: %+v", m.ID, m)
+			return fail("member %s: dues not at the tariffs: %+v", m.ID, m)
 		}
 		// Individually rational: its settled cost, clearing included, is
 		// at most what the utility alone would have charged for the same
@@ -85,7 +91,7 @@ func checkCommunity(t testing.TB, st contract.Settlement, l contract.ListingView
 			cost := clearingNet[m.ID] + m.MembersPaidNano - m.MembersReceivedNano + m.PaidToUtility - m.ReceivedFromUtility
 			alone := m.ImportWh*st.GridPricePerKWh - m.ExportWh*st.FeedInPerKWh
 			if cost > alone {
-				fail("member %s pays %d, the utility alone would have charged %d", m.ID, cost, alone)
+				return fail("member %s pays %d, the utility alone would have charged %d", m.ID, cost, alone)
 			}
 		}
 		imp += m.ImportWh
@@ -115,20 +121,21 @@ func checkCommunity(t testing.TB, st contract.Settlement, l contract.ListingView
 	// Physically faithful: realised purchases equal realised sales, and
 	// with the pool they net no more than flowed between members.
 	if realised != realisedSold || poolIn != poolOut || poolIn != st.PoolWh || realised+poolIn > min(imp, exp) || realised > p2pTradedWh {
-		fail("realised %d bought / %d sold, pool %d in / %d out (%d), metered import %d export %d", realised, realisedSold, poolIn, poolOut, st.PoolWh, imp, exp)
+		return fail("realised %d bought / %d sold, pool %d in / %d out (%d), metered import %d export %d", realised, realisedSold, poolIn, poolOut, st.PoolWh, imp, exp)
 	}
 	// The utility sees the community's net deviation only.
 	if min(gridIn, gridOut) != 0 {
-		fail("the utility sells %d Wh and buys %d Wh in the same interval", gridIn, gridOut)
+		return fail("the utility sells %d Wh and buys %d Wh in the same interval", gridIn, gridOut)
 	}
 	// Budget-balanced: what members pay each other, they receive.
 	if paid != received || tot != st.Totals || sent != got || got != retired {
-		fail("paid %d received %d between members; tokens sent %d received %d retired %d; totals %+v, members add up to %+v",
+		return fail("paid %d received %d between members; tokens sent %d received %d retired %d; totals %+v, members add up to %+v",
 			paid, received, sent, got, retired, st.Totals, tot)
 	}
 	if st.Totals.MintedWh != st.Totals.RetiredWh+st.Totals.ExportedWh {
-		fail("minted %d ≠ retired %d + exported %d", st.Totals.MintedWh, st.Totals.RetiredWh, st.Totals.ExportedWh)
+		return fail("minted %d ≠ retired %d + exported %d", st.Totals.MintedWh, st.Totals.RetiredWh, st.Totals.ExportedWh)
 	}
+	return nil
 }
 
 // settleCommunity settles the 02:00 interval and checks it.
