@@ -54,6 +54,9 @@ import (
 //	listing T [book], clearing T, state T, listings, order ID, assets, meters, gateways,
 //	settlement T, settlements, statement ID [from=T] [to=T], query PATH,
 //	writes (keys the last block wrote), events   state, printed deterministically
+//	check-community T                ok if settlement T meets every requirement of
+//	                                 the community imbalance rule (checkCommunity);
+//	                                 a violation fails the test, rewrite or not
 //
 // Setup commands print nothing and fail the test unless their transactions
 // are accepted. Values: times are HH:MM[:SS] after genesis (hours may pass
@@ -268,6 +271,17 @@ func (s *script) run(t *testing.T, d *datadriven.TestData) string {
 			return "none\n"
 		}
 		out.WriteString(render(st, nil))
+	case "check-community":
+		need(t, d, pos, 1)
+		mt := value("listing", pos[0]).(int64)
+		st, ok := s.h.s.Settlement(mt)
+		if !ok {
+			return "none\n"
+		}
+		if err := communityViolation(st, s.h.listing(mt)); err != nil {
+			return fail("%v", err)
+		}
+		return "ok\n"
 	case "settlements":
 		for _, st := range s.h.s.Settlements(0, forever) {
 			fmt.Fprintf(&out, "%s height=%d", clock(st.Start), st.Height)

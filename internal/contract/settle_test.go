@@ -35,7 +35,7 @@ type settleWorld struct {
 }
 
 // newSettleWorld settles by the utility imbalance rule, whose rules these
-// tests state one by one; imbalance_test.go has the community rule's.
+// tests state one by one; testdata/script/imbalance has the community rule's.
 func newSettleWorld(t testing.TB, mutate ...func(*contract.Genesis)) *settleWorld {
 	utilityRule := func(g *contract.Genesis) { g.Params.Imbalance = contract.ImbalanceUtility }
 	return newWorld(t, append([]func(*contract.Genesis){utilityRule}, mutate...)...)
