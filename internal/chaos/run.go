@@ -211,8 +211,7 @@ func (r *runner) toMarket(t time.Time) int64 {
 		}
 		r.genesisNs = g.GenesisTime.UnixNano()
 	}
-	elapsedMs := (t.UnixNano() - r.genesisNs) / 1_000_000
-	return r.genesisNs/1_000_000_000 + elapsedMs*r.cfg.TimeScale/1000
+	return contract.MarketTimeAt(r.genesisNs, r.cfg.TimeScale, t.UnixNano())
 }
 
 func (r *runner) height() int64 {
