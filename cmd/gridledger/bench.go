@@ -281,7 +281,9 @@ func benchNetwork(ctx context.Context, home string, o benchOptions, log *slog.Lo
 	if err != nil {
 		return nil, none, none, nil, nil, err
 	}
-	net, err := chaos.NewNetwork(ctx, bin, home, o.validators, 1, nil, "--max-tx-per-interval", "1000000")
+	p := contract.DefaultParams()
+	p.MaxTxPerInterval = 1_000_000
+	net, err := chaos.NewNetwork(bin, home, o.validators, 1, p, nil)
 	if err != nil {
 		return nil, none, none, nil, nil, err
 	}
@@ -300,8 +302,8 @@ func benchNetwork(ctx context.Context, home string, o benchOptions, log *slog.Lo
 		net.Close()
 		return nil, none, none, nil, nil, err
 	}
-	op, _ := chain.LoadKey(net.Nodes[0].Home, "operator")
-	dso, _ := chain.LoadKey(net.Nodes[1].Home, "dso")
+	op, _ := net.LoadKey(contract.RoleOperator)
+	dso, _ := net.LoadKey(contract.RoleDSO)
 	var senders []*rpchttp.HTTP
 	for _, n := range net.Nodes {
 		senders = append(senders, n.Client())

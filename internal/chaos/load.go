@@ -56,16 +56,15 @@ type member struct {
 // NewLoad registers members (half with an approved PV asset, half funded
 // buyers), their meters and a reader, through node 0.
 func NewLoad(ctx context.Context, net *Network, members int, seed uint64) (*Load, error) {
-	op, err := chain.LoadKey(net.Nodes[0].Home, "operator")
+	op, err := net.LoadKey(contract.RoleOperator)
 	if err != nil {
 		return nil, err
 	}
-	dsoHome := net.Nodes[min(1, len(net.Nodes)-1)].Home
-	dso, err := chain.LoadKey(dsoHome, "dso")
+	dso, err := net.LoadKey(contract.RoleDSO)
 	if err != nil {
 		return nil, err
 	}
-	cl, err := DialWhenReady(ctx, net.Nodes[0])
+	cl, err := DialWhenReady(ctx, net.Nodes[net.Layout.KeyHolder(contract.RoleOperator)])
 	if err != nil {
 		return nil, err
 	}
