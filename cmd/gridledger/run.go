@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -23,6 +21,7 @@ import (
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/ems/agent"
 	"github.com/gridledger/gridledger/internal/ems/plan"
+	"github.com/gridledger/gridledger/internal/freeport"
 	"github.com/gridledger/gridledger/internal/kpi"
 	"github.com/gridledger/gridledger/internal/market"
 	"github.com/gridledger/gridledger/internal/report"
@@ -94,7 +93,7 @@ can be pointed at it from another terminal.`,
 					addr *string
 				}{{"rpc-laddr", &o.RPCAddr}, {"p2p-laddr", &o.P2PAddr}, {"mqtt-addr", &o.MQTTAddr}} {
 					if !cmd.Flags().Changed(a.flag) {
-						*a.addr = freeIfBusy(*a.addr)
+						*a.addr = freeport.OrFree(*a.addr)
 					}
 				}
 				if err := o.Params.Validate(); err != nil {
@@ -116,7 +115,7 @@ can be pointed at it from another terminal.`,
 					return err
 				}
 				if apiAddr = ac.API.Addr; apiAddr != "off" {
-					apiAddr = freeIfBusy(apiAddr)
+					apiAddr = freeport.OrFree(apiAddr)
 				}
 			}
 			return runCommunity(ctx, cmd, home, apiAddr, sites, lead, log)
@@ -369,29 +368,6 @@ func liveUses(live *sim.Live, start int64, p contract.Params) []sim.Use {
 		uses[i] = s.Use(live.Agents[i], start, p)
 	}
 	return uses
-}
-
-// freeIfBusy returns addr ([tcp://]host:port) if nothing listens there, or
-// the same host with a free port.
-func freeIfBusy(addr string) string {
-	scheme, hostport, found := strings.Cut(addr, "://")
-	if !found {
-		scheme, hostport = "", addr
-	}
-	l, err := net.Listen("tcp", hostport)
-	if err == nil {
-		l.Close()
-		return addr
-	}
-	host, _, _ := net.SplitHostPort(hostport)
-	if l, err = net.Listen("tcp", net.JoinHostPort(host, "0")); err != nil {
-		return addr
-	}
-	defer l.Close()
-	if scheme != "" {
-		return scheme + "://" + l.Addr().String()
-	}
-	return l.Addr().String()
 }
 
 func loadOrMakeKey(home, name string, role contract.Role) (chain.Key, error) {
