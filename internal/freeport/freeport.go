@@ -1,8 +1,8 @@
 // Package freeport finds free loopback ports for tests and for local
-// networks (chaos, bench, the run demo). It looks below the kernel's ephemeral range
-// (32768 and up on Linux): a port the kernel hands out for ":0", or for
-// any process's outgoing connection, could be taken again between being
-// found free and being bound, and CI found that happen.
+// networks (chaos, bench, the run demo). It looks below the kernel's
+// ephemeral range (32768 and up on Linux): a port the kernel hands out for
+// ":0", or for any process's outgoing connection, could be taken again
+// between being found free and being bound, and CI found that happen.
 package freeport
 
 import (
