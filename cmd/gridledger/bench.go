@@ -19,6 +19,7 @@ import (
 	"github.com/gridledger/gridledger/internal/chain"
 	"github.com/gridledger/gridledger/internal/chaos"
 	"github.com/gridledger/gridledger/internal/contract"
+	"github.com/gridledger/gridledger/internal/onboard"
 	"github.com/gridledger/gridledger/internal/units"
 )
 
@@ -101,28 +102,26 @@ func benchTx(ctx context.Context, o benchOptions) (benchResult, error) {
 	// registered (owner) and approved (DSO), each stage sent in bulk.
 	log.Info("registering members", "members", o.members)
 	keys := make([]chain.Key, o.members)
-	var stage [][]byte
+	// A stage is signed once the one before is in a block: a member
+	// signs once registered.
+	var stages [3][]onboard.Step
 	for i := range keys {
 		keys[i] = chain.NewKey(fmt.Sprintf("M%05d", i), contract.RoleMember)
-		stage = append(stage, mustSign(ctx, cl, op, &contract.MsgRegisterParticipant{ID: keys[i].ID, Role: contract.RoleMember, NodeType: contract.NodeHousehold, PubKey: keys[i].PubKey()}),
-			mustSign(ctx, cl, op, &contract.MsgIssue{To: keys[i].ID, Amount: 10_000 * units.NanoPerUnit}))
+		m := onboard.Member{Key: keys[i], NodeType: contract.NodeHousehold, FundsNano: 10_000 * units.NanoPerUnit}
+		if i%2 == 0 {
+			m.RES = &contract.MsgRegisterRES{ID: keys[i].ID + "-PV", Kind: "pv", CapacityW: contract.MaxCapacityW}
+		}
+		st := onboard.Steps(op, dso, m)
+		stages[0], stages[1], stages[2] = append(stages[0], st.Operator...), append(stages[1], st.Member...), append(stages[2], st.DSO...)
 	}
-	if err := sendAndWait(ctx, cl, stage); err != nil {
-		return r, err
-	}
-	stage = stage[:0]
-	for i := 0; i < o.members; i += 2 {
-		stage = append(stage, mustSign(ctx, cl, keys[i], &contract.MsgRegisterRES{ID: keys[i].ID + "-PV", Kind: "pv", CapacityW: contract.MaxCapacityW}))
-	}
-	if err := sendAndWait(ctx, cl, stage); err != nil {
-		return r, err
-	}
-	stage = stage[:0]
-	for i := 0; i < o.members; i += 2 {
-		stage = append(stage, mustSign(ctx, cl, dso, &contract.MsgApproveRES{ID: keys[i].ID + "-PV"}))
-	}
-	if err := sendAndWait(ctx, cl, stage); err != nil {
-		return r, err
+	for _, stage := range stages {
+		var txs [][]byte
+		for _, step := range stage {
+			txs = append(txs, mustSign(ctx, cl, step.Signer, step.Msg))
+		}
+		if err := sendAndWait(ctx, cl, txs); err != nil {
+			return r, err
+		}
 	}
 	var ls []contract.ListingView
 	if err := cl.Query(ctx, "/listings", &ls); err != nil {

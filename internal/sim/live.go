@@ -11,6 +11,7 @@ import (
 	"github.com/gridledger/gridledger/internal/chain"
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/ems/agent"
+	"github.com/gridledger/gridledger/internal/onboard"
 )
 
 // Live drives simulated sites against a running node: each site signs its
@@ -58,31 +59,12 @@ func (l *Live) Register(ctx context.Context) error {
 		} else if !errors.As(err, &te) || te.Code != contract.CodeUnknownParticipant {
 			return err
 		}
-		steps := []struct {
-			key chain.Key
-			typ string
-			msg contract.Msg
-		}{
-			{l.Operator, contract.TypeRegisterParticipant, &contract.MsgRegisterParticipant{ID: s.ID, Role: contract.RoleMember, NodeType: s.NodeType(), Feeder: s.Feeder, PubKey: k.PubKey()}},
-			{l.Operator, contract.TypeIssue, &contract.MsgIssue{To: s.ID, Amount: l.FundsNano}},
-		}
-		if res := s.RESID(); res != "" {
-			steps = append(steps,
-				struct {
-					key chain.Key
-					typ string
-					msg contract.Msg
-				}{k, contract.TypeRegisterRES, &contract.MsgRegisterRES{ID: res, Kind: s.RESKind(), CapacityW: s.CapacityW()}},
-				struct {
-					key chain.Key
-					typ string
-					msg contract.Msg
-				}{l.DSO, contract.TypeApproveRES, &contract.MsgApproveRES{ID: res}})
-		}
-		for _, st := range steps {
-			if _, err := l.Client.Submit(ctx, st.key, st.typ, st.msg); err != nil {
-				return fmt.Errorf("register %s: %s: %w", s.ID, st.typ, err)
-			}
+		steps := onboard.Steps(l.Operator, l.DSO, member(s, k, l.FundsNano)).All()
+		if err := onboard.Send(ctx, steps, func(ctx context.Context, k chain.Key, msg contract.Msg) error {
+			_, err := l.Client.Submit(ctx, k, "", msg)
+			return err
+		}); err != nil {
+			return fmt.Errorf("register %s: %w", s.ID, err)
 		}
 		l.Log.Info("member registered", "id", s.ID, "type", s.Type, "res", s.RESID(), "capacity_w", s.CapacityW())
 	}
@@ -174,4 +156,13 @@ func (l *Live) step(ctx context.Context, p contract.Params) error {
 		errs = append(errs, l.DSOAgent.Step(ctx, snap))
 	}
 	return errors.Join(errs...)
+}
+
+// member is how a site joins: with its asset, if it has one.
+func member(s Site, k chain.Key, fundsNano int64) onboard.Member {
+	m := onboard.Member{Key: k, NodeType: s.NodeType(), Feeder: s.Feeder, FundsNano: fundsNano}
+	if res := s.RESID(); res != "" {
+		m.RES = &contract.MsgRegisterRES{ID: res, Kind: s.RESKind(), CapacityW: s.CapacityW()}
+	}
+	return m
 }
