@@ -17,6 +17,7 @@ import (
 	"github.com/gridledger/gridledger/internal/ems/agent"
 	"github.com/gridledger/gridledger/internal/ems/plan"
 	"github.com/gridledger/gridledger/internal/meter"
+	"github.com/gridledger/gridledger/internal/node"
 	"github.com/gridledger/gridledger/internal/units"
 )
 
@@ -42,12 +43,12 @@ func TestDemandResponseReachesASmartPlug(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc, err := startServices(ctx, home, "", "off", log)
+	svc, err := node.Start(ctx, home, "", "off", log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer svc.Close()
-	cl := svc.client
+	cl := svc.Client
 	op := mustKey(t, home, "operator")
 	dso := mustKey(t, home, "dso")
 	gw := mustKey(t, home, "gateway")
@@ -62,14 +63,14 @@ func TestDemandResponseReachesASmartPlug(t *testing.T) {
 			t.Fatalf("%T: %v", m, err)
 		}
 	}
-	if err := svc.reg.Refresh(ctx, cl); err != nil {
+	if err := svc.Registry.Refresh(ctx, cl); err != nil {
 		t.Fatal(err)
 	}
 
 	// The plug: it reports once (so the gateway knows it speaks Tasmota)
 	// and listens on its command topic.
-	host, port, _ := strings.Cut(strings.TrimPrefix(svc.mqtt, "tcp://"), ":")
-	pass := meter.Password(gw.PrivKey, svc.node.GenesisDoc().ChainID, "H1-ev-plug")
+	host, port, _ := strings.Cut(strings.TrimPrefix(svc.MQTT, "tcp://"), ":")
+	pass := meter.Password(gw.PrivKey, svc.Node.GenesisDoc().ChainID, "H1-ev-plug")
 	sub := exec.CommandContext(ctx, "mosquitto_sub", "-h", host, "-p", port, "-u", "H1-ev-plug", "-P", pass,
 		"-i", "H1-ev-plug-cmd", "-t", "cmnd/H1-ev-plug/POWER", "-q", "1")
 	subOut, err := sub.StdoutPipe()
@@ -117,7 +118,7 @@ func TestDemandResponseReachesASmartPlug(t *testing.T) {
 		}
 		return b, p, nil
 	}
-	a := &agent.Agent{Home: h, Key: member, Ledger: cl, Relays: svc.gateway, Forecast: flat, Log: log, PlanAheadS: 86400}
+	a := &agent.Agent{Home: h, Key: member, Ledger: cl, Relays: svc.Gateway, Forecast: flat, Log: log, PlanAheadS: 86400}
 	var params contract.Params
 	if err := cl.Query(ctx, "/params", &params); err != nil {
 		t.Fatal(err)
@@ -137,7 +138,7 @@ func TestDemandResponseReachesASmartPlug(t *testing.T) {
 		return snap.MarketTime
 	}
 	step()
-	now := svc.clock.Now()
+	now := svc.Clock.Now()
 	local := now + params.TariffUTCOffsetS
 	tomorrow := local - local%86400 + 86400 - params.TariffUTCOffsetS
 	day, ok := a.Plan(tomorrow)

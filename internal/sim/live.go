@@ -9,9 +9,12 @@ import (
 	"time"
 
 	"github.com/gridledger/gridledger/internal/chain"
+	"github.com/gridledger/gridledger/internal/community"
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/ems/agent"
+	"github.com/gridledger/gridledger/internal/ems/plan"
 	"github.com/gridledger/gridledger/internal/onboard"
+	"github.com/gridledger/gridledger/internal/units"
 )
 
 // Live drives simulated sites against a running node: each site signs its
@@ -36,6 +39,8 @@ type Live struct {
 	// demand response where the plans are out of balance.
 	Agents   []*agent.Agent
 	DSOAgent *agent.DSO
+	// Params are the ledger's, as JoinLive found them.
+	Params contract.Params
 
 	bid      map[int64]bool
 	reported map[int64]bool
@@ -43,6 +48,121 @@ type Live struct {
 	// metered: what the meters recorded in the intervals settled in the
 	// last day, for the agents' snapshots.
 	metered []agent.Metered
+}
+
+// JoinLive puts a simulated community on the running node of home (its
+// client cl, the meters' broker at broker, the ledger's clock): every
+// site a member with its own key (kept in HOME/keys), its EMS, and a
+// meter reporting over MQTT — a cheap plug the gateway signs for at the
+// public lighting and the EV charger, a meter that signs its own readings
+// elsewhere — and the DSO funded and watching the plans for demand
+// response. Run the two it returns together.
+func JoinLive(ctx context.Context, home string, cl *chain.Client, broker string, clock interface{ Now() int64 },
+	sites []Site, lead int64, log *slog.Logger) (*Live, *Metering, error) {
+	keys := map[string]chain.Key{}
+	for _, name := range []string{"operator", "dso", "gateway"} {
+		k, err := chain.LoadKey(home, name)
+		if err != nil {
+			return nil, nil, err
+		}
+		keys[name] = k
+	}
+	op, dso := keys["operator"], keys["dso"]
+	live := &Live{Client: cl, Operator: op, DSO: dso, Sites: sites, Keys: map[string]chain.Key{},
+		Log: log, LeadIntervals: lead, FundsNano: 50 * units.NanoPerUnit}
+	if err := cl.Query(ctx, "/params", &live.Params); err != nil {
+		return nil, nil, err
+	}
+	params := live.Params
+	var listings []contract.ListingView
+	if err := cl.Query(ctx, "/listings", &listings); err != nil {
+		return nil, nil, err
+	}
+	metering := &Metering{Community: cl.ChainID, Broker: broker, GatewayKey: keys["gateway"], Clock: clock,
+		IntervalS: params.IntervalS, Log: log}
+	if len(listings) > 0 {
+		metering.From = listings[0].Start
+	}
+	meterOf := map[string]*SiteMeter{}
+	for _, s := range live.Sites {
+		k, err := loadOrMakeKey(home, s.ID, contract.RoleMember)
+		if err != nil {
+			return nil, nil, err
+		}
+		live.Keys[s.ID] = k
+		sm := &SiteMeter{Site: s, ID: s.ID + "-plug", Plug: true}
+		if s.Type != community.TypePublicLighting && s.Type != community.TypeEVCharging {
+			mk, err := loadOrMakeKey(home, s.ID+"-meter", "")
+			if err != nil {
+				return nil, nil, err
+			}
+			sm = &SiteMeter{Site: s, ID: s.ID + "-meter", Key: mk}
+		}
+		metering.Meters = append(metering.Meters, sm)
+		meterOf[s.ID] = sm
+	}
+	if err := live.Register(ctx); err != nil {
+		return nil, nil, err
+	}
+	for _, s := range live.Sites {
+		// Refit daily: a live EMS forecasts each day afresh.
+		a := &agent.Agent{Home: s.Home(), Key: live.Keys[s.ID], Ledger: cl, Log: log, LeadIntervals: lead,
+			Forecast: s.Forecaster(int(params.TariffUTCOffsetS/3600), 1)}
+		live.Agents = append(live.Agents, a)
+		meterOf[s.ID].ApplianceWh = func(start int64) int64 { return a.ApplianceWh(start, params) }
+	}
+	if err := fundDSO(ctx, cl, op, dso); err != nil {
+		return nil, nil, err
+	}
+	live.DSOAgent = &agent.DSO{Key: dso, Ledger: cl, Log: log, LimitPct: 150, IncentivePerKWh: 100_000,
+		DecideBeforeS: 10 * 3600, UTCOffsetS: params.TariffUTCOffsetS}
+	if err := metering.Register(ctx, cl, op, "gateway"); err != nil {
+		return nil, nil, err
+	}
+	return live, metering, nil
+}
+
+func loadOrMakeKey(home, name string, role contract.Role) (chain.Key, error) {
+	k, err := chain.LoadKey(home, name)
+	if err == nil {
+		return k, nil
+	}
+	k = chain.NewKey(name, role)
+	return k, chain.SaveKey(home, name, k)
+}
+
+// fundDSO gives the DSO money for demand-response incentives once.
+func fundDSO(ctx context.Context, cl *chain.Client, op, dso chain.Key) error {
+	var p contract.Participant
+	if err := cl.Query(ctx, "/participants/"+dso.ID, &p); err != nil {
+		return err
+	}
+	if p.Balance+p.Escrow > 0 {
+		return nil
+	}
+	_, err := cl.Submit(ctx, op, "", &contract.MsgIssue{To: dso.ID, Amount: 1000 * units.NanoPerUnit})
+	return err
+}
+
+// Uses is what each site used and made in the interval starting at
+// start: the same model its meter reports from.
+func (l *Live) Uses(start int64) []Use {
+	uses := make([]Use, len(l.Sites))
+	for i, s := range l.Sites {
+		uses[i] = s.Use(l.Agents[i], start, l.Params)
+	}
+	return uses
+}
+
+// PlanSite is the site a member's EMS planned for the hour holding t.
+func (l *Live) PlanSite(member string, t int64) (plan.Site, bool) {
+	for i, s := range l.Sites {
+		if s.ID == member {
+			d, _, ok := l.Agents[i].PlanAt(t, l.Params)
+			return d.Site, ok
+		}
+	}
+	return plan.Site{}, false
 }
 
 // Register puts the sites on the ledger: participants (operator), their
