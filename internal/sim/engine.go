@@ -286,6 +286,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		in := s.Info()
 		e.res.Supply, e.res.Holdings = in.Supply, in.Balances+in.Escrow
 	})
+	if e.res.Supply != e.res.Holdings {
+		return nil, fmt.Errorf("sim: money not conserved: %d issued, %d held", e.res.Supply, e.res.Holdings)
+	}
 	it, err := dbm.IteratePrefix(e.db, []byte("s/"))
 	if err != nil {
 		return nil, err
