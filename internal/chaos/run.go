@@ -446,6 +446,8 @@ func (r *runner) check(ctx context.Context) {
 	r.mu.Lock()
 	r.rep.LongestStallS = r.stall.Seconds()
 	r.mu.Unlock()
+	// A validator lost as proposer costs a round or two (CometBFT's
+	// timeouts, about 3 s each): 10 s leaves a margin over that.
 	if r.rep.LongestStallS > 10 {
 		r.problem("the chain made no block for %.1f s while at most one validator was down", r.rep.LongestStallS)
 	}
