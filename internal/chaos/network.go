@@ -8,7 +8,8 @@
 // validator was down.
 //
 // `gridledger chaos` runs its long form; the fault test in cmd/gridledger
-// its short form.
+// its short form. Bench, `gridledger bench tx`, loads the same network (or
+// an embedded node) as fast as it goes and measures throughput and latency.
 package chaos
 
 import (
