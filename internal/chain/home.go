@@ -21,6 +21,8 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/gridledger/gridledger/internal/contract"
+	"github.com/gridledger/gridledger/internal/freeport"
+	"github.com/gridledger/gridledger/internal/market"
 )
 
 // A home directory is a standard CometBFT home (config/config.toml,
@@ -180,6 +182,32 @@ func DefaultInitOptions() InitOptions {
 		ChainID: "gridledger-local", Moniker: "validator-0", TimeScale: 1, Params: contract.DefaultParams(),
 		RPCAddr: "tcp://127.0.0.1:26657", P2PAddr: "tcp://127.0.0.1:26656",
 	}
+}
+
+// FastInitOptions shape a home for tests whose market runs fast:
+// 15-minute listings, gate closure one interval before delivery, market
+// time 450× real time (an interval every 2 s), a flat grid tariff (prices
+// do not depend on the hour a test runs), its RPC and P2P on free
+// loopback ports and no API. The tests of the node, the meters' path and
+// the API start their nodes from it.
+func FastInitOptions() (InitOptions, error) {
+	o := DefaultInitOptions()
+	o.ChainID = "gridledger-test"
+	o.TimeScale = 450
+	o.Params.IntervalS, o.Params.GateClosureS, o.Params.HorizonIntervals = 900, 900, 8
+	o.Params.Mechanism = market.AverageBid
+	for h := range 24 {
+		o.Params.GridPricePerKWh[h] = contract.SeedGridPeakPerKWh
+	}
+	o.APIAddr = "off"
+	for _, a := range []*string{&o.RPCAddr, &o.P2PAddr} {
+		addr, err := freeport.Addr()
+		if err != nil {
+			return o, err
+		}
+		*a = "tcp://" + addr
+	}
+	return o, nil
 }
 
 // Init writes a new home: CometBFT config tuned for gridledger, a
