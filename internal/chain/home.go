@@ -94,12 +94,12 @@ type AppConfig struct {
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `toml:"log_level"`
 	// CometLogLevel filters CometBFT's own logs, which are chatty.
-	CometLogLevel string        `toml:"comet_log_level"`
-	MQTT          MQTTConfig    `toml:"mqtt"`
-	Gateway       GatewayConfig `toml:"gateway"`
-	API           APIConfig     `toml:"api"`
-	StateSync     StateSync     `toml:"statesync"`
-	Pruning       Pruning       `toml:"pruning"`
+	CometLogLevel string         `toml:"comet_log_level"`
+	MQTT          MQTTConfig     `toml:"mqtt"`
+	Gateway       GatewaySection `toml:"gateway"`
+	API           APIConfig      `toml:"api"`
+	StateSync     StateSync      `toml:"statesync"`
+	Pruning       Pruning        `toml:"pruning"`
 }
 
 // Pruning is how many recent blocks a node keeps (docs/operations.md).
@@ -138,9 +138,11 @@ type MQTTConfig struct {
 	Password string `toml:"password"`
 }
 
-// GatewayConfig is the community gateway that verifies readings and
-// brings them onto the ledger.
-type GatewayConfig struct {
+// GatewaySection is the [gateway] section of gridledger.toml: the
+// community gateway that verifies readings and brings them onto the
+// ledger, by the names of its keys; internal/node resolves it into the
+// running gateway's meter.GatewayConfig.
+type GatewaySection struct {
 	// ID is the gateway's device id on the ledger; DeviceKey names the key
 	// (HOME/keys) it signs cheap devices' readings with; Signer the
 	// participant key that signs its readings transactions.
@@ -155,7 +157,7 @@ type GatewayConfig struct {
 func defaultAppConfig() AppConfig {
 	return AppConfig{LogLevel: "info", CometLogLevel: "error",
 		MQTT:      MQTTConfig{Addr: "127.0.0.1:1883"},
-		Gateway:   GatewayConfig{ID: "gateway", DeviceKey: "gateway", Signer: "operator", Store: "data/meters"},
+		Gateway:   GatewaySection{ID: "gateway", DeviceKey: "gateway", Signer: "operator", Store: "data/meters"},
 		API:       APIConfig{Addr: "127.0.0.1:8080"},
 		StateSync: StateSync{SnapshotInterval: 1000, SnapshotKeepRecent: 2}}
 }
