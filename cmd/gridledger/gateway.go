@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/signal"
@@ -10,10 +9,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gridledger/gridledger/internal/chain"
+	"github.com/gridledger/gridledger/internal/node"
 )
 
 func newGatewayCmd() *cobra.Command {
-	var node, mqttURL, id, signer, deviceKey string
+	var rpc, mqttURL, id, signer, deviceKey string
 	cmd := &cobra.Command{
 		Use:   "gateway --node RPC --mqtt-url URL --id ID --signer KEY --device-key KEY",
 		Short: "Run a gateway on its own, e.g. one per feeder: it reads its broker's meters and brings their readings to the chain",
@@ -50,25 +50,23 @@ key ('tx register-gateway --id ID --owner SIGNER --pub-key').`,
 			if ac.MQTT.URL != "" {
 				ac.MQTT.Addr = ""
 			}
-			s := &services{}
-			s.ctx, s.cancel = context.WithCancel(ctx)
-			if err := s.startMeters(s.ctx, g.home, node, ac, log); err != nil {
-				s.Close()
+			s, err := node.StartGateway(ctx, g.home, rpc, ac, log)
+			if err != nil {
 				return err
 			}
-			if s.gateway == nil {
+			if s.Gateway == nil {
 				s.Close()
 				return fmt.Errorf("no broker to read: give --mqtt-url or [mqtt] addr")
 			}
-			log.Info("gateway running", "id", ac.Gateway.ID, "mqtt", s.mqtt, "node", node)
+			log.Info("gateway running", "id", ac.Gateway.ID, "mqtt", s.MQTT, "node", rpc)
 			<-ctx.Done()
-			st := s.gateway.Stats()
+			st := s.Gateway.Stats()
 			log.Info("gateway stopping", "accepted", st.Accepted, "rejected", st.Rejected, "batches", st.Batches)
 			return s.Close()
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&node, "node", "tcp://127.0.0.1:26657", "RPC address of the node to send readings to")
+	f.StringVar(&rpc, "node", "tcp://127.0.0.1:26657", "RPC address of the node to send readings to")
 	f.StringVar(&mqttURL, "mqtt-url", "", "broker to read (default: [mqtt] in gridledger.toml)")
 	f.StringVar(&id, "id", "gateway", "the gateway's device id on the ledger")
 	f.StringVar(&signer, "signer", "operator", "key (HOME/keys) that signs the readings transactions")

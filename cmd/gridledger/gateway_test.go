@@ -108,11 +108,11 @@ func TestGatewaysPerFeederThroughMosquitto(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(2 * time.Second) // the gateways connect and subscribe
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
 	// Each meter publishes readings to its own feeder's broker until the
-	// ledger has one.
+	// ledger has one: those published before its gateway subscribed are
+	// lost, the next ones are not.
 	accepted := func(meter string) int64 {
 		var ms []contract.Meter
 		cl.Query(ctx, "/meters", &ms)

@@ -15,6 +15,7 @@ import (
 	"github.com/gridledger/gridledger/internal/chain"
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/market"
+	"github.com/gridledger/gridledger/internal/node"
 	"github.com/gridledger/gridledger/internal/units"
 )
 
@@ -91,14 +92,14 @@ func newStartCmd() *cobra.Command {
 			log := newLogger(os.Stderr)
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			s, err := startServices(ctx, g.home, mqttURL, apiAddr, log)
+			s, err := node.Start(ctx, g.home, mqttURL, apiAddr, log)
 			if err != nil {
 				return err
 			}
-			if _, err := s.startAPI(api.Config{}, log); err != nil {
+			if _, err := s.StartAPI(api.Config{}, log); err != nil {
 				return errors.Join(err, s.Close())
 			}
-			log.Info("node running", "home", g.home, "rpc", s.node.RPCAddr(), "mqtt", s.mqtt, "chain", s.node.GenesisDoc().ChainID)
+			log.Info("node running", "home", g.home, "rpc", s.Node.RPCAddr(), "mqtt", s.MQTT, "chain", s.Node.GenesisDoc().ChainID)
 			<-ctx.Done()
 			log.Info("stopping")
 			return s.Close()

@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -21,10 +19,10 @@ import (
 	"github.com/gridledger/gridledger/internal/chain"
 	"github.com/gridledger/gridledger/internal/community"
 	"github.com/gridledger/gridledger/internal/contract"
-	"github.com/gridledger/gridledger/internal/ems/agent"
-	"github.com/gridledger/gridledger/internal/ems/plan"
+	"github.com/gridledger/gridledger/internal/freeport"
 	"github.com/gridledger/gridledger/internal/kpi"
 	"github.com/gridledger/gridledger/internal/market"
+	"github.com/gridledger/gridledger/internal/node"
 	"github.com/gridledger/gridledger/internal/report"
 	"github.com/gridledger/gridledger/internal/sim"
 	"github.com/gridledger/gridledger/internal/units"
@@ -94,7 +92,7 @@ can be pointed at it from another terminal.`,
 					addr *string
 				}{{"rpc-laddr", &o.RPCAddr}, {"p2p-laddr", &o.P2PAddr}, {"mqtt-addr", &o.MQTTAddr}} {
 					if !cmd.Flags().Changed(a.flag) {
-						*a.addr = freeIfBusy(*a.addr)
+						*a.addr = freeport.OrFree(*a.addr)
 					}
 				}
 				if err := o.Params.Validate(); err != nil {
@@ -116,7 +114,7 @@ can be pointed at it from another terminal.`,
 					return err
 				}
 				if apiAddr = ac.API.Addr; apiAddr != "off" {
-					apiAddr = freeIfBusy(apiAddr)
+					apiAddr = freeport.OrFree(apiAddr)
 				}
 			}
 			return runCommunity(ctx, cmd, home, apiAddr, sites, lead, log)
@@ -136,85 +134,21 @@ can be pointed at it from another terminal.`,
 }
 
 func runCommunity(ctx context.Context, cmd *cobra.Command, home, apiAddr string, sites []sim.Site, lead int64, log *slog.Logger) error {
-	svc, err := startServices(ctx, home, "", apiAddr, log)
+	svc, err := node.Start(ctx, home, "", apiAddr, log)
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
-	chainID := svc.node.GenesisDoc().ChainID
-	log.Info("validator running", "home", home, "rpc", svc.node.RPCAddr(), "mqtt", svc.mqtt, "chain", chainID)
-	cl := svc.client
-	op, err := chain.LoadKey(home, "operator")
+	chainID := svc.Node.GenesisDoc().ChainID
+	log.Info("validator running", "home", home, "rpc", svc.Node.RPCAddr(), "mqtt", svc.MQTT, "chain", chainID)
+	cl := svc.Client
+	live, metering, err := sim.JoinLive(ctx, home, cl, svc.MQTT, svc.Clock, sites, lead, log)
 	if err != nil {
 		return err
 	}
-	dso, err := chain.LoadKey(home, "dso")
-	if err != nil {
-		return err
-	}
-	gw, err := chain.LoadKey(home, "gateway")
-	if err != nil {
-		return err
-	}
-	live := &sim.Live{Client: cl, Operator: op, DSO: dso, Sites: sites, Keys: map[string]chain.Key{},
-		Log: log, LeadIntervals: lead, FundsNano: 50 * units.NanoPerUnit}
-	var params contract.Params
-	if err := cl.Query(ctx, "/params", &params); err != nil {
-		return err
-	}
-	var listings []contract.ListingView
-	if err := cl.Query(ctx, "/listings", &listings); err != nil {
-		return err
-	}
-	metering := &sim.Metering{Community: chainID, Broker: svc.mqtt, GatewayKey: gw, Clock: svc.clock,
-		IntervalS: params.IntervalS, Log: log}
-	if len(listings) > 0 {
-		metering.From = listings[0].Start
-	}
-	for _, s := range live.Sites {
-		k, err := loadOrMakeKey(home, s.ID, contract.RoleMember)
-		if err != nil {
-			return err
-		}
-		live.Keys[s.ID] = k
-		// The public lighting and the EV charger have cheap Tasmota plugs
-		// the gateway reads and signs for; every other site a meter that
-		// signs its own readings.
-		if s.Type == community.TypePublicLighting || s.Type == community.TypeEVCharging {
-			metering.Meters = append(metering.Meters, &sim.SiteMeter{Site: s, ID: s.ID + "-plug", Plug: true})
-			continue
-		}
-		mk, err := loadOrMakeKey(home, s.ID+"-meter", "")
-		if err != nil {
-			return err
-		}
-		metering.Meters = append(metering.Meters, &sim.SiteMeter{Site: s, ID: s.ID + "-meter", Key: mk})
-	}
-	if err := live.Register(ctx); err != nil {
-		return err
-	}
-	// Every site is driven by its EMS; the DSO watches the plans.
-	meterOf := map[string]*sim.SiteMeter{}
-	for _, sm := range metering.Meters {
-		meterOf[sm.Site.ID] = sm
-	}
-	for _, s := range live.Sites {
-		// Refit daily: a live EMS forecasts each day afresh.
-		a := &agent.Agent{Home: s.Home(), Key: live.Keys[s.ID], Ledger: cl, Log: log, LeadIntervals: lead,
-			Forecast: s.Forecaster(int(params.TariffUTCOffsetS/3600), 1)}
-		live.Agents = append(live.Agents, a)
-		meterOf[s.ID].ApplianceWh = func(start int64) int64 { return a.ApplianceWh(start, params) }
-	}
-	if err := fundDSO(ctx, cl, op, dso); err != nil {
-		return err
-	}
-	live.DSOAgent = &agent.DSO{Key: dso, Ledger: cl, Log: log, LimitPct: 150, IncentivePerKWh: 100_000,
-		DecideBeforeS: 10 * 3600, UTCOffsetS: params.TariffUTCOffsetS}
-	if err := metering.Register(ctx, cl, op, "gateway"); err != nil {
-		return err
-	}
+	params := live.Params
 	// The broker admits devices the ledger knows: let it see them now.
-	if err := svc.reg.Refresh(ctx, cl); err != nil {
+	if err := svc.Registry.Refresh(ctx, cl); err != nil {
 		return err
 	}
 	out := cmd.OutOrStdout()
@@ -226,18 +160,7 @@ func runCommunity(ctx context.Context, cmd *cobra.Command, home, apiAddr string,
 		members = append(members, kpi.MemberInfo{ID: s.ID, NodeType: s.Type})
 	}
 	k := &liveKPIs{acc: kpi.NewAccumulator(members)}
-	agents := map[string]*agent.Agent{}
-	for i, s := range live.Sites {
-		agents[s.ID] = live.Agents[i]
-	}
-	url, err := svc.startAPI(api.Config{KPIs: k.get, Site: func(member string, t int64) (plan.Site, bool) {
-		a, ok := agents[member]
-		if !ok {
-			return plan.Site{}, false
-		}
-		d, _, ok := a.PlanAt(t, params)
-		return d.Site, ok
-	}}, log)
+	url, err := svc.StartAPI(api.Config{KPIs: k.get, Site: live.PlanSite}, log)
 	if err != nil {
 		return err
 	}
@@ -276,7 +199,7 @@ func runCommunity(ctx context.Context, cmd *cobra.Command, home, apiAddr string,
 	live.OnSettlement = func(st contract.Settlement) {
 		var l contract.ListingView
 		if err := cl.Query(ctx, fmt.Sprintf("/listing/%d", st.Start), &l); err == nil {
-			k.add(kpi.FromSettlement(st, l.Clearing, liveUses(live, st.Start, params)))
+			k.add(kpi.FromSettlement(st, l.Clearing, live.Uses(st.Start)))
 		}
 		t := st.Totals
 		var signedByGateway int
@@ -314,7 +237,7 @@ func runCommunity(ctx context.Context, cmd *cobra.Command, home, apiAddr string,
 	if merr := <-errc; err == nil {
 		err = merr
 	}
-	st := svc.gateway.Stats()
+	st := svc.Gateway.Stats()
 	log.Info("gateway", "accepted", st.Accepted, "rejected", st.Rejected, "batches", st.Batches)
 	if rep, settled := k.report(); settled > 0 {
 		if !text {
@@ -359,59 +282,4 @@ func (k *liveKPIs) get() api.KPIs {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return api.KPIs{Source: "simulation", Intervals: n, Community: rep.Community, Hours: append([]kpi.HourPoint{}, k.hours...)}
-}
-
-// liveUses is what each simulated site used and made in the interval
-// starting at start: the same model its meter reports from.
-func liveUses(live *sim.Live, start int64, p contract.Params) []kpi.Use {
-	uses := make([]kpi.Use, len(live.Sites))
-	for i, s := range live.Sites {
-		uses[i] = s.Use(live.Agents[i], start, p)
-	}
-	return uses
-}
-
-// freeIfBusy returns addr ([tcp://]host:port) if nothing listens there, or
-// the same host with a free port.
-func freeIfBusy(addr string) string {
-	scheme, hostport, found := strings.Cut(addr, "://")
-	if !found {
-		scheme, hostport = "", addr
-	}
-	l, err := net.Listen("tcp", hostport)
-	if err == nil {
-		l.Close()
-		return addr
-	}
-	host, _, _ := net.SplitHostPort(hostport)
-	if l, err = net.Listen("tcp", net.JoinHostPort(host, "0")); err != nil {
-		return addr
-	}
-	defer l.Close()
-	if scheme != "" {
-		return scheme + "://" + l.Addr().String()
-	}
-	return l.Addr().String()
-}
-
-func loadOrMakeKey(home, name string, role contract.Role) (chain.Key, error) {
-	k, err := chain.LoadKey(home, name)
-	if err == nil {
-		return k, nil
-	}
-	k = chain.NewKey(name, role)
-	return k, chain.SaveKey(home, name, k)
-}
-
-// fundDSO gives the DSO money for demand-response incentives once.
-func fundDSO(ctx context.Context, cl *chain.Client, op, dso chain.Key) error {
-	var p contract.Participant
-	if err := cl.Query(ctx, "/participants/"+dso.ID, &p); err != nil {
-		return err
-	}
-	if p.Balance+p.Escrow > 0 {
-		return nil
-	}
-	_, err := cl.Submit(ctx, op, "", &contract.MsgIssue{To: dso.ID, Amount: 1000 * units.NanoPerUnit})
-	return err
 }

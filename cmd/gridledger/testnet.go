@@ -2,9 +2,7 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"path/filepath"
-	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -50,25 +48,15 @@ node0's MQTT broker on +3.`,
 			p := contract.DefaultParams()
 			p.Mechanism = market.Mechanism(mech)
 			p.MaxTxPerInterval = maxTx
-			net := chain.Network{ChainID: chainID, TimeScale: scale, Params: p, SnapshotInterval: snapEvery}
+			layout := chain.Layout{Dir: out, Host: host, BasePort: basePort, Validators: int(n)}
+			net := chain.Network{ChainID: chainID, TimeScale: scale, Params: p, SnapshotInterval: snapEvery, Nodes: layout.Nodes()}
 			var nodes []testnetNode
-			for i := range n {
-				port := func(k int64) string { return joinHostPort(host, basePort+10*i+k) }
-				no := chain.NodeOptions{Home: filepath.Join(out, fmt.Sprintf("node%d", i)), Moniker: fmt.Sprintf("validator-%d", i),
-					RPCAddr: "tcp://" + port(1), P2PAddr: "tcp://" + port(0), APIAddr: port(2), PrometheusAddr: port(4)}
-				if i == 0 {
-					no.MQTTAddr, no.Gateway = port(3), true
+			for _, no := range net.Nodes {
+				var keys []string
+				for _, r := range no.Keys {
+					keys = append(keys, string(r))
 				}
-				nodes = append(nodes, testnetNode{Home: no.Home, RPC: no.RPCAddr, P2P: no.P2PAddr, API: "http://" + no.APIAddr + "/", MQTT: no.MQTTAddr})
-				net.Nodes = append(net.Nodes, no)
-			}
-			for i, role := range []contract.Role{contract.RoleOperator, contract.RoleDSO, contract.RoleUtility} {
-				at := int64(i)
-				if at >= n {
-					at = 0
-				}
-				net.Nodes[at].Keys = append(net.Nodes[at].Keys, role)
-				nodes[at].Keys = append(nodes[at].Keys, string(role))
+				nodes = append(nodes, testnetNode{Home: no.Home, RPC: no.RPCAddr, P2P: no.P2PAddr, API: "http://" + no.APIAddr + "/", MQTT: no.MQTTAddr, Keys: keys})
 			}
 			if err := net.Params.Validate(); err != nil {
 				return err
@@ -99,8 +87,4 @@ node0's MQTT broker on +3.`,
 	f.Int64Var(&snapEvery, "snapshot-interval", 1000, "every node snapshots its state this many heights apart, for new nodes to join by state sync")
 	f.Int64Var(&maxTx, "max-tx-per-interval", contract.DefaultParams().MaxTxPerInterval, "transactions one member may sign per interval")
 	return cmd
-}
-
-func joinHostPort(host string, port int64) string {
-	return net.JoinHostPort(host, strconv.FormatInt(port, 10))
 }

@@ -21,6 +21,8 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/gridledger/gridledger/internal/contract"
+	"github.com/gridledger/gridledger/internal/freeport"
+	"github.com/gridledger/gridledger/internal/market"
 )
 
 // A home directory is a standard CometBFT home (config/config.toml,
@@ -92,12 +94,12 @@ type AppConfig struct {
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `toml:"log_level"`
 	// CometLogLevel filters CometBFT's own logs, which are chatty.
-	CometLogLevel string        `toml:"comet_log_level"`
-	MQTT          MQTTConfig    `toml:"mqtt"`
-	Gateway       GatewayConfig `toml:"gateway"`
-	API           APIConfig     `toml:"api"`
-	StateSync     StateSync     `toml:"statesync"`
-	Pruning       Pruning       `toml:"pruning"`
+	CometLogLevel string         `toml:"comet_log_level"`
+	MQTT          MQTTConfig     `toml:"mqtt"`
+	Gateway       GatewaySection `toml:"gateway"`
+	API           APIConfig      `toml:"api"`
+	StateSync     StateSync      `toml:"statesync"`
+	Pruning       Pruning        `toml:"pruning"`
 }
 
 // Pruning is how many recent blocks a node keeps (docs/operations.md).
@@ -136,9 +138,11 @@ type MQTTConfig struct {
 	Password string `toml:"password"`
 }
 
-// GatewayConfig is the community gateway that verifies readings and
-// brings them onto the ledger.
-type GatewayConfig struct {
+// GatewaySection is the [gateway] section of gridledger.toml: the
+// community gateway that verifies readings and brings them onto the
+// ledger, by the names of its keys; internal/node resolves it into the
+// running gateway's meter.GatewayConfig.
+type GatewaySection struct {
 	// ID is the gateway's device id on the ledger; DeviceKey names the key
 	// (HOME/keys) it signs cheap devices' readings with; Signer the
 	// participant key that signs its readings transactions.
@@ -153,7 +157,7 @@ type GatewayConfig struct {
 func defaultAppConfig() AppConfig {
 	return AppConfig{LogLevel: "info", CometLogLevel: "error",
 		MQTT:      MQTTConfig{Addr: "127.0.0.1:1883"},
-		Gateway:   GatewayConfig{ID: "gateway", DeviceKey: "gateway", Signer: "operator", Store: "data/meters"},
+		Gateway:   GatewaySection{ID: "gateway", DeviceKey: "gateway", Signer: "operator", Store: "data/meters"},
 		API:       APIConfig{Addr: "127.0.0.1:8080"},
 		StateSync: StateSync{SnapshotInterval: 1000, SnapshotKeepRecent: 2}}
 }
@@ -180,6 +184,32 @@ func DefaultInitOptions() InitOptions {
 		ChainID: "gridledger-local", Moniker: "validator-0", TimeScale: 1, Params: contract.DefaultParams(),
 		RPCAddr: "tcp://127.0.0.1:26657", P2PAddr: "tcp://127.0.0.1:26656",
 	}
+}
+
+// FastInitOptions shape a home for tests whose market runs fast:
+// 15-minute listings, gate closure one interval before delivery, market
+// time 450× real time (an interval every 2 s), a flat grid tariff (prices
+// do not depend on the hour a test runs), its RPC and P2P on free
+// loopback ports and no API. The tests of the node, the meters' path and
+// the API start their nodes from it.
+func FastInitOptions() (InitOptions, error) {
+	o := DefaultInitOptions()
+	o.ChainID = "gridledger-test"
+	o.TimeScale = 450
+	o.Params.IntervalS, o.Params.GateClosureS, o.Params.HorizonIntervals = 900, 900, 8
+	o.Params.Mechanism = market.AverageBid
+	for h := range 24 {
+		o.Params.GridPricePerKWh[h] = contract.SeedGridPeakPerKWh
+	}
+	o.APIAddr = "off"
+	for _, a := range []*string{&o.RPCAddr, &o.P2PAddr} {
+		addr, err := freeport.Addr()
+		if err != nil {
+			return o, err
+		}
+		*a = "tcp://" + addr
+	}
+	return o, nil
 }
 
 // Init writes a new home: CometBFT config tuned for gridledger, a

@@ -12,7 +12,6 @@ import (
 
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/freeport"
-	"github.com/gridledger/gridledger/internal/market"
 )
 
 // freeAddr finds a free loopback port (internal/freeport).
@@ -25,20 +24,14 @@ func freeAddr(t *testing.T) string {
 	return "tcp://" + a
 }
 
-// testNode initialises a home whose market runs fast: 15-minute listings,
-// gate closure one interval before delivery, market time 450× real time
-// (an interval every 2 s).
+// testNode initialises a home whose market runs fast (FastInitOptions)
+// and starts its node.
 func testNode(t *testing.T, home string) *Node {
 	t.Helper()
-	o := DefaultInitOptions()
-	o.ChainID = "gridledger-test"
-	o.TimeScale = 450
-	o.Params.IntervalS, o.Params.GateClosureS, o.Params.HorizonIntervals = 900, 900, 8
-	o.Params.Mechanism = market.AverageBid
-	for h := range 24 { // a flat grid tariff, so prices do not depend on the hour the test runs
-		o.Params.GridPricePerKWh[h] = contract.SeedGridPeakPerKWh
+	o, err := FastInitOptions()
+	if err != nil {
+		t.Fatal(err)
 	}
-	o.RPCAddr, o.P2PAddr = freeAddr(t), freeAddr(t)
 	if err := Init(home, o); err != nil {
 		t.Fatal(err)
 	}

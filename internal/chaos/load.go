@@ -15,6 +15,7 @@ import (
 
 	"github.com/gridledger/gridledger/internal/chain"
 	"github.com/gridledger/gridledger/internal/contract"
+	"github.com/gridledger/gridledger/internal/onboard"
 	"github.com/gridledger/gridledger/internal/reading"
 	"github.com/gridledger/gridledger/internal/units"
 )
@@ -56,16 +57,15 @@ type member struct {
 // NewLoad registers members (half with an approved PV asset, half funded
 // buyers), their meters and a reader, through node 0.
 func NewLoad(ctx context.Context, net *Network, members int, seed uint64) (*Load, error) {
-	op, err := chain.LoadKey(net.Nodes[0].Home, "operator")
+	op, err := net.LoadKey(contract.RoleOperator)
 	if err != nil {
 		return nil, err
 	}
-	dsoHome := net.Nodes[min(1, len(net.Nodes)-1)].Home
-	dso, err := chain.LoadKey(dsoHome, "dso")
+	dso, err := net.LoadKey(contract.RoleDSO)
 	if err != nil {
 		return nil, err
 	}
-	cl, err := DialWhenReady(ctx, net.Nodes[0])
+	cl, err := DialWhenReady(ctx, net.Nodes[net.Layout.KeyHolder(contract.RoleOperator)])
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +76,7 @@ func NewLoad(ctx context.Context, net *Network, members int, seed uint64) (*Load
 	if err := WaitForGateway(ctx, cl); err != nil {
 		return nil, err
 	}
-	submit := func(k chain.Key, msg contract.Msg) error {
+	submit := func(ctx context.Context, k chain.Key, msg contract.Msg) error {
 		_, err := cl.Submit(ctx, k, "", msg)
 		var te *chain.TxError
 		if errors.As(err, &te) && te.Code == contract.CodeReplay {
@@ -84,10 +84,7 @@ func NewLoad(ctx context.Context, net *Network, members int, seed uint64) (*Load
 			// forgotten its nonce and starts again from the ledger's.
 			_, err = cl.Submit(ctx, k, "", msg)
 		}
-		if err != nil {
-			return fmt.Errorf("%s by %s: %w", contract.TypeOf(msg), k.ID, err)
-		}
-		return nil
+		return err
 	}
 	all := make([]member, members+1)
 	for i := range all {
@@ -96,7 +93,22 @@ func NewLoad(ctx context.Context, net *Network, members int, seed uint64) (*Load
 			id = "reader"
 		}
 		m := member{key: chain.NewKey(id, contract.RoleMember), meter: chain.NewKey(id+"-meter", "")}
-		if err := submit(op, &contract.MsgRegisterParticipant{ID: id, Role: contract.RoleMember, NodeType: contract.NodeHousehold, PubKey: m.key.PubKey()}); err != nil {
+		// Half sell from an approved PV asset, half buy with money; the
+		// reader only signs the readings.
+		j := onboard.Member{Key: m.key, NodeType: contract.NodeHousehold}
+		switch {
+		case i == members:
+		case i%2 == 0:
+			m.res = id + "-pv"
+			j.RES = &contract.MsgRegisterRES{ID: m.res, Kind: "pv", CapacityW: 1_000_000}
+		default:
+			j.FundsNano = 10_000 * units.NanoPerUnit
+		}
+		steps := onboard.Steps(op, dso, j).All()
+		if i < members {
+			steps = append(steps, onboard.Step{Signer: op, Msg: &contract.MsgRegisterMeter{ID: m.meter.ID, Owner: id, PubKey: m.meter.PubKey(), RES: m.res}})
+		}
+		if err := onboard.Send(ctx, steps, submit); err != nil {
 			return nil, err
 		}
 		var p contract.Participant
@@ -104,24 +116,8 @@ func NewLoad(ctx context.Context, net *Network, members int, seed uint64) (*Load
 			return nil, err
 		}
 		m.registered = p.Registered
-		if i == members {
-			all[i] = m
-			break
-		}
-		if i%2 == 0 {
-			m.res = id + "-pv"
-			if err := submit(m.key, &contract.MsgRegisterRES{ID: m.res, Kind: "pv", CapacityW: 1_000_000}); err != nil {
-				return nil, err
-			}
-			if err := submit(dso, &contract.MsgApproveRES{ID: m.res}); err != nil {
-				return nil, err
-			}
-			m.nonce = 1
-		} else if err := submit(op, &contract.MsgIssue{To: id, Amount: 10_000 * units.NanoPerUnit}); err != nil {
-			return nil, err
-		}
-		if err := submit(op, &contract.MsgRegisterMeter{ID: m.meter.ID, Owner: id, PubKey: m.meter.PubKey(), RES: m.res}); err != nil {
-			return nil, err
+		if j.RES != nil {
+			m.nonce = 1 // its asset's registration
 		}
 		all[i] = m
 	}

@@ -8,7 +8,8 @@
 // validator was down.
 //
 // `gridledger chaos` runs its long form; the fault test in cmd/gridledger
-// its short form.
+// its short form. Bench, `gridledger bench tx`, loads the same network (or
+// an embedded node) as fast as it goes and measures throughput and latency.
 package chaos
 
 import (
@@ -29,8 +30,10 @@ import (
 	cmtcfg "github.com/cometbft/cometbft/config"
 	"github.com/cometbft/cometbft/p2p"
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
+	cmttime "github.com/cometbft/cometbft/types/time"
 
 	"github.com/gridledger/gridledger/internal/chain"
+	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/freeport"
 	"github.com/gridledger/gridledger/internal/rpcguard"
 )
@@ -197,28 +200,32 @@ func (n *Node) Height(ctx context.Context) (int64, error) {
 // Network is a testnet's validators, each reaching the others through a
 // proxy the network controls, so that a validator can be cut off.
 type Network struct {
-	Dir     string
-	ChainID string
-	Nodes   []*Node
-	proxies []*proxy
+	Layout      chain.Layout
+	ChainID     string
+	GenesisTime time.Time
+	Nodes       []*Node
+	proxies     []*proxy
 }
 
-// NewNetwork writes an n-validator testnet with `gridledger testnet`
-// (given the extra flags) under dir, routes every peer connection through
-// a proxy, and returns it unstarted.
-func NewNetwork(ctx context.Context, bin, dir string, n int, timeScale int64, log io.Writer, extra ...string) (*Network, error) {
-	base, err := freeport.Range(10 * n)
+// NewNetwork writes the homes of an n-validator testnet under dir, laid
+// out as `gridledger testnet` lays them out (chain.Layout) on free
+// loopback ports, routes every peer connection through a proxy, and
+// returns it unstarted. Each node runs as a process of bin.
+func NewNetwork(bin, dir string, n int, timeScale int64, p contract.Params, log io.Writer) (*Network, error) {
+	base, err := freeport.Range(chain.PortsPerNode * n)
 	if err != nil {
 		return nil, err
 	}
-	args := append([]string{"testnet", "--validators", fmt.Sprint(n), "--out", dir,
-		"--base-port", fmt.Sprint(base), "--time-scale", fmt.Sprint(timeScale), "--chain-id", "gridledger-chaos"}, extra...)
-	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
-	if err != nil {
-		return nil, fmt.Errorf("gridledger testnet: %v\n%s", err, out)
+	net := &Network{Layout: chain.Layout{Dir: dir, Host: "127.0.0.1", BasePort: int64(base), Validators: n},
+		ChainID: "gridledger-chaos", GenesisTime: cmttime.Now()}
+	if err := p.Validate(); err != nil {
+		return nil, err
 	}
-	net := &Network{Dir: dir, ChainID: "gridledger-chaos"}
-	op, err := chain.LoadKey(filepath.Join(dir, "node0"), "operator")
+	if err := chain.InitNetwork(chain.Network{ChainID: net.ChainID, TimeScale: timeScale, Params: p,
+		GenesisTime: net.GenesisTime, Nodes: net.Layout.Nodes()}); err != nil {
+		return nil, err
+	}
+	op, err := net.Layout.LoadKey(contract.RoleOperator)
 	if err != nil {
 		return nil, err
 	}
@@ -226,7 +233,7 @@ func NewNetwork(ctx context.Context, bin, dir string, n int, timeScale int64, lo
 	ids := make([]p2p.ID, n)
 	cfgs := make([]*cmtcfg.Config, n)
 	for i := range n {
-		home := filepath.Join(dir, fmt.Sprintf("node%d", i))
+		home := net.Layout.Home(i)
 		cfg, _, err := chain.LoadConfig(home)
 		if err != nil {
 			return nil, err
@@ -267,6 +274,9 @@ func NewNetwork(ctx context.Context, bin, dir string, n int, timeScale int64, lo
 	}
 	return net, nil
 }
+
+// LoadKey loads the key of a consortium role from the node that holds it.
+func (n *Network) LoadKey(role contract.Role) (chain.Key, error) { return n.Layout.LoadKey(role) }
 
 // Cut cuts node i off from every other validator; Heal undoes it.
 func (n *Network) Cut(i int) {

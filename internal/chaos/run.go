@@ -98,7 +98,6 @@ type runner struct {
 	// haltFrom and haltTo are the market times the chain was meant to be
 	// stopped between (listings may clear late then).
 	haltFrom, haltTo int64
-	genesisNs        int64
 	// loadFrom is the market time the load started: listings whose gate
 	// closed before, while the network was still starting, may clear late.
 	loadFrom int64
@@ -111,7 +110,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			fmt.Fprintf(cfg.Log, "chaos: "+f+"\n", a...)
 		}
 	}}
-	net, err := NewNetwork(ctx, cfg.Binary, cfg.Dir, cfg.Validators, cfg.TimeScale, nil)
+	net, err := NewNetwork(cfg.Binary, cfg.Dir, cfg.Validators, cfg.TimeScale, contract.DefaultParams(), nil)
 	if err != nil {
 		return r.rep, err
 	}
@@ -198,21 +197,7 @@ func (r *runner) monitor(ctx context.Context) {
 
 // toMarket maps a block time to market time as the contract does.
 func (r *runner) toMarket(t time.Time) int64 {
-	if r.genesisNs == 0 {
-		raw, err := os.ReadFile(filepath.Join(r.net.Nodes[0].Home, "config", "genesis.json"))
-		if err != nil {
-			return 0
-		}
-		var g struct {
-			GenesisTime time.Time `json:"genesis_time"`
-		}
-		if json.Unmarshal(raw, &g) != nil {
-			return 0
-		}
-		r.genesisNs = g.GenesisTime.UnixNano()
-	}
-	elapsedMs := (t.UnixNano() - r.genesisNs) / 1_000_000
-	return r.genesisNs/1_000_000_000 + elapsedMs*r.cfg.TimeScale/1000
+	return contract.MarketTimeAt(r.net.GenesisTime.UnixNano(), r.cfg.TimeScale, t.UnixNano())
 }
 
 func (r *runner) height() int64 {
@@ -395,7 +380,7 @@ func (r *runner) tamper(ctx context.Context, n *Node) error {
 	case exitErr == nil:
 		r.problem("node%d exited cleanly on a tampered state", n.Index)
 	default:
-		log, _ := os.ReadFile(filepath.Join(r.net.Dir, fmt.Sprintf("node%d.log", n.Index)))
+		log, _ := os.ReadFile(filepath.Join(r.net.Layout.Dir, fmt.Sprintf("node%d.log", n.Index)))
 		if !strings.Contains(string(log), "the database was altered or is corrupt") {
 			r.problem("node%d stopped on a tampered state without saying why", n.Index)
 		}
@@ -461,6 +446,8 @@ func (r *runner) check(ctx context.Context) {
 	r.mu.Lock()
 	r.rep.LongestStallS = r.stall.Seconds()
 	r.mu.Unlock()
+	// A validator lost as proposer costs a round or two (CometBFT's
+	// timeouts, about 3 s each): 10 s leaves a margin over that.
 	if r.rep.LongestStallS > 10 {
 		r.problem("the chain made no block for %.1f s while at most one validator was down", r.rep.LongestStallS)
 	}

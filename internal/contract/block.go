@@ -40,11 +40,17 @@ type TxResult struct {
 	Events []Event
 }
 
-// marketTime maps a block time to market time (UTC seconds), applying the
-// genesis time scale.
+// MarketTimeAt maps a block time to market time (UTC seconds): market
+// time runs timeScale times faster than block time from genesis. Every
+// node computes it so; clients that follow the chain use it too.
+func MarketTimeAt(genesisNs, timeScale, blockTimeNs int64) int64 {
+	elapsedMs := (blockTimeNs - genesisNs) / 1_000_000
+	return genesisNs/1_000_000_000 + elapsedMs*timeScale/1000
+}
+
+// toMarketTime is MarketTimeAt with this chain's genesis time and scale.
 func (s *State) toMarketTime(blockTimeNs int64) int64 {
-	elapsedMs := (blockTimeNs - s.info.GenesisTimeNs) / 1_000_000
-	return s.info.GenesisTimeNs/1_000_000_000 + elapsedMs*s.info.TimeScale/1000
+	return MarketTimeAt(s.info.GenesisTimeNs, s.info.TimeScale, blockTimeNs)
 }
 
 // MarketTime is the market time of the last block.

@@ -1,8 +1,8 @@
 // Package freeport finds free loopback ports for tests and for local
-// networks (chaos, bench). It looks below the kernel's ephemeral range
-// (32768 and up on Linux): a port the kernel hands out for ":0", or for
-// any process's outgoing connection, could be taken again between being
-// found free and being bound, and CI found that happen.
+// networks (chaos, bench, the run demo). It looks below the kernel's
+// ephemeral range (32768 and up on Linux): a port the kernel hands out for
+// ":0", or for any process's outgoing connection, could be taken again
+// between being found free and being bound, and CI found that happen.
 package freeport
 
 import (
@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"strconv"
+	"strings"
 )
 
 const (
@@ -27,6 +29,36 @@ func Range(n int) (int, error) {
 		}
 	}
 	return 0, errors.New("freeport: no free range of ports below 32000")
+}
+
+// OrFree returns addr ([scheme://]host:port) if nothing listens there, or
+// the same host with a free port: a demo starts even where another
+// program holds the usual ports.
+func OrFree(addr string) string {
+	scheme, hostport, found := strings.Cut(addr, "://")
+	if !found {
+		scheme, hostport = "", addr
+	}
+	l, err := net.Listen("tcp", hostport)
+	if err == nil {
+		l.Close()
+		return addr
+	}
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return addr
+	}
+	for range 100 {
+		p := low + rand.IntN(span)
+		if l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p))); err == nil {
+			l.Close()
+			if scheme != "" {
+				return scheme + "://" + l.Addr().String()
+			}
+			return l.Addr().String()
+		}
+	}
+	return addr
 }
 
 // Addr returns a free "127.0.0.1:port".

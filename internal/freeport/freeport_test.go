@@ -3,6 +3,7 @@ package freeport
 import (
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -31,4 +32,29 @@ func TestRangeAndAddr(t *testing.T) {
 		t.Fatalf("%s: %v", addr, err)
 	}
 	l.Close()
+}
+
+// OrFree keeps a free address and moves a busy one to a free port of the
+// same host, keeping its scheme.
+func TestOrFree(t *testing.T) {
+	addr, err := Addr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := OrFree("tcp://" + addr); got != "tcp://"+addr {
+		t.Fatalf("free %s moved to %s", addr, got)
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	got := OrFree("tcp://" + addr)
+	host, port, err := net.SplitHostPort(strings.TrimPrefix(got, "tcp://"))
+	if err != nil || !strings.HasPrefix(got, "tcp://") || host != "127.0.0.1" || port == strconv.Itoa(l.Addr().(*net.TCPAddr).Port) {
+		t.Fatalf("busy %s moved to %s", addr, got)
+	}
+	if p, _ := strconv.Atoi(port); p < low || p >= low+span {
+		t.Fatalf("port %d not below the ephemeral range", p)
+	}
 }

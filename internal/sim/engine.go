@@ -20,6 +20,7 @@ import (
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/ems/agent"
 	"github.com/gridledger/gridledger/internal/kpi"
+	"github.com/gridledger/gridledger/internal/onboard"
 	"github.com/gridledger/gridledger/internal/reading"
 	"github.com/gridledger/gridledger/internal/units"
 )
@@ -156,6 +157,13 @@ func (b *outbox) Send(_ context.Context, k chain.Key, msg contract.Msg) error {
 	return nil
 }
 
+// queue queues steps to sign.
+func (b *outbox) queue(steps []onboard.Step) {
+	for _, st := range steps {
+		b.pending = append(b.pending, queued{st.Signer, st.Msg})
+	}
+}
+
 // take signs what is queued.
 func (b *outbox) take() ([][]byte, error) {
 	txs := make([][]byte, 0, len(b.pending))
@@ -277,6 +285,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		in := s.Info()
 		e.res.Supply, e.res.Holdings = in.Supply, in.Balances+in.Escrow
 	})
+	if e.res.Supply != e.res.Holdings {
+		return nil, fmt.Errorf("sim: money not conserved: %d issued, %d held", e.res.Supply, e.res.Holdings)
+	}
 	it, err := dbm.IteratePrefix(e.db, []byte("s/"))
 	if err != nil {
 		return nil, err
@@ -325,13 +336,10 @@ func (e *engine) register(t int64, sites []Site) error {
 			meter: ed25519.GenPrivKeyFromSecret(fmt.Appendf(nil, "gridledger-sim/%d/meter/%s", e.o.Seed, s.ID))}
 		ss.box = &outbox{e: e, seq: map[string]signerSeq{}}
 		e.sites = append(e.sites, ss)
-		_ = opBox.Send(context.Background(), e.op, &contract.MsgRegisterParticipant{ID: s.ID, Role: contract.RoleMember, NodeType: s.NodeType(),
-			Feeder: s.Feeder, PubKey: ss.key.PubKey()})
-		_ = opBox.Send(context.Background(), e.op, &contract.MsgIssue{To: s.ID, Amount: fundsNano})
-		if res := s.RESID(); res != "" {
-			_ = ss.box.Send(context.Background(), ss.key, &contract.MsgRegisterRES{ID: res, Kind: s.RESKind(), CapacityW: s.CapacityW()})
-			_ = e.dsoBox.Send(context.Background(), e.dso, &contract.MsgApproveRES{ID: res})
-		}
+		st := onboard.Steps(e.op, e.dso, member(s, ss.key, fundsNano))
+		opBox.queue(st.Operator)
+		ss.box.queue(st.Member)
+		e.dsoBox.queue(st.DSO)
 	}
 	// Each step's transactions are signed after the block before it, so
 	// the members sign once registered.

@@ -9,8 +9,13 @@ import (
 	"time"
 
 	"github.com/gridledger/gridledger/internal/chain"
+	"github.com/gridledger/gridledger/internal/community"
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/ems/agent"
+	"github.com/gridledger/gridledger/internal/ems/plan"
+	"github.com/gridledger/gridledger/internal/kpi"
+	"github.com/gridledger/gridledger/internal/onboard"
+	"github.com/gridledger/gridledger/internal/units"
 )
 
 // Live drives simulated sites against a running node: each site signs its
@@ -35,6 +40,8 @@ type Live struct {
 	// demand response where the plans are out of balance.
 	Agents   []*agent.Agent
 	DSOAgent *agent.DSO
+	// Params are the ledger's, as JoinLive found them.
+	Params contract.Params
 
 	bid      map[int64]bool
 	reported map[int64]bool
@@ -42,6 +49,121 @@ type Live struct {
 	// metered: what the meters recorded in the intervals settled in the
 	// last day, for the agents' snapshots.
 	metered []agent.Metered
+}
+
+// JoinLive puts a simulated community on the running node of home (its
+// client cl, the meters' broker at broker, the ledger's clock): every
+// site a member with its own key (kept in HOME/keys), its EMS, and a
+// meter reporting over MQTT — a cheap plug the gateway signs for at the
+// public lighting and the EV charger, a meter that signs its own readings
+// elsewhere — and the DSO funded and watching the plans for demand
+// response. Run the two it returns together.
+func JoinLive(ctx context.Context, home string, cl *chain.Client, broker string, clock interface{ Now() int64 },
+	sites []Site, lead int64, log *slog.Logger) (*Live, *Metering, error) {
+	keys := map[string]chain.Key{}
+	for _, name := range []string{"operator", "dso", "gateway"} {
+		k, err := chain.LoadKey(home, name)
+		if err != nil {
+			return nil, nil, err
+		}
+		keys[name] = k
+	}
+	op, dso := keys["operator"], keys["dso"]
+	live := &Live{Client: cl, Operator: op, DSO: dso, Sites: sites, Keys: map[string]chain.Key{},
+		Log: log, LeadIntervals: lead, FundsNano: 50 * units.NanoPerUnit}
+	if err := cl.Query(ctx, "/params", &live.Params); err != nil {
+		return nil, nil, err
+	}
+	params := live.Params
+	var listings []contract.ListingView
+	if err := cl.Query(ctx, "/listings", &listings); err != nil {
+		return nil, nil, err
+	}
+	metering := &Metering{Community: cl.ChainID, Broker: broker, GatewayKey: keys["gateway"], Clock: clock,
+		IntervalS: params.IntervalS, Log: log}
+	if len(listings) > 0 {
+		metering.From = listings[0].Start
+	}
+	meterOf := map[string]*SiteMeter{}
+	for _, s := range live.Sites {
+		k, err := loadOrMakeKey(home, s.ID, contract.RoleMember)
+		if err != nil {
+			return nil, nil, err
+		}
+		live.Keys[s.ID] = k
+		sm := &SiteMeter{Site: s, ID: s.ID + "-plug", Plug: true}
+		if s.Type != community.TypePublicLighting && s.Type != community.TypeEVCharging {
+			mk, err := loadOrMakeKey(home, s.ID+"-meter", "")
+			if err != nil {
+				return nil, nil, err
+			}
+			sm = &SiteMeter{Site: s, ID: s.ID + "-meter", Key: mk}
+		}
+		metering.Meters = append(metering.Meters, sm)
+		meterOf[s.ID] = sm
+	}
+	if err := live.Register(ctx); err != nil {
+		return nil, nil, err
+	}
+	for _, s := range live.Sites {
+		// Refit daily: a live EMS forecasts each day afresh.
+		a := &agent.Agent{Home: s.Home(), Key: live.Keys[s.ID], Ledger: cl, Log: log, LeadIntervals: lead,
+			Forecast: s.Forecaster(int(params.TariffUTCOffsetS/3600), 1)}
+		live.Agents = append(live.Agents, a)
+		meterOf[s.ID].ApplianceWh = func(start int64) int64 { return a.ApplianceWh(start, params) }
+	}
+	if err := fundDSO(ctx, cl, op, dso); err != nil {
+		return nil, nil, err
+	}
+	live.DSOAgent = &agent.DSO{Key: dso, Ledger: cl, Log: log, LimitPct: 150, IncentivePerKWh: 100_000,
+		DecideBeforeS: 10 * 3600, UTCOffsetS: params.TariffUTCOffsetS}
+	if err := metering.Register(ctx, cl, op, "gateway"); err != nil {
+		return nil, nil, err
+	}
+	return live, metering, nil
+}
+
+func loadOrMakeKey(home, name string, role contract.Role) (chain.Key, error) {
+	k, err := chain.LoadKey(home, name)
+	if err == nil {
+		return k, nil
+	}
+	k = chain.NewKey(name, role)
+	return k, chain.SaveKey(home, name, k)
+}
+
+// fundDSO gives the DSO money for demand-response incentives once.
+func fundDSO(ctx context.Context, cl *chain.Client, op, dso chain.Key) error {
+	var p contract.Participant
+	if err := cl.Query(ctx, "/participants/"+dso.ID, &p); err != nil {
+		return err
+	}
+	if p.Balance+p.Escrow > 0 {
+		return nil
+	}
+	_, err := cl.Submit(ctx, op, "", &contract.MsgIssue{To: dso.ID, Amount: 1000 * units.NanoPerUnit})
+	return err
+}
+
+// Uses is what each site used and made in the interval starting at
+// start: the same model its meter reports from.
+func (l *Live) Uses(start int64) []kpi.Use {
+	uses := make([]kpi.Use, len(l.Sites))
+	for i, s := range l.Sites {
+		uses[i] = s.Use(l.Agents[i], start, l.Params)
+	}
+	return uses
+}
+
+// PlanSite is the site a member's EMS planned for the hour holding t.
+func (l *Live) PlanSite(member string, t int64) (plan.Site, bool) {
+	for i, s := range l.Sites {
+		if s.ID == member {
+			d, _, ok := l.Agents[i].PlanAt(t, l.Params)
+			return d.Site, ok
+		}
+	}
+	return plan.Site{}, false
 }
 
 // Register puts the sites on the ledger: participants (operator), their
@@ -58,31 +180,12 @@ func (l *Live) Register(ctx context.Context) error {
 		} else if !errors.As(err, &te) || te.Code != contract.CodeUnknownParticipant {
 			return err
 		}
-		steps := []struct {
-			key chain.Key
-			typ string
-			msg contract.Msg
-		}{
-			{l.Operator, contract.TypeRegisterParticipant, &contract.MsgRegisterParticipant{ID: s.ID, Role: contract.RoleMember, NodeType: s.NodeType(), Feeder: s.Feeder, PubKey: k.PubKey()}},
-			{l.Operator, contract.TypeIssue, &contract.MsgIssue{To: s.ID, Amount: l.FundsNano}},
-		}
-		if res := s.RESID(); res != "" {
-			steps = append(steps,
-				struct {
-					key chain.Key
-					typ string
-					msg contract.Msg
-				}{k, contract.TypeRegisterRES, &contract.MsgRegisterRES{ID: res, Kind: s.RESKind(), CapacityW: s.CapacityW()}},
-				struct {
-					key chain.Key
-					typ string
-					msg contract.Msg
-				}{l.DSO, contract.TypeApproveRES, &contract.MsgApproveRES{ID: res}})
-		}
-		for _, st := range steps {
-			if _, err := l.Client.Submit(ctx, st.key, st.typ, st.msg); err != nil {
-				return fmt.Errorf("register %s: %s: %w", s.ID, st.typ, err)
-			}
+		steps := onboard.Steps(l.Operator, l.DSO, member(s, k, l.FundsNano)).All()
+		if err := onboard.Send(ctx, steps, func(ctx context.Context, k chain.Key, msg contract.Msg) error {
+			_, err := l.Client.Submit(ctx, k, "", msg)
+			return err
+		}); err != nil {
+			return fmt.Errorf("register %s: %w", s.ID, err)
 		}
 		l.Log.Info("member registered", "id", s.ID, "type", s.Type, "res", s.RESID(), "capacity_w", s.CapacityW())
 	}
@@ -174,4 +277,13 @@ func (l *Live) step(ctx context.Context, p contract.Params) error {
 		errs = append(errs, l.DSOAgent.Step(ctx, snap))
 	}
 	return errors.Join(errs...)
+}
+
+// member is how a site joins: with its asset, if it has one.
+func member(s Site, k chain.Key, fundsNano int64) onboard.Member {
+	m := onboard.Member{Key: k, NodeType: s.NodeType(), Feeder: s.Feeder, FundsNano: fundsNano}
+	if res := s.RESID(); res != "" {
+		m.RES = &contract.MsgRegisterRES{ID: res, Kind: s.RESKind(), CapacityW: s.CapacityW()}
+	}
+	return m
 }

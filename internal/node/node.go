@@ -1,4 +1,9 @@
-package main
+// Package node runs what one gridledger process serves around its
+// validator: the embedded CometBFT node, the meters' MQTT broker and the
+// gateway that brings their readings onto the ledger, the REST API and
+// dashboard, and the erasure of departed members' contacts. `gridledger
+// start`, `run` and `gateway` are thin commands over it.
+package node
 
 import (
 	"context"
@@ -20,28 +25,29 @@ import (
 	"github.com/gridledger/gridledger/web"
 )
 
-// services are what `start` and `run` run in one process: the validator,
+// Services are what `start` and `run` run in one process: the validator,
 // and around it the meters' MQTT broker and the gateway that brings their
-// readings onto the ledger (DESIGN.md's data flow, top half).
-type services struct {
-	node    *chain.Node
-	client  *chain.Client
-	reg     *meter.Registry
-	clock   *meter.LedgerClock
-	broker  *meter.Broker // nil with an external broker
-	gateway *meter.Gateway
-	mqtt    string // where devices connect: tcp://host:port
-	apiAddr string // where the API listens ("off": nowhere)
-	home    string
-	ctx     context.Context
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+// readings onto the ledger (DESIGN.md's data flow, top half). `gateway`
+// runs the meters' part alone, beside a remote node.
+type Services struct {
+	Node     *chain.Node // nil for a gateway alone
+	Client   *chain.Client
+	Registry *meter.Registry
+	Clock    *meter.LedgerClock
+	Broker   *meter.Broker // nil with an external broker
+	Gateway  *meter.Gateway
+	MQTT     string // where devices connect: tcp://host:port
+	apiAddr  string // where the API listens ("off": nowhere)
+	home     string
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
 }
 
-// startServices starts the node of a home, then the broker and gateway its
+// Start starts the node of a home, then the broker and gateway its
 // gridledger.toml describes; a non-empty mqttURL overrides it with an
-// external broker, a non-empty apiAddr the API's address (startAPI).
-func startServices(ctx context.Context, home, mqttURL, apiAddr string, log *slog.Logger) (*services, error) {
+// external broker, a non-empty apiAddr the API's address (StartAPI).
+func Start(ctx context.Context, home, mqttURL, apiAddr string, log *slog.Logger) (*Services, error) {
 	_, ac, err := chain.LoadConfig(home)
 	if err != nil {
 		return nil, err
@@ -59,7 +65,7 @@ func startServices(ctx context.Context, home, mqttURL, apiAddr string, log *slog
 	if err != nil {
 		return nil, err
 	}
-	s := &services{node: n, apiAddr: ac.API.Addr, home: home}
+	s := &Services{Node: n, apiAddr: ac.API.Addr, home: home}
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	ctx = s.ctx
 	// A member's e-mail leaves this home with the member (docs/privacy.md).
@@ -82,14 +88,27 @@ func startServices(ctx context.Context, home, mqttURL, apiAddr string, log *slog
 	return s, nil
 }
 
+// StartGateway starts the meters' part alone: the broker (or a
+// connection to an external one) and the gateway of ac, feeding the node
+// at rpcAddr. Without a broker in ac it runs no gateway (Gateway is nil).
+func StartGateway(ctx context.Context, home, rpcAddr string, ac chain.AppConfig, log *slog.Logger) (*Services, error) {
+	s := &Services{home: home}
+	s.ctx, s.cancel = context.WithCancel(ctx)
+	if err := s.startMeters(s.ctx, home, rpcAddr, ac, log); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
 // startMeters starts the broker (or connects to an external one) and the
 // gateway of a home's gridledger.toml, feeding the node at rpcAddr.
-func (s *services) startMeters(ctx context.Context, home, rpcAddr string, ac chain.AppConfig, log *slog.Logger) error {
+func (s *Services) startMeters(ctx context.Context, home, rpcAddr string, ac chain.AppConfig, log *slog.Logger) error {
 	cl, err := chain.Dial(rpcAddr)
 	if err != nil {
 		return err
 	}
-	s.client = cl
+	s.Client = cl
 	if ac.MQTT.Addr == "" && ac.MQTT.URL == "" {
 		log.Info("no meters on this node: gridledger.toml [mqtt] names no broker")
 		return nil
@@ -130,21 +149,21 @@ func (s *services) startMeters(ctx context.Context, home, rpcAddr string, ac cha
 		return err
 	}
 
-	s.reg = meter.NewRegistry()
-	s.reg.Reader = &signer // the meters' last registers are not public
-	if err := s.reg.Refresh(ctx, cl); err != nil {
+	s.Registry = meter.NewRegistry()
+	s.Registry.Reader = &signer // the meters' last registers are not public
+	if err := s.Registry.Refresh(ctx, cl); err != nil {
 		return err
 	}
-	s.clock = &meter.LedgerClock{Client: cl}
-	if err := s.clock.Sync(ctx); err != nil {
+	s.Clock = &meter.LedgerClock{Client: cl}
+	if err := s.Clock.Sync(ctx); err != nil {
 		return err
 	}
 	s.wg.Add(2)
-	go func() { defer s.wg.Done(); s.reg.Run(ctx, cl, 2*time.Second, log) }()
-	go func() { defer s.wg.Done(); s.clock.Run(ctx, 200*time.Millisecond, log) }()
+	go func() { defer s.wg.Done(); s.Registry.Run(ctx, cl, 2*time.Second, log) }()
+	go func() { defer s.wg.Done(); s.Clock.Run(ctx, 200*time.Millisecond, log) }()
 
 	gc := meter.GatewayConfig{Community: community, DeviceID: ac.Gateway.ID, DeviceKey: device.PrivKey,
-		StoreDir: ac.Gateway.Store, Clock: s.clock,
+		StoreDir: ac.Gateway.Store, Clock: s.Clock,
 		// Readings dated at an interval's end get a twelfth of an
 		// interval to arrive before the batch goes to the ledger.
 		GraceS: params.IntervalS / 12}
@@ -154,31 +173,31 @@ func (s *services) startMeters(ctx context.Context, home, rpcAddr string, ac cha
 	switch {
 	case ac.MQTT.URL != "":
 		gc.MQTTURL, gc.MQTTUser, gc.MQTTPassword = ac.MQTT.URL, ac.MQTT.User, ac.MQTT.Password
-		s.mqtt = ac.MQTT.URL
+		s.MQTT = ac.MQTT.URL
 	default:
-		s.broker, err = meter.NewBroker(meter.BrokerConfig{Addr: ac.MQTT.Addr, Community: community,
-			TLSCert: ac.MQTT.TLSCert, TLSKey: ac.MQTT.TLSKey}, s.reg, log.With("module", "broker"))
+		s.Broker, err = meter.NewBroker(meter.BrokerConfig{Addr: ac.MQTT.Addr, Community: community,
+			TLSCert: ac.MQTT.TLSCert, TLSKey: ac.MQTT.TLSKey}, s.Registry, log.With("module", "broker"))
 		if err != nil {
 			return fmt.Errorf("MQTT broker on %s: %w", ac.MQTT.Addr, err)
 		}
-		if err := s.broker.Start(); err != nil {
+		if err := s.Broker.Start(); err != nil {
 			return err
 		}
-		gc.Broker = s.broker
-		s.mqtt = "tcp://" + s.broker.Addr()
+		gc.Broker = s.Broker
+		s.MQTT = "tcp://" + s.Broker.Addr()
 	}
-	s.gateway = meter.NewGateway(gc, s.reg, meter.ChainSubmitter{Client: cl, Key: signer, Log: log.With("module", "gateway")}, log)
-	if err := s.gateway.Start(ctx); err != nil {
+	s.Gateway = meter.NewGateway(gc, s.Registry, meter.ChainSubmitter{Client: cl, Key: signer, Log: log.With("module", "gateway")}, log)
+	if err := s.Gateway.Start(ctx); err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
-	log.Info("meters", "mqtt", s.mqtt, "gateway", ac.Gateway.ID, "store", gc.StoreDir)
+	log.Info("meters", "mqtt", s.MQTT, "gateway", ac.Gateway.ID, "store", gc.StoreDir)
 	return nil
 }
 
-// startAPI serves the REST API, live stream and dashboard until the
+// StartAPI serves the REST API, live stream and dashboard until the
 // services close, and returns the dashboard's URL ("" when the API is
 // off). cfg's node, chain and dashboard are filled in here.
-func (s *services) startAPI(cfg api.Config, log *slog.Logger) (string, error) {
+func (s *Services) StartAPI(cfg api.Config, log *slog.Logger) (string, error) {
 	if s.apiAddr == "off" || s.apiAddr == "" {
 		return "", nil
 	}
@@ -186,7 +205,7 @@ func (s *services) startAPI(cfg api.Config, log *slog.Logger) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("API on %s: %w (set [api] addr in gridledger.toml or --api-addr)", s.apiAddr, err)
 	}
-	cfg.Node, cfg.ChainID, cfg.Dashboard, cfg.App = local.New(s.node.Node), s.node.GenesisDoc().ChainID, web.Dist(), s.node.App
+	cfg.Node, cfg.ChainID, cfg.Dashboard, cfg.App = local.New(s.Node.Node), s.Node.GenesisDoc().ChainID, web.Dist(), s.Node.App
 	cfg.Log = log.With("module", "api")
 	if cfg.Contacts == nil {
 		cfg.Contacts = &contacts.Store{Dir: contacts.Dir(s.home)}
@@ -231,17 +250,17 @@ func ensureGateway(ctx context.Context, cl *chain.Client, id string, signer, dev
 }
 
 // Close stops everything, the gateway first so its last batch can go out.
-func (s *services) Close() error {
-	if s.gateway != nil {
-		s.gateway.Close()
+func (s *Services) Close() error {
+	if s.Gateway != nil {
+		s.Gateway.Close()
 	}
-	if s.broker != nil {
-		s.broker.Close()
+	if s.Broker != nil {
+		s.Broker.Close()
 	}
 	s.cancel()
 	s.wg.Wait()
-	if s.node == nil {
+	if s.Node == nil {
 		return nil
 	}
-	return s.node.Stop()
+	return s.Node.Stop()
 }
