@@ -8,8 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
-	"sync"
 	"syscall"
 	"time"
 
@@ -155,12 +153,12 @@ func runCommunity(ctx context.Context, cmd *cobra.Command, home, apiAddr string,
 	text := g.output == "text"
 	// The KPIs so far, printed on exit and served by the API: the ledger's
 	// settlements with what the simulated sites really used and made.
-	var members []kpi.MemberInfo
-	for _, s := range live.Sites {
-		members = append(members, kpi.MemberInfo{ID: s.ID, NodeType: s.Type})
+	k := sim.NewLiveKPIs(live.Sites)
+	kpis := func() api.KPIs {
+		rep, n, hours := k.Report()
+		return api.KPIs{Source: "simulation", Intervals: n, Community: rep.Community, Hours: hours}
 	}
-	k := &liveKPIs{acc: kpi.NewAccumulator(members)}
-	url, err := svc.StartAPI(api.Config{KPIs: k.get, Site: live.PlanSite}, log)
+	url, err := svc.StartAPI(api.Config{KPIs: kpis, Site: live.PlanSite}, log)
 	if err != nil {
 		return err
 	}
@@ -199,7 +197,7 @@ func runCommunity(ctx context.Context, cmd *cobra.Command, home, apiAddr string,
 	live.OnSettlement = func(st contract.Settlement) {
 		var l contract.ListingView
 		if err := cl.Query(ctx, fmt.Sprintf("/listing/%d", st.Start), &l); err == nil {
-			k.add(kpi.FromSettlement(st, l.Clearing, live.Uses(st.Start)))
+			k.Add(kpi.FromSettlement(st, l.Clearing, live.Uses(st.Start)))
 		}
 		t := st.Totals
 		var signedByGateway int
@@ -239,7 +237,7 @@ func runCommunity(ctx context.Context, cmd *cobra.Command, home, apiAddr string,
 	}
 	st := svc.Gateway.Stats()
 	log.Info("gateway", "accepted", st.Accepted, "rejected", st.Rejected, "batches", st.Batches)
-	if rep, settled := k.report(); settled > 0 {
+	if rep, settled, _ := k.Report(); settled > 0 {
 		if !text {
 			return errors.Join(err, printJSONLine(out, map[string]any{"event": "kpis", "intervals": settled, "kpis": rep.Community}))
 		}
@@ -247,39 +245,4 @@ func runCommunity(ctx context.Context, cmd *cobra.Command, home, apiAddr string,
 		err = errors.Join(err, printSimSummary(out, "", []report.Run{{Mechanism: string(params.Mechanism), KPIs: rep}}))
 	}
 	return err
-}
-
-// liveKPIs sums the KPIs of the intervals settled so far, for the API
-// while the community runs and for the summary when it stops.
-type liveKPIs struct {
-	mu      sync.Mutex
-	acc     *kpi.Accumulator
-	hours   []kpi.HourPoint
-	settled int64
-}
-
-// liveKPIHours is how many intervals the API's load chart shows.
-const liveKPIHours = 14 * 24
-
-func (k *liveKPIs) add(iv kpi.Interval) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.hours = append(k.hours, k.acc.Add(iv))
-	if len(k.hours) > liveKPIHours {
-		k.hours = slices.Delete(k.hours, 0, len(k.hours)-liveKPIHours)
-	}
-	k.settled++
-}
-
-func (k *liveKPIs) report() (kpi.Report, int64) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.acc.Report(0, 0), k.settled
-}
-
-func (k *liveKPIs) get() api.KPIs {
-	rep, n := k.report()
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return api.KPIs{Source: "simulation", Intervals: n, Community: rep.Community, Hours: append([]kpi.HourPoint{}, k.hours...)}
 }
