@@ -195,8 +195,7 @@ func runCommunity(ctx context.Context, cmd *cobra.Command, home, apiAddr string,
 			units.KWh(c.AvailableWh), units.KWh(c.WantedWh), units.KWh(c.TradedWh), units.KWh(in), units.KWh(outWh))
 	}
 	live.OnSettlement = func(st contract.Settlement) {
-		var l contract.ListingView
-		if err := cl.Query(ctx, fmt.Sprintf("/listing/%d", st.Start), &l); err == nil {
+		if l, err := (chain.Reader{Q: cl}).Listing(ctx, st.Start); err == nil {
 			k.Add(kpi.FromSettlement(st, l.Clearing, live.Uses(st.Start)))
 		}
 		t := st.Totals

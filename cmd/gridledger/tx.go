@@ -176,8 +176,8 @@ func newTxCmd() *cobra.Command {
 			c.Flags().Int64Var(&horizon, "horizon", 0, "intervals open ahead")
 			c.Flags().Int64Var(&maxTx, "max-tx-per-interval", 0, "per-member transaction limit")
 			return func(ctx context.Context, cl *chain.Client) (contract.Msg, error) {
-				var p contract.Params
-				if err := cl.Query(ctx, "/params", &p); err != nil {
+				p, err := chain.Reader{Q: cl}.Params(ctx)
+				if err != nil {
 					return nil, err
 				}
 				if mech != "" {
@@ -290,12 +290,13 @@ func suspendFlags(c *cobra.Command) func(context.Context, *chain.Client) (contra
 // resolveListing turns "next", RFC3339 or unix seconds into a listing start.
 func resolveListing(ctx context.Context, cl *chain.Client, s string) (int64, error) {
 	if s == "next" {
-		var info contract.Info
-		if err := cl.Query(ctx, "/info", &info); err != nil {
+		rd := chain.Reader{Q: cl}
+		info, err := rd.Info(ctx)
+		if err != nil {
 			return 0, err
 		}
-		var ls []contract.ListingView
-		if err := cl.Query(ctx, fmt.Sprintf("/listings?from=%d", info.MarketTime), &ls); err != nil {
+		ls, err := rd.Listings(ctx, info.MarketTime)
+		if err != nil {
 			return 0, err
 		}
 		for _, l := range ls {

@@ -68,10 +68,11 @@ func (r Reader) Listing(ctx context.Context, start int64) (contract.ListingView,
 	return read[contract.ListingView](ctx, r.Q, fmt.Sprintf("/listing/%d", start))
 }
 
-// Meters is the meter registry (registers only where the reader may see
-// them).
+// Meters is the meter registry, with the registers r.As may see (all of
+// them in-process).
 func (r Reader) Meters(ctx context.Context) ([]contract.Meter, error) {
-	return read[[]contract.Meter](ctx, r.Q, "/meters")
+	var ms []contract.Meter
+	return ms, r.private(ctx, "/meters", &ms)
 }
 
 // Gateways are the registered gateway devices.
@@ -94,6 +95,13 @@ func (r Reader) Proposals(ctx context.Context) ([]contract.Proposal, error) {
 	return read[[]contract.Proposal](ctx, r.Q, "/proposals")
 }
 
+// Settlements are the settled intervals from a market time on, each
+// member's part only where r.As may see it.
+func (r Reader) Settlements(ctx context.Context, from int64) ([]contract.Settlement, error) {
+	var sts []contract.Settlement
+	return sts, r.private(ctx, fmt.Sprintf("/settlements?from=%d", from), &sts)
+}
+
 // Statement is a member's statement over [from, to): private, so signed
 // as r.As.
 func (r Reader) Statement(ctx context.Context, member string, from, to int64) ([]contract.StatementRow, error) {
@@ -108,8 +116,9 @@ func (r Reader) Plans(ctx context.Context, start int64) ([]contract.PlanEntry, e
 	return ps, r.private(ctx, fmt.Sprintf("/plans/%d", start), &ps)
 }
 
-// private runs a private query, signed as r.As where the Querier is a
-// node's client; an in-process Querier serves it as it is.
+// private runs a query whose answer depends on who asks, signed as r.As
+// where the Querier is a node's client; an in-process Querier serves it as
+// it is.
 func (r Reader) private(ctx context.Context, path string, v any) error {
 	if sq, ok := r.Q.(signedQuerier); ok && r.As != nil {
 		return sq.QueryAs(ctx, *r.As, path, v)

@@ -93,8 +93,8 @@ func Bench(ctx context.Context, o BenchOptions, log *slog.Logger) (BenchResult, 
 			return r, err
 		}
 	}
-	var ls []contract.ListingView
-	if err := cl.Query(ctx, "/listings", &ls); err != nil {
+	ls, err := chain.Reader{Q: cl}.Listings(ctx, 0)
+	if err != nil {
 		return r, err
 	}
 	var open []int64

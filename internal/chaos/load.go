@@ -70,7 +70,7 @@ func NewLoad(ctx context.Context, net *Network, members int, seed uint64) (*Load
 		return nil, err
 	}
 	l := &Load{net: net, sent: map[string]time.Time{}, refused: map[string]int64{}, rng: rand.New(rand.NewPCG(seed, 1))}
-	if err := cl.Query(ctx, "/params", &l.params); err != nil {
+	if l.params, err = (chain.Reader{Q: cl}).Params(ctx); err != nil {
 		return nil, err
 	}
 	if err := WaitForGateway(ctx, cl); err != nil {
@@ -111,8 +111,8 @@ func NewLoad(ctx context.Context, net *Network, members int, seed uint64) (*Load
 		if err := onboard.Send(ctx, steps, submit); err != nil {
 			return nil, err
 		}
-		var p contract.Participant
-		if err := cl.Query(ctx, "/participants/"+id, &p); err != nil {
+		p, err := chain.Reader{Q: cl}.Participant(ctx, id)
+		if err != nil {
 			return nil, err
 		}
 		m.registered = p.Registered
@@ -131,8 +131,7 @@ func NewLoad(ctx context.Context, net *Network, members int, seed uint64) (*Load
 // race for the operator's nonces.
 func WaitForGateway(ctx context.Context, cl *chain.Client) error {
 	for {
-		var gws []contract.Gateway
-		if err := cl.Query(ctx, "/gateways", &gws); err == nil && len(gws) > 0 {
+		if gws, err := (chain.Reader{Q: cl}).Gateways(ctx); err == nil && len(gws) > 0 {
 			return nil
 		}
 		select {

@@ -17,6 +17,7 @@ import (
 
 	dbm "github.com/cometbft/cometbft-db"
 
+	"github.com/gridledger/gridledger/internal/chain"
 	"github.com/gridledger/gridledger/internal/contract"
 )
 
@@ -587,25 +588,24 @@ func (r *runner) checkTxs(ctx context.Context) {
 // was meant to be stopped.
 func (r *runner) checkLedger(ctx context.Context) {
 	for i, n := range r.net.Nodes {
-		res, err := n.Client().ABCIQuery(ctx, "/info", nil)
+		in, err := chain.Reader{Q: n}.Info(ctx)
 		if err != nil {
 			r.problem("node%d /info: %v", i, err)
 			continue
 		}
-		var in contract.Info
-		json.Unmarshal(res.Response.Value, &in)
 		if in.Balances+in.Escrow != in.Supply || in.Issued-in.Redeemed != in.Supply {
 			r.problem("node%d: money not conserved: balances %d + escrow %d, supply %d, issued %d − redeemed %d", i, in.Balances, in.Escrow, in.Supply, in.Issued, in.Redeemed)
 		}
 		r.rep.Supply = in.Supply
 	}
-	var ls []contract.ListingView
-	if err := query(ctx, r.net.Nodes[0], "/listings", &ls); err != nil {
+	rd := chain.Reader{Q: r.net.Nodes[0]}
+	ls, err := rd.Listings(ctx, 0)
+	if err != nil {
 		r.problem("listings: %v", err)
 		return
 	}
-	var sts []contract.Settlement
-	if err := query(ctx, r.net.Nodes[0], "/settlements", &sts); err != nil {
+	sts, err := rd.Settlements(ctx, 0)
+	if err != nil {
 		r.problem("settlements: %v", err)
 		return
 	}
@@ -638,7 +638,8 @@ func (r *runner) checkLedger(ctx context.Context) {
 	}
 }
 
-func query(ctx context.Context, n *Node, path string, v any) error {
+// Query answers a ledger query from this node alone (a chain.Querier).
+func (n *Node) Query(ctx context.Context, path string, v any) error {
 	res, err := n.Client().ABCIQuery(ctx, path, nil)
 	if err != nil {
 		return err

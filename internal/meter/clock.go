@@ -32,11 +32,8 @@ type LedgerClock struct {
 
 // Sync polls the ledger once.
 func (c *LedgerClock) Sync(ctx context.Context) error {
-	var in struct {
-		MarketTime int64 `json:"market_time"`
-		TimeScale  int64 `json:"time_scale"`
-	}
-	if err := c.Client.Query(ctx, "/info", &in); err != nil {
+	in, err := chain.Reader{Q: c.Client}.Info(ctx)
+	if err != nil {
 		return err
 	}
 	c.mu.Lock()

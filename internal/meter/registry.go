@@ -48,25 +48,22 @@ func NewRegistry() *Registry {
 // Refresh replaces the registry with the ledger's current meters,
 // gateways, suspended participants and reading parameters.
 func (r *Registry) Refresh(ctx context.Context, c *chain.Client) error {
-	var (
-		meters   []contract.Meter
-		gateways []contract.Gateway
-		parts    []contract.Participant
-		params   contract.Params
-	)
-	for _, q := range []struct {
-		path string
-		v    any
-	}{{"/meters", &meters}, {"/gateways", &gateways}, {"/participants", &parts}, {"/params", &params}} {
-		var err error
-		if q.path == "/meters" && r.Reader != nil {
-			err = c.QueryAs(ctx, *r.Reader, q.path, q.v)
-		} else {
-			err = c.Query(ctx, q.path, q.v)
-		}
-		if err != nil {
-			return fmt.Errorf("registry: query %s: %w", q.path, err)
-		}
+	rd := chain.Reader{Q: c, As: r.Reader}
+	meters, err := rd.Meters(ctx)
+	if err != nil {
+		return fmt.Errorf("registry: meters: %w", err)
+	}
+	gateways, err := rd.Gateways(ctx)
+	if err != nil {
+		return fmt.Errorf("registry: gateways: %w", err)
+	}
+	parts, err := rd.Participants(ctx)
+	if err != nil {
+		return fmt.Errorf("registry: participants: %w", err)
+	}
+	params, err := rd.Params(ctx)
+	if err != nil {
+		return fmt.Errorf("registry: params: %w", err)
 	}
 	s := &regSnapshot{
 		meters:     make(map[string]contract.Meter, len(meters)),

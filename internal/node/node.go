@@ -144,8 +144,8 @@ func (s *Services) startMeters(ctx context.Context, home, rpcAddr string, ac cha
 	} else if err := ensureGateway(ctx, cl, ac.Gateway.ID, signer, device, log); err != nil {
 		return err
 	}
-	var params contract.Params
-	if err := cl.Query(ctx, "/params", &params); err != nil {
+	params, err := chain.Reader{Q: cl}.Params(ctx)
+	if err != nil {
 		return err
 	}
 
@@ -226,8 +226,8 @@ func (s *Services) StartAPI(cfg api.Config, log *slog.Logger) (string, error) {
 // ensureGateway registers the community gateway's device key on first
 // start, when this home holds the operator's key.
 func ensureGateway(ctx context.Context, cl *chain.Client, id string, signer, device chain.Key, log *slog.Logger) error {
-	var gws []contract.Gateway
-	if err := cl.Query(ctx, "/gateways", &gws); err != nil {
+	gws, err := chain.Reader{Q: cl}.Gateways(ctx)
+	if err != nil {
 		return err
 	}
 	for _, g := range gws {
@@ -242,7 +242,7 @@ func ensureGateway(ctx context.Context, cl *chain.Client, id string, signer, dev
 		log.Warn("gateway not registered on the ledger; ask the operator to register it", "id", id)
 		return nil
 	}
-	_, err := cl.Submit(ctx, signer, "", &contract.MsgRegisterGateway{ID: id, Owner: signer.ID, PubKey: device.PubKey()})
+	_, err = cl.Submit(ctx, signer, "", &contract.MsgRegisterGateway{ID: id, Owner: signer.ID, PubKey: device.PubKey()})
 	if err == nil {
 		log.Info("gateway registered", "id", id)
 	}

@@ -49,8 +49,8 @@ type Metering struct {
 // Register puts each site meter on the ledger (operator), read by the
 // gateway for plugs; meters already registered are left alone.
 func (m *Metering) Register(ctx context.Context, cl *chain.Client, operator chain.Key, gateway string) error {
-	var have []contract.Meter
-	if err := cl.Query(ctx, "/meters", &have); err != nil {
+	have, err := chain.Reader{Q: cl}.Meters(ctx)
+	if err != nil {
 		return err
 	}
 	known := map[string]bool{}

@@ -170,8 +170,8 @@ func (b *outbox) take() ([][]byte, error) {
 	for _, q := range b.pending {
 		seq, ok := b.seq[q.k.ID]
 		if !ok {
-			var p contract.Participant
-			if err := b.Query(context.Background(), "/participants/"+q.k.ID, &p); err != nil {
+			p, err := chain.Reader{Q: b}.Participant(context.Background(), q.k.ID)
+			if err != nil {
 				return nil, fmt.Errorf("sim: %s signs before it is registered: %w", q.k.ID, err)
 			}
 			seq = signerSeq{p.Registered, p.Nonce}

@@ -71,12 +71,14 @@ func JoinLive(ctx context.Context, home string, cl *chain.Client, broker string,
 	op, dso := keys["operator"], keys["dso"]
 	live := &Live{Client: cl, Operator: op, DSO: dso, Sites: sites, Keys: map[string]chain.Key{},
 		Log: log, LeadIntervals: lead, FundsNano: 50 * units.NanoPerUnit}
-	if err := cl.Query(ctx, "/params", &live.Params); err != nil {
+	rd := chain.Reader{Q: cl}
+	var err error
+	if live.Params, err = rd.Params(ctx); err != nil {
 		return nil, nil, err
 	}
 	params := live.Params
-	var listings []contract.ListingView
-	if err := cl.Query(ctx, "/listings", &listings); err != nil {
+	listings, err := rd.Listings(ctx, 0)
+	if err != nil {
 		return nil, nil, err
 	}
 	metering := &Metering{Community: cl.ChainID, Broker: broker, GatewayKey: keys["gateway"], Clock: clock,
@@ -134,14 +136,14 @@ func loadOrMakeKey(home, name string, role contract.Role) (chain.Key, error) {
 
 // fundDSO gives the DSO money for demand-response incentives once.
 func fundDSO(ctx context.Context, cl *chain.Client, op, dso chain.Key) error {
-	var p contract.Participant
-	if err := cl.Query(ctx, "/participants/"+dso.ID, &p); err != nil {
+	p, err := chain.Reader{Q: cl}.Participant(ctx, dso.ID)
+	if err != nil {
 		return err
 	}
 	if p.Balance+p.Escrow > 0 {
 		return nil
 	}
-	_, err := cl.Submit(ctx, op, "", &contract.MsgIssue{To: dso.ID, Amount: 1000 * units.NanoPerUnit})
+	_, err = cl.Submit(ctx, op, "", &contract.MsgIssue{To: dso.ID, Amount: 1000 * units.NanoPerUnit})
 	return err
 }
 
@@ -172,8 +174,7 @@ func (l *Live) PlanSite(member string, t int64) (plan.Site, bool) {
 func (l *Live) Register(ctx context.Context) error {
 	for _, s := range l.Sites {
 		k := l.Keys[s.ID]
-		var p contract.Participant
-		err := l.Client.Query(ctx, "/participants/"+s.ID, &p)
+		_, err := chain.Reader{Q: l.Client}.Participant(ctx, s.ID)
 		var te *chain.TxError
 		if err == nil {
 			continue
@@ -196,8 +197,8 @@ func (l *Live) Register(ctx context.Context) error {
 // approaches and reports each clearing, until ctx ends.
 func (l *Live) Run(ctx context.Context) error {
 	l.bid, l.reported, l.settled = map[int64]bool{}, map[int64]bool{}, map[int64]bool{}
-	var params contract.Params
-	if err := l.Client.Query(ctx, "/params", &params); err != nil {
+	params, err := chain.Reader{Q: l.Client}.Params(ctx)
+	if err != nil {
 		return err
 	}
 	tick := time.NewTicker(250 * time.Millisecond)
@@ -215,19 +216,19 @@ func (l *Live) Run(ctx context.Context) error {
 }
 
 func (l *Live) step(ctx context.Context, p contract.Params) error {
-	var info contract.Info
-	if err := l.Client.Query(ctx, "/info", &info); err != nil {
+	rd := chain.Reader{Q: l.Client}
+	info, err := rd.Info(ctx)
+	if err != nil {
 		return err
 	}
-	var ls []contract.ListingView
-	if err := l.Client.Query(ctx, fmt.Sprintf("/listings?from=%d", info.MarketTime-24*p.IntervalS), &ls); err != nil {
+	ls, err := rd.Listings(ctx, info.MarketTime-24*p.IntervalS)
+	if err != nil {
 		return err
 	}
 	var owners map[string]string
 	owner := func(meter string) string {
 		if owners == nil {
-			var ms []contract.Meter
-			_ = l.Client.Query(ctx, "/meters", &ms)
+			ms, _ := rd.Meters(ctx)
 			owners = map[string]string{}
 			for _, m := range ms {
 				owners[m.ID] = m.Owner
@@ -266,7 +267,7 @@ func (l *Live) step(ctx context.Context, p contract.Params) error {
 	}
 	l.metered = kept
 	snap := agent.Snapshot{MarketTime: info.MarketTime, Params: p, Listings: ls, Metered: slices.Clone(l.metered)}
-	if err := l.Client.Query(ctx, "/dr", &snap.DR); err != nil {
+	if snap.DR, err = rd.DRs(ctx); err != nil {
 		return err
 	}
 	var errs []error
