@@ -24,8 +24,6 @@ import (
 	"github.com/gridledger/gridledger/internal/api"
 	"github.com/gridledger/gridledger/internal/chain"
 	"github.com/gridledger/gridledger/internal/contract"
-	"github.com/gridledger/gridledger/internal/freeport"
-	"github.com/gridledger/gridledger/internal/market"
 	"github.com/gridledger/gridledger/internal/reading"
 	"github.com/gridledger/gridledger/internal/reqsig"
 )
@@ -43,26 +41,15 @@ type env struct {
 	node     *chain.Node
 }
 
-// freeAddr finds a free loopback port (internal/freeport).
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	a, err := freeport.Addr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
-}
-
 func startEnv(t *testing.T) *env {
 	t.Helper()
 	home := t.TempDir()
-	o := chain.DefaultInitOptions()
-	o.ChainID = "gridledger-api-test"
 	// 15-minute listings at 450× real time: an interval every 2 s.
-	o.TimeScale = 450
-	o.Params.IntervalS, o.Params.GateClosureS, o.Params.HorizonIntervals = 900, 900, 8
-	o.Params.Mechanism = market.AverageBid
-	o.RPCAddr, o.P2PAddr = "tcp://"+freeAddr(t), "tcp://"+freeAddr(t)
+	o, err := chain.FastInitOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.ChainID = "gridledger-api-test"
 	if err := chain.Init(home, o); err != nil {
 		t.Fatal(err)
 	}

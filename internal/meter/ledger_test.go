@@ -15,19 +15,8 @@ import (
 
 	"github.com/gridledger/gridledger/internal/chain"
 	"github.com/gridledger/gridledger/internal/contract"
-	"github.com/gridledger/gridledger/internal/freeport"
 	"github.com/gridledger/gridledger/internal/reading"
 )
-
-// freeAddr finds a free loopback port (internal/freeport).
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	a, err := freeport.Addr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return "tcp://" + a
-}
 
 // The whole path on a real node: the registry and the clock come from
 // the ledger, a device's signed reading and a Tasmota plug's payload go
@@ -37,11 +26,11 @@ func freeAddr(t *testing.T) string {
 func TestLedger(t *testing.T) {
 	noLeaks(t)
 	home := t.TempDir()
-	o := chain.DefaultInitOptions()
+	o, err := chain.FastInitOptions() // a 15-minute interval every 2 s
+	if err != nil {
+		t.Fatal(err)
+	}
 	o.ChainID = community
-	o.TimeScale = 450 // a 15-minute interval every 2 s
-	o.Params.IntervalS, o.Params.GateClosureS, o.Params.HorizonIntervals = 900, 900, 8
-	o.RPCAddr, o.P2PAddr = freeAddr(t), freeAddr(t)
 	if err := chain.Init(home, o); err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,6 @@ import (
 	"github.com/gridledger/gridledger/internal/contacts"
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/freeport"
-	"github.com/gridledger/gridledger/internal/market"
 	"github.com/gridledger/gridledger/internal/reading"
 	"github.com/gridledger/gridledger/internal/rpcguard"
 )
@@ -61,12 +60,11 @@ func freeAddr(t *testing.T) string {
 func startGuarded(t *testing.T) *env {
 	t.Helper()
 	home := t.TempDir()
-	o := chain.DefaultInitOptions()
+	o, err := chain.FastInitOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
 	o.ChainID = "gridledger-guard-test"
-	o.TimeScale = 450
-	o.Params.IntervalS, o.Params.GateClosureS, o.Params.HorizonIntervals = 900, 900, 8
-	o.Params.Mechanism = market.AverageBid
-	o.RPCAddr, o.P2PAddr = freeAddr(t), freeAddr(t)
 	if err := chain.Init(home, o); err != nil {
 		t.Fatal(err)
 	}
