@@ -407,15 +407,33 @@ func testAuth(t *testing.T, e *env) {
 
 // sendReading puts one reading of m1 on the ledger, as the operator's
 // gateway would, and returns its block height.
+// sendReading puts a reading of m1, dated at the ledger's market time, on
+// the ledger and returns the height of its block. On a slow machine the
+// interval it is dated in may settle (an interval lasts 2 s) before its
+// block: the ledger then refuses it as stale, and it is sent again, dated
+// anew.
 func (e *env) sendReading(t *testing.T, seq uint64, importWh int64) int64 {
 	t.Helper()
-	var in api.Info
-	e.get(t, "/api/info", nil, &in)
-	s, err := reading.Sign(e.meterKey.PrivKey, reading.Reading{Meter: "m1", Registers: reading.Registers{Seq: seq, Time: in.MarketTime, ImportWh: importWh}})
-	if err != nil {
-		t.Fatal(err)
+	for range 5 {
+		var in api.Info
+		e.get(t, "/api/info", nil, &in)
+		s, err := reading.Sign(e.meterKey.PrivKey, reading.Reading{Meter: "m1", Registers: reading.Registers{Seq: seq, Time: in.MarketTime, ImportWh: importWh}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := e.submit(t, e.op, &contract.MsgReadings{Readings: []contract.ReadingEntry{{Signed: s}}}).Height
+		ms, err := chain.Reader{Q: e.cl, As: &e.op}.Meters(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			if m.ID == "m1" && m.Last != nil && m.Last.Seq == seq {
+				return h
+			}
+		}
 	}
-	return e.submit(t, e.op, &contract.MsgReadings{Readings: []contract.ReadingEntry{{Signed: s}}}).Height
+	t.Fatalf("reading %d of m1 was refused five times", seq)
+	return 0
 }
 
 func testRelay(t *testing.T, e *env) {
