@@ -412,6 +412,7 @@ func (e *engine) decide(ctx context.Context, t int64, snap agent.Snapshot) ([][]
 	}
 	entries := make([]contract.ReadingEntry, len(e.sites))
 	hours := make([]kpi.Use, len(e.sites))
+	signed := make([][][]byte, len(e.sites))
 	errs := make([]error, len(e.sites))
 	var meterNs, emsNs [64]int64 // per worker
 	work := make(chan int)
@@ -427,6 +428,10 @@ func (e *engine) decide(ctx context.Context, t int64, snap agent.Snapshot) ([][]
 				t1 := time.Now()
 				if errs[i] == nil {
 					errs[i] = ss.ag.Step(ctx, snap)
+				}
+				if errs[i] == nil {
+					// Each home signs its own, in parallel.
+					signed[i], errs[i] = ss.box.take()
 				}
 				meterNs[w] += t1.Sub(t0).Nanoseconds()
 				emsNs[w] += time.Since(t1).Nanoseconds()
@@ -461,7 +466,14 @@ func (e *engine) decide(ctx context.Context, t int64, snap agent.Snapshot) ([][]
 			return nil, err
 		}
 	}
-	return takeAll(append([]*outbox{e.opBox, e.dsoBox}, e.siteBoxes()...)...)
+	txs, err := takeAll(e.opBox, e.dsoBox)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range signed {
+		txs = append(txs, t...)
+	}
+	return txs, nil
 }
 
 // trueNet is the perfect-foresight yardstick's quantity for a site: the
