@@ -15,6 +15,7 @@ package chaos
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -183,6 +184,18 @@ func (n *Node) Client() *rpchttp.HTTP {
 		n.client = c
 	}
 	return n.client
+}
+
+// Query answers a ledger query from this node alone (a chain.Querier).
+func (n *Node) Query(ctx context.Context, path string, v any) error {
+	res, err := n.Client().ABCIQuery(ctx, path, nil)
+	if err != nil {
+		return err
+	}
+	if res.Response.Code != 0 {
+		return errors.New(res.Response.Log)
+	}
+	return json.Unmarshal(res.Response.Value, v)
 }
 
 // Height is the node's latest height, or an error when it does not answer

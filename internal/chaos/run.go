@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -636,18 +634,6 @@ func (r *runner) checkLedger(ctx context.Context) {
 	if len(sts) == 0 {
 		r.problem("no interval was settled")
 	}
-}
-
-// Query answers a ledger query from this node alone (a chain.Querier).
-func (n *Node) Query(ctx context.Context, path string, v any) error {
-	res, err := n.Client().ABCIQuery(ctx, path, nil)
-	if err != nil {
-		return err
-	}
-	if res.Response.Code != 0 {
-		return errors.New(res.Response.Log)
-	}
-	return json.Unmarshal(res.Response.Value, v)
 }
 
 // Print writes a report for people.
