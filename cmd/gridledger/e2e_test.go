@@ -176,6 +176,20 @@ func TestCLIMarketInterval(t *testing.T) {
 	if alice.Balance != 0 || len(alice.Owes) != 0 || bob.Balance != 2_500_000_000 || bob.Escrow != 0 {
 		t.Fatalf("wallets after settlement: alice %d (owes %v), bob %d (escrow %d)", alice.Balance, alice.Owes, bob.Balance, bob.Escrow)
 	}
+	// The participants' table says what each one's transactions are bound
+	// to: the genesis, or the height it was registered at.
+	table := ok(t, append([]string{"query", "participants"}, h...)...)
+	rowOf := func(id string) string {
+		for _, line := range strings.Split(table, "\n") {
+			if f := strings.Fields(line); len(f) > 0 && f[0] == id {
+				return line
+			}
+		}
+		return ""
+	}
+	if alice.Registered <= 0 || !strings.Contains(rowOf("alice"), fmt.Sprintf("height %d", alice.Registered)) || !strings.Contains(rowOf("operator"), "genesis") {
+		t.Fatalf("participants table (alice registered at %d):\n%s", alice.Registered, table)
+	}
 	csvOut := ok(t, append([]string{"statement", "--member", "alice"}, h...)...)
 	rows, err := csv.NewReader(strings.NewReader(csvOut)).ReadAll()
 	if err != nil || len(rows) != 3 || rows[0][0] != "interval_utc" || rows[2][0] != "total" {

@@ -186,9 +186,14 @@ func printParticipants(w io.Writer, v any) {
 		ps = []contract.Participant{p}
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tROLE\tNODE TYPE\tBALANCE\tESCROW\tNONCE\tSUSPENDED")
+	fmt.Fprintln(tw, "ID\tROLE\tNODE TYPE\tBALANCE\tESCROW\tREGISTERED\tNONCE\tSUSPENDED")
 	for _, p := range ps {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%v\n", p.ID, p.Role, p.NodeType, units.Money(p.Balance), units.Money(p.Escrow), p.Nonce, p.Suspended)
+		// A transaction names the height its signer was registered at.
+		registered := "genesis"
+		if p.Registered > 0 {
+			registered = fmt.Sprintf("height %d", p.Registered)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%v\n", p.ID, p.Role, p.NodeType, units.Money(p.Balance), units.Money(p.Escrow), registered, p.Nonce, p.Suspended)
 	}
 	tw.Flush()
 }
