@@ -2,13 +2,13 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/gridledger/gridledger/internal/chain"
 	"github.com/gridledger/gridledger/internal/ems/advice"
 	"github.com/gridledger/gridledger/internal/ems/plan"
 	"github.com/gridledger/gridledger/internal/units"
@@ -36,13 +36,11 @@ going.`,
 			if err != nil {
 				return err
 			}
-			k, ok, err := readerKey(as, member, "operator", "dso")
+			k, err := readerKey(as, member, "operator", "dso")
 			if err != nil {
 				return err
 			}
-			l, err := advice.Read(ctx, cl.Query, func(ctx context.Context, path string, v any) error {
-				return queryAs(ctx, cl, k, ok, path, v)
-			}, member)
+			l, err := advice.Read(ctx, cl.Query, chain.Reader{Q: cl, As: k}.Query, member)
 			if err != nil {
 				return err
 			}

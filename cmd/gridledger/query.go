@@ -37,13 +37,13 @@ func newQueryCmd() *cobra.Command {
 				}
 				val := v()
 				p := path(a)
-				k, ok := chain.Key{}, false
+				rd := chain.Reader{Q: cl}
 				if private(p) {
-					if k, ok, err = readerKey(as, "operator", "dso", "utility"); err != nil {
+					if rd.As, err = readerKey(as, "operator", "dso", "utility"); err != nil {
 						return err
 					}
 				}
-				if err := queryAs(ctx, cl, k, ok, p, val); err != nil {
+				if err := rd.Query(ctx, p, val); err != nil {
 					return err
 				}
 				if g.output == "json" {

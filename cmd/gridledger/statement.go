@@ -3,12 +3,12 @@ package main
 import (
 	"encoding/csv"
 	"fmt"
-	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/gridledger/gridledger/internal/chain"
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/units"
 )
@@ -34,13 +34,12 @@ func newStatementCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			k, ok, err := readerKey(as, member, "operator", "dso")
+			k, err := readerKey(as, member, "operator", "dso")
 			if err != nil {
 				return err
 			}
-			var rows []contract.StatementRow
-			v := url.Values{"member": {member}, "from": {fmt.Sprint(f)}, "to": {fmt.Sprint(t)}}
-			if err := queryAs(ctx, cl, k, ok, "/statement?"+v.Encode(), &rows); err != nil {
+			rows, err := chain.Reader{Q: cl, As: k}.Statement(ctx, member, f, t)
+			if err != nil {
 				return err
 			}
 			if g.output == "json" {

@@ -29,12 +29,7 @@ const (
 
 // SignRequest signs r as signer, in its headers, with a fresh nonce.
 func SignRequest(r *http.Request, key ed25519.PrivKey, chainID, signer string, now time.Time) error {
-	a, err := reqsig.Sign(key, chainID, signer, r.Method, r.URL.RequestURI(), now)
-	if err != nil {
-		return err
-	}
-	reqsig.SetHeaders(r.Header, a)
-	return nil
+	return reqsig.SignHeaders(r.Header, key, chainID, signer, r.Method, r.URL.RequestURI(), now)
 }
 
 // caller is who signed a request; nil for an anonymous one. auth is the

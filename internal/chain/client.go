@@ -23,7 +23,7 @@ type Client struct {
 	ChainID string
 
 	mu   sync.Mutex
-	seqs map[string]signerSeq // per signer: its registration and the last nonce this client used
+	seqs map[string]Sequence // per signer: its registration and the last nonce this client used
 }
 
 // Dial connects to a node's RPC address (tcp://host:port or http://…).
@@ -43,7 +43,7 @@ func NewClient(rpc *rpchttp.HTTP) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node at %s: %w", rpc.Remote(), err)
 	}
-	return &Client{RPC: rpc, ChainID: st.NodeInfo.Network, seqs: map[string]signerSeq{}}, nil
+	return &Client{RPC: rpc, ChainID: st.NodeInfo.Network, seqs: map[string]Sequence{}}, nil
 }
 
 // TxError is a transaction the ledger refused, with its stable code.
@@ -89,31 +89,23 @@ func (c *Client) Query(ctx context.Context, path string, v any) error {
 	return json.Unmarshal(res.Response.Value, v)
 }
 
-// signerSeq is what a signer's next transaction must carry besides its
-// message: the height it was registered at and a nonce past the last.
-type signerSeq struct {
-	registered int64
-	nonce      uint64
-}
-
-// next is signer's registration height and the nonce to sign its next
-// transaction with: one past the last this client used, or on first use
-// one past what the ledger committed. Nonces need only grow, so gaps
-// left by refused transactions do no harm.
-func (c *Client) next(ctx context.Context, signer string) (signerSeq, error) {
+// next is signer's sequence for its next transaction: one nonce past the
+// last this client used, or on first use past what the ledger committed.
+// Nonces need only grow, so gaps left by refused transactions do no harm.
+func (c *Client) next(ctx context.Context, signer string) (Sequence, error) {
 	c.mu.Lock()
 	seq, ok := c.seqs[signer]
 	c.mu.Unlock()
 	if !ok {
 		p, err := Reader{Q: c}.Participant(ctx, signer)
 		if err != nil {
-			return signerSeq{}, err
+			return Sequence{}, err
 		}
-		seq = signerSeq{registered: p.Registered, nonce: p.Nonce}
+		seq = SequenceOf(p)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	seq.nonce = max(seq.nonce, c.seqs[signer].nonce) + 1
+	seq.Nonce = max(seq.Nonce, c.seqs[signer].Nonce) + 1
 	c.seqs[signer] = seq
 	return seq, nil
 }
@@ -137,7 +129,7 @@ func (c *Client) Sign(ctx context.Context, k Key, typ string, msg contract.Msg) 
 	if err != nil {
 		return nil, err
 	}
-	return contract.SignBody(k.PrivKey, contract.Body{ChainID: c.ChainID, Signer: k.ID, Registered: seq.registered, Nonce: seq.nonce, Type: typ}, msg)
+	return seq.Sign(k, c.ChainID, typ, msg)
 }
 
 // Send signs msg as k and hands it to the mempool, returning once the

@@ -72,7 +72,7 @@ func (r Reader) Listing(ctx context.Context, start int64) (contract.ListingView,
 // them in-process).
 func (r Reader) Meters(ctx context.Context) ([]contract.Meter, error) {
 	var ms []contract.Meter
-	return ms, r.private(ctx, "/meters", &ms)
+	return ms, r.Query(ctx, "/meters", &ms)
 }
 
 // Gateways are the registered gateway devices.
@@ -99,27 +99,28 @@ func (r Reader) Proposals(ctx context.Context) ([]contract.Proposal, error) {
 // member's part only where r.As may see it.
 func (r Reader) Settlements(ctx context.Context, from int64) ([]contract.Settlement, error) {
 	var sts []contract.Settlement
-	return sts, r.private(ctx, fmt.Sprintf("/settlements?from=%d", from), &sts)
+	return sts, r.Query(ctx, fmt.Sprintf("/settlements?from=%d", from), &sts)
 }
 
 // Statement is a member's statement over [from, to): private, so signed
 // as r.As.
 func (r Reader) Statement(ctx context.Context, member string, from, to int64) ([]contract.StatementRow, error) {
 	var rows []contract.StatementRow
-	return rows, r.private(ctx, fmt.Sprintf("/statement?member=%s&from=%d&to=%d", url.QueryEscape(member), from, to), &rows)
+	return rows, r.Query(ctx, fmt.Sprintf("/statement?member=%s&from=%d&to=%d", url.QueryEscape(member), from, to), &rows)
 }
 
 // Plans are the members' committed plans for the interval starting at a
 // time: private to the operator and the DSO, so signed as r.As.
 func (r Reader) Plans(ctx context.Context, start int64) ([]contract.PlanEntry, error) {
 	var ps []contract.PlanEntry
-	return ps, r.private(ctx, fmt.Sprintf("/plans/%d", start), &ps)
+	return ps, r.Query(ctx, fmt.Sprintf("/plans/%d", start), &ps)
 }
 
-// private runs a query whose answer depends on who asks, signed as r.As
-// where the Querier is a node's client; an in-process Querier serves it as
-// it is.
-func (r Reader) private(ctx context.Context, path string, v any) error {
+// Query runs any query path, signed as r.As where the Querier is a
+// node's client: a query whose answer depends on who asks, or a path
+// given as it is (gridledger query PATH). An in-process Querier serves it
+// as it is. A Reader is thus a Querier itself.
+func (r Reader) Query(ctx context.Context, path string, v any) error {
 	if sq, ok := r.Q.(signedQuerier); ok && r.As != nil {
 		return sq.QueryAs(ctx, *r.As, path, v)
 	}

@@ -46,10 +46,8 @@ type member struct {
 	key   chain.Key
 	meter chain.Key
 	res   string
-	// registered and nonce are what its next transaction carries:
-	// its registration height and the last nonce it used.
-	registered int64
-	nonce      uint64
+	// seq is its registration and the last nonce it used.
+	seq chain.Sequence
 	// Cumulative registers of its meter.
 	importWh, exportWh int64
 }
@@ -115,10 +113,7 @@ func NewLoad(ctx context.Context, net *Network, members int, seed uint64) (*Load
 		if err != nil {
 			return nil, err
 		}
-		m.registered = p.Registered
-		if j.RES != nil {
-			m.nonce = 1 // its asset's registration
-		}
+		m.seq = chain.SequenceOf(p) // its asset's registration, if any, included
 		all[i] = m
 	}
 	l.members, l.reader = all[:members], all[members]
@@ -195,8 +190,8 @@ func (l *Load) order(mt int64) []byte {
 
 // sign signs msg as m with its next nonce.
 func (m *member) sign(chainID string, msg contract.Msg) []byte {
-	m.nonce++
-	tx, err := contract.SignBody(m.key.PrivKey, contract.Body{ChainID: chainID, Signer: m.key.ID, Registered: m.registered, Nonce: m.nonce}, msg)
+	m.seq.Nonce++
+	tx, err := m.seq.Sign(m.key, chainID, "", msg)
 	if err != nil {
 		panic(err) // our own messages always encode
 	}

@@ -53,7 +53,6 @@ func communityViolation(st contract.Settlement, l contract.ListingView) error {
 		}
 	}
 	var imp, exp, realised, poolIn, poolOut, gridIn, gridOut, paid, received, sent, got, retired int64
-	var tot contract.SettlementTotals
 	for _, m := range st.Members {
 		for _, v := range []int64{m.RealisedBoughtWh, m.DeliveredWh, m.UnusedWh, m.ShortfallWh, m.PoolImportWh, m.PoolExportWh,
 			m.GridImportWh, m.GridExportWh, m.TokensSentWh, m.TokensReceivedWh, m.TokensExportedWh, m.MembersPaidNano, m.MembersReceivedNano} {
@@ -106,13 +105,6 @@ func communityViolation(st contract.Settlement, l contract.ListingView) error {
 		sent += m.TokensSentWh
 		got += m.TokensReceivedWh
 		retired += m.TokensRetiredWh
-		tot.MintedWh += m.TokensMintedWh
-		tot.TransferredWh += m.TokensSentWh
-		tot.RetiredWh += m.TokensSelfRetiredWh + m.TokensRetiredWh
-		tot.ExportedWh += m.TokensExportedWh
-		tot.ToUtilityNano += m.PaidToUtilityNano
-		tot.FromUtilityNano += m.ReceivedFromUtilityNano
-		tot.BetweenMembersNano += m.MembersPaidNano
 	}
 	var realisedSold int64
 	for _, m := range st.Members {
@@ -128,6 +120,7 @@ func communityViolation(st contract.Settlement, l contract.ListingView) error {
 		return fail("the utility sells %d Wh and buys %d Wh in the same interval", gridIn, gridOut)
 	}
 	// Budget-balanced: what members pay each other, they receive.
+	tot := membersTotals(st.Members)
 	if paid != received || tot != st.Totals || sent != got || got != retired {
 		return fail("paid %d received %d between members; tokens sent %d received %d retired %d; totals %+v, members add up to %+v",
 			paid, received, sent, got, retired, st.Totals, tot)

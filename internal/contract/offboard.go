@@ -123,32 +123,18 @@ func (s *State) completeDepartures() {
 		s.info.Redeemed += p.Balance
 		p.Balance = 0
 		p.Suspended = true
-		var meters []string
-		for _, mid := range sortedKeys(s.meters) {
-			if mt := s.meters[mid]; mt.Owner == id {
-				meters = append(meters, mid)
-				s.remove(keyMeter(mid), mt)
-				delete(s.meters, mid)
-				for _, start := range sortedKeys(s.closings) {
-					if r, ok := s.closings[start][mid]; ok {
-						s.remove(keyClosing(start, mid), r)
-						delete(s.closings[start], mid)
-					}
+		meters := removeOwned(s, s.meters, id, func(m *Meter) string { return m.Owner }, keyMeter)
+		starts := sortedKeys(s.closings)
+		for _, mid := range meters {
+			for _, start := range starts {
+				if r, ok := s.closings[start][mid]; ok {
+					s.remove(keyClosing(start, mid), r)
+					delete(s.closings[start], mid)
 				}
 			}
 		}
-		for _, gid := range sortedKeys(s.gateways) {
-			if g := s.gateways[gid]; g.Owner == id {
-				s.remove(keyGateway(gid), g)
-				delete(s.gateways, gid)
-			}
-		}
-		for _, rid := range sortedKeys(s.res) {
-			if r := s.res[rid]; r.Owner == id {
-				s.remove(keyRES(rid), r)
-				delete(s.res, rid)
-			}
-		}
+		removeOwned(s, s.gateways, id, func(g *Gateway) string { return g.Owner }, keyGateway)
+		removeOwned(s, s.res, id, func(r *RES) string { return r.Owner }, keyRES)
 		for _, start := range sortedKeys(s.plans) {
 			if pl, ok := s.plans[start][id]; ok {
 				s.remove(keyPlan(start, id), pl)
@@ -167,4 +153,18 @@ func (s *State) Departures() []Departure {
 		out = append(out, *s.departures[id])
 	}
 	return out
+}
+
+// removeOwned takes every entry of m that owner owns out of m and the
+// state, in id order, and returns their ids.
+func removeOwned[T any](s *State, m map[string]*T, owner string, ownerOf func(*T) string, key func(string) string) []string {
+	var ids []string
+	for _, id := range sortedKeys(m) {
+		if v := m[id]; ownerOf(v) == owner {
+			ids = append(ids, id)
+			s.remove(key(id), v)
+			delete(m, id)
+		}
+	}
+	return ids
 }

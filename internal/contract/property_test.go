@@ -413,7 +413,6 @@ func checkUtilityRule(t *testing.T, st contract.Settlement) {
 		t.Helper()
 		t.Fatalf("settlement %d: %s\n%+v", st.Start, fmt.Sprintf(format, args...), st)
 	}
-	tot := contract.SettlementTotals{}
 	var sent, received, retiredByBuyers, exportedByBuyers int64
 	for _, m := range st.Members {
 		for _, v := range []int64{m.ImportWh, m.ExportWh, m.ProductionWh, m.SoldWh, m.BoughtWh, m.DeliveredWh, m.ShortfallWh,
@@ -453,14 +452,8 @@ func checkUtilityRule(t *testing.T, st contract.Settlement) {
 		received += m.TokensReceivedWh
 		retiredByBuyers += m.TokensRetiredWh
 		exportedByBuyers += buyerExported
-		tot.MintedWh += m.TokensMintedWh
-		tot.TransferredWh += m.TokensSentWh
-		tot.RetiredWh += m.TokensSelfRetiredWh + m.TokensRetiredWh
-		tot.ExportedWh += m.TokensExportedWh
-		tot.ToUtilityNano += m.PaidToUtilityNano
-		tot.FromUtilityNano += m.ReceivedFromUtilityNano
 	}
-	if tot != st.Totals {
+	if tot := membersTotals(st.Members); tot != st.Totals {
 		fail("totals %+v, members add up to %+v", st.Totals, tot)
 	}
 	if st.Totals.MintedWh != st.Totals.RetiredWh+st.Totals.ExportedWh {
@@ -469,4 +462,20 @@ func checkUtilityRule(t *testing.T, st contract.Settlement) {
 	if sent != received || received != retiredByBuyers+exportedByBuyers {
 		fail("Σ sent %d, Σ received %d, Σ retired + exported by buyers %d", sent, received, retiredByBuyers+exportedByBuyers)
 	}
+}
+
+// membersTotals is what a settlement's member records add up to: what its
+// Totals must say, under either imbalance rule.
+func membersTotals(ms []contract.MemberSettlement) contract.SettlementTotals {
+	var tot contract.SettlementTotals
+	for _, m := range ms {
+		tot.MintedWh += m.TokensMintedWh
+		tot.TransferredWh += m.TokensSentWh
+		tot.RetiredWh += m.TokensSelfRetiredWh + m.TokensRetiredWh
+		tot.ExportedWh += m.TokensExportedWh
+		tot.ToUtilityNano += m.PaidToUtilityNano
+		tot.FromUtilityNano += m.ReceivedFromUtilityNano
+		tot.BetweenMembersNano += m.MembersPaidNano
+	}
+	return tot
 }

@@ -49,12 +49,18 @@ const (
 	HeaderSignature = "X-Gridledger-Signature"
 )
 
-// SetHeaders puts a signature in a request's headers.
-func SetHeaders(h http.Header, a Auth) {
+// SignHeaders signs method and pathQuery as signer at now, with a fresh
+// nonce, into a request's headers (FromHeaders reads them).
+func SignHeaders(h http.Header, key ed25519.PrivKey, chainID, signer, method, pathQuery string, now time.Time) error {
+	a, err := Sign(key, chainID, signer, method, pathQuery, now)
+	if err != nil {
+		return err
+	}
 	h.Set(HeaderSigner, a.Signer)
 	h.Set(HeaderTime, strconv.FormatInt(a.Unix, 10))
 	h.Set(HeaderNonce, a.Nonce)
 	h.Set(HeaderSignature, base64.StdEncoding.EncodeToString(a.Sig))
+	return nil
 }
 
 // FromHeaders reads the signature in a request's headers over method and

@@ -28,12 +28,7 @@ func (s Signer) Sign(r *http.Request, body []byte) error {
 	if s.Now != nil {
 		now = s.Now
 	}
-	a, err := reqsig.Sign(s.Key, s.ChainID, s.ID, r.Method, SignedTarget(r.URL.RequestURI(), body), now())
-	if err != nil {
-		return err
-	}
-	reqsig.SetHeaders(r.Header, a)
-	return nil
+	return reqsig.SignHeaders(r.Header, s.Key, s.ChainID, s.ID, r.Method, SignedTarget(r.URL.RequestURI(), body), now())
 }
 
 // Transport signs every request it carries.

@@ -127,19 +127,13 @@ type simSite struct {
 // its registration height).
 type outbox struct {
 	e       *engine
-	seq     map[string]signerSeq
+	seq     map[string]chain.Sequence
 	pending []queued
 }
 
 type queued struct {
 	k   chain.Key
 	msg contract.Msg
-}
-
-// signerSeq is a signer's registration height and last nonce.
-type signerSeq struct {
-	registered int64
-	nonce      uint64
 }
 
 func (b *outbox) Query(_ context.Context, path string, v any) error {
@@ -174,11 +168,11 @@ func (b *outbox) take() ([][]byte, error) {
 			if err != nil {
 				return nil, fmt.Errorf("sim: %s signs before it is registered: %w", q.k.ID, err)
 			}
-			seq = signerSeq{p.Registered, p.Nonce}
+			seq = chain.SequenceOf(p)
 		}
-		seq.nonce++
+		seq.Nonce++
 		b.seq[q.k.ID] = seq
-		tx, err := contract.SignBody(q.k.PrivKey, contract.Body{ChainID: chainID, Signer: q.k.ID, Registered: seq.registered, Nonce: seq.nonce}, q.msg)
+		tx, err := seq.Sign(q.k, chainID, "", q.msg)
 		if err != nil {
 			return nil, fmt.Errorf("sim: signing %s: %w", contract.TypeOf(q.msg), err)
 		}
@@ -325,8 +319,8 @@ func (e *engine) genesis() error {
 // register puts the community on the ledger in the first blocks of the
 // warm-up day: members, their money, assets, approvals and meters.
 func (e *engine) register(t int64, sites []Site) error {
-	opBox := &outbox{e: e, seq: map[string]signerSeq{}}
-	e.dsoBox = &outbox{e: e, seq: map[string]signerSeq{}}
+	opBox := &outbox{e: e, seq: map[string]chain.Sequence{}}
+	e.dsoBox = &outbox{e: e, seq: map[string]chain.Sequence{}}
 	// Money is not what the simulation studies: every member, the DSO
 	// (for incentives) and the utility (for what it buys) get more than a
 	// year can use, so nobody ends in debt.
@@ -334,7 +328,7 @@ func (e *engine) register(t int64, sites []Site) error {
 	for _, s := range sites {
 		ss := &simSite{Site: s, key: key(e.o.Seed, s.ID, contract.RoleMember),
 			meter: ed25519.GenPrivKeyFromSecret(fmt.Appendf(nil, "gridledger-sim/%d/meter/%s", e.o.Seed, s.ID))}
-		ss.box = &outbox{e: e, seq: map[string]signerSeq{}}
+		ss.box = &outbox{e: e, seq: map[string]chain.Sequence{}}
 		e.sites = append(e.sites, ss)
 		st := onboard.Steps(e.op, e.dso, member(s, ss.key, fundsNano))
 		opBox.queue(st.Operator)

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/gridledger/gridledger/internal/community"
 	"github.com/gridledger/gridledger/internal/kpi"
 )
 
@@ -22,11 +23,11 @@ const LiveKPIHours = 14 * 24
 
 // NewLiveKPIs sums the KPIs of the sites' intervals.
 func NewLiveKPIs(sites []Site) *LiveKPIs {
-	cs := make([]kpi.MemberInfo, len(sites))
+	cs := make([]community.Site, len(sites))
 	for i, s := range sites {
-		cs[i] = kpi.MemberInfo{ID: s.ID, NodeType: s.Type}
+		cs[i] = s.Site
 	}
-	return &LiveKPIs{acc: kpi.NewAccumulator(cs)}
+	return &LiveKPIs{acc: kpi.NewAccumulator(kpi.SiteMembers(cs))}
 }
 
 // Add counts one settled interval.
