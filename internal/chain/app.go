@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -23,6 +22,8 @@ import (
 
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/reqsig"
+
+	"github.com/gridledger/gridledger/internal/sigs"
 )
 
 // AppVersion is the application protocol version reported to CometBFT.
@@ -57,7 +58,7 @@ type App struct {
 
 	// sigs remembers the signatures CheckTx verified, so that a block of
 	// transactions this node's mempool admitted is not verified twice.
-	sigs *sigCache
+	sigs *sigs.Seen
 	// seen remembers the request signatures private queries used, so that
 	// each serves once (in memory, outside the consensus state).
 	seen reqsig.Seen
@@ -96,7 +97,7 @@ type persistedMeta struct {
 // NewApp opens the application over db, loading the committed state if
 // there is one and checking it still hashes to the app hash it committed.
 func NewApp(db dbm.DB, log *slog.Logger) (*App, error) {
-	a := &App{db: db, log: log, pending: map[string][]byte{}, accounts: map[string]contract.Account{}, sigs: newSigCache(200_000)}
+	a := &App{db: db, log: log, pending: map[string][]byte{}, accounts: map[string]contract.Account{}, sigs: sigs.NewSeen(200_000)}
 	raw, err := db.Get([]byte(metaKey))
 	if err != nil {
 		return nil, err
@@ -126,7 +127,7 @@ func NewApp(db dbm.DB, log *slog.Logger) (*App, error) {
 	if got := st.AppHash(); !bytes.Equal(got, m.AppHash) {
 		return nil, fmt.Errorf("chain: state on disk hashes to %X but height %d committed %X: the database was altered or is corrupt", got, m.Height, m.AppHash)
 	}
-	a.state, a.chainID = st, st.ChainID()
+	a.setState(st, st.ChainID())
 	a.meta = contract.Commitment{Height: m.Height, MarketTime: m.MarketTime, AppHash: m.AppHash}
 	for _, acc := range st.Accounts() {
 		a.accounts[acc.ID] = acc
@@ -160,11 +161,24 @@ func (a *App) InitChain(_ context.Context, req *abci.InitChainRequest) (*abci.In
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.state, a.chainID = st, req.ChainId
+	a.setState(st, req.ChainId)
 	a.stage(c)
 	a.setAccounts(c.Accounts)
 	return &abci.InitChainResponse{AppHash: c.AppHash}, nil
 }
+
+// setState makes st the app's state, taking the word of the signatures
+// this node already verified.
+func (a *App) setState(st *contract.State, chainID string) {
+	st.UseSeen(a.sigs)
+	a.state, a.chainID = st, chainID
+}
+
+// Seen is the app's memory of verified signatures. The simulator, which
+// runs blocks without a mempool, adds what its homes and meters signed
+// once it has verified it while the previous block executed, as a node's
+// CheckTx does while consensus runs.
+func (a *App) Seen() *sigs.Seen { return a.sigs }
 
 func (a *App) stage(c contract.Commitment) {
 	for _, kv := range c.Writes {
@@ -183,7 +197,7 @@ func (a *App) CheckTx(_ context.Context, req *abci.CheckTxRequest) (*abci.CheckT
 		key, err = a.checkAccount(tx)
 	}
 	if err == nil {
-		a.sigs.add(req.Tx, key)
+		a.sigs.Add(key, tx.SignBytes, tx.Signature)
 	}
 	if err != nil {
 		c := contract.CodeOf(err)
@@ -212,41 +226,6 @@ func (a *App) checkAccount(tx *contract.Tx) ([]byte, error) {
 		return nil, fmt.Errorf("%w: not signed by %q's key", contract.ErrBadSignature, tx.Signer)
 	}
 	return acc.PubKey, nil
-}
-
-// sigCache is a bounded set of (transaction, key) pairs whose signature
-// was verified, forgetting the oldest first.
-type sigCache struct {
-	mu   sync.Mutex
-	m    map[[32]byte][]byte
-	ring [][32]byte
-	next int
-}
-
-func newSigCache(n int) *sigCache {
-	return &sigCache{m: make(map[[32]byte][]byte, n), ring: make([][32]byte, n)}
-}
-
-func (c *sigCache) add(tx, key []byte) {
-	h := sha256.Sum256(tx)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.m[h]; ok {
-		return
-	}
-	delete(c.m, c.ring[c.next])
-	c.ring[c.next] = h
-	c.next = (c.next + 1) % len(c.ring)
-	c.m[h] = key
-}
-
-// verified says whether tx's signature by key was verified here.
-func (c *sigCache) verified(tx, key []byte) bool {
-	h := sha256.Sum256(tx)
-	c.mu.Lock()
-	k, ok := c.m[h]
-	c.mu.Unlock()
-	return ok && bytes.Equal(k, key)
 }
 
 // FinalizeBlock runs a decided block through the contract and stages its
@@ -345,7 +324,7 @@ const checkChunk = 256
 func (a *App) check(txs [][]byte) contract.Checked {
 	n := min(runtime.GOMAXPROCS(0), len(txs)/checkChunk)
 	if n <= 1 {
-		return a.state.CheckTxsKnown(txs, a.sigs.verified)
+		return a.state.CheckTxs(txs)
 	}
 	parts := make([]contract.Checked, n)
 	var wg sync.WaitGroup
@@ -353,7 +332,7 @@ func (a *App) check(txs [][]byte) contract.Checked {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			parts[i] = a.state.CheckTxsKnown(txs[i*len(txs)/n:(i+1)*len(txs)/n], a.sigs.verified)
+			parts[i] = a.state.CheckTxs(txs[i*len(txs)/n : (i+1)*len(txs)/n])
 		}()
 	}
 	wg.Wait()

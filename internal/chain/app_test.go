@@ -124,23 +124,6 @@ func TestPrepareProposalPutsEachSignerInNonceOrder(t *testing.T) {
 	}
 }
 
-// TestSigCacheRemembersVerifiedSignatures: a block need not verify again
-// what CheckTx verified, for the same key only, and the cache forgets the
-// oldest when full.
-func TestSigCacheRemembersVerifiedSignatures(t *testing.T) {
-	c := newSigCache(2)
-	k1, k2 := []byte("key-one"), []byte("key-two")
-	c.add([]byte("tx-a"), k1)
-	if !c.verified([]byte("tx-a"), k1) || c.verified([]byte("tx-a"), k2) || c.verified([]byte("tx-b"), k1) {
-		t.Fatal("verified the wrong pairs")
-	}
-	c.add([]byte("tx-b"), k1)
-	c.add([]byte("tx-c"), k1)
-	if c.verified([]byte("tx-a"), k1) || !c.verified([]byte("tx-b"), k1) || !c.verified([]byte("tx-c"), k1) {
-		t.Error("the cache did not forget its oldest entry")
-	}
-}
-
 // TestBlockResultsDoNotDependOnTheSignatureCache: a block of good and
 // forged transactions gives the same results and app hash on a node that
 // verified them at CheckTx as on one that did not.

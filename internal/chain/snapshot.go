@@ -287,7 +287,7 @@ func (a *App) restoreStream(stream []byte, r *restoring) error {
 	if err := b.WriteSync(); err != nil {
 		return err
 	}
-	a.state, a.chainID = st, st.ChainID()
+	a.setState(st, st.ChainID())
 	a.meta = contract.Commitment{Height: h.Height, MarketTime: h.MarketTime, AppHash: h.AppHash}
 	a.setAccounts(st.Accounts())
 	return nil

@@ -6,9 +6,9 @@ import (
 	"sort"
 	"strconv"
 
-	"github.com/cometbft/cometbft/crypto/ed25519"
-
 	"github.com/gridledger/gridledger/internal/market"
+
+	"github.com/gridledger/gridledger/internal/sigs"
 )
 
 // Event is something a block did, for subscribers (CometBFT events).
@@ -233,42 +233,42 @@ type Checked struct {
 // the part of delivering a block that depends on no transaction before it.
 // It only reads the state, so a chain adapter may check the parts of a
 // block side by side, join them in order (JoinChecked) and deliver them
-// (DeliverChecked): the result is the same as DeliverTxs'.
-func (s *State) CheckTxs(raws [][]byte) Checked { return s.CheckTxsKnown(raws, nil) }
-
-// CheckTxsKnown is CheckTxs that takes the word of verified, when given,
-// that a transaction's signature by a key is good: a node that checked it
-// when the transaction entered its mempool need not check it again. The
-// result is the same either way, so validators that skip and validators
-// that check agree.
-func (s *State) CheckTxsKnown(raws [][]byte, verified func(raw, pubKey []byte) bool) Checked {
+// (DeliverChecked): the result is the same as DeliverTxs'. A signature
+// the state's Seen remembers (see UseSeen) is not verified again; the
+// result is the same either way, so validators that remember and
+// validators that verify agree.
+func (s *State) CheckTxs(raws [][]byte) Checked {
 	c := Checked{txs: make([]*Tx, len(raws)), errs: make([]error, len(raws)), keys: make([][]byte, len(raws)), valid: make([]bool, len(raws))}
-	bv := ed25519.NewBatchVerifier()
+	bv := sigs.NewBatch()
 	var in []int
 	for i, raw := range raws {
 		c.txs[i], c.errs[i] = DecodeTx(raw)
 		if c.errs[i] != nil {
 			continue
 		}
-		if p, ok := s.participants[c.txs[i].Signer]; ok {
-			if verified != nil && verified(raw, p.PubKey) {
-				c.keys[i], c.valid[i] = p.PubKey, true
-				continue
-			}
-			if bv.Add(ed25519.PubKey(p.PubKey), c.txs[i].SignBytes, c.txs[i].Signature) == nil {
-				c.keys[i] = p.PubKey
+		tx := c.txs[i]
+		if p, ok := s.participants[tx.Signer]; ok {
+			c.keys[i] = p.PubKey
+			if s.seen.Has(p.PubKey, tx.SignBytes, tx.Signature) {
+				c.valid[i] = true
+			} else if bv.Add(p.PubKey, tx.SignBytes, tx.Signature) {
 				in = append(in, i)
 			}
 		}
 	}
-	if len(in) > 0 {
-		_, valid := bv.Verify()
-		for j, i := range in {
-			c.valid[i] = valid[j]
-		}
+	valid := bv.Verify()
+	for j, i := range in {
+		c.valid[i] = valid[j]
 	}
 	return c
 }
+
+// UseSeen makes the state take seen's word for the signatures it
+// remembers (of transactions and of the readings in them): a node that
+// verified them when they entered its mempool, or a simulator that
+// verified what its homes and meters signed, need not verify them again.
+// seen is a cache, not state: nil verifies everything.
+func (s *State) UseSeen(seen *sigs.Seen) { s.seen = seen }
 
 // JoinChecked puts checked parts of a block back together, in order.
 func JoinChecked(parts ...Checked) Checked {

@@ -4,9 +4,9 @@ import (
 	"sort"
 	"strconv"
 
-	"github.com/cometbft/cometbft/crypto/ed25519"
-
 	"github.com/gridledger/gridledger/internal/reading"
+
+	"github.com/gridledger/gridledger/internal/sigs"
 )
 
 func (s *State) registerGateway(signer *Participant, m *MsgRegisterGateway) ([]Event, error) {
@@ -37,7 +37,7 @@ type readingCheck struct {
 	by    string // "device" or "gateway"
 	err   error
 	added bool // in the signature batch
-	sigOK bool
+	sigOK bool // seen, or valid in the batch
 }
 
 // readings accepts or refuses each reading of a batch on its own: a
@@ -48,8 +48,7 @@ func (s *State) readings(signer *Participant, m *MsgReadings) ([]Event, error) {
 		return nil, errf(ErrWrongRole, "%q is %s; readings come from gateways run by members or the operator", signer.ID, signer.Role)
 	}
 	checks := make([]readingCheck, len(m.Readings))
-	bv := ed25519.NewBatchVerifier()
-	n := 0
+	bv := sigs.NewBatch()
 	for i, e := range m.Readings {
 		c := &checks[i]
 		c.entry = e
@@ -59,18 +58,18 @@ func (s *State) readings(signer *Participant, m *MsgReadings) ([]Event, error) {
 		}
 		c.meter, c.key, c.by, c.err = s.readingKey(c.r.Meter)
 		if c.err == nil {
-			if err := bv.Add(ed25519.PubKey(c.key), e.SignBytes(), e.Sig); err != nil {
-				c.err = errf(ErrBadSignature, "meter %q: %v", c.r.Meter, err)
+			switch msg := e.SignBytes(); {
+			case s.seen.Has(c.key, msg, e.Sig):
+				c.sigOK = true
+			case bv.Add(c.key, msg, e.Sig):
+				c.added = true
+			default:
+				c.err = errf(ErrBadSignature, "meter %q: a signature is %d bytes and a key %d; these are %d and %d", c.r.Meter, sigs.SignatureSize, sigs.PubKeySize, len(e.Sig), len(c.key))
 				continue
 			}
-			c.added = true
-			n++
 		}
 	}
-	var valid []bool
-	if n > 0 {
-		_, valid = bv.Verify()
-	}
+	valid := bv.Verify()
 	j := 0
 	events := make([]Event, 0, len(checks))
 	accepted := 0
@@ -79,6 +78,8 @@ func (s *State) readings(signer *Participant, m *MsgReadings) ([]Event, error) {
 		if c.added {
 			c.sigOK = valid[j]
 			j++
+		}
+		if c.added || c.sigOK {
 			c.err = s.acceptReading(c)
 		}
 		if c.err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/reading"
+	"github.com/gridledger/gridledger/internal/sigs"
 )
 
 // Meter readings (readings.go): who may sign them and how they close
@@ -260,5 +261,52 @@ func TestListingViewsAreCopies(t *testing.T) {
 	again, _ := w.s.Listing(at(2, 0))
 	if *again.Clearing.MCP == 1 || again.Clearing.Trades[0].Wh == 999_999 {
 		t.Fatalf("a query's copy reached into the state: %+v", again.Clearing)
+	}
+}
+
+// A state that takes Seen's word for the signatures it remembers reaches
+// the same results and app hash as one that verifies every one: Seen
+// vouches only for the exact key, message and signature it was given, so
+// neither a forged reading nor a good signature under another meter's key
+// passes for a remembered one.
+func TestSeenSignaturesGiveTheSameBlock(t *testing.T) {
+	run := func(remember, vouchForged bool) ([]contract.TxResult, []byte) {
+		w, _ := readingWorld(t)
+		now := at(1, 1)
+		good := w.alice.read(now, 200, 50, 70)
+		forged := w.bob.read(now, 150, 50, 70)
+		forged.Reading = bytes.Replace(bytes.Clone(forged.Reading), []byte(`"import_wh":150`), []byte(`"import_wh":950`), 1)
+		// Signed by m-alice's key but naming m-dave: valid under the
+		// wrong key only.
+		wrongKey := signedReading(t, devKeyID("m-alice"), reading.Reading{Meter: "m-dave", Registers: reading.Registers{Seq: 9, Time: now, ImportWh: 1}})
+		tx := w.tx("operator", &contract.MsgReadings{Readings: []contract.ReadingEntry{good, forged, wrongKey}})
+		if remember {
+			seen := sigs.NewSeen(16)
+			seen.Add(pubOf(devKeyID("m-alice")), good.SignBytes(), good.Sig)
+			seen.Add(pubOf(devKeyID("m-alice")), wrongKey.SignBytes(), wrongKey.Sig)
+			sig, msg, _ := contract.SignedParts(tx)
+			seen.Add(pubOf("operator"), msg, sig)
+			if vouchForged {
+				seen.Add(pubOf(gwKeyID("gw-home")), forged.SignBytes(), forged.Sig)
+			}
+			w.s.UseSeen(seen)
+		}
+		res := w.blockAt(now, tx)
+		return res, w.s.AppHash()
+	}
+	verified, hash := run(false, false)
+	remembered, hash2 := run(true, false)
+	if !reflect.DeepEqual(verified, remembered) || !bytes.Equal(hash, hash2) {
+		t.Fatalf("results differ:\nverified   %+v\nremembered %+v", verified, remembered)
+	}
+	n, refused := readingOutcomes(t, remembered[0], 3)
+	if n != 1 || len(refused) != 2 {
+		t.Fatalf("accepted %d, refused %v; want the good reading only", n, refused)
+	}
+	// The block does take Seen's word (which is why only signatures
+	// verified may be added): a forged reading it vouches for passes.
+	trusted, _ := run(true, true)
+	if n, _ := readingOutcomes(t, trusted[0], 3); n != 2 {
+		t.Fatalf("accepted %d with the forgery vouched for: the block verified again what Seen remembered", n)
 	}
 }

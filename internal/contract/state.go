@@ -10,6 +10,8 @@ import (
 
 	"github.com/gridledger/gridledger/internal/market"
 	"github.com/gridledger/gridledger/internal/reading"
+
+	"github.com/gridledger/gridledger/internal/sigs"
 )
 
 // Participant is a registered member, operator, DSO or utility, with its
@@ -228,6 +230,9 @@ type State struct {
 	valUpdates []ValidatorUpdate
 	// departures: members leaving or gone, by id.
 	departures map[string]*Departure
+	// seen remembers signatures already verified (UseSeen): a cache, not
+	// state.
+	seen *sigs.Seen
 
 	hash ltHash
 	// seeds holds each entry's hash seed as last committed, so that a

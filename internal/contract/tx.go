@@ -11,6 +11,8 @@ import (
 	"github.com/cometbft/cometbft/crypto/ed25519"
 
 	"github.com/gridledger/gridledger/internal/reading"
+
+	"github.com/gridledger/gridledger/internal/sigs"
 )
 
 // Wire format of a transaction:
@@ -472,6 +474,16 @@ func strictUnmarshal(data []byte, v any) error {
 	return nil
 }
 
+// SignedParts splits a transaction into its signature and the bytes
+// signed, without decoding them (false when it is too short or of an
+// unknown version).
+func SignedParts(raw []byte) (sig, signBytes []byte, ok bool) {
+	if len(raw) <= txHeaderLen || raw[0] != TxVersion {
+		return nil, nil, false
+	}
+	return raw[1:txHeaderLen], raw[txHeaderLen:], true
+}
+
 // DecodeTx parses a transaction and its message and checks everything that
 // needs no state: shape, ranges, signer id. It never panics; every error
 // wraps ErrMalformed or ErrBadQuantity, or ErrBadParams for a set_params
@@ -518,7 +530,7 @@ func (tx *Tx) Verify(pubKey []byte) bool {
 	if len(pubKey) != ed25519.PubKeySize {
 		return false
 	}
-	return ed25519.PubKey(pubKey).VerifySignature(tx.SignBytes, tx.Signature)
+	return sigs.Verify(pubKey, tx.SignBytes, tx.Signature)
 }
 
 // PeekSigner reads a transaction's signer and nonce without checking

@@ -17,6 +17,8 @@ import (
 	"regexp"
 
 	"github.com/cometbft/cometbft/crypto/ed25519"
+
+	"github.com/gridledger/gridledger/internal/sigs"
 )
 
 // Reading is one meter's registers at one moment. On the wire its fields
@@ -110,7 +112,7 @@ func (s Signed) Verify(pubKey []byte) bool {
 	if len(pubKey) != ed25519.PubKeySize || len(s.Sig) != ed25519.SignatureSize {
 		return false
 	}
-	return ed25519.PubKey(pubKey).VerifySignature(signBytes(s.Reading), s.Sig)
+	return sigs.Verify(pubKey, signBytes(s.Reading), s.Sig)
 }
 
 // Marshal is the signed reading's wire form.
