@@ -218,7 +218,7 @@ func simulate(ctx context.Context, c *community.Community, seed uint64, from int
 	wall := time.Since(start)
 	t := res.Timing
 	timing := map[string]string{"wall": wall.Round(time.Millisecond).String(), "ems": t.EMS.Round(time.Millisecond).String(),
-		"meters": t.Meters.Round(time.Millisecond).String(), "ledger": t.Ledger.Round(time.Millisecond).String(),
+		"meters": t.Meters.Round(time.Millisecond).String(), "checks": t.Checks.Round(time.Millisecond).String(), "ledger": t.Ledger.Round(time.Millisecond).String(),
 		"kpis": t.Report.Round(time.Millisecond).String()}
 	return report.Run{Mechanism: c.Mechanism, DemandResponse: c.DR.Enabled,
 		Imbalance: orDefault(c.Imbalance, contract.ImbalanceCommunity), Bidding: orDefault(c.Bidding, community.BiddingEMS), AppHash: strings.ToUpper(hex.EncodeToString(res.AppHash)),

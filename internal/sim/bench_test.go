@@ -41,6 +41,7 @@ func BenchmarkSimulate(b *testing.B) {
 			t := res.Timing
 			b.ReportMetric(t.EMS.Seconds(), "ems-s")
 			b.ReportMetric(t.Meters.Seconds(), "meters-s")
+			b.ReportMetric(t.Checks.Seconds(), "checks-s")
 			b.ReportMetric(t.Ledger.Seconds(), "ledger-s")
 			// The heap the run left (garbage included): the process's
 			// peak is what /usr/bin/time -v gridledger sim reports.

@@ -22,6 +22,7 @@ import (
 	"github.com/gridledger/gridledger/internal/kpi"
 	"github.com/gridledger/gridledger/internal/onboard"
 	"github.com/gridledger/gridledger/internal/reading"
+	"github.com/gridledger/gridledger/internal/sigs"
 	"github.com/gridledger/gridledger/internal/units"
 )
 
@@ -75,10 +76,12 @@ type Result struct {
 // add up to more than the run.
 type Timing struct {
 	// EMS: forecasting, planning, bidding and signing the homes' and the
-	// DSO's transactions; Meters: the meters' readings, signed; Ledger:
-	// the contract executing and committing the blocks (clearing and
-	// settlement included); Report: turning settlements into KPIs.
-	EMS, Meters, Ledger, Report time.Duration
+	// DSO's transactions; Meters: the meters' readings, signed; Checks:
+	// verifying the homes' and meters' signatures before their block, as
+	// a node's mempool does (the block then takes the checks' word);
+	// Ledger: the contract executing and committing the blocks (clearing
+	// and settlement included); Report: turning settlements into KPIs.
+	EMS, Meters, Checks, Ledger, Report time.Duration
 }
 
 const chainID = "gridledger-sim"
@@ -129,6 +132,8 @@ type outbox struct {
 	e       *engine
 	seq     map[string]chain.Sequence
 	pending []queued
+	// signers are the public keys of the last take's transactions.
+	signers [][]byte
 }
 
 type queued struct {
@@ -161,6 +166,7 @@ func (b *outbox) queue(steps []onboard.Step) {
 // take signs what is queued.
 func (b *outbox) take() ([][]byte, error) {
 	txs := make([][]byte, 0, len(b.pending))
+	b.signers = b.signers[:0]
 	for _, q := range b.pending {
 		seq, ok := b.seq[q.k.ID]
 		if !ok {
@@ -177,6 +183,7 @@ func (b *outbox) take() ([][]byte, error) {
 			return nil, fmt.Errorf("sim: signing %s: %w", contract.TypeOf(q.msg), err)
 		}
 		txs = append(txs, tx)
+		b.signers = append(b.signers, q.k.PubKey())
 	}
 	b.pending = nil
 	return txs, nil
@@ -273,7 +280,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return nil, fmt.Errorf("sim: interval %d not settled two days after the end", e.next)
 		}
 	}
-	e.res.Timing.EMS, e.res.Timing.Meters = e.timing.EMS, e.timing.Meters
+	e.res.Timing.EMS, e.res.Timing.Meters, e.res.Timing.Checks = e.timing.EMS, e.timing.Meters, e.timing.Checks
 	e.app.State(func(s *contract.State) {
 		e.res.AppHash, e.res.Height = s.AppHash(), s.Height()
 		in := s.Info()
@@ -408,13 +415,19 @@ func (e *engine) decide(ctx context.Context, t int64, snap agent.Snapshot) ([][]
 	hours := make([]kpi.Use, len(e.sites))
 	signed := make([][][]byte, len(e.sites))
 	errs := make([]error, len(e.sites))
-	var meterNs, emsNs [64]int64 // per worker
+	var meterNs, emsNs, checkNs [64]int64 // per worker
 	work := make(chan int)
 	var wg sync.WaitGroup
 	for w := range min(e.o.Workers, len(meterNs)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var checks checker
+			defer func() {
+				t0 := time.Now()
+				checks.verify(e.app.Seen())
+				checkNs[w] += time.Since(t0).Nanoseconds()
+			}()
 			for i := range work {
 				ss := e.sites[i]
 				t0 := time.Now()
@@ -427,8 +440,13 @@ func (e *engine) decide(ctx context.Context, t int64, snap agent.Snapshot) ([][]
 					// Each home signs its own, in parallel.
 					signed[i], errs[i] = ss.box.take()
 				}
+				t2 := time.Now()
+				if errs[i] == nil {
+					checks.add(ss.meter.PubKey().Bytes(), entries[i], ss.box.signers, signed[i])
+				}
 				meterNs[w] += t1.Sub(t0).Nanoseconds()
-				emsNs[w] += time.Since(t1).Nanoseconds()
+				emsNs[w] += t2.Sub(t1).Nanoseconds()
+				checkNs[w] += time.Since(t2).Nanoseconds()
 			}
 		}()
 	}
@@ -441,13 +459,14 @@ func (e *engine) decide(ctx context.Context, t int64, snap agent.Snapshot) ([][]
 		return nil, fmt.Errorf("sim: hour %d: %w", t, err)
 	}
 	// The workers' busy time, shared out of the wall time they took.
-	var m, a int64
+	var m, a, c int64
 	for w := range meterNs {
-		m, a = m+meterNs[w], a+emsNs[w]
+		m, a, c = m+meterNs[w], a+emsNs[w], c+checkNs[w]
 	}
-	if wall := time.Since(start); m+a > 0 {
-		e.timing.Meters += time.Duration(int64(wall) * m / (m + a))
-		e.timing.EMS += time.Duration(int64(wall) * a / (m + a))
+	if wall, busy := time.Since(start), m+a+c; busy > 0 {
+		e.timing.Meters += time.Duration(int64(wall) * m / busy)
+		e.timing.EMS += time.Duration(int64(wall) * a / busy)
+		e.timing.Checks += time.Duration(int64(wall) * c / busy)
 	}
 	if iv := t - 3600; iv >= e.o.From {
 		e.pendingMu.Lock()
@@ -468,6 +487,45 @@ func (e *engine) decide(ctx context.Context, t int64, snap agent.Snapshot) ([][]
 		txs = append(txs, t...)
 	}
 	return txs, nil
+}
+
+// checker verifies, in one batch, the signatures a worker's homes and
+// meters made for the next block, and has the app remember the good ones
+// (chain.App.Seen), so that the block, which runs on the other core while
+// the next hour is decided, does not verify them again. A signature that
+// fails here is simply verified again in the block, and refused there.
+type checker struct {
+	b     *sigs.Batch
+	parts [][3][]byte // key, message, signature
+}
+
+func (c *checker) add(meter []byte, r contract.ReadingEntry, signers, txs [][]byte) {
+	if c.b == nil {
+		c.b = sigs.NewBatch()
+	}
+	queue := func(pub, msg, sig []byte) {
+		if c.b.Add(pub, msg, sig) {
+			c.parts = append(c.parts, [3][]byte{pub, msg, sig})
+		}
+	}
+	queue(meter, r.SignBytes(), r.Sig)
+	for i, tx := range txs {
+		if sig, msg, ok := contract.SignedParts(tx); ok {
+			queue(signers[i], msg, sig)
+		}
+	}
+}
+
+func (c *checker) verify(seen *sigs.Seen) {
+	if c.b == nil {
+		return
+	}
+	for i, ok := range c.b.Verify() {
+		if ok {
+			p := c.parts[i]
+			seen.Add(p[0], p[1], p[2])
+		}
+	}
 }
 
 // trueNet is the perfect-foresight yardstick's quantity for a site: the
