@@ -51,7 +51,7 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.home, "home", defaultHome(), "node home directory (keys, config, data)")
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "text", "output format: text or json")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level on stderr: debug, info, warn, error")
-	root.AddCommand(newInitCmd(), newStartCmd(), newTestnetCmd(), newJoinCmd(), newGovCmd(), newGatewayCmd(), newChaosCmd(), newKeysCmd(), newTxCmd(), newQueryCmd(),
+	root.AddCommand(newHomeAssistantCmd(), newInitCmd(), newStartCmd(), newTestnetCmd(), newJoinCmd(), newGovCmd(), newGatewayCmd(), newChaosCmd(), newKeysCmd(), newTxCmd(), newQueryCmd(),
 		newMarketCmd(), newRunCmd(), newSimCmd(), newBenchCmd(), newStatementCmd(), newMeterCmd(), newEMSCmd(), newAdviceCmd())
 	return root
 }

@@ -109,6 +109,13 @@ func (r Reader) Statement(ctx context.Context, member string, from, to int64) ([
 	return rows, r.Query(ctx, fmt.Sprintf("/statement?member=%s&from=%d&to=%d", url.QueryEscape(member), from, to), &rows)
 }
 
+// MemberPlans are a member's committed plans for intervals starting in
+// [from, to): private, so signed as r.As.
+func (r Reader) MemberPlans(ctx context.Context, member string, from, to int64) ([]contract.PlanEntry, error) {
+	var ps []contract.PlanEntry
+	return ps, r.Query(ctx, fmt.Sprintf("/plans?member=%s&from=%d&to=%d", url.QueryEscape(member), from, to), &ps)
+}
+
 // Plans are the members' committed plans for the interval starting at a
 // time: private to the operator and the DSO, so signed as r.As.
 func (r Reader) Plans(ctx context.Context, start int64) ([]contract.PlanEntry, error) {

@@ -19,7 +19,7 @@ import (
 // may use floating point but no I/O, clock or randomness either.
 var (
 	consensus = []string{"../market", "../contract", "../reading", "../meter/format"}
-	cores     = append(append([]string{}, consensus...), "../ems/forecast", "../ems/plan", "../ems/dr", "../ems/bidding", "../ems/advice", "../ems/evclamp", "../kpi", "../community")
+	cores     = append(append([]string{}, consensus...), "../ems/forecast", "../ems/plan", "../ems/dr", "../ems/bidding", "../ems/advice", "../ems/evclamp", "../kpi", "../community", "../homeassistant")
 )
 
 // forbidden imports, with why.

@@ -2,6 +2,7 @@ package meter
 
 import (
 	"encoding/base64"
+	"strings"
 
 	"github.com/cometbft/cometbft/crypto/ed25519"
 )
@@ -39,4 +40,20 @@ func VerifyPassword(pub []byte, community, deviceID, password string) bool {
 		return false
 	}
 	return ed25519.PubKey(pub).VerifySignature(passwordText(community, deviceID), sig)
+}
+
+// memberUserPrefix starts a member client's user name. '@' is in no
+// ledger id, so a member client is never taken for a device.
+const memberUserPrefix = "ha@"
+
+// MemberUser is the MQTT user name of a member's own client on the
+// community broker (Home Assistant, and the adapter publishing the
+// member's market to it): "ha@" + the member's id. Its password is
+// Password(the member's key, community, MemberUser(member)); it may touch
+// only the member's Home Assistant topics (internal/homeassistant).
+func MemberUser(member string) string { return memberUserPrefix + member }
+
+func memberOfUser(user string) (string, bool) {
+	m, ok := strings.CutPrefix(user, memberUserPrefix)
+	return m, ok && validID(m)
 }

@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"strings"
 	"sync"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/gridledger/gridledger/internal/homeassistant"
 )
 
 // BrokerConfig configures the embedded MQTT broker.
@@ -152,12 +155,16 @@ func (h *policyHook) Provides(b byte) bool {
 }
 
 func (h *policyHook) refuse(reason string, cl *mqtt.Client, attrs ...any) {
+	h.refuseAt(slog.LevelWarn, reason, cl, attrs...)
+}
+
+func (h *policyHook) refuseAt(level slog.Level, reason string, cl *mqtt.Client, attrs ...any) {
 	h.mu.Lock()
 	h.refused[reason]++
 	n := h.refused[reason]
 	h.mu.Unlock()
 	attrs = append(attrs, "reason", reason, "user", string(cl.Properties.Username), "client", cl.ID, "remote", cl.Net.Remote, "count", n)
-	h.log.Warn("mqtt refused", attrs...)
+	h.log.Log(context.Background(), level, "mqtt refused", attrs...)
 }
 
 // admit decides whether a client may connect: a registered device (or
@@ -225,8 +232,11 @@ func (h *policyHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) b
 // it (write false) before delivering each message to a subscriber.
 func (h *policyHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	user := string(cl.Properties.Username)
-	kind, id := parseTopic(h.community, topic)
 	s := h.reg.view()
+	if member, ok := memberOfUser(user); ok {
+		return h.memberACL(cl, s, member, topic, write)
+	}
+	kind, id := parseTopic(h.community, topic)
 	_, owner, known := s.credential(user)
 	ok := known && !s.suspended[owner] && kind != topicNone && s.speaksFor(user, id)
 	if ok {
@@ -247,6 +257,40 @@ func (h *policyHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool 
 		h.refuse(reason, cl, "topic", topic)
 	}
 	return ok
+}
+
+// memberACL is what a member's own client may do: read and write its
+// Home Assistant topics (discovery configs, states, commands;
+// homeassistant.MemberOf names whose a topic is) and nobody else's.
+// HA subscribes to its discovery prefix with wildcards (homeassistant/#):
+// a filter that names nobody is granted, and mochi checks every message
+// again before delivering it, so only the member's own arrive. HA's birth
+// message (homeassistant/status) may be published, and is delivered to
+// no client. Refusing another member's topic on delivery is routine for
+// such a wildcard, so it is counted but logged at debug.
+func (h *policyHook) memberACL(cl *mqtt.Client, s *regSnapshot, member, topic string, write bool) bool {
+	if s.suspended[member] {
+		h.refuse(refuseSuspended, cl, "topic", topic)
+		return false
+	}
+	whose, named := homeassistant.MemberOf(h.community, topic)
+	prefix := homeassistant.DiscoveryPrefix + "/"
+	switch {
+	case named && whose == member:
+		return true
+	case !named && !write && strings.HasPrefix(topic, prefix) && strings.ContainsAny(topic, "+#"):
+		return true
+	case !named && write && topic == prefix+"status":
+		return true
+	}
+	reason, level := refuseACLSubscribe, slog.LevelWarn
+	if write {
+		reason = refuseACLPublish
+	} else if named {
+		level = slog.LevelDebug
+	}
+	h.refuseAt(level, reason, cl, "topic", topic)
+	return false
 }
 
 // demote hands mochi's records to the real handler one level down (info

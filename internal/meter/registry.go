@@ -31,6 +31,9 @@ type regSnapshot struct {
 	meters    map[string]contract.Meter
 	gateways  map[string]contract.Gateway
 	suspended map[string]bool
+	// participants' keys: a member's own client (Home Assistant, its
+	// adapter) logs in as MemberUser(id) with a password its key signs.
+	participants map[string][]byte
 	// Community parameters, 0 until a Refresh reads them.
 	intervalS, skewS int64
 	// fromLedger: the snapshot is the ledger's whole registry (a
@@ -41,7 +44,8 @@ type regSnapshot struct {
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
 	r := &Registry{}
-	r.snap.Store(&regSnapshot{meters: map[string]contract.Meter{}, gateways: map[string]contract.Gateway{}, suspended: map[string]bool{}})
+	r.snap.Store(&regSnapshot{meters: map[string]contract.Meter{}, gateways: map[string]contract.Gateway{}, suspended: map[string]bool{},
+		participants: map[string][]byte{}})
 	return r
 }
 
@@ -66,12 +70,13 @@ func (r *Registry) Refresh(ctx context.Context, c *chain.Client) error {
 		return fmt.Errorf("registry: params: %w", err)
 	}
 	s := &regSnapshot{
-		meters:     make(map[string]contract.Meter, len(meters)),
-		gateways:   make(map[string]contract.Gateway, len(gateways)),
-		suspended:  map[string]bool{},
-		intervalS:  params.IntervalS,
-		skewS:      params.ReadingSkewS,
-		fromLedger: true,
+		meters:       make(map[string]contract.Meter, len(meters)),
+		gateways:     make(map[string]contract.Gateway, len(gateways)),
+		suspended:    map[string]bool{},
+		participants: make(map[string][]byte, len(parts)),
+		intervalS:    params.IntervalS,
+		skewS:        params.ReadingSkewS,
+		fromLedger:   true,
 	}
 	for _, m := range meters {
 		s.meters[m.ID] = m
@@ -80,6 +85,7 @@ func (r *Registry) Refresh(ctx context.Context, c *chain.Client) error {
 		s.gateways[g.ID] = g
 	}
 	for _, p := range parts {
+		s.participants[p.ID] = p.PubKey
 		if p.Suspended {
 			s.suspended[p.ID] = true
 		}
@@ -113,11 +119,12 @@ func (r *Registry) update(f func(s *regSnapshot)) {
 	defer r.mu.Unlock()
 	old := r.snap.Load()
 	s := &regSnapshot{
-		meters:    maps.Clone(old.meters),
-		gateways:  maps.Clone(old.gateways),
-		suspended: maps.Clone(old.suspended),
-		intervalS: old.intervalS,
-		skewS:     old.skewS,
+		meters:       maps.Clone(old.meters),
+		gateways:     maps.Clone(old.gateways),
+		suspended:    maps.Clone(old.suspended),
+		participants: maps.Clone(old.participants),
+		intervalS:    old.intervalS,
+		skewS:        old.skewS,
 	}
 	f(s)
 	r.snap.Store(s)
@@ -139,6 +146,12 @@ func (r *Registry) SetGateway(id, owner string, pubKey []byte) {
 	})
 }
 
+// SetParticipant adds or replaces a participant's key, for its member
+// client (MemberUser).
+func (r *Registry) SetParticipant(id string, pubKey []byte) {
+	r.update(func(s *regSnapshot) { s.participants[id] = pubKey })
+}
+
 // SetSuspended marks a participant suspended or reinstated.
 func (r *Registry) SetSuspended(participant string, suspended bool) {
 	r.update(func(s *regSnapshot) {
@@ -154,8 +167,13 @@ func (r *Registry) view() *regSnapshot { return r.snap.Load() }
 
 // credential is the key that signs device id's MQTT password and the
 // owner whose suspension locks it out: a meter's own key, its gateway's
-// key, or a gateway's key.
+// key, or a gateway's key; for a member client (MemberUser), the
+// participant's own key.
 func (s *regSnapshot) credential(id string) (pub []byte, owner string, ok bool) {
+	if member, ok := memberOfUser(id); ok {
+		pub, ok := s.participants[member]
+		return pub, member, ok
+	}
 	if m, ok := s.meters[id]; ok {
 		if m.Gateway == "" {
 			return m.PubKey, m.Owner, true

@@ -191,6 +191,9 @@ type Agent struct {
 	ordered  map[int64]bool
 	answered map[string]bool
 	relay    map[string]bool
+	// excluded appliances are left out of the days planned from now on
+	// (SetAppliance: a member's switch in Home Assistant).
+	excluded map[string]bool
 	// plannedWh is the planned net import each interval was ordered from,
 	// until its metered net is known; errWh the metered minus planned net
 	// of the intervals settled in the last ErrorWindowS.
@@ -381,8 +384,47 @@ func (a *Agent) site(snap Snapshot, dayStart int64) (plan.Site, error) {
 			s.SellMicroPerKWh[h] = max(feed, min(ref, grid))
 		}
 	}
-	s.Appliances = a.Home.PlanAppliances()
+	s.Appliances = []plan.Appliance{}
+	a.mu.Lock()
+	for _, ap := range a.Home.PlanAppliances() {
+		if !a.excluded[ap.Name] {
+			s.Appliances = append(s.Appliances, ap)
+		}
+	}
+	a.mu.Unlock()
 	return s, nil
+}
+
+// SetAppliance includes (on) or excludes a home appliance from the days
+// the agent plans from now on; a day already planned keeps its plan. An
+// excluded appliance's relay is switched off once its day comes.
+func (a *Agent) SetAppliance(name string, on bool) error {
+	if !slices.ContainsFunc(a.Home.Appliances, func(ap Appliance) bool { return ap.Name == name }) {
+		return fmt.Errorf("agent %s: no appliance %q", a.Home.Member, name)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.excluded == nil {
+		a.excluded = map[string]bool{}
+	}
+	if on {
+		delete(a.excluded, name)
+	} else {
+		a.excluded[name] = true
+	}
+	return nil
+}
+
+// Appliances says, for each home appliance, whether the next plan
+// includes it.
+func (a *Agent) Appliances() map[string]bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make(map[string]bool, len(a.Home.Appliances))
+	for _, ap := range a.Home.Appliances {
+		out[ap.Name] = !a.excluded[ap.Name]
+	}
+	return out
 }
 
 func (a *Agent) planDay(ctx context.Context, snap Snapshot, dayStart int64) error {
@@ -490,12 +532,17 @@ func (a *Agent) switchRelays(ctx context.Context, snap Snapshot) error {
 		return nil
 	}
 	var errs []error
-	for i, ap := range a.Home.Appliances {
+	for _, ap := range a.Home.Appliances {
 		if ap.Relay == "" {
 			continue
 		}
-		pl := d.Current.Appliances[i]
-		on := slices.Contains(pl.Hours, h) || (pl.WhByHour != nil && pl.WhByHour[h] > 0)
+		// The day's plan may lack it (excluded, or planned without
+		// appliances): then it stays off.
+		on := false
+		if j := slices.IndexFunc(d.Site.Appliances, func(p plan.Appliance) bool { return p.Name == ap.Name }); j >= 0 {
+			pl := d.Current.Appliances[j]
+			on = slices.Contains(pl.Hours, h) || (pl.WhByHour != nil && pl.WhByHour[h] > 0)
+		}
 		if was, known := a.relay[ap.Relay]; known && was == on {
 			continue
 		}
