@@ -111,6 +111,21 @@ func TestCLIMarketInterval(t *testing.T) {
 		t.Fatalf("operator approving RES: exit %d, %q; want exit 2 and wrong_role", code, errs)
 	}
 	ok(t, append([]string{"tx", "approve-res", "--from", "dso", "--id", "alice-pv"}, h...)...)
+	// Her battery, likewise: absurd ratings refused, only the DSO approves.
+	battery := []string{"tx", "register-battery", "--from", "alice", "--id", "alice-bat", "--capacity-wh", "10000", "--max-discharge-w", "5000"}
+	// (checked before it is sent, as every message's shape is)
+	if _, errs, code := cli(t, append(append(battery, "--max-charge-w", "50000"), h...)...); code == 0 || !strings.Contains(errs, "at most 40000 W") {
+		t.Fatalf("a 10 kWh battery charging at 50 kW: exit %d, %q; want a refusal naming the 40000 W limit", code, errs)
+	}
+	ok(t, append(append(battery, "--max-charge-w", "5000"), h...)...)
+	if _, errs, code := cli(t, append([]string{"tx", "approve-battery", "--id", "alice-bat"}, h...)...); code != 2 || !strings.Contains(errs, "wrong_role") {
+		t.Fatalf("operator approving a battery: exit %d, %q; want exit 2 and wrong_role", code, errs)
+	}
+	ok(t, append([]string{"tx", "approve-battery", "--from", "dso", "--id", "alice-bat"}, h...)...)
+	if bs := okJSON[[]contract.Battery](t, append([]string{"query", "batteries"}, h...)...); len(bs) != 1 ||
+		bs[0] != (contract.Battery{ID: "alice-bat", Owner: "alice", CapacityWh: 10000, MaxChargeW: 5000, MaxDischargeW: 5000, Approved: true, ApprovedBy: "dso"}) {
+		t.Fatalf("batteries %+v", bs)
+	}
 	ok(t, append([]string{"tx", "issue", "--member", "bob", "--amount", "2.50"}, h...)...)
 
 	// A listing at least four intervals (8 s) from gate closure.
@@ -244,6 +259,9 @@ func TestCLIMarketInterval(t *testing.T) {
 		if r.Owner == "alice" {
 			t.Fatalf("alice's asset %s is still on the ledger", r.ID)
 		}
+	}
+	if bs := okJSON[[]contract.Battery](t, append([]string{"query", "batteries"}, h...)...); len(bs) != 0 {
+		t.Fatalf("alice's batteries are still on the ledger: %+v", bs)
 	}
 	store := contacts.Store{Dir: contacts.Dir(home)}
 	for {

@@ -122,6 +122,8 @@ func newQueryCmd() *cobra.Command {
 			}),
 		q("res", "Registered renewable assets", cobra.NoArgs, fixed("/res"),
 			func() any { return &[]contract.RES{} }, func(w io.Writer, v any) { printKV(w, v) }),
+		q("batteries", "Registered batteries: capacity, power, approval", cobra.NoArgs, fixed("/batteries"),
+			func() any { return &[]contract.Battery{} }, func(w io.Writer, v any) { printKV(w, v) }),
 		q("meters", "Registered meters", cobra.NoArgs, fixed("/meters"),
 			func() any { return &[]contract.Meter{} }, func(w io.Writer, v any) { printKV(w, v) }),
 		q("listing START", "One listing with its book and clearing", cobra.ExactArgs(1), func(a []string) string { return "/listing/" + a[0] },

@@ -117,12 +117,26 @@ func newTxCmd() *cobra.Command {
 			c.Flags().StringVar(&m.ID, "id", "", "RESid")
 			return func(context.Context, *chain.Client) (contract.Msg, error) { return m, nil }
 		}),
+		sub("register-battery", "Register a battery you own", contract.TypeRegisterBattery, func(c *cobra.Command) func(context.Context, *chain.Client) (contract.Msg, error) {
+			m := &contract.MsgRegisterBattery{}
+			c.Flags().StringVar(&m.ID, "id", "", "battery id")
+			c.Flags().Int64Var(&m.CapacityWh, "capacity-wh", 0, "usable capacity in Wh")
+			c.Flags().Int64Var(&m.MaxChargeW, "max-charge-w", 0, "maximum charge power in W")
+			c.Flags().Int64Var(&m.MaxDischargeW, "max-discharge-w", 0, "maximum discharge power in W")
+			return func(context.Context, *chain.Client) (contract.Msg, error) { return m, nil }
+		}),
+		sub("approve-battery", "Approve a battery's connection, capacity and power (DSO)", contract.TypeApproveBattery, func(c *cobra.Command) func(context.Context, *chain.Client) (contract.Msg, error) {
+			m := &contract.MsgApproveBattery{}
+			c.Flags().StringVar(&m.ID, "id", "", "battery id")
+			return func(context.Context, *chain.Client) (contract.Msg, error) { return m, nil }
+		}),
 		sub("register-meter", "Register a meter to a participant (operator)", contract.TypeRegisterMeter, func(c *cobra.Command) func(context.Context, *chain.Client) (contract.Msg, error) {
 			m := &contract.MsgRegisterMeter{}
 			var pub string
 			c.Flags().StringVar(&m.ID, "id", "", "meter id")
 			c.Flags().StringVar(&m.Owner, "owner", "", "participant id")
 			c.Flags().StringVar(&m.RES, "res", "", "RESid the meter measures (optional)")
+			c.Flags().StringVar(&m.Battery, "battery", "", "battery the meter measures, as a sub-meter behind the grid meter (optional; not with --res)")
 			c.Flags().StringVar(&pub, "pub-key", "", "device's ed25519 public key, base64 (a meter that signs)")
 			c.Flags().StringVar(&m.Gateway, "gateway", "", "gateway that reads and signs for this meter (a meter that cannot sign)")
 			return func(context.Context, *chain.Client) (contract.Msg, error) {

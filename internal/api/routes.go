@@ -67,6 +67,8 @@ func (s *Server) table() []route {
 			Params: []param{pID}, Resp: contract.Participant{}, fn: s.participant},
 		{Method: "GET", Path: "/api/res", Tag: "registry", Summary: "Renewable generation assets, and whether the DSO approved them.",
 			Resp: []contract.RES{}, fn: s.rawPath("/res")},
+		{Method: "GET", Path: "/api/batteries", Tag: "registry", Summary: "Batteries: capacity (Wh), maximum charge and discharge power (W), and whether the DSO approved them.",
+			Resp: []contract.Battery{}, fn: s.rawPath("/batteries")},
 		{Method: "GET", Path: "/api/meters", Tag: "registry", Summary: "Meters and their owners; their last registers only for the operator, the DSO, the meter's owner and its gateway's owner.",
 			Resp: []contract.Meter{}, fn: s.meters},
 		{Method: "GET", Path: "/api/gateways", Tag: "registry", Summary: "Gateways that sign readings of meters that cannot sign.",

@@ -42,6 +42,8 @@ const (
 	CodeUnknownProposal
 	CodeProposalClosed
 	CodeWrongRegistration
+	CodeUnknownBattery
+	CodeBatteryNotRES
 )
 
 // codeInfo is the one table of codes: a stable name and the sentinel error.
@@ -80,6 +82,8 @@ var codeInfo = []struct {
 	CodeUnknownProposal:    {"unknown_proposal", errors.New("unknown governance proposal")},
 	CodeProposalClosed:     {"proposal_closed", errors.New("the proposal is no longer open for votes")},
 	CodeWrongRegistration:  {"wrong_registration", errors.New("transaction is bound to another registration of its signer")},
+	CodeUnknownBattery:     {"unknown_battery", errors.New("unknown battery")},
+	CodeBatteryNotRES:      {"battery_not_res", errors.New("a battery stores energy and is not a renewable source: it neither offers RES energy nor mints tokens")},
 }
 
 // Sentinel errors, one per code, for errors.Is.
@@ -114,6 +118,8 @@ var (
 	ErrUnknownProposal    = codeInfo[CodeUnknownProposal].err
 	ErrProposalClosed     = codeInfo[CodeProposalClosed].err
 	ErrWrongRegistration  = codeInfo[CodeWrongRegistration].err
+	ErrUnknownBattery     = codeInfo[CodeUnknownBattery].err
+	ErrBatteryNotRES      = codeInfo[CodeBatteryNotRES].err
 )
 
 // Name is the code's stable name, e.g. "insufficient_funds".

@@ -114,6 +114,9 @@ func (s *State) registerRES(signer *Participant, m *MsgRegisterRES) ([]Event, er
 	if _, ok := s.res[m.ID]; ok {
 		return nil, errf(ErrDuplicate, "RES %q", m.ID)
 	}
+	if _, ok := s.batteries[m.ID]; ok {
+		return nil, errf(ErrDuplicate, "%q is a battery: assets share one namespace", m.ID)
+	}
 	r := &RES{ID: m.ID, Owner: signer.ID, Kind: m.Kind, CapacityW: m.CapacityW}
 	s.res[r.ID] = r
 	s.touch(keyRES(r.ID), r, false)
@@ -149,6 +152,9 @@ func (s *State) registerMeter(signer *Participant, m *MsgRegisterMeter) ([]Event
 	if m.RES != "" {
 		r, ok := s.res[m.RES]
 		if !ok {
+			if _, isBattery := s.batteries[m.RES]; isBattery {
+				return nil, errf(ErrBatteryNotRES, "%q is a battery: bind its meter with battery, its production mints nothing", m.RES)
+			}
 			return nil, errf(ErrUnknownRES, "%q", m.RES)
 		}
 		if r.Owner != m.Owner {
@@ -163,10 +169,19 @@ func (s *State) registerMeter(signer *Participant, m *MsgRegisterMeter) ([]Event
 			return nil, errf(ErrUnknownMeter, "gateway %q", m.Gateway)
 		}
 	}
-	mt := &Meter{ID: m.ID, Owner: m.Owner, PubKey: m.PubKey, Gateway: m.Gateway, RES: m.RES}
+	if m.Battery != "" {
+		if err := s.checkMeterBattery(m); err != nil {
+			return nil, err
+		}
+	}
+	mt := &Meter{ID: m.ID, Owner: m.Owner, PubKey: m.PubKey, Gateway: m.Gateway, RES: m.RES, Battery: m.Battery}
 	s.meters[mt.ID] = mt
 	s.touch(keyMeter(mt.ID), mt, false)
-	return []Event{event("meter_registered", "id", mt.ID, "owner", mt.Owner, "res", mt.RES)}, nil
+	kv := []string{"id", mt.ID, "owner", mt.Owner, "res", mt.RES}
+	if mt.Battery != "" {
+		kv = append(kv, "battery", mt.Battery)
+	}
+	return []Event{event("meter_registered", kv...)}, nil
 }
 
 func (s *State) rotateDeviceKey(signer *Participant, m *MsgRotateDeviceKey) ([]Event, error) {
@@ -265,6 +280,9 @@ func (s *State) offer(signer *Participant, nonce uint64, m *MsgOffer) ([]Event, 
 	}
 	r, ok := s.res[m.RES]
 	if !ok {
+		if _, isBattery := s.batteries[m.RES]; isBattery {
+			return nil, errf(ErrBatteryNotRES, "%q is a battery: its export is settled as non-renewable (feed-in or the pool); offers sell RES production", m.RES)
+		}
 		return nil, errf(ErrUnknownRES, "%q", m.RES)
 	}
 	if r.Owner != signer.ID {

@@ -38,6 +38,9 @@ func corpusMsgs() []struct {
 		{contract.TypeRegisterGateway, &contract.MsgRegisterGateway{ID: "gw-1", Owner: "bob", PubKey: pubOf(gwKeyID("gw-1"))}},
 		{contract.TypeRegisterMeter, &contract.MsgRegisterMeter{ID: "m-10", Owner: "bob", Gateway: "gw-1"}},
 		{contract.TypeReadings, corpusReadings()},
+		{contract.TypeRegisterBattery, &contract.MsgRegisterBattery{ID: "bat-2", CapacityWh: 13_500, MaxChargeW: 5000, MaxDischargeW: 5000}},
+		{contract.TypeApproveBattery, &contract.MsgApproveBattery{ID: "bat-carol"}},
+		{contract.TypeRegisterMeter, &contract.MsgRegisterMeter{ID: "m-11", Owner: "carol", PubKey: pubOf("m-11"), Battery: "bat-carol"}},
 	}
 }
 
@@ -152,7 +155,7 @@ func FuzzDeliverTx(f *testing.F) {
 			}
 		}
 		before := s.Participants()
-		beforeInfo, beforeListings := s.Info(), listingsJSON(t, s)
+		beforeInfo, beforeListings, beforeAssets := s.Info(), listingsJSON(t, s), assetsJSON(t, s)
 		s.BeginBlock(height+1, (mt+1)*ns) // nothing opens or closes
 		res := s.DeliverTx(raw)
 		s.EndBlock()
@@ -184,7 +187,7 @@ func FuzzDeliverTx(f *testing.F) {
 		}
 		if res.Code != contract.CodeOK {
 			in.Height, in.MarketTime = beforeInfo.Height, beforeInfo.MarketTime
-			if !reflect.DeepEqual(in, beforeInfo) || listingsJSON(t, s) != beforeListings {
+			if !reflect.DeepEqual(in, beforeInfo) || listingsJSON(t, s) != beforeListings || assetsJSON(t, s) != beforeAssets {
 				t.Fatalf("refused tx (%s) changed the ledger", res.Code.Name())
 			}
 		}
@@ -378,4 +381,13 @@ func FuzzReadings(f *testing.F) {
 			}
 		}
 	})
+}
+
+// assetsJSON is the registry: RES, batteries and meters.
+func assetsJSON(t testing.TB, s *contract.State) string {
+	b, err := json.Marshal([]any{s.RESList(), s.Batteries(), s.Meters()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -82,6 +82,7 @@ type genReading struct {
 // sent, and what it has signed so far.
 type genMeter struct {
 	id, owner, res, gateway string
+	battery                 string
 	seq                     uint64
 	time                    int64
 	imp, exp, prod          int64
@@ -106,6 +107,12 @@ type genRES struct {
 	capW      int64
 }
 
+// genBattery is a battery the generator registered (or tried to).
+type genBattery struct {
+	id, owner   string
+	capWh, maxW int64
+}
+
 type gen struct {
 	t     testing.TB
 	rng   *rand.Rand
@@ -118,6 +125,7 @@ type gen struct {
 	members []string
 	ghosts  []string
 	res     []genRES
+	bats    []genBattery
 	orders  []string // every bid or offer id sent, accepted or not
 	sent    []genTx
 	params  contract.Params
@@ -252,6 +260,8 @@ func (g *gen) tx() genTx {
 		return g.registerMeter()
 	case r < 22:
 		return g.readingsTx()
+	case r < 23:
+		return g.batteryTx()
 	}
 	r := g.rng.IntN(100)
 	switch {
@@ -286,6 +296,8 @@ func (g *gen) tx() genTx {
 		id := fmt.Sprintf("res%d", len(g.res))
 		if len(g.res) > 0 && g.rng.IntN(10) == 0 {
 			id = g.res[g.rng.IntN(len(g.res))].id
+		} else if len(g.bats) > 0 && g.rng.IntN(20) == 0 {
+			id = g.bats[g.rng.IntN(len(g.bats))].id // a battery's id: duplicate
 		} else {
 			g.res = append(g.res, genRES{id: id, owner: signer, capW: 1000 + g.rng.Int64N(7000)})
 		}
@@ -335,6 +347,8 @@ func (g *gen) tx() genTx {
 			if wh > 0 && wh <= contract.MaxOrderWh {
 				wh = 1 + g.rng.Int64N(r.capW*11/10) // sometimes above capacity
 			}
+		case len(g.bats) > 0 && g.rng.IntN(4) == 0:
+			res = g.bats[g.rng.IntN(len(g.bats))].id // a battery: battery_not_res
 		case len(g.res) > 0:
 			res = g.res[g.rng.IntN(len(g.res))].id
 		}
@@ -553,6 +567,12 @@ func (g *gen) registerMeter() genTx {
 			res := g.res[g.rng.IntN(len(g.res))]
 			gm.res, gm.owner = res.id, res.owner
 		}
+		if len(g.bats) > 0 && g.rng.IntN(3) == 0 {
+			// A battery's sub-meter (maybe of a battery metered already:
+			// refused as a duplicate every time).
+			b := g.bats[g.rng.IntN(len(g.bats))]
+			gm.battery, gm.res, gm.owner = b.id, "", b.owner
+		}
 		if len(g.gateways) > 0 && g.rng.IntN(2) == 0 {
 			gm.gateway = g.pick(g.gateways)
 		}
@@ -561,7 +581,7 @@ func (g *gen) registerMeter() genTx {
 			g.meters = append(g.meters, gm)
 		}
 	}
-	m := &contract.MsgRegisterMeter{ID: id, Owner: gm.owner, RES: gm.res, Gateway: gm.gateway}
+	m := &contract.MsgRegisterMeter{ID: id, Owner: gm.owner, RES: gm.res, Gateway: gm.gateway, Battery: gm.battery}
 	if m.Gateway == "" {
 		m.PubKey = pubOf(devKeyID(id))
 	}
@@ -576,6 +596,10 @@ func (g *gen) registerMeter() genTx {
 		m.Gateway, m.PubKey = "gw-none", nil
 	case r == 4:
 		m.Gateway, m.PubKey = "gw0", pubOf(devKeyID(id)) // both: malformed
+	case r == 5:
+		m.Battery = "bat-none" // unknown_battery (or malformed, with a RES)
+	case r == 6 && len(g.bats) > 0:
+		m.RES = g.bats[g.rng.IntN(len(g.bats))].id // a battery as RES: battery_not_res, or malformed
 	}
 	signer := "operator"
 	if g.rng.IntN(12) == 0 {
@@ -657,7 +681,13 @@ func (g *gen) reading() (contract.ReadingEntry, genReading) {
 	r := reading.Reading{Meter: m.id, Registers: reading.Registers{Seq: m.seq, Time: g.regsTime(m)}}
 	next := func() {
 		m.imp += g.rng.Int64N(2500)
-		if m.res != "" {
+		if m.battery != "" {
+			// Charged and discharged; a production register is ignored.
+			m.exp += g.rng.Int64N(3000)
+			if g.rng.IntN(10) == 0 {
+				m.prod += g.rng.Int64N(500)
+			}
+		} else if m.res != "" {
 			p := g.rng.Int64N(4000)
 			m.prod += p
 			m.exp += g.rng.Int64N(p + 1)
@@ -781,4 +811,44 @@ func (g *gen) trade() {
 			g.orders = append(g.orders, fmt.Sprintf("%s/%d", buyer, tx.nonce))
 			return tx
 		})
+}
+
+// batteryTx registers or approves a battery: mostly valid, some by the
+// wrong role, with bad ratings, an id taken (by a battery or a RES) or
+// unknown.
+func (g *gen) batteryTx() genTx {
+	if len(g.bats) > 0 && g.rng.IntN(5) < 2 {
+		signer := "dso"
+		if g.rng.IntN(7) == 0 {
+			signer = g.pick([]string{"operator", "m1"})
+		}
+		id := g.bats[g.rng.IntN(len(g.bats))].id
+		if g.rng.IntN(8) == 0 {
+			id = "bat-none"
+		}
+		return g.signed(signer, &contract.MsgApproveBattery{ID: id}, "approve_battery")
+	}
+	// Owners: any member, so that most sellers keep their renewable
+	// export whole (a battery without a meter takes its rated power
+	// from it every interval).
+	signer := g.pick(g.members)
+	if g.rng.IntN(10) == 0 {
+		signer = g.pick([]string{"operator", "dso"})
+	}
+	capWh := 2000 + g.rng.Int64N(18_000)
+	b := genBattery{id: fmt.Sprintf("bat%d", len(g.bats)), owner: signer, capWh: capWh, maxW: 1 + g.rng.Int64N(capWh/4)}
+	msg := &contract.MsgRegisterBattery{ID: b.id, CapacityWh: b.capWh, MaxChargeW: b.maxW, MaxDischargeW: b.maxW}
+	switch r := g.rng.IntN(12); {
+	case r == 0:
+		msg.CapacityWh = []int64{0, -1, contract.MaxBatteryWh + 1}[g.rng.IntN(3)]
+	case r == 1:
+		msg.MaxDischargeW = contract.MaxBatteryCRate*msg.CapacityWh + 1 + g.rng.Int64N(1000)
+	case r == 2 && len(g.res) > 0:
+		msg.ID = g.res[g.rng.IntN(len(g.res))].id // a RES's id: duplicate
+	case r == 3 && len(g.bats) > 0:
+		msg.ID = g.bats[g.rng.IntN(len(g.bats))].id // duplicate
+	default:
+		g.bats = append(g.bats, b)
+	}
+	return g.signed(signer, msg, "register_battery")
 }

@@ -360,6 +360,7 @@ type snapshot struct {
 	participants []contract.Participant
 	listings     string // JSON of every listing with its book
 	res, meters  string
+	batteries    string
 	params       contract.Params
 	hash         []byte
 	entries      map[string][]byte
@@ -381,6 +382,7 @@ func (h *harness) snapshot() snapshot {
 		participants: h.s.Participants(),
 		listings:     js(h.s.Listings(0, forever, true)),
 		res:          js(h.s.RESList()),
+		batteries:    js(h.s.Batteries()),
 		meters:       js(h.s.Meters()),
 		params:       h.s.Params(),
 		hash:         h.s.AppHash(),
@@ -397,7 +399,7 @@ func (a snapshot) sameExceptParticipants(t testing.TB, b snapshot) {
 	if a.listings != b.listings {
 		t.Errorf("listings or orders changed:\n%s\n%s", a.listings, b.listings)
 	}
-	if a.res != b.res || a.meters != b.meters {
+	if a.res != b.res || a.batteries != b.batteries || a.meters != b.meters {
 		t.Errorf("registry changed")
 	}
 	if !reflect.DeepEqual(a.params, b.params) {

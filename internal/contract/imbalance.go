@@ -63,7 +63,7 @@ func (s *State) settleInCommunity(st *Settlement, members map[string]*MemberSett
 	for i, id := range ids {
 		m := members[id]
 		ms[i] = m
-		renewable[i] = min(m.ProductionWh, m.ExportWh)
+		renewable[i] = m.RenewableExportWh()
 		imports[i] = m.ImportWh
 		usable[i] = min(m.BoughtWh, m.ImportWh)
 		deliverable[i] = min(m.SoldWh, renewable[i])

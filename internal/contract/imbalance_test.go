@@ -61,7 +61,7 @@ func communityViolation(st contract.Settlement, l contract.ListingView) error {
 			}
 		}
 		// Realised within what was traded and metered.
-		if m.RealisedBoughtWh > min(m.BoughtWh, m.ImportWh) || m.DeliveredWh > min(m.SoldWh, m.ProductionWh, m.ExportWh) ||
+		if m.RealisedBoughtWh > min(m.BoughtWh, m.ImportWh) || m.DeliveredWh > min(m.SoldWh, refRenewable(&m)) ||
 			m.UnusedWh != m.BoughtWh-m.RealisedBoughtWh || m.ShortfallWh != m.SoldWh-m.DeliveredWh {
 			return fail("member %s realises beyond what it traded or metered: %+v", m.ID, m)
 		}
@@ -77,6 +77,11 @@ func communityViolation(st contract.Settlement, l contract.ListingView) error {
 		if m.TokensMintedWh != m.ProductionWh || m.TokensMintedWh != m.TokensSelfRetiredWh+m.TokensSentWh+m.TokensExportedWh ||
 			m.TokensRetiredWh != m.TokensReceivedWh || m.TokensRetiredWh > m.ImportWh {
 			return fail("member %s: tokens %+v", m.ID, m)
+		}
+		// The tokens that left the site are its renewable export exactly:
+		// none left with what its batteries gave.
+		if m.TokensSentWh+m.TokensExportedWh != refRenewable(&m) {
+			return fail("member %s: %d tokens sent and %d exported, renewable export %d: %+v", m.ID, m.TokensSentWh, m.TokensExportedWh, refRenewable(&m), m)
 		}
 		// Utility amounts at the listing's tariffs.
 		if m.PaidToUtilityNano != m.GridImportWh*st.GridPricePerKWh || m.ReceivedFromUtilityNano != m.GridExportWh*st.FeedInPerKWh {
@@ -331,7 +336,7 @@ func othersRealisable(st contract.Settlement, id string) [2]int64 {
 	for _, m := range st.Members {
 		if m.ID != id {
 			r[0] += min(m.BoughtWh, m.ImportWh)
-			r[1] += min(m.SoldWh, m.ProductionWh, m.ExportWh)
+			r[1] += min(m.SoldWh, refRenewable(&m))
 		}
 	}
 	return r

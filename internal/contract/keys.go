@@ -17,6 +17,7 @@ const (
 
 	prefixParticipant = "p/"
 	prefixRES         = "r/"
+	prefixBattery     = "b/"
 	prefixMeter       = "m/"
 	prefixGateway     = "g/"
 	prefixClosing     = "mi/"
@@ -32,6 +33,7 @@ const (
 
 func keyParticipant(id string) string { return prefixParticipant + id }
 func keyRES(id string) string         { return prefixRES + id }
+func keyBattery(id string) string     { return prefixBattery + id }
 func keyMeter(id string) string       { return prefixMeter + id }
 func keyGateway(id string) string     { return prefixGateway + id }
 func keyClosing(interval int64, meter string) string {
@@ -55,6 +57,7 @@ func keyDeparture(id string) string  { return prefixDeparture + id }
 var loaders = map[string]func(s *State, value []byte) error{
 	prefixParticipant: into(func(s *State, p *Participant) { s.participants[p.ID] = p }),
 	prefixRES:         into(func(s *State, r *RES) { s.res[r.ID] = r }),
+	prefixBattery:     into(func(s *State, b *Battery) { s.batteries[b.ID] = b }),
 	prefixMeter:       into(func(s *State, m *Meter) { s.meters[m.ID] = m }),
 	prefixGateway:     into(func(s *State, g *Gateway) { s.gateways[g.ID] = g }),
 	prefixClosing:     into(func(s *State, r *IntervalReading) { s.closing(r.Interval)[r.Meter] = r }),

@@ -25,6 +25,8 @@ var kinds = []kind{
 	}),
 	by(TypeRegisterRES, (*State).registerRES),
 	by(TypeApproveRES, (*State).approveRES),
+	by(TypeRegisterBattery, (*State).registerBattery),
+	by(TypeApproveBattery, (*State).approveBattery),
 	by(TypeRegisterMeter, (*State).registerMeter),
 	by(TypeRotateDeviceKey, (*State).rotateDeviceKey),
 	by(TypeRegisterGateway, (*State).registerGateway),

@@ -80,7 +80,9 @@ func TestMetamorphic(t *testing.T) {
 	want := []string{"reading/ok/device", "reading/ok/gateway", "reading/gap", "reading/second_in_interval", "reading/stale_settled",
 		"settle", "settle/missing", "settle/no_utility", "settle/debt", "settle/debt_paid", "settle/minted", "settle/delivered",
 		"settle/shortfall", "settle/unused", "settle/grid_import", "settle/buyer_exported", "settle/self_retired", "settle/grid_export",
-		"settle/pool", "tx/wrong_registration"}
+		"settle/pool", "tx/wrong_registration",
+		"settle/battery_metered", "settle/battery_unmetered", "settle/battery_not_renewable",
+		"tx/unknown_battery", "tx/battery_not_res"}
 	for _, c := range contract.Codes() {
 		switch c.Code {
 		case contract.CodeMalformed, contract.CodeUnknownMeter, contract.CodeSuspended, contract.CodeBadSignature, contract.CodeReplay,
@@ -252,6 +254,7 @@ type refModel struct {
 	issued, redeemed int64
 	parts            map[string]*refPart
 	res              map[string]*refRES
+	batteries        map[string]*refBattery
 	meters           map[string]*refMeter
 	gateways         map[string]*refGateway
 	listings         map[int64]*refListing
@@ -283,8 +286,15 @@ type refPart struct {
 	owes            map[string]int64
 }
 
+type refBattery struct {
+	owner         string
+	maxDischargeW int64
+	approved      bool
+}
+
 type refMeter struct {
 	owner, res, gateway string
+	battery             string
 	pub                 []byte // its own key, when it has one
 	last, base          *reading.Registers
 	accepted            int64
@@ -331,7 +341,7 @@ type refOrder struct {
 func newRefModel(g contract.Genesis) *refModel {
 	m := &refModel{
 		chain: testChain, params: g.Params,
-		parts: map[string]*refPart{}, res: map[string]*refRES{}, meters: map[string]*refMeter{},
+		parts: map[string]*refPart{}, res: map[string]*refRES{}, batteries: map[string]*refBattery{}, meters: map[string]*refMeter{},
 		gateways: map[string]*refGateway{}, listings: map[int64]*refListing{}, orders: map[string]*refOrder{},
 		closings: map[int64]map[string]contract.IntervalReading{}, settlements: map[int64]*contract.Settlement{},
 		rejected: map[string]int64{}, seen: map[string]int{},
@@ -429,8 +439,12 @@ func shape(tx genTx) contract.Code {
 		ok = in(msg.Amount, contract.MaxAmount)
 	case *contract.MsgRegisterRES:
 		ok = in(msg.CapacityW, contract.MaxCapacityW)
+	case *contract.MsgRegisterBattery:
+		c := msg.CapacityWh
+		ok = in(c, contract.MaxBatteryWh) && in(msg.MaxChargeW, contract.MaxCapacityW) && in(msg.MaxDischargeW, contract.MaxCapacityW) &&
+			msg.MaxChargeW <= 4*c && msg.MaxDischargeW <= 4*c
 	case *contract.MsgRegisterMeter:
-		if msg.Gateway != "" && len(msg.PubKey) != 0 {
+		if msg.Gateway != "" && len(msg.PubKey) != 0 || msg.RES != "" && msg.Battery != "" {
 			return contract.CodeMalformed
 		}
 	case *contract.MsgReadings:
@@ -514,10 +528,29 @@ func (m *refModel) apply(tx genTx, p *refPart) contract.Code {
 		switch {
 		case !role(contract.RoleMember):
 			return contract.CodeWrongRole
-		case m.res[msg.ID] != nil:
+		case m.res[msg.ID] != nil, m.batteries[msg.ID] != nil:
 			return contract.CodeDuplicate
 		}
 		m.res[msg.ID] = &refRES{owner: tx.signer, capW: msg.CapacityW}
+	case *contract.MsgRegisterBattery:
+		switch {
+		case !role(contract.RoleMember):
+			return contract.CodeWrongRole
+		case m.batteries[msg.ID] != nil, m.res[msg.ID] != nil:
+			return contract.CodeDuplicate
+		}
+		m.batteries[msg.ID] = &refBattery{owner: tx.signer, maxDischargeW: msg.MaxDischargeW}
+	case *contract.MsgApproveBattery:
+		b := m.batteries[msg.ID]
+		switch {
+		case !role(contract.RoleDSO):
+			return contract.CodeWrongRole
+		case b == nil:
+			return contract.CodeUnknownBattery
+		case b.approved:
+			return contract.CodeDuplicate
+		}
+		b.approved = true
 	case *contract.MsgApproveRES:
 		r := m.res[msg.ID]
 		switch {
@@ -537,6 +570,8 @@ func (m *refModel) apply(tx genTx, p *refPart) contract.Code {
 			return contract.CodeDuplicate
 		case m.parts[msg.Owner] == nil:
 			return contract.CodeUnknownParticipant
+		case msg.RES != "" && m.res[msg.RES] == nil && m.batteries[msg.RES] != nil:
+			return contract.CodeBatteryNotRES
 		case msg.RES != "" && m.res[msg.RES] == nil:
 			return contract.CodeUnknownRES
 		case msg.RES != "" && m.res[msg.RES].owner != msg.Owner:
@@ -545,8 +580,14 @@ func (m *refModel) apply(tx genTx, p *refPart) contract.Code {
 			return contract.CodeDuplicate
 		case msg.Gateway != "" && m.gateways[msg.Gateway] == nil:
 			return contract.CodeUnknownMeter
+		case msg.Battery != "" && m.batteries[msg.Battery] == nil:
+			return contract.CodeUnknownBattery
+		case msg.Battery != "" && m.batteries[msg.Battery].owner != msg.Owner:
+			return contract.CodeNotOwner
+		case msg.Battery != "" && slices.ContainsFunc(slices.Collect(maps.Values(m.meters)), func(x *refMeter) bool { return x.battery == msg.Battery }):
+			return contract.CodeDuplicate
 		}
-		m.meters[msg.ID] = &refMeter{owner: msg.Owner, res: msg.RES, gateway: msg.Gateway, pub: msg.PubKey}
+		m.meters[msg.ID] = &refMeter{owner: msg.Owner, res: msg.RES, gateway: msg.Gateway, battery: msg.Battery, pub: msg.PubKey}
 	case *contract.MsgRegisterGateway:
 		switch {
 		case !role(contract.RoleOperator):
@@ -600,6 +641,8 @@ func (m *refModel) apply(tx genTx, p *refPart) contract.Code {
 		}
 		r := m.res[msg.RES]
 		switch {
+		case r == nil && m.batteries[msg.RES] != nil:
+			return contract.CodeBatteryNotRES
 		case r == nil:
 			return contract.CodeUnknownRES
 		case r.owner != tx.signer:
@@ -727,7 +770,7 @@ func (m *refModel) compare(t *testing.T, s *contract.State, height int64) {
 	}
 	for _, mt := range meters {
 		r := m.meters[mt.ID]
-		if r == nil || mt.Owner != r.owner || mt.RES != r.res || mt.Gateway != r.gateway || !bytes.Equal(mt.PubKey, r.pub) ||
+		if r == nil || mt.Owner != r.owner || mt.RES != r.res || mt.Gateway != r.gateway || mt.Battery != r.battery || !bytes.Equal(mt.PubKey, r.pub) ||
 			!reflect.DeepEqual(mt.Last, r.last) || !reflect.DeepEqual(mt.Baseline, r.base) ||
 			mt.Accepted != r.accepted || !maps.Equal(mt.Rejected, r.rejected) {
 			fail("meter %s: state %+v, model %+v", mt.ID, mt, r)
@@ -987,6 +1030,7 @@ func (m *refModel) settle(l *refListing) {
 		}
 		return ms[id]
 	}
+	batteryRead := map[string]bool{}
 	for _, id := range slices.Sorted(maps.Keys(m.meters)) {
 		mt := m.meters[id]
 		c, ok := m.closings[l.start][id]
@@ -996,8 +1040,17 @@ func (m *refModel) settle(l *refListing) {
 			continue
 		}
 		x := mem(mt.owner)
-		x.ImportWh += c.ImportWh - mt.base.ImportWh
-		x.ExportWh += c.ExportWh - mt.base.ExportWh
+		if mt.battery != "" {
+			// A battery's sub-meter: charged and discharged, beside the
+			// grid meter's flows, not in them.
+			x.BatteryChargeWh += c.ImportWh - mt.base.ImportWh
+			x.BatteryDischargeWh += c.ExportWh - mt.base.ExportWh
+			batteryRead[mt.battery] = true
+			m.seen["settle/battery_metered"]++
+		} else {
+			x.ImportWh += c.ImportWh - mt.base.ImportWh
+			x.ExportWh += c.ExportWh - mt.base.ExportWh
+		}
 		if r := m.res[mt.res]; mt.res != "" && r != nil && r.approved {
 			x.ProductionWh += c.ProductionWh - mt.base.ProductionWh
 		}
@@ -1006,6 +1059,19 @@ func (m *refModel) settle(l *refListing) {
 		st.Readings = append(st.Readings, c)
 	}
 	delete(m.closings, l.start)
+	// A battery whose sub-meter did not report may have discharged at its
+	// rated power all interval long, for a member with metered energy.
+	for id, b := range m.batteries {
+		if x := ms[b.owner]; x != nil && !batteryRead[id] {
+			x.BatteryUnmeteredWh += b.maxDischargeW * (l.end - l.start) / 3600
+			m.seen["settle/battery_unmetered"]++
+		}
+	}
+	for _, x := range ms {
+		if refRenewable(x) < min(x.ProductionWh, x.ExportWh) {
+			m.seen["settle/battery_not_renewable"]++ // export the battery's, not the RES's
+		}
+	}
 
 	// Positions, then delivery trade by trade in clearing order, each
 	// seller's deliverable energy being min(sold, production, export).
@@ -1033,7 +1099,7 @@ func (m *refModel) settle(l *refListing) {
 func (m *refModel) settleUtilityRule(l *refListing, st *contract.Settlement, ms map[string]*contract.MemberSettlement) {
 	can := map[string]int64{}
 	for id, x := range ms {
-		can[id] = min(x.SoldWh, x.ProductionWh, x.ExportWh)
+		can[id] = min(x.SoldWh, refRenewable(x))
 	}
 	for _, tr := range l.result.Trades {
 		d := min(tr.Wh, can[tr.Seller])
@@ -1043,7 +1109,7 @@ func (m *refModel) settleUtilityRule(l *refListing, st *contract.Settlement, ms 
 	}
 	for _, id := range slices.Sorted(maps.Keys(ms)) {
 		x := ms[id]
-		left := min(x.ProductionWh, x.ExportWh)                 // tokens that left the site
+		left := refRenewable(x)                                 // tokens that left the site
 		x.TokensMintedWh = x.ProductionWh                       // rule 1
 		x.TokensSelfRetiredWh = x.ProductionWh - left           // rule 2
 		x.DeliveredWh = x.TokensSentWh                          // rule 3
@@ -1073,6 +1139,20 @@ func (m *refModel) settleUtilityRule(l *refListing, st *contract.Settlement, ms 
 	}
 }
 
+// refRenewable is what of a member's export may carry tokens: the export
+// beyond what its batteries gave (discharged, or assumed where unmetered),
+// up to its production; a battery's Wh never counts as renewable.
+func refRenewable(x *contract.MemberSettlement) int64 {
+	notFromBattery := x.ExportWh - x.BatteryDischargeWh - x.BatteryUnmeteredWh
+	if notFromBattery < 0 {
+		notFromBattery = 0
+	}
+	if x.ProductionWh < notFromBattery {
+		return x.ProductionWh
+	}
+	return notFromBattery
+}
+
 // settleCommunityRule is the community imbalance rule written again
 // plainly, with exact rationals for every share: realise the smaller side,
 // water-fill the larger by metered energy; trades in clearing order, the
@@ -1092,7 +1172,7 @@ func (m *refModel) settleCommunityRule(l *refListing, st *contract.Settlement, m
 			ms[to].MembersReceivedNano += v
 		}
 	}
-	renew := func(x *contract.MemberSettlement) int64 { return min(x.ProductionWh, x.ExportWh) }
+	renew := refRenewable
 	// Realise.
 	var capB, wB, capS, wS []int64
 	var sumB, sumS int64

@@ -135,6 +135,7 @@ func (s *State) completeDepartures() {
 		}
 		removeOwned(s, s.gateways, id, func(g *Gateway) string { return g.Owner }, keyGateway)
 		removeOwned(s, s.res, id, func(r *RES) string { return r.Owner }, keyRES)
+		removeOwned(s, s.batteries, id, func(b *Battery) string { return b.Owner }, keyBattery)
 		for _, start := range sortedKeys(s.plans) {
 			if pl, ok := s.plans[start][id]; ok {
 				s.remove(keyPlan(start, id), pl)

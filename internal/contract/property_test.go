@@ -51,9 +51,9 @@ func TestPropertyLedgerInvariants(t *testing.T) {
 	delete(seen, deliveredCode)
 	// The generator must reach every way a transaction can be refused
 	// that it tries for, or the properties above prove little.
-	for c := contract.CodeOK; c <= contract.CodeNotOwner; c++ {
-		if c == contract.CodeBadParams {
-			continue // the generator only sets valid parameters
+	for c := contract.CodeOK; c <= contract.CodeBatteryNotRES; c++ {
+		if c == contract.CodeBadParams || c > contract.CodeNotOwner && c < contract.CodeUnknownBattery {
+			continue // the generator only sets valid parameters, and sends no DR or governance
 		}
 		if seen[c] == 0 {
 			t.Errorf("no transaction got code %s", c.Name())
@@ -97,7 +97,7 @@ func runProperty(t *testing.T, seed uint64, nTx int, seen map[contract.Code]int)
 		b := g.next()
 		sent += len(b.txs)
 		before := money(s)
-		meters, resApproved := s.Meters(), map[string]bool{}
+		meters, batteries, resApproved := s.Meters(), s.Batteries(), map[string]bool{}
 		for _, r := range s.RESList() {
 			resApproved[r.ID] = r.Approved
 		}
@@ -176,7 +176,7 @@ func runProperty(t *testing.T, seed uint64, nTx int, seen map[contract.Code]int)
 			settled[st.Start] = st
 			fresh--
 			seen[settledCode]++
-			checkSettlement(t, s, st, meters, baselines, resApproved)
+			checkSettlement(t, s, st, meters, batteries, baselines, resApproved)
 			for _, m := range st.Members {
 				if m.TokensSentWh > 0 {
 					seen[deliveredCode]++
@@ -223,7 +223,7 @@ func money(s *contract.State) map[string]int64 {
 // checkSettlement checks one settlement made in the block against itself,
 // the meters as they were before the block (baselines advances as the
 // block's settlements are checked in order) and the RES approvals then.
-func checkSettlement(t *testing.T, s *contract.State, st contract.Settlement, meters []contract.Meter,
+func checkSettlement(t *testing.T, s *contract.State, st contract.Settlement, meters []contract.Meter, batteries []contract.Battery,
 	baselines map[string]*reading.Registers, approved map[string]bool) {
 	t.Helper()
 	fail := func(format string, args ...any) {
@@ -242,11 +242,13 @@ func checkSettlement(t *testing.T, s *contract.State, st contract.Settlement, me
 	} else {
 		checkUtilityRule(t, st)
 	}
-	var metered [3]int64
+	var metered [5]int64
 	for _, m := range st.Members {
 		metered[0] += m.ImportWh
 		metered[1] += m.ExportWh
 		metered[2] += m.ProductionWh
+		metered[3] += m.BatteryChargeWh
+		metered[4] += m.BatteryDischargeWh
 	}
 	// Every meter of the time is read or missing, once; each reading's
 	// energy is its closing registers less the meter's previous baseline.
@@ -257,15 +259,25 @@ func checkSettlement(t *testing.T, s *contract.State, st contract.Settlement, me
 	if len(st.Readings)+len(st.Missing) != len(meters) {
 		fail("%d readings and %d missing, %d meters", len(st.Readings), len(st.Missing), len(meters))
 	}
-	var fromReadings [3]int64
+	// A battery's sub-meter counts as charge and discharge, never as
+	// grid import, export or production.
+	var fromReadings [5]int64
+	batteryRead, read := map[string]bool{}, map[string]bool{}
 	for _, r := range st.Readings {
 		m, ok := byID[r.Meter]
 		b := baselines[r.Meter]
 		if !ok || b == nil || r.Interval != st.Start || r.Time <= st.Start || r.Time > st.End {
 			fail("reading %+v (meter %+v, baseline %+v)", r, m, b)
 		}
-		fromReadings[0] += r.ImportWh - b.ImportWh
-		fromReadings[1] += r.ExportWh - b.ExportWh
+		read[m.Owner] = true
+		if m.Battery != "" {
+			fromReadings[3] += r.ImportWh - b.ImportWh
+			fromReadings[4] += r.ExportWh - b.ExportWh
+			batteryRead[m.Battery] = true
+		} else {
+			fromReadings[0] += r.ImportWh - b.ImportWh
+			fromReadings[1] += r.ExportWh - b.ExportWh
+		}
 		if m.RES != "" && approved[m.RES] {
 			fromReadings[2] += r.ProductionWh - b.ProductionWh
 		}
@@ -278,7 +290,20 @@ func checkSettlement(t *testing.T, s *contract.State, st contract.Settlement, me
 		}
 	}
 	if metered != fromReadings {
-		fail("members' metered import, export, production %v; readings less baselines %v", metered, fromReadings)
+		fail("members' metered import, export, production, battery charge, discharge %v; readings less baselines %v", metered, fromReadings)
+	}
+	// Each member with a meter read is taken to have drawn its
+	// unmetered batteries' rated discharge.
+	unmetered := map[string]int64{}
+	for _, b := range batteries {
+		if !batteryRead[b.ID] && read[b.Owner] {
+			unmetered[b.Owner] += b.MaxDischargeW * (st.End - st.Start) / 3600
+		}
+	}
+	for _, m := range st.Members {
+		if m.BatteryUnmeteredWh != unmetered[m.ID] {
+			fail("member %s: unmetered battery discharge %d, its unmetered batteries' rating %d", m.ID, m.BatteryUnmeteredWh, unmetered[m.ID])
+		}
 	}
 }
 
@@ -428,7 +453,7 @@ func checkUtilityRule(t *testing.T, st contract.Settlement) {
 			fail("member %s: minted %d ≠ self-retired %d + sent %d + exported from own production %d", m.ID,
 				m.TokensMintedWh, m.TokensSelfRetiredWh, m.TokensSentWh, ownExported)
 		}
-		if m.DeliveredWh > m.SoldWh || m.DeliveredWh > min(m.ProductionWh, m.ExportWh) || m.TokensSentWh != m.DeliveredWh ||
+		if m.DeliveredWh > m.SoldWh || m.DeliveredWh > refRenewable(&m) || m.TokensSentWh != m.DeliveredWh ||
 			m.OwedNano > m.PaidToUtilityNano {
 			fail("member %+v: delivered above sold, produced or exported, or sent ≠ delivered, or owes more than it paid", m)
 		}
@@ -437,7 +462,7 @@ func checkUtilityRule(t *testing.T, st contract.Settlement) {
 		// energy less its traded position; the utility's prices are the
 		// listing's.
 		if m.TokensRetiredWh > m.ImportWh || m.TokensRetiredWh != min(m.TokensReceivedWh, m.ImportWh) ||
-			m.TokensMintedWh != m.ProductionWh || m.TokensSelfRetiredWh != m.ProductionWh-min(m.ProductionWh, m.ExportWh) {
+			m.TokensMintedWh != m.ProductionWh || m.TokensSelfRetiredWh != m.ProductionWh-refRenewable(&m) {
 			fail("member %+v: tokens minted or retired beyond what was produced or consumed", m)
 		}
 		if m.ShortfallWh != m.SoldWh-m.DeliveredWh || m.GridExportWh != m.ExportWh-m.DeliveredWh ||

@@ -445,6 +445,7 @@ var queryRoutes = []struct {
 		return p, nil
 	}},
 	{"/res", "renewable assets", func(s *State, _ *queryReq) (any, error) { return s.RESList(), nil }},
+	{"/batteries", "batteries: capacity, power, approval", func(s *State, _ *queryReq) (any, error) { return s.Batteries(), nil }},
 	{"/meters", "meters; their registers only for whom may read them", func(s *State, r *queryReq) (any, error) {
 		if r.trusted {
 			return s.Meters(), nil

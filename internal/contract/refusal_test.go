@@ -22,9 +22,10 @@ import (
 // refusalWorld is a small community in hour 1 (market time 01:00:0x) with
 // something for every refusal to trip over:
 //
-//	alice  1 unit, approved pv-alice 5000 W, offers 3000 Wh in 03:00, meter m-alice
+//	alice  1 unit, approved pv-alice 5000 W, offers 3000 Wh in 03:00, meter m-alice,
+//	       approved battery bat-alice (10 kWh, 5 kW) on meter m-bat-alice
 //	bob    1 unit, approved pv-bob 4000 W, bid in 02:00 (cleared), bid in 03:00
-//	carol  no money, unapproved pv-carol
+//	carol  no money, unapproved pv-carol, unapproved battery bat-carol
 //	dave   suspended
 //	frank  at the rate limit (5 zero-price bids this hour)
 //
@@ -39,6 +40,10 @@ func refusalWorld(t testing.TB) (h *harness, orders map[string]string) {
 	h.approvedRES("bob", "pv-bob", 4000)
 	h.ok("carol", &contract.MsgRegisterRES{ID: "pv-carol", Kind: "PV", CapacityW: 2000})
 	h.ok("operator", &contract.MsgRegisterMeter{ID: "m-alice", Owner: "alice", PubKey: pubOf("m-alice")})
+	h.ok("alice", &contract.MsgRegisterBattery{ID: "bat-alice", CapacityWh: 10_000, MaxChargeW: 5000, MaxDischargeW: 5000})
+	h.ok("dso", &contract.MsgApproveBattery{ID: "bat-alice"})
+	h.ok("operator", &contract.MsgRegisterMeter{ID: "m-bat-alice", Owner: "alice", PubKey: pubOf("m-bat-alice"), Battery: "bat-alice"})
+	h.ok("carol", &contract.MsgRegisterBattery{ID: "bat-carol", CapacityWh: 5000, MaxChargeW: 2500, MaxDischargeW: 2500})
 	orders["bob-02"] = h.bid("bob", at(2, 0), 1000, 50_000)
 	h.ok("operator", &contract.MsgSetSuspended{ID: "dave"})
 	h.blockAt(at(1, 1)) // 02:00 clears (bob refunded), 25:00 opens
@@ -107,6 +112,45 @@ func TestRefusedTxChangesNothingButTheNonce(t *testing.T) {
 		{"meter on another's RES", "operator", "", func(map[string]string) contract.Msg {
 			return &contract.MsgRegisterMeter{ID: "m-2", Owner: "alice", PubKey: pubOf("m-2"), RES: "pv-bob"}
 		}, contract.CodeNotOwner},
+		{"battery registered by the operator", "operator", "", func(map[string]string) contract.Msg {
+			return &contract.MsgRegisterBattery{ID: "bat-op", CapacityWh: 1000, MaxChargeW: 1000, MaxDischargeW: 1000}
+		}, contract.CodeWrongRole},
+		{"battery registered by the DSO", "dso", "", func(map[string]string) contract.Msg {
+			return &contract.MsgRegisterBattery{ID: "bat-dso", CapacityWh: 1000, MaxChargeW: 1000, MaxDischargeW: 1000}
+		}, contract.CodeWrongRole},
+		{"duplicate battery", "bob", "", func(map[string]string) contract.Msg {
+			return &contract.MsgRegisterBattery{ID: "bat-alice", CapacityWh: 1000, MaxChargeW: 1000, MaxDischargeW: 1000}
+		}, contract.CodeDuplicate},
+		{"battery under a RES's id", "bob", "", func(map[string]string) contract.Msg {
+			return &contract.MsgRegisterBattery{ID: "pv-bob", CapacityWh: 1000, MaxChargeW: 1000, MaxDischargeW: 1000}
+		}, contract.CodeDuplicate},
+		{"RES under a battery's id", "carol", "", func(map[string]string) contract.Msg {
+			return &contract.MsgRegisterRES{ID: "bat-carol", Kind: "PV", CapacityW: 1}
+		}, contract.CodeDuplicate},
+		{"battery approved by the operator", "operator", "", func(map[string]string) contract.Msg {
+			return &contract.MsgApproveBattery{ID: "bat-carol"}
+		}, contract.CodeWrongRole},
+		{"battery approved by its owner", "carol", "", func(map[string]string) contract.Msg {
+			return &contract.MsgApproveBattery{ID: "bat-carol"}
+		}, contract.CodeWrongRole},
+		{"battery approved twice", "dso", "", func(map[string]string) contract.Msg {
+			return &contract.MsgApproveBattery{ID: "bat-alice"}
+		}, contract.CodeDuplicate},
+		{"unknown battery approved", "dso", "", func(map[string]string) contract.Msg {
+			return &contract.MsgApproveBattery{ID: "bat-ghost"}
+		}, contract.CodeUnknownBattery},
+		{"meter on another's battery", "operator", "", func(map[string]string) contract.Msg {
+			return &contract.MsgRegisterMeter{ID: "m-2", Owner: "alice", PubKey: pubOf("m-2"), Battery: "bat-carol"}
+		}, contract.CodeNotOwner},
+		{"second meter on a battery", "operator", "", func(map[string]string) contract.Msg {
+			return &contract.MsgRegisterMeter{ID: "m-2", Owner: "alice", PubKey: pubOf("m-2"), Battery: "bat-alice"}
+		}, contract.CodeDuplicate},
+		{"meter on an unknown battery", "operator", "", func(map[string]string) contract.Msg {
+			return &contract.MsgRegisterMeter{ID: "m-2", Owner: "alice", PubKey: pubOf("m-2"), Battery: "bat-ghost"}
+		}, contract.CodeUnknownBattery},
+		{"meter on a battery as its RES", "operator", "", func(map[string]string) contract.Msg {
+			return &contract.MsgRegisterMeter{ID: "m-2", Owner: "carol", PubKey: pubOf("m-2"), RES: "bat-carol"}
+		}, contract.CodeBatteryNotRES},
 		{"issue by the DSO", "dso", "", func(map[string]string) contract.Msg {
 			return &contract.MsgIssue{To: "alice", Amount: 1}
 		}, contract.CodeWrongRole},
@@ -140,6 +184,9 @@ func TestRefusedTxChangesNothingButTheNonce(t *testing.T) {
 		{"offer from another's RES", "bob", "", func(map[string]string) contract.Msg {
 			return &contract.MsgOffer{Listing: l3, RES: "pv-alice", Wh: 1, PricePerKWh: 1}
 		}, contract.CodeNotOwner},
+		{"offer from a battery", "alice", "", func(map[string]string) contract.Msg {
+			return &contract.MsgOffer{Listing: l3, RES: "bat-alice", Wh: 1, PricePerKWh: 1}
+		}, contract.CodeBatteryNotRES},
 		{"offer from an unapproved RES", "carol", "", func(map[string]string) contract.Msg {
 			return &contract.MsgOffer{Listing: l3, RES: "pv-carol", Wh: 1, PricePerKWh: 1}
 		}, contract.CodeRESNotApproved},
@@ -273,6 +320,10 @@ func TestRefusedBeforeTheNonceChangesNothing(t *testing.T) {
 	}{
 		"malformed":        {[]byte("\x01not a transaction"), contract.CodeMalformed},
 		"bad quantity":     {h.sign(keyOf("bob"), testChain, "bob", next, contract.TypeBid, &contract.MsgBid{Listing: at(3, 0), Wh: 0, PricePerKWh: 1}), contract.CodeBadQuantity},
+		"battery too fast": {h.sign(keyOf("bob"), testChain, "bob", next, contract.TypeRegisterBattery, &contract.MsgRegisterBattery{ID: "b", CapacityWh: 1000, MaxChargeW: 4001, MaxDischargeW: 1}), contract.CodeBadQuantity},
+		"battery of 0 Wh":  {h.sign(keyOf("bob"), testChain, "bob", next, contract.TypeRegisterBattery, &contract.MsgRegisterBattery{ID: "b", MaxChargeW: 1, MaxDischargeW: 1}), contract.CodeBadQuantity},
+		"meter on a RES and a battery": {h.sign(keyOf("operator"), testChain, "operator", h.nonces["operator"]+1, contract.TypeRegisterMeter,
+			&contract.MsgRegisterMeter{ID: "m-3", Owner: "alice", PubKey: pubOf("m-3"), RES: "pv-alice", Battery: "bat-alice"}), contract.CodeMalformed},
 		"wrong chain":      {h.sign(keyOf("bob"), "other-community", "bob", next, contract.TypeBid, bid), contract.CodeWrongChain},
 		"unknown signer":   {h.sign(keyOf("ghost"), testChain, "ghost", 1, contract.TypeBid, bid), contract.CodeUnknownParticipant},
 		"bad signature":    {h.sign(keyOf("alice"), testChain, "bob", next, contract.TypeBid, bid), contract.CodeBadSignature},

@@ -352,14 +352,15 @@ func TestCodesAreStable(t *testing.T) {
 		"unknown_meter", "reading_from_future", "registers_backwards", "stale_reading",
 		"plan_frozen", "no_plan", "unknown_dr_request", "not_in_scope",
 		"unknown_proposal", "proposal_closed", "wrong_registration",
+		"unknown_battery", "battery_not_res",
 	}
 	for n, name := range want {
 		if got := contract.Code(n).Name(); got != name {
 			t.Errorf("code %d is %q, want %q", n, got, name)
 		}
 	}
-	if got := contract.Code(len(want)).Name(); got != "code_31" {
-		t.Errorf("code 31 is %q", got)
+	if got := contract.Code(len(want)).Name(); got != "code_33" {
+		t.Errorf("code 33 is %q", got)
 	}
 	codes := contract.Codes()
 	if len(codes) != len(want)-1 {

@@ -35,8 +35,10 @@ import (
 //	fund ID AMOUNT                   operator issues AMOUNT to ID
 //	res OWNER ID CAPACITY_W [unapproved]   owner registers a PV, the DSO approves
 //	gateway ID OWNER                 operator registers a gateway (key gw-key/ID)
-//	meter ID OWNER [res=R] [gateway=G]    operator registers a meter (own key
-//	                                 dev-key/ID unless read by gateway G)
+//	battery OWNER ID CAPACITY_WH CHARGE_W DISCHARGE_W [unapproved]
+//	                                 owner registers a battery, the DSO approves
+//	meter ID OWNER [res=R] [battery=B] [gateway=G]   operator registers a meter
+//	                                 (own key dev-key/ID unless read by gateway G)
 //	TYPE SIGNER [FIELD=V …]          a transaction of that type (bid, offer,
 //	                                 cancel, issue, …) in a block of its own one
 //	                                 second after the last, or at=T; prints its
@@ -51,7 +53,7 @@ import (
 //	send NAME [flip=I] [replace=(OLD, NEW)]   redeliver held bytes, spoiled
 //	snapshot / compare               what changed since the snapshot
 //	wallets [ID …], participant ID …, info [FIELD …], params [FIELD …],
-//	listing T [book], clearing T, state T, listings, order ID, assets, meters, gateways,
+//	listing T [book], clearing T, state T, listings, order ID, assets, batteries, meters, gateways,
 //	settlement T, settlements, statement ID [from=T] [to=T], query PATH,
 //	writes (keys the last block wrote), events   state, printed deterministically
 //	check-community T                ok if settlement T meets every requirement of
@@ -117,6 +119,13 @@ func (s *script) run(t *testing.T, d *datadriven.TestData) string {
 		if !slices.Contains(pos, "unapproved") {
 			s.setup(t, d, "dso", contract.TypeApproveRES, map[string]any{"id": pos[1]})
 		}
+	case "battery":
+		need(t, d, pos, 5)
+		s.setup(t, d, pos[0], contract.TypeRegisterBattery, map[string]any{"id": pos[1], "capacity_wh": value("capacity_wh", pos[2]),
+			"max_charge_w": value("max_charge_w", pos[3]), "max_discharge_w": value("max_discharge_w", pos[4])})
+		if !slices.Contains(pos, "unapproved") {
+			s.setup(t, d, "dso", contract.TypeApproveBattery, map[string]any{"id": pos[1]})
+		}
 	case "gateway":
 		need(t, d, pos, 2)
 		s.setup(t, d, "operator", contract.TypeRegisterGateway, map[string]any{"id": pos[0], "owner": pos[1], "pub_key": pubOf(gwKeyID(pos[0]))})
@@ -132,6 +141,9 @@ func (s *script) run(t *testing.T, d *datadriven.TestData) string {
 		}
 		if r := kv["res"]; r != "" {
 			m["res"] = r
+		}
+		if b := kv["battery"]; b != "" {
+			m["battery"] = b
 		}
 		s.setup(t, d, "operator", contract.TypeRegisterMeter, m)
 	case "at":
@@ -255,6 +267,10 @@ func (s *script) run(t *testing.T, d *datadriven.TestData) string {
 	case "assets":
 		for _, r := range s.h.s.RESList() {
 			out.WriteString(renderLine(r))
+		}
+	case "batteries":
+		for _, b := range s.h.s.Batteries() {
+			out.WriteString(renderLine(b))
 		}
 	case "meters":
 		for _, m := range s.h.s.Meters() {
@@ -560,7 +576,7 @@ func (s *script) compare(a, b snapshot) string {
 	if a.listings != b.listings {
 		diffs = append(diffs, "listings")
 	}
-	if a.res != b.res || a.meters != b.meters {
+	if a.res != b.res || a.batteries != b.batteries || a.meters != b.meters {
 		diffs = append(diffs, "registry")
 	}
 	if !reflect.DeepEqual(a.params, b.params) {
@@ -581,7 +597,8 @@ func isTxType(typ string) bool {
 		contract.TypeRegisterRES, contract.TypeApproveRES, contract.TypeRegisterMeter, contract.TypeIssue,
 		contract.TypeRedeem, contract.TypeSetParams, contract.TypeOffer, contract.TypeBid, contract.TypeCancel,
 		contract.TypeRegisterGateway, contract.TypeReadings, contract.TypePlan, contract.TypeDRRequest,
-		contract.TypeDRCommit, contract.TypeRotateDeviceKey, contract.TypeOffboard:
+		contract.TypeDRCommit, contract.TypeRotateDeviceKey, contract.TypeOffboard,
+		contract.TypeRegisterBattery, contract.TypeApproveBattery:
 		return true
 	}
 	return false

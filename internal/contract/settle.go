@@ -13,10 +13,12 @@ import (
 // positions. The rules, for each member m of the interval:
 //
 //  1. Tokens are minted, 1 per Wh, for the metered production P of m's
-//     approved RES, and only from readings.
-//  2. Of those, what m did not export (P − X, metered export X) was used on
-//     site: those tokens are retired at once (self-consumption). The rest,
-//     E = min(P, X), left the site and may be delivered against sales.
+//     approved RES, and only from readings: never from a battery.
+//  2. Of those, what m did not export renewably was used on site (or
+//     stored): those tokens are retired at once (self-consumption). The
+//     rest, E = min(P, X − B) (metered export X, less B what m's batteries
+//     discharged, or could have where unmetered: battery.go), left the
+//     site and may be delivered against sales. Without a battery, B = 0.
 //  3. A seller delivers D = min(sold, E): D tokens move to its buyers, trade
 //     by trade in clearing order.
 //  4. A seller who delivered less than it sold pays the shortfall
@@ -75,6 +77,14 @@ type MemberSettlement struct {
 	ImportWh     int64 `json:"import_wh"`
 	ExportWh     int64 `json:"export_wh"`
 	ProductionWh int64 `json:"production_wh"`
+	// Batteries (battery.go): charged and discharged by the member's
+	// battery sub-meters (not in ImportWh and ExportWh: the grid meter
+	// has them), and the rated discharge assumed of its batteries whose
+	// meter did not report. RenewableExportWh is what of the export
+	// may carry tokens.
+	BatteryChargeWh    int64 `json:"battery_charge_wh,omitempty"`
+	BatteryDischargeWh int64 `json:"battery_discharge_wh,omitempty"`
+	BatteryUnmeteredWh int64 `json:"battery_unmetered_wh,omitempty"`
 	// Traded at clearing.
 	SoldWh   int64 `json:"sold_wh"`
 	BoughtWh int64 `json:"bought_wh"`
@@ -195,6 +205,7 @@ func (s *State) settle(l *Listing) {
 		return m
 	}
 	closings := s.closings[l.Start]
+	batteryRead := map[string]bool{}
 	for _, id := range sortedKeys(s.meters) {
 		mt := s.meters[id]
 		ir, ok := closings[id]
@@ -205,8 +216,16 @@ func (s *State) settle(l *Listing) {
 		s.touch(keyMeter(id), mt, true)
 		b := mt.Baseline
 		m := get(mt.Owner)
-		m.ImportWh += ir.ImportWh - b.ImportWh
-		m.ExportWh += ir.ExportWh - b.ExportWh
+		if mt.Battery != "" {
+			// A sub-meter: its flows are in the grid meter already, and
+			// a battery produces nothing.
+			m.BatteryChargeWh += ir.ImportWh - b.ImportWh
+			m.BatteryDischargeWh += ir.ExportWh - b.ExportWh
+			batteryRead[mt.Battery] = true
+		} else {
+			m.ImportWh += ir.ImportWh - b.ImportWh
+			m.ExportWh += ir.ExportWh - b.ExportWh
+		}
 		if r := s.res[mt.RES]; r != nil && r.Approved {
 			m.ProductionWh += ir.ProductionWh - b.ProductionWh
 		}
@@ -216,6 +235,7 @@ func (s *State) settle(l *Listing) {
 		s.remove(keyClosing(l.Start, id), ir)
 	}
 	delete(s.closings, l.Start)
+	s.unmeteredDischarge(members, batteryRead, l.End-l.Start)
 
 	// Traded positions. Each seller's trades, in clearing order (the
 	// order it delivers in).
@@ -235,7 +255,7 @@ func (s *State) settle(l *Listing) {
 	for _, id := range ids {
 		m := members[id]
 		m.TokensMintedWh = m.ProductionWh
-		m.TokensSelfRetiredWh = m.ProductionWh - min(m.ProductionWh, m.ExportWh)
+		m.TokensSelfRetiredWh = m.ProductionWh - m.RenewableExportWh()
 	}
 	s.settleDR(st, members)
 	if l.Imbalance == ImbalanceUtility {
@@ -285,7 +305,7 @@ func settleWithUtility(st *Settlement, members map[string]*MemberSettlement, ids
 	// Rule 3: deliver to buyers.
 	for _, id := range ids {
 		m := members[id]
-		e := min(m.ProductionWh, m.ExportWh)
+		e := m.RenewableExportWh()
 		m.DeliveredWh = min(m.SoldWh, e)
 		left := m.DeliveredWh
 		for _, t := range bySeller[id] {

@@ -63,6 +63,9 @@ type Meter struct {
 	PubKey  []byte `json:"pub_key,omitempty"`
 	Gateway string `json:"gateway,omitempty"`
 	RES     string `json:"res,omitempty"`
+	// Battery is the battery the meter measures: a sub-meter behind its
+	// owner's grid meter (battery.go).
+	Battery string `json:"battery,omitempty"`
 	// Last is the last reading accepted (nil before the first).
 	Last *reading.Registers `json:"last,omitempty"`
 	// Baseline is the registers at the end of the last interval settled
@@ -207,6 +210,7 @@ type State struct {
 	params       Params
 	participants map[string]*Participant
 	res          map[string]*RES
+	batteries    map[string]*Battery
 	meters       map[string]*Meter
 	gateways     map[string]*Gateway
 	// closings[interval][meter] is the meter's closing reading for an
@@ -247,6 +251,7 @@ func newState() *State {
 	return &State{
 		participants: map[string]*Participant{},
 		res:          map[string]*RES{},
+		batteries:    map[string]*Battery{},
 		meters:       map[string]*Meter{},
 		gateways:     map[string]*Gateway{},
 		closings:     map[int64]map[string]*IntervalReading{},

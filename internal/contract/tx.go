@@ -121,6 +121,9 @@ type (
 		PubKey  []byte `json:"pub_key,omitempty"`
 		Gateway string `json:"gateway,omitempty"`
 		RES     string `json:"res,omitempty"`
+		// Battery: the meter is the battery's sub-meter (battery.go); a
+		// meter measures a RES or a battery, not both.
+		Battery string `json:"battery,omitempty"`
 	}
 	// MsgRegisterGateway registers a gateway device (a home's EMS or the
 	// community gateway) whose key signs readings of meters that cannot
@@ -301,6 +304,14 @@ func (m *MsgRegisterMeter) ValidateBasic() error {
 	}
 	if m.RES != "" {
 		if err := CheckID("RES id", m.RES); err != nil {
+			return err
+		}
+	}
+	if m.Battery != "" {
+		if m.RES != "" {
+			return errf(ErrMalformed, "meter %q names RES %q and battery %q: a meter measures one asset", m.ID, m.RES, m.Battery)
+		}
+		if err := CheckID("battery id", m.Battery); err != nil {
 			return err
 		}
 	}
