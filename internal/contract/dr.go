@@ -153,8 +153,8 @@ func (r *DRRequest) Target(member string) (int64, bool) {
 // frozen returns the first interval in [from, to) a live request covers,
 // and the request.
 func (s *State) frozen(from, to int64) (int64, string, bool) {
-	for _, id := range sortedKeys(s.dr) {
-		if r := s.dr[id]; r.State != DRDone && r.Start < to && from < r.End {
+	for _, id := range s.liveDR {
+		if r := s.dr[id]; r.Start < to && from < r.End {
 			return max(from, r.Start), id, true
 		}
 	}
@@ -252,6 +252,7 @@ func (s *State) drRequest(signer *Participant, m *MsgDRRequest) ([]Event, error)
 		Targets: slices.Clone(m.Targets), BudgetNano: budget, State: DROpen, Commits: map[string]*DRCommit{},
 	}
 	s.dr[r.ID] = r
+	s.addLiveDR(r.ID)
 	s.touch(keyDR(r.ID), r, false)
 	return []Event{event("DemandResponseRequest", "id", r.ID, "start", i64(r.Start), "end", i64(r.End),
 		"feeder", r.Feeder, "reduction_w", i64(r.ReductionW), "incentive", i64(r.IncentivePerKWh),
@@ -317,7 +318,7 @@ func sum(v []int64) int64 {
 // closeDR moves requests whose first interval has begun out of DROpen.
 // They stay live (plans frozen) until every interval is settled.
 func (s *State) closeDR() {
-	for _, id := range sortedKeys(s.dr) {
+	for _, id := range s.liveDR {
 		if r := s.dr[id]; r.State == DROpen && s.marketTime >= r.Start {
 			s.touch(keyDR(id), r, true)
 			r.State = DRActive
@@ -333,10 +334,11 @@ func (s *State) settleDR(st *Settlement, members map[string]*MemberSettlement) {
 	}
 	delete(s.plans, st.Start)
 	var missing, reported map[string]bool // built for the first request covering the interval
-	for _, id := range sortedKeys(s.dr) {
+	var done []string
+	for _, id := range s.liveDR {
 		r := s.dr[id]
 		i, ok := r.covers(st.Start)
-		if !ok || r.State == DRDone {
+		if !ok {
 			continue
 		}
 		if missing == nil {
@@ -383,10 +385,12 @@ func (s *State) settleDR(st *Settlement, members map[string]*MemberSettlement) {
 			dso.Escrow -= rest
 			dso.Balance += rest
 			r.State = DRDone
+			done = append(done, id)
 			s.blockEvents = append(s.blockEvents, event("DemandResponseDone", "id", id,
 				"paid", i64(r.PaidNano), "refunded", i64(rest)))
 		}
 	}
+	s.liveDR = slices.DeleteFunc(s.liveDR, func(id string) bool { return slices.Contains(done, id) })
 }
 
 // reportingOwners are the members with a meter missing from a settlement,
@@ -413,6 +417,23 @@ func (s *State) DR(id string) (DRRequest, bool) {
 		return DRRequest{}, false
 	}
 	return cloneDR(r), true
+}
+
+// addLiveDR records a request not yet done in liveDR, in id order.
+func (s *State) addLiveDR(id string) {
+	i, _ := slices.BinarySearch(s.liveDR, id)
+	s.liveDR = slices.Insert(s.liveDR, i, id)
+}
+
+// LiveDRs returns the requests not yet done (open, or active until their
+// last interval settles), by id: what an EMS answers or follows, without
+// copying the history of every request ever made.
+func (s *State) LiveDRs() []DRRequest {
+	out := make([]DRRequest, 0, len(s.liveDR))
+	for _, id := range s.liveDR {
+		out = append(out, cloneDR(s.dr[id]))
+	}
+	return out
 }
 
 // DRs returns every request, by id.

@@ -80,6 +80,17 @@ func TestDRPaysTheReductionVerifiedAgainstThePlan(t *testing.T) {
 	if len(w.s.Plans(at(2, 0))) != 0 {
 		t.Errorf("plans of a settled interval kept: %+v", w.s.Plans(at(2, 0)))
 	}
+	// A done request leaves the live ones, on this node and on one that
+	// loads the state.
+	loaded, err := contract.Load(w.entries(), w.height, w.mt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*contract.State{w.s, loaded} {
+		if live, all := s.LiveDRs(), s.DRs(); len(live) != 0 || len(all) != 1 {
+			t.Errorf("live %+v, all %d: want none live of one", live, len(all))
+		}
+	}
 	w.conserved()
 }
 
@@ -219,6 +230,9 @@ func TestDRSurvivesReload(t *testing.T) {
 	}
 	if !bytes.Equal(loaded.AppHash(), w.s.AppHash()) {
 		t.Fatal("app hash differs after load")
+	}
+	if live := loaded.LiveDRs(); len(live) != 1 || live[0].ID != "dr-1" {
+		t.Fatalf("live requests after load %+v, want dr-1", live)
 	}
 	a, _ := w.s.DR("dr-1")
 	b, _ := loaded.DR("dr-1")

@@ -80,7 +80,12 @@ var loaders = map[string]func(s *State, value []byte) error{
 		}
 		s.plans[p.Start][p.Member] = p
 	}),
-	prefixDR:        into(func(s *State, r *DRRequest) { s.dr[r.ID] = r }),
+	prefixDR: into(func(s *State, r *DRRequest) {
+		s.dr[r.ID] = r
+		if r.State != DRDone {
+			s.addLiveDR(r.ID)
+		}
+	}),
 	prefixValidator: into(func(s *State, v *Validator) { s.validators[hex.EncodeToString(v.PubKey)] = v }),
 	prefixProposal:  into(func(s *State, p *Proposal) { s.proposals[p.ID] = p }),
 	prefixDeparture: into(func(s *State, d *Departure) { s.departures[d.Member] = d }),

@@ -227,6 +227,10 @@ type State struct {
 	// not yet settled; dr holds every demand-response request by id.
 	plans map[int64]map[string]*PlanEntry
 	dr    map[string]*DRRequest
+	// liveDR are the ids of the requests not yet done, ascending:
+	// derived from dr (not hashed), so that each block looks at the
+	// requests still running rather than every one ever made.
+	liveDR []string
 	// validators by hex key, proposals by id; valUpdates are the block's
 	// changes to the validator set.
 	validators map[string]*Validator

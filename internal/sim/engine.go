@@ -550,7 +550,7 @@ func (e *engine) trueNet(ss *simSite) func(start int64) int64 {
 func (e *engine) snapshot(t int64) agent.Snapshot {
 	var snap agent.Snapshot
 	e.app.State(func(s *contract.State) {
-		snap = agent.Snapshot{MarketTime: t, Params: s.Params(), Listings: s.ListingsBrief(t-86400, t+2*86400), DR: s.DRs()}
+		snap = agent.Snapshot{MarketTime: t, Params: s.Params(), Listings: s.ListingsBrief(t-86400, t+2*86400), DR: s.LiveDRs()}
 		var owners map[string]string
 		owner := func(meter string) string {
 			if owners == nil {
