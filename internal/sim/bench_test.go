@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"testing"
 
@@ -20,9 +19,7 @@ import (
 //	SIM_SITES=1000 SIM_DAYS=365 go test -run '^$' -bench Simulate -benchtime 1x -timeout 0 ./internal/sim
 func BenchmarkSimulate(b *testing.B) {
 	sites, days := envInt("SIM_SITES", 100), envInt("SIM_DAYS", 7)
-	// As gridledger sim does (cmd/gridledger tuneGC).
-	defer debug.SetGCPercent(debug.SetGCPercent(400))
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(1536 << 20))
+	defer TuneGC(sites)() // as gridledger sim does
 	c := community.Generate(sites, 1)
 	b.Run(fmt.Sprintf("%dsites-%ddays", sites, days), func(b *testing.B) {
 		for b.Loop() {
