@@ -80,6 +80,31 @@ type Registers struct {
 	ImportWh int64     `json:"import_wh"`           // total energy taken (consumed/imported), all channels
 	ExportWh int64     `json:"export_wh"`           // total energy returned/exported, all channels
 	Channels []Channel `json:"channels,omitempty"`  // per channel or phase where the device has several
+	Notes    []Note    `json:"notes,omitempty"`     // fields that are not energy and were unusual: tolerated, kept raw
+}
+
+// Note is a field that is not energy and is not what its format says (an
+// equipment id in plain digits, a header with a control byte, a clock
+// without its zone letter) or something a reader should know about how the
+// payload was read. It never refuses a payload: energy registers are read
+// strictly, everything else is tolerated, kept here as raw text and logged
+// by the gateway.
+type Note struct {
+	Field string `json:"field"` // what the note is about: an OBIS code, "header", "line", a JSON key
+	Raw   string `json:"raw"`   // the field as it came (valid UTF-8, at most maxNoteRaw bytes)
+	Why   string `json:"why"`   // what is unusual about it, or how it was read
+}
+
+// maxNoteRaw bounds what a Note keeps of a field.
+const maxNoteRaw = 120
+
+// note appends a Note to r, keeping raw as valid UTF-8 so that it survives
+// a JSON round trip, and at most maxNoteRaw bytes of it.
+func (r *Registers) note(field, raw, why string) {
+	if len(raw) > maxNoteRaw {
+		raw = raw[:maxNoteRaw]
+	}
+	r.Notes = append(r.Notes, Note{Field: strings.ToValidUTF8(field, "\ufffd"), Raw: strings.ToValidUTF8(raw, "\ufffd"), Why: why})
 }
 
 // Errors Decode and RelayCommand wrap, with a message saying what is wrong.
