@@ -183,7 +183,7 @@ func decodeShellyGen2(topic string, payload []byte) (Registers, error) {
 		// <prefix>/status/<component>, without its key around it.
 		key, why := gen2Bare(status)
 		if key == "" {
-			return Registers{}, fmt.Errorf("%w: no component with an energy counter, and not a component status either (%s): give the topic it came on", ErrNoEnergy, why)
+			return Registers{}, fmt.Errorf("%w: %s (give the topic it came on)", ErrNoEnergy, why)
 		}
 		chs, inc, err := gen2Channels(key, status)
 		if err != nil {
@@ -245,11 +245,11 @@ func gen2Bare(c object) (key, why string) {
 		}
 		why = "aenergy"
 	case has("a_act_power", "total_act_power") != "":
-		return "", "an em status: power only, the energy totals are emdata's"
+		return "", "a bare em status carries power, not energy: the energy totals are on emdata"
 	case has("act_power") != "":
-		return "", "an em1 status: power only, the energy totals are em1data's"
+		return "", "a bare em1 status carries power, not energy: the energy totals are on em1data"
 	default:
-		return "", "no aenergy, total_act_energy or a_total_act_energy"
+		return "", "no component with an energy counter, nor a component status with aenergy, total_act_energy or a_total_act_energy"
 	}
 	return fmt.Sprintf("%s:%d", typ, id), why
 }

@@ -154,10 +154,10 @@ func TestShellyGen2BareComponent(t *testing.T) {
 	}
 	// What cannot be told apart is refused, saying why.
 	for _, tc := range []struct{ payload, says string }{
-		{`{"id":0,"a_act_power":-18,"total_act_power":-18.017}`, "power only"},
-		{`{"id":0,"act_power":0,"current":0.027}`, "power only"},
-		{`{"id":0,"state":false}`, "give the topic"},
-		{`{"id":0,"output":true}`, "give the topic"},
+		{`{"id":0,"a_act_power":-18,"total_act_power":-18.017}`, "em status carries power, not energy"},
+		{`{"id":0,"act_power":0,"current":0.027}`, "em1 status carries power, not energy"},
+		{`{"id":0,"state":false}`, "nor a component status"},
+		{`{"id":0,"output":true}`, "give the topic it came on"},
 		{`{"id":0,"total_act_energy":5}`, "without its energy counters"}, // half an em1data
 	} {
 		_, err := Decode(ShellyGen2, "", []byte(tc.payload))
