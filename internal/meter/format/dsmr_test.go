@@ -156,7 +156,7 @@ func TestDSMREquipmentID(t *testing.T) {
 		{"0-0:96.1.1(3960221976967177082151037881335713)", "3960221976967177082151037881335713", "kept as written"}, // Kaifa DSMR 4.2
 		{"0-0:96.1.1(4530ZZ)", "4530ZZ", "kept as written"},
 		{"0-0:96.1.1(453)", "453", "kept as written"},
-		{"0-0:96.1.1(2F2F)", "2F2F", "kept as written"}, // hex of "//", not one topic level
+		{"0-0:96.1.1(2F2F)", "2F2F", "kept as written"},                 // hex of "//", not one topic level
 		{"0-0:96.1.1(00000000000000)", "", "no device id read from it"}, // DSMR 2.2 placeholder
 		{"0-0:96.1.1(00)", "", "no device id read from it"},
 		{"0-0:96.1.1(a/b)", "", "no device id read from it"},
