@@ -153,7 +153,7 @@ func TestDSMREquipmentID(t *testing.T) {
 	// An id that is not hex-encoded ASCII is not energy: used as written
 	// when it can name a device, with a Note, or left out.
 	for _, tc := range []struct{ line, device, why string }{
-		{"0-0:96.1.1(3960221976967177082151037881335713)", "3960221976967177082151037881335713", "kept as written"}, // Kaifa DSMR 4.2
+		{"0-0:96.1.1(3960221976967177085551037881335799)", "3960221976967177085551037881335799", "kept as written"}, // Kaifa DSMR 4.2
 		{"0-0:96.1.1(4530ZZ)", "4530ZZ", "kept as written"},
 		{"0-0:96.1.1(453)", "453", "kept as written"},
 		{"0-0:96.1.1(2F2F)", "2F2F", "kept as written"},                 // hex of "//", not one topic level
