@@ -20,6 +20,14 @@
 //	shelly-gen2  aenergy.total, ret_aenergy.total (switch, cover,    Wh, decimal
 //	             light, pm1); emdata, em1data totals (Pro 3EM, Pro EM)
 //	dsmr         1-0:1.8.n (import), 1-0:2.8.n (export), tariff n    kWh, or Wh when the line says *Wh
+//	             (DSMR 2.2 and 3 without CRC, 4 and 5 with; eMUCs)
+//
+// Energy registers are read strictly: a unit that is not energy, a bad CRC,
+// a cut payload, a negative or malformed register refuses the payload.
+// Fields that are not energy are tolerated: one that is unusual (a DSMR
+// equipment id in plain digits, a header with a control byte, a clock
+// without its zone) is kept as raw text in Registers.Notes, for the gateway
+// to log, and never refuses the payload.
 //
 // A value written as text with a unit, as DSMR always does and some bridges
 // do ("1.234 kWh"), is read in that unit if it is kWh or Wh; any other unit
@@ -59,7 +67,7 @@ const (
 	Tasmota    Format = "tasmota"     // Tasmota firmware: tele/<topic>/SENSOR JSON
 	ShellyGen1 Format = "shelly-gen1" // Shelly Gen1: shellies/<id>/... topics and /status JSON
 	ShellyGen2 Format = "shelly-gen2" // Shelly Gen2/Plus/Pro: JSON-RPC notifications and component status
-	DSMR       Format = "dsmr"        // Dutch/Belgian smart meter P1 telegram (DSMR 4/5, eMUCs)
+	DSMR       Format = "dsmr"        // Dutch/Belgian smart meter P1 telegram (DSMR 2.2 to 5, eMUCs)
 )
 
 // Formats lists every format, in a stable order.
