@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -69,19 +70,27 @@ func newMeterCredentialsCmd() *cobra.Command {
 func newMeterDecodeCmd() *cobra.Command {
 	var formatName, path, topic string
 	cmd := &cobra.Command{
-		Use:   "decode --format FORMAT --file FILE [--topic TOPIC]",
+		Use:   "decode [--format FORMAT] --file FILE [--topic TOPIC]",
 		Short: "Decode a device's native payload (Tasmota, Shelly, DSMR P1) into energy registers",
 		Long: `Decode reads one payload as a device publishes it (an MQTT payload saved to a
 file, an HTTP status body, a P1 telegram) and prints its cumulative energy
 registers in Wh: import, export, and per channel or phase. --topic is the MQTT
 topic it came on: it names the device and, for Shelly per-register topics
-(shellies/<id>/relay/0/energy) and Gen2 component topics, what the payload is.
+(shellies/<id>/relay/0/energy) and Gen2 component topics
+(<prefix>/status/switch:0, status/emdata:0, status/em1data:0, status/pm1:0),
+what the payload is. With --topic, --format may be left out: the topic says it.
+Without a topic, a Shelly Gen2 component status on its own is recognised by
+its fields, and the output says so.
 
 Units differ by model: Tasmota reports kWh, Shelly Gen1 plugs and relays
-watt-minutes, Shelly Gen1 EM/3EM and Gen2 Wh, DSMR kWh. A payload that cannot
-be trusted (cut short, a bad CRC, unknown units, no energy register) is an
-error and prints nothing.`,
+watt-minutes, Shelly Gen1 EM/3EM and Gen2 Wh, DSMR kWh (or Wh). DSMR 2.2 and 3
+telegrams have no CRC; from DSMR 4 on the CRC is required and checked. Energy
+registers are read strictly: a payload that cannot be trusted (cut short, a
+bad CRC, unknown units, no energy register) is an error and prints nothing.
+Other fields that are unusual (an equipment id in plain digits, a control byte
+in the header, a clock without its zone) are tolerated and printed as notes.`,
 		Example: `  gridledger meter decode --format dsmr --file telegram.txt --topic dsmr/home-12/telegram
+  gridledger meter decode --topic shellyplus1pm-a8032ab12345/status/switch:0 --file status.json
   mosquitto_sub -C 1 -t tele/plug/SENSOR | gridledger meter decode --format tasmota --file - -o json`,
 		Args: cobra.NoArgs,
 		// Errors are reported once, by the root command, without usage.
@@ -96,10 +105,9 @@ error and prints nothing.`,
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&formatName, "format", "", fmt.Sprintf("payload format, one of %v", format.Formats))
+	cmd.Flags().StringVar(&formatName, "format", "", fmt.Sprintf("payload format, one of %v (default: the one --topic belongs to)", format.Formats))
 	cmd.Flags().StringVar(&path, "file", "", "payload file, - for stdin")
 	cmd.Flags().StringVar(&topic, "topic", "", "MQTT topic the payload came on (names the device)")
-	_ = cmd.MarkFlagRequired("format")
 	_ = cmd.MarkFlagRequired("file")
 	return cmd
 }
@@ -107,6 +115,11 @@ error and prints nothing.`,
 // meterDecode reads, decodes and renders the payload at path (- for stdin),
 // all before anything is printed, so a failure never leaves partial output.
 func meterDecode(stdin io.Reader, f format.Format, path, topic, output string) ([]byte, error) {
+	if f == "" {
+		if f, _, _ = format.Identify(topic); f == "" {
+			return nil, fmt.Errorf("--format not set, and no --topic of a known device family to tell it: want one of %v", format.Formats)
+		}
+	}
 	if !slices.Contains(format.Formats, f) {
 		return nil, fmt.Errorf("--format %q: want one of %v", f, format.Formats)
 	}
@@ -158,6 +171,16 @@ func printRegisters(w io.Writer, r format.Registers) error {
 		fmt.Fprintln(tw, "\nchannel\timport Wh\texport Wh")
 		for _, c := range r.Channels {
 			fmt.Fprintf(tw, "%s\t%d\t%d\n", c.Name, c.ImportWh, c.ExportWh)
+		}
+	}
+	if len(r.Notes) > 0 {
+		fmt.Fprintln(tw, "\nnotes")
+		for _, n := range r.Notes {
+			raw := ""
+			if n.Raw != "" {
+				raw = " " + strconv.Quote(n.Raw)
+			}
+			fmt.Fprintf(tw, "%s%s: %s\n", n.Field, raw, n.Why)
 		}
 	}
 	return tw.Flush()

@@ -162,7 +162,8 @@ func TestMeterDecodeRefusesBadArguments(t *testing.T) {
 		want string
 	}{
 		{[]string{"meter", "decode", "--format", "modbus", "--file", good}, `--format "modbus": want one of`},
-		{[]string{"meter", "decode", "--file", good}, `"format" not set`},
+		{[]string{"meter", "decode", "--file", good}, `--format not set, and no --topic of a known device family`},
+		{[]string{"meter", "decode", "--file", good, "--topic", "zigbee2mqtt/plug"}, `--format not set, and no --topic of a known device family`},
 		{[]string{"meter", "decode", "--format", "tasmota"}, `"file" not set`},
 		{[]string{"meter", "decode", "--format", "tasmota", "--file", filepath.Join(t.TempDir(), "none.json")}, "no such file"},
 		{[]string{"meter", "decode", "--format", "tasmota", "--file", good, "--topic", "shellies/x/info"}, "is not a tasmota topic"},
@@ -173,5 +174,53 @@ func TestMeterDecodeRefusesBadArguments(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) || stdout != "" {
 			t.Errorf("%v: %q, %v; want an error containing %q", tc.args, stdout, err, tc.want)
 		}
+	}
+}
+
+// A Shelly Gen2 component status, as published on <prefix>/status/switch:0:
+// with --topic (and no --format) the topic says what it is; without a topic
+// its fields do, and the output says so.
+func TestMeterDecodeShellyComponentStatus(t *testing.T) {
+	path := filepath.Join(meterTestdata, "shelly-gen2", "status_switch_plus1pm.json")
+	stdout, _, err := runRoot(t, "", "meter", "decode", "--file", path, "--topic", "shellyplus1pm-a8032ab12345/status/switch:0", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got format.Registers
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil || got.Format != format.ShellyGen2 || got.DeviceID != "shellyplus1pm-a8032ab12345" ||
+		got.ImportWh != 123457 || got.ExportWh != 13 || got.Notes != nil {
+		t.Errorf("with --topic: %s, %v", stdout, err)
+	}
+	stdout, _, err = runRoot(t, "", "meter", "decode", "--format", "shelly-gen2", "--file", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"import  123457 Wh\n", "switch:0  123457     13\n", "\nnotes\n",
+		"topic: no topic: read as a bare switch:0 status, recognised by aenergy (give the topic to be sure)\n"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("without a topic the output lacks %q:\n%s", want, stdout)
+		}
+	}
+	// What it cannot recognise, it says so.
+	_, _, err = runRoot(t, `{"id":0,"state":false}`, "meter", "decode", "--format", "shelly-gen2", "--file", "-")
+	if err == nil || !strings.Contains(err.Error(), "give the topic it came on") {
+		t.Errorf("bare input status: %v", err)
+	}
+	_, _, err = runRoot(t, `{"id":0,"total_act_power":5}`, "meter", "decode", "--topic", "shellypro3em-c8f09e8a1b2c/status/em:0", "--file", "-")
+	if err == nil || !strings.Contains(err.Error(), "carries power, not energy: the energy totals are on shellypro3em-c8f09e8a1b2c/status/emdata:0") {
+		t.Errorf("em:0: %v", err)
+	}
+}
+
+// Notes are printed in the text output, the raw field quoted.
+func TestMeterDecodeTextNotes(t *testing.T) {
+	path := filepath.Join(meterTestdata, "dsmr", "nl_dsmr42_kaifa_digits_id.txt")
+	stdout, _, err := runRoot(t, "", "meter", "decode", "--file", path, "--topic", "dsmr/home-42/telegram")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "\nnotes\n0-0:96.1.1 \"3960221976967177081234567890123456\": equipment id is not hex-encoded ASCII: kept as written\n"
+	if !strings.HasSuffix(stdout, want) || !strings.Contains(stdout, "import  4516829 Wh\n") {
+		t.Errorf("got\n%s\nwant it to end with\n%s", stdout, want)
 	}
 }

@@ -23,6 +23,17 @@ func FuzzHandlePayload(f *testing.F) {
 	f.Add("plug-1/events/rpc", []byte(`{"src":"plug-1","method":"NotifyStatus","params":{"ts":1767225600,"switch:0":{"aenergy":{"total":10.5}}}}`))
 	f.Add("dsmr/plug-1/telegram", []byte("/ISk5\\2MT382-1000\r\n\r\n1-0:1.8.1(000123.456*kWh)\r\n!0000\r\n"))
 	f.Add("gridledger/"+community+"/devices/m-alice/cmd", []byte(`{"relay":"on"}`))
+	// A component status on its topic, and telegrams with tolerated fields.
+	for topic, file := range map[string]string{
+		"plug-1/status/switch:0": "shelly-gen2/status_switch_plus1pm.json",
+		"plug-1/status/emdata:0": "shelly-gen2/status_emdata_pro3em.json",
+		"plug-1/status/em:0":     "shelly-gen2/status_em_pro3em.json",
+		"dsmr/plug-1/telegram":   "dsmr/nl_dsmr22_iskra_mt382.txt",
+		"dsmr/pv-1/telegram":     "dsmr/nl_dsmr42_kaifa_digits_id.txt",
+		"dsmr/plug-1/telegram/x": "dsmr/nl_dsmr5_iskra_stx_header.txt",
+	} {
+		f.Add(topic, readFile(f, catalogueFile(file)))
+	}
 	reg := testRegistry()
 	g := NewGateway(GatewayConfig{Community: community, DeviceID: "gw-1", DeviceKey: key("gw-1"),
 		Clock: newFakeClock(T0 + 600), IntervalS: 3600, SkewS: 120}, reg, &recorder{}, slog.New(slog.DiscardHandler)) // f.Log may not be called from the target

@@ -46,6 +46,7 @@ func (g *Gateway) decodeNative(sh *shard, snap *regSnapshot, it *item, m inMsg, 
 	}
 	st := g.state(sh, meter)
 	st.format = f
+	g.logNotes(st, m, regs.Notes)
 	imp, exp := mergeNative(st, regs)
 	seq, err := g.seqs.next(m.id, st.gwSeq)
 	if err != nil {
@@ -115,4 +116,26 @@ func mergeNative(st *meterState, regs format.Registers) (importWh, exportWh int6
 		exportWh += st.chans[n][1]
 	}
 	return min(importWh, reading.MaxRegisterWh), min(exportWh, reading.MaxRegisterWh)
+}
+
+// logNotes logs the fields of a device's payload that were unusual but not
+// energy (format.Note): tolerated, so the energy is not lost, and logged so
+// that the owner can see them. A device repeats them in every payload: they
+// are logged when they first appear on a topic and when they change.
+func (g *Gateway) logNotes(st *meterState, m inMsg, notes []format.Note) {
+	key := ""
+	for _, n := range notes {
+		key += n.Field + "\x00" + n.Raw + "\x00" + n.Why + "\x00"
+	}
+	if st.notes[m.topic] == key {
+		return
+	}
+	if st.notes == nil {
+		st.notes = map[string]string{}
+	}
+	st.notes[m.topic] = key
+	for _, n := range notes {
+		g.log.Warn("device payload: unusual field tolerated (not energy)", "meter", m.id, "topic", m.topic,
+			"field", n.Field, "raw", n.Raw, "why", n.Why)
+	}
 }

@@ -33,11 +33,13 @@ type meterState struct {
 	fileStart int64
 
 	// For meters the gateway reads: the device's format (for relay
-	// commands), per-channel registers (see mergeNative), and the last
-	// sequence number the gateway signed.
+	// commands), per-channel registers (see mergeNative), the last
+	// sequence number the gateway signed, and per topic the tolerated
+	// fields last logged (see logNotes).
 	format format.Format
 	chans  map[string][2]int64
 	gwSeq  uint64
+	notes  map[string]string
 }
 
 // intervalRec is a meter's last accepted reading of one interval.

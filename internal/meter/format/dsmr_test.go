@@ -3,6 +3,7 @@ package format
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -127,8 +128,14 @@ func TestDSMRTime(t *testing.T) {
 	if r.Time != nil {
 		t.Errorf("no 0-0:1.0.0: time %d", *r.Time)
 	}
+	// The clock is not energy: a bad one is a Note and no Time, never a
+	// refusal of the registers.
 	for _, bad := range []string{"261125150300", "261125150300X", "261131150300W", "250229120000W", "261125250300W", "2611251503000W", "26112515030AW", "(261125150300W)"} {
-		wantErr(t, DSMR, topicP1, p1("0-0:1.0.0("+bad+")", "1-0:1.8.1(000001.000*kWh)"), ErrMalformed)
+		r := mustDecode(t, DSMR, topicP1, p1("0-0:1.0.0("+bad+")", "1-0:1.8.1(000001.000*kWh)"))
+		want := []Note{{Field: "0-0:1.0.0", Raw: "(" + bad + ")", Why: "not one (YYMMDDhhmmssS|W): no time read"}}
+		if r.Time != nil || r.ImportWh != 1000 || !reflect.DeepEqual(r.Notes, want) {
+			t.Errorf("clock %s: %s, want no time, 1000 Wh and the note %s", bad, asJSON(r), asJSON(want))
+		}
 	}
 }
 
@@ -143,9 +150,71 @@ func TestDSMREquipmentID(t *testing.T) {
 	if r := mustDecode(t, DSMR, "", p1(lines[1])); r.DeviceID != "" {
 		t.Errorf("no id at all: device %q", r.DeviceID)
 	}
-	for _, bad := range []string{"0-0:96.1.1(4530ZZ)", "0-0:96.1.1(453)", "0-0:96.1.1(00)", "0-0:96.1.1(2F2F)"} {
-		wantErr(t, DSMR, "", p1(bad, lines[1]), ErrMalformed)
+	// An id that is not hex-encoded ASCII is not energy: used as written
+	// when it can name a device, with a Note, or left out.
+	for _, tc := range []struct{ line, device, why string }{
+		{"0-0:96.1.1(3960221976967177085551037881335799)", "3960221976967177085551037881335799", "kept as written"}, // Kaifa DSMR 4.2
+		{"0-0:96.1.1(4530ZZ)", "4530ZZ", "kept as written"},
+		{"0-0:96.1.1(453)", "453", "kept as written"},
+		{"0-0:96.1.1(2F2F)", "2F2F", "kept as written"},                 // hex of "//", not one topic level
+		{"0-0:96.1.1(00000000000000)", "", "no device id read from it"}, // DSMR 2.2 placeholder
+		{"0-0:96.1.1(00)", "", "no device id read from it"},
+		{"0-0:96.1.1(a/b)", "", "no device id read from it"},
+		{"0-0:96.1.1(45)(30)", "", "no equipment id read"},
+	} {
+		r := mustDecode(t, DSMR, "", p1(tc.line, lines[1]))
+		if r.DeviceID != tc.device || r.ImportWh != 1000 || len(r.Notes) != 1 || !strings.Contains(r.Notes[0].Why, tc.why) {
+			t.Errorf("%s: %s; want device %q and a note %q", tc.line, asJSON(r), tc.device, tc.why)
+		}
+		// With a topic the topic names the device; the note stays.
+		if r := mustDecode(t, DSMR, topicP1, p1(tc.line, lines[1])); r.DeviceID != "home-12" || len(r.Notes) != 1 {
+			t.Errorf("%s on a topic: %s", tc.line, asJSON(r))
+		}
 	}
+}
+
+// DSMR 2.2 and 3 have no CRC and no version line; DSMR 4 and later always
+// have both. A CRC is checked whenever it is there.
+func TestDSMRCRCByVersion(t *testing.T) {
+	legacy := []string{`/ISk5\2MT382-1000`, "", "1-0:1.8.1(12345.678*kWh)", "1-0:2.8.1(00001.001*kWh)"}
+	bare := strings.Join(legacy, "\r\n") + "\r\n!\r\n"
+	r := mustDecode(t, DSMR, topicP1, bare)
+	if r.ImportWh != 12345678 || r.ExportWh != 1001 || r.Notes != nil {
+		t.Errorf("DSMR 3 without CRC: %s", asJSON(r))
+	}
+	// The same with a CRC: checked, and refused when wrong.
+	mustDecode(t, DSMR, topicP1, telegram(legacy...))
+	wrong := strings.Replace(telegram(legacy...), "12345.678", "12345.679", 1)
+	wantErr(t, DSMR, topicP1, wrong, ErrBadCRC)
+	// A version line means a CRC was sent: a bare "!" lost it.
+	for _, version := range []string{"1-3:0.2.8(42)", "1-3:0.2.8(50)", "0-0:96.1.4(50217)"} {
+		tel := strings.Join(append([]string{legacy[0], "", version}, legacy[2:]...), "\r\n") + "\r\n!\r\n"
+		if _, err := Decode(DSMR, topicP1, []byte(tel)); !errors.Is(err, ErrTruncated) || !strings.Contains(err.Error(), "always has one") {
+			t.Errorf("%s without CRC: %v, want ErrTruncated saying a CRC is due", version, err)
+		}
+	}
+	// Without the "!" a telegram is cut short, whatever its version.
+	wantErr(t, DSMR, topicP1, strings.Join(legacy, "\r\n")+"\r\n", ErrTruncated)
+}
+
+// Energy registers stay strict: only a DSMR 2.2/3 telegram may leave out the
+// unit, and then only as the standard's kWh with three decimals.
+func TestDSMRLegacyUnitlessRegisters(t *testing.T) {
+	legacy := func(reg string) string {
+		return strings.Join([]string{`/ISk5\2MT382-1004`, "", reg}, "\r\n") + "\r\n!\r\n"
+	}
+	r := mustDecode(t, DSMR, topicP1, legacy("1-0:1.8.1(01234.567)"))
+	want := []Note{{Field: "1-0:1.8.1", Raw: "(01234.567)", Why: "no unit: read as kWh, as the DSMR 2.2/3 standard fixes for this register"}}
+	if r.ImportWh != 1234567 || !reflect.DeepEqual(r.Notes, want) {
+		t.Errorf("unitless DSMR 2.2 register: %s", asJSON(r))
+	}
+	for _, bad := range []string{"1-0:1.8.1(01234.56)", "1-0:1.8.1(01234)", "1-0:1.8.1(01234.5678)", "1-0:1.8.1(01234.567*kvarh)", "1-0:1.8.1(-1234.567)"} {
+		if _, err := Decode(DSMR, topicP1, []byte(legacy(bad))); !errors.Is(err, ErrUnknownUnits) && !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: %v, want a refusal", bad, err)
+		}
+	}
+	// A DSMR 4+ telegram states its units.
+	wantErr(t, DSMR, topicP1, p1("1-0:1.8.1(001234.567)"), ErrUnknownUnits)
 }
 
 func TestDSMRStructure(t *testing.T) {
@@ -173,9 +242,6 @@ func TestDSMRStructure(t *testing.T) {
 		{"CRC not hex", body + "XYZW\r\n", ErrMalformed},
 		{"data after the CRC", good + "/ISK5\\2M550T-1012\r\n", ErrMalformed},
 		{"two telegrams", good + good, ErrMalformed},
-		{"bad header", telegram("/12345", "1-0:1.8.1(000001.000*kWh)"), ErrMalformed},
-		{"short header", telegram("/ISK5", "1-0:1.8.1(000001.000*kWh)"), ErrMalformed},
-		{"header with control byte", telegram("/ISK5\x01AB", "1-0:1.8.1(000001.000*kWh)"), ErrMalformed},
 		{"not a telegram", "hello, meter", ErrMalformed},
 		{"JSON", `{"1-0:1.8.1":1234.567}`, ErrMalformed},
 		{"register lines without header", "1-0:1.8.1(000001.000*kWh)\r\n!ABCD\r\n", ErrTruncated},
@@ -184,5 +250,19 @@ func TestDSMRStructure(t *testing.T) {
 		if (tc.err == nil) != (err == nil) || (tc.err != nil && !errors.Is(err, tc.err)) {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.err)
 		}
+	}
+	// The header is not energy: an unusual one is a Note, under a CRC
+	// that still covers it.
+	for _, h := range []string{"/12345", "/ISK5", "/ISK5\x02M550T-1012", "/ISK5\x01AB"} {
+		r := mustDecode(t, DSMR, topicP1, telegram(h, "1-0:1.8.1(000001.000*kWh)"))
+		want := []Note{{Field: "header", Raw: h, Why: "not /XXXn<identification> (three-letter manufacturer, baud-rate digit): not read"}}
+		if r.ImportWh != 1000 || !reflect.DeepEqual(r.Notes, want) {
+			t.Errorf("header %q: %s", h, asJSON(r))
+		}
+	}
+	// A line that is not OBIS(value) is a Note; a DSMR 2.2 gas value line is not.
+	r := mustDecode(t, DSMR, topicP1, p1("1-0:1.8.1(000001.000*kWh)", "0-1:24.3.0(161107190000)(00)(60)(1)(0-1:24.2.1)(m3)", "(00001.001)", "hello"))
+	if want := []Note{{Field: "line", Raw: "hello", Why: "not OBIS(value): not read"}}; !reflect.DeepEqual(r.Notes, want) {
+		t.Errorf("odd lines: %s", asJSON(r.Notes))
 	}
 }

@@ -20,6 +20,14 @@
 //	shelly-gen2  aenergy.total, ret_aenergy.total (switch, cover,    Wh, decimal
 //	             light, pm1); emdata, em1data totals (Pro 3EM, Pro EM)
 //	dsmr         1-0:1.8.n (import), 1-0:2.8.n (export), tariff n    kWh, or Wh when the line says *Wh
+//	             (DSMR 2.2 and 3 without CRC, 4 and 5 with; eMUCs)
+//
+// Energy registers are read strictly: a unit that is not energy, a bad CRC,
+// a cut payload, a negative or malformed register refuses the payload.
+// Fields that are not energy are tolerated: one that is unusual (a DSMR
+// equipment id in plain digits, a header with a control byte, a clock
+// without its zone) is kept as raw text in Registers.Notes, for the gateway
+// to log, and never refuses the payload.
 //
 // A value written as text with a unit, as DSMR always does and some bridges
 // do ("1.234 kWh"), is read in that unit if it is kWh or Wh; any other unit
@@ -59,7 +67,7 @@ const (
 	Tasmota    Format = "tasmota"     // Tasmota firmware: tele/<topic>/SENSOR JSON
 	ShellyGen1 Format = "shelly-gen1" // Shelly Gen1: shellies/<id>/... topics and /status JSON
 	ShellyGen2 Format = "shelly-gen2" // Shelly Gen2/Plus/Pro: JSON-RPC notifications and component status
-	DSMR       Format = "dsmr"        // Dutch/Belgian smart meter P1 telegram (DSMR 4/5, eMUCs)
+	DSMR       Format = "dsmr"        // Dutch/Belgian smart meter P1 telegram (DSMR 2.2 to 5, eMUCs)
 )
 
 // Formats lists every format, in a stable order.
@@ -80,6 +88,31 @@ type Registers struct {
 	ImportWh int64     `json:"import_wh"`           // total energy taken (consumed/imported), all channels
 	ExportWh int64     `json:"export_wh"`           // total energy returned/exported, all channels
 	Channels []Channel `json:"channels,omitempty"`  // per channel or phase where the device has several
+	Notes    []Note    `json:"notes,omitempty"`     // fields that are not energy and were unusual: tolerated, kept raw
+}
+
+// Note is a field that is not energy and is not what its format says (an
+// equipment id in plain digits, a header with a control byte, a clock
+// without its zone letter) or something a reader should know about how the
+// payload was read. It never refuses a payload: energy registers are read
+// strictly, everything else is tolerated, kept here as raw text and logged
+// by the gateway.
+type Note struct {
+	Field string `json:"field"` // what the note is about: an OBIS code, "header", "line", a JSON key
+	Raw   string `json:"raw"`   // the field as it came (valid UTF-8, at most maxNoteRaw bytes)
+	Why   string `json:"why"`   // what is unusual about it, or how it was read
+}
+
+// maxNoteRaw bounds what a Note keeps of a field.
+const maxNoteRaw = 120
+
+// note appends a Note to r, keeping raw as valid UTF-8 so that it survives
+// a JSON round trip, and at most maxNoteRaw bytes of it.
+func (r *Registers) note(field, raw, why string) {
+	if len(raw) > maxNoteRaw {
+		raw = raw[:maxNoteRaw]
+	}
+	r.Notes = append(r.Notes, Note{Field: strings.ToValidUTF8(field, "\ufffd"), Raw: strings.ToValidUTF8(raw, "\ufffd"), Why: why})
 }
 
 // Errors Decode and RelayCommand wrap, with a message saying what is wrong.

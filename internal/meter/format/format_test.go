@@ -26,6 +26,7 @@ type catalogueEntry struct {
 	Error  string     `json:"error"`
 	Reset  string     `json:"reset"` // "first" or "second" of a counter reset pair
 	Note   string     `json:"note"`
+	Source string     `json:"source"` // where the payload comes from (see testdata/README.md)
 }
 
 // sentinels by the name the catalogue uses.
@@ -105,6 +106,9 @@ func TestCatalogueIsComplete(t *testing.T) {
 	inCat := map[string]bool{}
 	for _, e := range cat {
 		inCat[e.File] = true
+		if e.Source == "" {
+			t.Errorf("%s: no source", e.File)
+		}
 		if !slices.Contains(Formats, e.Format) || !strings.HasPrefix(e.File, string(e.Format)+"/") {
 			t.Errorf("%s: format %q does not match its directory", e.File, e.Format)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+	"unicode/utf8"
 )
 
 // Run one fuzzer at a time, for example:
@@ -33,8 +34,9 @@ func fuzzFormat(f *testing.F, format Format) {
 
 // decodeInvariants: Decode never panics; it is deterministic; an error
 // wraps one of the package's sentinels and comes with zero Registers; what
-// decodes is in range, its channels add up to its totals, its time is a
-// real date, its device is the topic's, and it survives a JSON round trip.
+// decodes is in range, its channels add up to its totals, its notes are
+// valid text, its time is a real date, its device is the topic's, and it
+// survives a JSON round trip.
 func decodeInvariants(t *testing.T, f Format, topic string, payload []byte) {
 	r, err := Decode(f, topic, payload)
 	again, err2 := Decode(f, topic, payload)
@@ -74,6 +76,11 @@ func decodeInvariants(t *testing.T, f Format, topic string, payload []byte) {
 		}
 		if imp != r.ImportWh || exp != r.ExportWh {
 			t.Fatalf("channels add up to %d/%d Wh, totals say %d/%d: %s", imp, exp, r.ImportWh, r.ExportWh, asJSON(r))
+		}
+	}
+	for _, n := range r.Notes {
+		if n.Field == "" || n.Why == "" || !utf8.ValidString(n.Field) || !utf8.ValidString(n.Raw) || len(n.Raw) > 3*maxNoteRaw {
+			t.Fatalf("bad note %+v", n)
 		}
 	}
 	if r.Time != nil && (*r.Time < minPlausibleUnix || *r.Time >= maxPlausibleUnix) {

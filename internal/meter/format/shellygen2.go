@@ -36,6 +36,9 @@ import (
 //
 // Time is params.ts (float seconds, truncated to the second), or, without
 // it (a Shelly.GetStatus body), sys.unixtime; a component status has none.
+//
+// A component status read from a file or HTTP body, without the topic that
+// names it, is recognised by its fields (see gen2Bare), with a Note.
 
 // Kinds of Shelly Gen2 energy topics.
 const (
@@ -75,7 +78,11 @@ func gen2Topic(topic string) (topicInfo, bool) {
 	if !validPrefix(prefix) || !validSegment(comp) {
 		return topicInfo{}, false
 	}
-	return topicInfo{format: ShellyGen2, device: prefix, kind: gen2Component, index: comp, energy: gen2EnergyKey(comp)}, true
+	t := topicInfo{format: ShellyGen2, device: prefix, kind: gen2Component, index: comp, energy: gen2EnergyKey(comp)}
+	if typ, id, ok := gen2Key(comp); ok && (typ == "em" || typ == "em1") {
+		t.why = fmt.Sprintf("carries power, not energy: the energy totals are on %s/status/%sdata:%d", prefix, typ, id)
+	}
+	return t, true
 }
 
 func decodeShellyGen2(topic string, payload []byte) (Registers, error) {
@@ -171,6 +178,24 @@ func decodeShellyGen2(topic string, payload []byte) (Registers, error) {
 			r.Channels = append(r.Channels, ch)
 		}
 	}
+	if len(r.Channels) == 0 && t.kind == "" && !hasMethod && incomplete == "" {
+		// No topic: perhaps one component's status published alone on
+		// <prefix>/status/<component>, without its key around it.
+		key, why := gen2Bare(status)
+		if key == "" {
+			return Registers{}, fmt.Errorf("%w: %s (give the topic it came on)", ErrNoEnergy, why)
+		}
+		chs, inc, err := gen2Channels(key, status)
+		if err != nil {
+			return Registers{}, err
+		}
+		if len(chs) == 0 {
+			return Registers{}, fmt.Errorf("%w: a bare %s status (recognised by %s) without its energy counters%s", ErrNoEnergy, key, why, inc)
+		}
+		r.Channels = chs
+		r.note("topic", "", fmt.Sprintf("no topic: read as a bare %s status, recognised by %s (give the topic to be sure)", key, why))
+		return r, r.totals()
+	}
 	if len(r.Channels) == 0 {
 		return Registers{}, fmt.Errorf("%w: no component with an energy counter%s", ErrNoEnergy, incomplete)
 	}
@@ -179,6 +204,54 @@ func decodeShellyGen2(topic string, payload []byte) (Registers, error) {
 	}
 	r.Time, err = gen2Time(status)
 	return r, err
+}
+
+// gen2Bare recognises a component's status published without its key, as
+// <prefix>/status/<component> carries it, by its fields: emdata by its
+// phase totals, em1data by its totals, and the metered outputs by aenergy
+// (light by brightness, cover by current_pos, switch by output, pm1 by
+// having none of them). Its id is the status's "id", 0 without one. em and
+// em1 (power only) are recognised, to say so. key is "" when nothing fits;
+// why says what was recognised, or why not.
+func gen2Bare(c object) (key, why string) {
+	id := 0
+	if text, ok, _ := c.number("id", "id"); ok && isIndex(text) {
+		id, _ = strconv.Atoi(text)
+	}
+	has := func(fields ...string) string {
+		for _, f := range fields {
+			if _, ok := c[f]; ok {
+				return f
+			}
+		}
+		return ""
+	}
+	var typ string
+	switch {
+	case has("a_total_act_energy", "a_total_act_ret_energy", "b_total_act_energy", "c_total_act_energy") != "":
+		typ, why = "emdata", "its phase totals (a_total_act_energy…)"
+	case has("total_act_energy", "total_act_ret_energy") != "":
+		typ, why = "em1data", "total_act_energy"
+	case has("aenergy") != "":
+		switch f := has("brightness", "current_pos", "output"); f {
+		case "output":
+			typ = "switch"
+		case "current_pos":
+			typ = "cover"
+		case "brightness":
+			typ = "light"
+		default:
+			typ = "pm1"
+		}
+		why = "aenergy"
+	case has("a_act_power", "total_act_power") != "":
+		return "", "a bare em status carries power, not energy: the energy totals are on emdata"
+	case has("act_power") != "":
+		return "", "a bare em1 status carries power, not energy: the energy totals are on em1data"
+	default:
+		return "", "no component with an energy counter, nor a component status with aenergy, total_act_energy or a_total_act_energy"
+	}
+	return fmt.Sprintf("%s:%d", typ, id), why
 }
 
 // gen2Channels reads the energy counters of component key. A component

@@ -1,6 +1,7 @@
 package format
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -112,5 +113,68 @@ func TestShellyGen2Errors(t *testing.T) {
 	_, err := Decode(ShellyGen2, "shellypro3em-c8f09e8a1b2c/events/rpc", []byte(notify("NotifyStatus", `"emdata:0":{"a_total_act_energy":1.4}`)))
 	if err == nil || !strings.Contains(err.Error(), "only what changed") {
 		t.Errorf("a partial delta should say why it is skipped: %v", err)
+	}
+}
+
+// A component's status published alone on <prefix>/status/<component> has
+// no key around it: the topic says what it is; without a topic (a file, an
+// HTTP body) its fields do, with a Note saying so.
+func TestShellyGen2BareComponent(t *testing.T) {
+	for _, tc := range []struct {
+		payload string
+		key     string
+		imp     int64
+		exp     int64
+	}{
+		{`{"id":0,"source":"init","output":true,"apower":8.9,"aenergy":{"total":1234.5,"by_minute":[1,2,3],"minute_ts":1795615380}}`, "switch:0", 1235, 0},
+		{`{"id":2,"output":false,"aenergy":{"total":10},"ret_aenergy":{"total":2.5}}`, "switch:2", 10, 3},
+		{`{"id":0,"state":"stopped","current_pos":50,"aenergy":{"total":7}}`, "cover:0", 7, 0},
+		{`{"id":0,"output":true,"brightness":53,"aenergy":{"total":8}}`, "light:0", 8, 0},
+		{`{"id":0,"voltage":230.1,"apower":5,"aenergy":{"total":9},"ret_aenergy":{"total":1}}`, "pm1:0", 9, 1},
+		{`{"id":0,"a_total_act_energy":1,"a_total_act_ret_energy":2,"b_total_act_energy":3,"b_total_act_ret_energy":4,"c_total_act_energy":5,"c_total_act_ret_energy":6,"total_act":9,"total_act_ret":12}`, "emdata:0", 9, 12},
+		{`{"id":1,"total_act_energy":456789.123,"total_act_ret_energy":98765.5}`, "em1data:1", 456789, 98766},
+	} {
+		r := mustDecode(t, ShellyGen2, "", tc.payload)
+		if r.ImportWh != tc.imp || r.ExportWh != tc.exp || len(r.Notes) != 1 || !strings.Contains(r.Notes[0].Why, "bare "+tc.key+" status") {
+			t.Errorf("%s: %s; want %s, %d/%d Wh and a note", tc.payload, asJSON(r), tc.key, tc.imp, tc.exp)
+		}
+		if tc.key != "emdata:0" && (len(r.Channels) != 1 || r.Channels[0].Name != tc.key) {
+			t.Errorf("%s: channels %s, want %s", tc.payload, asJSON(r.Channels), tc.key)
+		}
+		// On its topic: the same registers, no guess, no note.
+		onTopic := mustDecode(t, ShellyGen2, "shellyplus1pm-a8032ab12345/status/"+tc.key, tc.payload)
+		if onTopic.ImportWh != tc.imp || onTopic.ExportWh != tc.exp || onTopic.Notes != nil || onTopic.DeviceID != "shellyplus1pm-a8032ab12345" {
+			t.Errorf("%s on its topic: %s", tc.key, asJSON(onTopic))
+		}
+	}
+	// An RPC response whose result is one component (Switch.GetStatus).
+	r := mustDecode(t, ShellyGen2, "", `{"id":1,"src":"shellyplus1pm-a8032ab12345","result":{"id":0,"output":true,"aenergy":{"total":42}}}`)
+	if r.ImportWh != 42 || r.DeviceID != "shellyplus1pm-a8032ab12345" || r.Channels[0].Name != "switch:0" {
+		t.Errorf("Switch.GetStatus response: %s", asJSON(r))
+	}
+	// What cannot be told apart is refused, saying why.
+	for _, tc := range []struct{ payload, says string }{
+		{`{"id":0,"a_act_power":-18,"total_act_power":-18.017}`, "em status carries power, not energy"},
+		{`{"id":0,"act_power":0,"current":0.027}`, "em1 status carries power, not energy"},
+		{`{"id":0,"state":false}`, "nor a component status"},
+		{`{"id":0,"output":true}`, "give the topic it came on"},
+		{`{"id":0,"total_act_energy":5}`, "without its energy counters"}, // half an em1data
+	} {
+		_, err := Decode(ShellyGen2, "", []byte(tc.payload))
+		if !errors.Is(err, ErrNoEnergy) || !strings.Contains(err.Error(), tc.says) {
+			t.Errorf("%s: %v, want ErrNoEnergy saying %q", tc.payload, err, tc.says)
+		}
+	}
+	// Energy stays strict in a bare component too.
+	wantErr(t, ShellyGen2, "", `{"id":0,"output":true,"aenergy":{"total":-1}}`, ErrMalformed)
+	wantErr(t, ShellyGen2, "", `{"id":0,"output":true,"aenergy":{"total":"5 kvarh"}}`, ErrUnknownUnits)
+	// em and em1 topics carry power: the message points at the energy.
+	_, err := Decode(ShellyGen2, "shellypro3em-c8f09e8a1b2c/status/em:0", []byte(`{"id":0,"total_act_power":1}`))
+	if !errors.Is(err, ErrNoEnergy) || !strings.Contains(err.Error(), "shellypro3em-c8f09e8a1b2c/status/emdata:0") {
+		t.Errorf("em:0: %v", err)
+	}
+	_, err = Decode(ShellyGen2, "shellyproem50-08f9e0a1b2c3/status/em1:1", []byte(`{"id":1,"act_power":1}`))
+	if !errors.Is(err, ErrNoEnergy) || !strings.Contains(err.Error(), "status/em1data:1") {
+		t.Errorf("em1:1: %v", err)
 	}
 }

@@ -9,7 +9,8 @@ import (
 
 // Tasmota publishes its energy sensor on tele/<topic>/SENSOR every
 // TelePeriod, and answers "Status 10" (older firmware "Status 8") on
-// stat/<topic>/STATUS10 with the same ENERGY object inside StatusSNS:
+// stat/<topic>/STATUS10 with the same ENERGY object inside StatusSNS
+// (Sonoff-Tasmota 5.x answered STATUS8 with it in a top-level StatusPWR):
 //
 //	{"Time":"2026-11-25T14:03:00","ENERGY":{"TotalStartTime":"2024-01-01T00:00:00",
 //	 "Total":123.456,"Yesterday":1.2,"Today":0.3,"Power":450,"Voltage":230,"Current":1.9}}
@@ -56,6 +57,13 @@ func decodeTasmota(topic string, payload []byte) (Registers, error) {
 	energy, ok, err := body.obj("ENERGY", "ENERGY")
 	if err != nil {
 		return Registers{}, err
+	}
+	if !ok {
+		// Sonoff-Tasmota 5.x answered Status 8 with the same registers in
+		// StatusPWR.
+		if energy, ok, err = top.obj("StatusPWR", "StatusPWR"); err != nil {
+			return Registers{}, err
+		}
 	}
 	if !ok {
 		return Registers{}, fmt.Errorf("%w: no ENERGY object (not an energy monitoring device?)", ErrNoEnergy)
