@@ -80,10 +80,13 @@ can be pointed at it from another terminal.`,
 					return err
 				}
 			}
-			if _, err := os.Stat(filepath.Join(home, "config", "genesis.json")); errors.Is(err, os.ErrNotExist) {
+			_, err := os.Stat(filepath.Join(home, "config", "genesis.json"))
+			if err == nil && cmd.Flags().Changed("start") {
+				log.Warn("--start is for a new home: this one keeps its genesis' market time", "home", home)
+			}
+			if errors.Is(err, os.ErrNotExist) {
 				o.TimeScale = scale
 				o.Params = c.Params()
-				var err error
 				if o.MarketStart, err = marketStart(start, c, seed); err != nil {
 					return err
 				}
@@ -131,7 +134,7 @@ can be pointed at it from another terminal.`,
 	}
 	cmd.Flags().Int64Var(&scale, "time-scale", 720, "market seconds per real second for a new home (720: an hour every 5 s)")
 	cmd.Flags().StringVar(&mech, "mechanism", string(market.AverageBid), "clearing mechanism for a new home (default: the community's)")
-	cmd.Flags().StringVar(&file, "community", "", "the community to run (TOML, docs/community.md; default: a generated dozen sites)")
+	cmd.Flags().StringVar(&file, "community", "", "the community to run (TOML, docs/community.md; default: a generated dozen sites and a wind producer)")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the community's weather and households (and of the generated one)")
 	cmd.Flags().DurationVar(&duration, "duration", 0, "stop after this long (default: until interrupted)")
 	cmd.Flags().StringVar(&start, "start", "", `market time to begin at, for a new home: "now" (real time) or YYYY-MM-DDTHH:MM in the community's local standard time (default: 10:00 on its day with most to trade)`)
