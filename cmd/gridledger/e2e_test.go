@@ -339,16 +339,17 @@ func TestRunTradesMetersAndSettles(t *testing.T) {
 		case "settlement":
 			settlements++
 			tt := l.Totals
-			// A dozen sites, two of them plugs the gateway signs for;
-			// every token minted ends retired or exported.
-			if l.Readings != 12 || l.Gateway != 2 || len(l.Missing) != 0 || tt.MintedWh != tt.RetiredWh+tt.ExportedWh || tt.TransferredWh > tt.MintedWh {
+			// A dozen sites and a wind producer, two of them plugs the
+			// gateway signs for; every token minted ends retired or
+			// exported.
+			if l.Readings != 13 || l.Gateway != 2 || len(l.Missing) != 0 || tt.MintedWh != tt.RetiredWh+tt.ExportedWh || tt.TransferredWh > tt.MintedWh {
 				t.Errorf("settlement: %s", sc.Text())
 			}
 		case "kpis":
 			// On exit, the KPIs of what was settled.
 			kpis++
 			k := l.KPIs
-			if l.Intervals != settlements || k.Members != 12 || k.Intervals != settlements || k.ConsumptionWh <= 0 || k.SelfSufficiency == nil {
+			if l.Intervals != settlements || k.Members != 13 || k.Intervals != settlements || k.ConsumptionWh <= 0 || k.SelfSufficiency == nil {
 				t.Errorf("kpis after %d settlements: %s", settlements, sc.Text())
 			}
 		default:

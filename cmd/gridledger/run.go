@@ -31,7 +31,7 @@ func newRunCmd() *cobra.Command {
 	var mech string
 	var duration time.Duration
 	var lead int64
-	var file, apiAddr string
+	var file, apiAddr, start string
 	var seed uint64
 	o := chain.DefaultInitOptions()
 	cmd := &cobra.Command{
@@ -40,9 +40,13 @@ func newRunCmd() *cobra.Command {
 		Long: `run starts an embedded single validator, the meters' MQTT broker and gateway,
 and a simulated community: by default a generated dozen members (households,
 prosumers with PV, a non-residential building, an EV charging station,
-public lighting and a PV producer), or the community of --community FILE
-(docs/community.md). Market time runs --time-scale times faster than real
-time, so with the default an hourly auction clears every 5 seconds. Each
+public lighting and a PV producer) and a wind producer, or the community
+of --community FILE (docs/community.md). Market time runs --time-scale
+times faster than real time, so with the default an hourly auction clears
+every 5 seconds. It begins, whatever the hour, at 10:00 local time on the
+community's day (of the year from its start) with the most for members to
+trade: the first auctions clear with trades. --start now runs at the
+real time instead, --start 2025-06-21T18:00 from that local time. Each
 member's EMS plans its day and signs its own bids and offers; its meter
 reports over MQTT; each clearing and settlement is printed as it happens,
 and the KPIs of what was settled when run stops.
@@ -69,17 +73,27 @@ can be pointed at it from another terminal.`,
 				defer os.RemoveAll(dir)
 				home = dir
 			}
-			c := community.Generate(12, seed)
-			c.Name = "demo"
+			c := community.Demo(seed)
 			if file != "" {
 				var err error
 				if c, err = loadCommunity(file, 0, seed); err != nil {
 					return err
 				}
 			}
-			if _, err := os.Stat(filepath.Join(home, "config", "genesis.json")); errors.Is(err, os.ErrNotExist) {
+			_, err := os.Stat(filepath.Join(home, "config", "genesis.json"))
+			if err == nil && cmd.Flags().Changed("start") {
+				log.Warn("--start is for a new home: this one keeps its genesis' market time", "home", home)
+			}
+			if errors.Is(err, os.ErrNotExist) {
 				o.TimeScale = scale
 				o.Params = c.Params()
+				if o.MarketStart, err = marketStart(start, c, seed); err != nil {
+					return err
+				}
+				if o.MarketStart != 0 {
+					log.Info("market day", "starts", time.Unix(o.MarketStart, 0).UTC().Format(time.DateTime)+"Z",
+						"local", time.Unix(o.MarketStart, 0).In(localZone(c)).Format(time.DateTime))
+				}
 				if cmd.Flags().Changed("mechanism") {
 					o.Params.Mechanism = market.Mechanism(mech)
 				}
@@ -120,15 +134,43 @@ can be pointed at it from another terminal.`,
 	}
 	cmd.Flags().Int64Var(&scale, "time-scale", 720, "market seconds per real second for a new home (720: an hour every 5 s)")
 	cmd.Flags().StringVar(&mech, "mechanism", string(market.AverageBid), "clearing mechanism for a new home (default: the community's)")
-	cmd.Flags().StringVar(&file, "community", "", "the community to run (TOML, docs/community.md; default: a generated dozen sites)")
+	cmd.Flags().StringVar(&file, "community", "", "the community to run (TOML, docs/community.md; default: a generated dozen sites and a wind producer)")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the community's weather and households (and of the generated one)")
 	cmd.Flags().DurationVar(&duration, "duration", 0, "stop after this long (default: until interrupted)")
+	cmd.Flags().StringVar(&start, "start", "", `market time to begin at, for a new home: "now" (real time) or YYYY-MM-DDTHH:MM in the community's local standard time (default: 10:00 on its day with most to trade)`)
 	cmd.Flags().Int64Var(&lead, "lead", 2, "members bid this many intervals before gate closure")
 	cmd.Flags().StringVar(&o.RPCAddr, "rpc-laddr", o.RPCAddr, "RPC listen address for a new home")
 	cmd.Flags().StringVar(&o.P2PAddr, "p2p-laddr", o.P2PAddr, "P2P listen address for a new home")
 	cmd.Flags().StringVar(&o.MQTTAddr, "mqtt-addr", "127.0.0.1:1883", "embedded MQTT broker address for a new home")
 	cmd.Flags().StringVar(&apiAddr, "api-addr", "127.0.0.1:8080", `REST API and dashboard address ("127.0.0.1:0": any free port; "off": none)`)
 	return cmd
+}
+
+// marketStart is the market time a new demo home begins at (genesis
+// market_start; 0: the genesis time): flag "" picks the community's
+// demonstration day (community.DemoStart), "now" is real time, and a local
+// date and time is that.
+func marketStart(flag string, c *community.Community, seed uint64) (int64, error) {
+	switch flag {
+	case "":
+		m, err := c.Model(seed)
+		if err != nil {
+			return 0, err
+		}
+		return c.DemoStart(m), nil
+	case "now":
+		return 0, nil
+	}
+	t, err := time.ParseInLocation("2006-01-02T15:04", flag, localZone(c))
+	if err != nil || t.Unix() <= 0 || t.Unix() > contract.MaxMarketStart {
+		return 0, fmt.Errorf(`--start %q: want "now" or a local date and time YYYY-MM-DDTHH:MM (the community's standard time, UTC%+d), from 1970 to 9999`, flag, c.UTCOffsetH)
+	}
+	return t.Unix(), nil
+}
+
+// localZone is the community's local standard time.
+func localZone(c *community.Community) *time.Location {
+	return time.FixedZone(fmt.Sprintf("UTC%+d", c.UTCOffsetH), c.UTCOffsetH*3600)
 }
 
 func runCommunity(ctx context.Context, cmd *cobra.Command, home, apiAddr string, sites []sim.Site, lead int64, log *slog.Logger) error {

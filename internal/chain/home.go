@@ -176,6 +176,9 @@ type InitOptions struct {
 	APIAddr string
 	// GenesisTime defaults to now.
 	GenesisTime time.Time
+	// MarketStart is the market time at genesis, UTC seconds (0: the
+	// genesis time, as a real deployment runs); a demo picks its own.
+	MarketStart int64
 }
 
 // DefaultInitOptions are a local community at real time.
@@ -216,7 +219,7 @@ func FastInitOptions() (InitOptions, error) {
 // validator key, genesis with an operator, a DSO and a utility whose keys it
 // also writes. It refuses to touch an existing home.
 func Init(home string, o InitOptions) error {
-	n := Network{ChainID: o.ChainID, TimeScale: o.TimeScale, Params: o.Params, GenesisTime: o.GenesisTime,
+	n := Network{ChainID: o.ChainID, TimeScale: o.TimeScale, Params: o.Params, GenesisTime: o.GenesisTime, MarketStart: o.MarketStart,
 		Nodes: []NodeOptions{{Home: home, Moniker: o.Moniker, RPCAddr: o.RPCAddr, P2PAddr: o.P2PAddr,
 			APIAddr: o.APIAddr, MQTTAddr: o.MQTTAddr, Gateway: true,
 			Keys: []contract.Role{contract.RoleOperator, contract.RoleDSO, contract.RoleUtility}}}}
@@ -232,6 +235,7 @@ type Network struct {
 	TimeScale   int64
 	Params      contract.Params
 	GenesisTime time.Time // defaults to now
+	MarketStart int64     // market time at genesis, UTC seconds (0: the genesis time)
 	Nodes       []NodeOptions
 	// SnapshotInterval: every node snapshots its state this many heights
 	// apart for new nodes to state sync from (0: the default), keeping the
@@ -281,7 +285,7 @@ func InitNetwork(n Network) error {
 		n.Params.ReadingSkewS = max(n.Params.ReadingSkewS, min(3*n.TimeScale, 86400))
 		n.Params.SettlementDeadlineS = max(n.Params.SettlementDeadlineS, min(5*n.TimeScale, 7*86400))
 	}
-	g := contract.Genesis{Params: n.Params, TimeScale: n.TimeScale}
+	g := contract.Genesis{Params: n.Params, TimeScale: n.TimeScale, MarketStart: n.MarketStart}
 	keys := map[contract.Role]Key{}
 	for _, role := range []contract.Role{contract.RoleOperator, contract.RoleDSO, contract.RoleUtility} {
 		k := NewKey(string(role), role)

@@ -196,7 +196,7 @@ func (r *runner) monitor(ctx context.Context) {
 
 // toMarket maps a block time to market time as the contract does.
 func (r *runner) toMarket(t time.Time) int64 {
-	return contract.MarketTimeAt(r.net.GenesisTime.UnixNano(), r.cfg.TimeScale, t.UnixNano())
+	return contract.MarketTimeAt(r.net.GenesisTime.UnixNano(), 0, r.cfg.TimeScale, t.UnixNano())
 }
 
 func (r *runner) height() int64 {

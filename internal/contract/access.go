@@ -23,13 +23,17 @@ import (
 // outside the consensus state).
 
 // blockUnix is the block time of the state's market time, in Unix seconds
-// (market time runs TimeScale times faster from genesis).
+// (market time runs TimeScale times faster from genesis, from its start).
 func (s *State) blockUnix() int64 {
 	g := s.info.GenesisTimeNs / 1_000_000_000
-	if s.info.TimeScale < 1 {
-		return s.marketTime
+	start := s.info.MarketStartS
+	if start == 0 {
+		start = g
 	}
-	return g + (s.marketTime-g)/s.info.TimeScale
+	if s.info.TimeScale < 1 {
+		return g + s.marketTime - start
+	}
+	return g + (s.marketTime-start)/s.info.TimeScale
 }
 
 // QueryCaller is who signed a query: nil when unsigned.

@@ -41,16 +41,20 @@ type TxResult struct {
 }
 
 // MarketTimeAt maps a block time to market time (UTC seconds): market
-// time runs timeScale times faster than block time from genesis. Every
-// node computes it so; clients that follow the chain use it too.
-func MarketTimeAt(genesisNs, timeScale, blockTimeNs int64) int64 {
+// time runs timeScale times faster than block time from genesis, starting
+// at marketStart (0: the genesis time). Every node computes it so;
+// clients that follow the chain use it too.
+func MarketTimeAt(genesisNs, marketStart, timeScale, blockTimeNs int64) int64 {
+	if marketStart == 0 {
+		marketStart = genesisNs / 1_000_000_000
+	}
 	elapsedMs := (blockTimeNs - genesisNs) / 1_000_000
-	return genesisNs/1_000_000_000 + elapsedMs*timeScale/1000
+	return marketStart + elapsedMs*timeScale/1000
 }
 
-// toMarketTime is MarketTimeAt with this chain's genesis time and scale.
+// toMarketTime is MarketTimeAt with this chain's genesis, start and scale.
 func (s *State) toMarketTime(blockTimeNs int64) int64 {
-	return MarketTimeAt(s.info.GenesisTimeNs, s.info.TimeScale, blockTimeNs)
+	return MarketTimeAt(s.info.GenesisTimeNs, s.info.MarketStartS, s.info.TimeScale, blockTimeNs)
 }
 
 // MarketTime is the market time of the last block.

@@ -194,12 +194,20 @@ func (p Params) TariffHour(marketTime int64) int {
 	return int(((local % 86400) + 86400) % 86400 / 3600)
 }
 
+// MaxMarketStart is the last market start a genesis may name: the end of
+// year 9999, far from overflowing market time.
+const MaxMarketStart = 253402300799
+
 // Genesis is the contract's part of the chain's genesis (app_state).
 type Genesis struct {
 	Params Params `json:"params"`
 	// TimeScale makes market time run faster than block time, for demos:
-	// market time = genesis time + (block time − genesis time) × TimeScale.
-	TimeScale    int64         `json:"time_scale"`
+	// market time = market start + (block time − genesis time) × TimeScale.
+	TimeScale int64 `json:"time_scale"`
+	// MarketStart is the market time at genesis, UTC seconds; 0 (a real
+	// deployment) is the genesis time itself. A demo sets it to begin
+	// its market day where there is something to trade.
+	MarketStart  int64         `json:"market_start,omitempty"`
 	Participants []Participant `json:"participants"`
 	// Validators is the genesis validator set; the chain fills it in from
 	// CometBFT's genesis.
@@ -213,6 +221,9 @@ func (g Genesis) Validate() error {
 	}
 	if g.TimeScale < 1 || g.TimeScale > 100_000 {
 		return errf(ErrBadParams, "time_scale %d: want 1..100000", g.TimeScale)
+	}
+	if g.MarketStart < 0 || g.MarketStart > MaxMarketStart {
+		return errf(ErrBadParams, "market_start %d: want 0 (the genesis time) or UTC seconds up to %d (year 9999)", g.MarketStart, int64(MaxMarketStart))
 	}
 	seen := map[string]bool{}
 	operator := false

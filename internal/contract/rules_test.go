@@ -5,16 +5,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cometbft/cometbft/crypto/ed25519"
 
 	"github.com/gridledger/gridledger/internal/contract"
+	"github.com/gridledger/gridledger/internal/reqsig"
 )
 
 // The rules of SYSTEM.md (parts 2–4) are scripts in testdata/script
@@ -38,9 +41,11 @@ func TestGenesisNeedsAnOperatorAndUniqueIDs(t *testing.T) {
 		"member without node type": {testChain, func(g *contract.Genesis) {
 			g.Participants = append(g.Participants, contract.Participant{ID: "alice", Role: contract.RoleMember, PubKey: pubOf("alice")})
 		}, contract.ErrMalformed},
-		"time scale 0": {testChain, func(g *contract.Genesis) { g.TimeScale = 0 }, contract.ErrBadParams},
-		"bad params":   {testChain, func(g *contract.Genesis) { g.Params.IntervalS = 0 }, contract.ErrBadParams},
-		"bad chain id": {"no spaces allowed", func(*contract.Genesis) {}, contract.ErrMalformed},
+		"time scale 0":             {testChain, func(g *contract.Genesis) { g.TimeScale = 0 }, contract.ErrBadParams},
+		"market start before 1970": {testChain, func(g *contract.Genesis) { g.MarketStart = -1 }, contract.ErrBadParams},
+		"market start after 9999":  {testChain, func(g *contract.Genesis) { g.MarketStart = contract.MaxMarketStart + 1 }, contract.ErrBadParams},
+		"bad params":               {testChain, func(g *contract.Genesis) { g.Params.IntervalS = 0 }, contract.ErrBadParams},
+		"bad chain id":             {"no spaces allowed", func(*contract.Genesis) {}, contract.ErrMalformed},
 	}
 	for name, c := range cases {
 		g := ok
@@ -227,6 +232,81 @@ func TestTimeScaleMapsBlockTimeToMarketTime(t *testing.T) {
 	h.blockAt(T0 + 5)
 	if got := h.s.MarketTime(); got != T0+5 {
 		t.Errorf("scale 1: %d", got)
+	}
+}
+
+// "MarketStart is the market time at genesis": a demo's market day begins
+// where it chooses — here half a year before the genesis — and runs
+// TimeScale times faster from there, on every node, after a reload too;
+// signed queries still check against the real block time.
+func TestMarketStartBeginsTheMarketDayElsewhere(t *testing.T) {
+	start := at(9, 0) - 180*24*hour // 09:00, 180 days before genesis
+	g := contract.Genesis{Params: contract.DefaultParams(), TimeScale: 720, MarketStart: start, Participants: genesisParticipants()}
+	s, c, err := contract.NewGenesis(testChain, g, T0*ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writes := map[string][]byte{}
+	keepWrites(writes, c)
+	if s.MarketTime() != start {
+		t.Fatalf("genesis market time %d, want %d", s.MarketTime(), start)
+	}
+	// 5 s × 720 from the start, not from the genesis time.
+	s.BeginBlock(1, T0*ns+5*ns)
+	c, ev := s.EndBlock()
+	keepWrites(writes, c)
+	if got := s.MarketTime(); got != start+hour {
+		t.Errorf("5 s after genesis: market time %d, want %d", got, start+hour)
+	}
+	// At 10:00 the first listing to open is 12:00 (11:00's gate has closed).
+	if len(ev) != 22 || attrs(ev[0])["listing"] != strconv.FormatInt(start+3*hour, 10) {
+		t.Errorf("%d listings opened, first %v", len(ev), ev)
+	}
+	// Private queries are signed at the wall clock: the ledger checks them
+	// against the block's real time, not the market's.
+	q := "/plans/" + strconv.FormatInt(start+3*hour, 10)
+	for _, c := range []struct {
+		name string
+		at   int64
+		want contract.Code
+	}{{"at the block time", T0 + 5, contract.CodeOK}, {"at the market time", start + hour, contract.CodeBadSignature}} {
+		signed, err := reqsig.SignedURL(keyOf("dso"), testChain, "dso", q, time.Unix(c.at, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seen reqsig.Seen
+		if _, err := s.PublicQuery(signed, &seen); contract.CodeOf(err) != c.want {
+			t.Errorf("signed %s: %v, want %s", c.name, err, c.want.Name())
+		}
+	}
+	// A node restarting from its store keeps the start.
+	var entries []contract.KV
+	for _, k := range slices.Sorted(maps.Keys(writes)) {
+		entries = append(entries, contract.KV{Key: k, Value: writes[k]})
+	}
+	loaded, err := contract.Load(entries, 1, s.MarketTime())
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded.BeginBlock(2, T0*ns+10*ns)
+	loaded.EndBlock()
+	if got := loaded.MarketTime(); got != start+2*hour {
+		t.Errorf("reloaded, 10 s after genesis: market time %d, want %d", got, start+2*hour)
+	}
+	// Without a start (a real deployment) the stored info is what it
+	// always was: the same app hash as before MarketStart existed.
+	g.MarketStart = 0
+	_, c, err = contract.NewGenesis(testChain, g, T0*ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range c.Writes {
+		if kv.Key == "info" && bytes.Contains(kv.Value, []byte("market_start")) {
+			t.Errorf("info at real time carries a market start: %s", kv.Value)
+		}
+	}
+	if !bytes.Contains(writes["info"], []byte(`"market_start_s":`+strconv.FormatInt(start, 10))) {
+		t.Errorf("info does not keep the market start: %s", writes["info"])
 	}
 }
 

@@ -188,6 +188,10 @@ type chainInfo struct {
 	ChainID       string `json:"chain_id"`
 	GenesisTimeNs int64  `json:"genesis_time_ns"`
 	TimeScale     int64  `json:"time_scale"`
+	// MarketStartS is the market time at genesis when it is not the
+	// genesis time (Genesis.MarketStart); omitted when 0, so the state of
+	// a chain at real time hashes as it always did.
+	MarketStartS int64 `json:"market_start_s,omitempty"`
 	// NextListing is the start of the next listing to open.
 	NextListing int64 `json:"next_listing"`
 	// Issued and Redeemed are the operator's money in and out; their
@@ -412,7 +416,7 @@ func NewGenesis(chainID string, g Genesis, genesisTimeNs int64) (*State, Commitm
 		return nil, Commitment{}, err
 	}
 	s := newState()
-	s.info = chainInfo{ChainID: chainID, GenesisTimeNs: genesisTimeNs, TimeScale: g.TimeScale}
+	s.info = chainInfo{ChainID: chainID, GenesisTimeNs: genesisTimeNs, TimeScale: g.TimeScale, MarketStartS: g.MarketStart}
 	s.marketTime = s.toMarketTime(genesisTimeNs)
 	s.params = g.Params
 	s.touch(keyParams, &s.params, false)
