@@ -65,7 +65,12 @@ type PlanEntry struct {
 	// could still reduce it by.
 	NetWh  int64 `json:"net_wh"`
 	FlexWh int64 `json:"flex_wh"`
-	Height int64 `json:"height"`
+	// BatteryWh and BatterySoCWh are the battery's planned energy (grid
+	// side, charged positive) and state of charge at the interval's end,
+	// for a home with a battery (MsgPlan).
+	BatteryWh    int64 `json:"battery_wh,omitempty"`
+	BatterySoCWh int64 `json:"battery_soc_wh,omitempty"`
+	Height       int64 `json:"height"`
 }
 
 // DRTarget is a member a request names, with its share per interval.
@@ -179,6 +184,9 @@ func (s *State) plan(signer *Participant, m *MsgPlan) ([]Event, error) {
 		e := &PlanEntry{Member: signer.ID, Start: m.Start + int64(i)*iv, NetWh: net, Height: s.height}
 		if m.FlexWh != nil {
 			e.FlexWh = m.FlexWh[i]
+		}
+		if m.BatteryWh != nil {
+			e.BatteryWh, e.BatterySoCWh = m.BatteryWh[i], m.BatterySoCWh[i]
 		}
 		byMember := s.plans[e.Start]
 		if byMember == nil {

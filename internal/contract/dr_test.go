@@ -247,3 +247,29 @@ func TestDRSurvivesReload(t *testing.T) {
 		t.Error("app hash differs a block after load")
 	}
 }
+
+// A plan may carry the home battery's schedule: kept per interval with
+// the plan, refused (changing nothing) when it does not match the plan.
+func TestPlanCarriesTheBatterySchedule(t *testing.T) {
+	w := drWorld(t)
+	w.ok("bob", &contract.MsgPlan{Start: at(2, 0), NetWh: []int64{3000, -500}, FlexWh: []int64{0, 0},
+		BatteryWh: []int64{2000, -1500}, BatterySoCWh: []int64{6900, 5320}})
+	ps := w.s.Plans(at(3, 0))
+	if len(ps) != 1 || ps[0].BatteryWh != -1500 || ps[0].BatterySoCWh != 5320 || ps[0].NetWh != -500 {
+		t.Fatalf("plans of 03:00 %+v", ps)
+	}
+	before := w.snapshot()
+	for name, m := range map[string]*contract.MsgPlan{
+		"schedule without state of charge": {Start: at(2, 0), NetWh: []int64{1}, BatteryWh: []int64{1}},
+		"state of charge without schedule": {Start: at(2, 0), NetWh: []int64{1}, BatterySoCWh: []int64{1}},
+		"schedule shorter than the plan":   {Start: at(2, 0), NetWh: []int64{1, 2}, BatteryWh: []int64{1}, BatterySoCWh: []int64{1}},
+		"negative state of charge":         {Start: at(2, 0), NetWh: []int64{1}, BatteryWh: []int64{1}, BatterySoCWh: []int64{-1}},
+		"absurd battery energy":            {Start: at(2, 0), NetWh: []int64{1}, BatteryWh: []int64{1 << 50}, BatterySoCWh: []int64{1}},
+	} {
+		res := w.block(w.tx("bob", m))[0]
+		if res.Code != contract.CodeMalformed && res.Code != contract.CodeBadQuantity {
+			t.Errorf("%s: %s (%s)", name, res.Code.Name(), res.Log)
+		}
+	}
+	before.sameExceptParticipants(t, w.snapshot())
+}

@@ -183,10 +183,16 @@ type (
 	// MsgPlan is a member's plan for the coming intervals from Start:
 	// planned net import (import − export, may be negative) and the
 	// flexibility left (Wh it could still reduce), one per interval.
+	// A home with a battery adds its planned battery energy per interval
+	// (grid side: charged positive, discharged negative; part of NetWh)
+	// and its state of charge at each interval's end, for the member's
+	// dashboard and the DSO.
 	MsgPlan struct {
-		Start  int64   `json:"start"`
-		NetWh  []int64 `json:"net_wh"`
-		FlexWh []int64 `json:"flex_wh,omitempty"`
+		Start        int64   `json:"start"`
+		NetWh        []int64 `json:"net_wh"`
+		FlexWh       []int64 `json:"flex_wh,omitempty"`
+		BatteryWh    []int64 `json:"battery_wh,omitempty"`
+		BatterySoCWh []int64 `json:"battery_soc_wh,omitempty"`
 	}
 	// MsgDRRequest is the DSO's demand-response request (DSO only).
 	MsgDRRequest struct {
@@ -409,6 +415,22 @@ func (m *MsgPlan) ValidateBasic() error {
 	for i, v := range m.FlexWh {
 		if v < 0 || v > MaxOrderWh {
 			return errf(ErrBadQuantity, "flex_wh[%d] = %d: want 0..%d", i, v, int64(MaxOrderWh))
+		}
+	}
+	if (m.BatteryWh == nil) != (m.BatterySoCWh == nil) {
+		return errf(ErrMalformed, "battery_wh and battery_soc_wh come together")
+	}
+	if m.BatteryWh != nil && (len(m.BatteryWh) != len(m.NetWh) || len(m.BatterySoCWh) != len(m.NetWh)) {
+		return errf(ErrMalformed, "%d battery_wh and %d battery_soc_wh for %d net_wh", len(m.BatteryWh), len(m.BatterySoCWh), len(m.NetWh))
+	}
+	for i, v := range m.BatteryWh {
+		if v < -MaxOrderWh || v > MaxOrderWh {
+			return errf(ErrBadQuantity, "battery_wh[%d] = %d: want -%d..%d", i, v, int64(MaxOrderWh), int64(MaxOrderWh))
+		}
+	}
+	for i, v := range m.BatterySoCWh {
+		if v < 0 || v > MaxBatteryWh {
+			return errf(ErrBadQuantity, "battery_soc_wh[%d] = %d: want 0..%d", i, v, int64(MaxBatteryWh))
 		}
 	}
 	return nil
