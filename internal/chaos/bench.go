@@ -193,7 +193,14 @@ func Bench(ctx context.Context, o BenchOptions, log *slog.Logger) (BenchResult, 
 		}()
 	}
 	wg.Wait()
-	c, err := collectCommits(ctx, cl, firstHeight, sent, len(txs)-int(refusedAtMempool.Load()))
+	want := len(txs) - int(refusedAtMempool.Load())
+	// Read the blocks only once they are all in: reading a block's
+	// results is heavy JSON on the node, and done while it still commits
+	// the backlog it slowed the very figures it measures.
+	if err := waitCommitted(ctx, cl, firstHeight, want); err != nil {
+		return r, err
+	}
+	c, err := collectCommits(ctx, cl, firstHeight, sent, want)
 	if err != nil {
 		return r, err
 	}
@@ -297,6 +304,40 @@ type commits struct {
 // at height h is committed when block h+1 is proposed, so the header time
 // of h+1 (the same clock as the sender's, on one machine) is its commit
 // time.
+// waitCommitted waits, reading only block headers, until blocks from
+// firstHeight on hold want transactions and the block after the last of
+// them is there too (its header time is the commit time), or until no new
+// transaction arrives for 10 s.
+func waitCommitted(ctx context.Context, cl *chain.Client, firstHeight int64, want int) error {
+	got, next, lastTx, idle := 0, firstHeight, int64(0), time.Now()
+	for time.Since(idle) < 10*time.Second {
+		st, err := cl.RPC.Status(ctx)
+		if err != nil {
+			return err
+		}
+		top := st.SyncInfo.LatestBlockHeight
+		for next <= top {
+			last := min(top, next+19) // the most blockchain returns at once
+			info, err := cl.RPC.BlockchainInfo(ctx, next, last)
+			if err != nil {
+				return err
+			}
+			for _, m := range info.BlockMetas {
+				if m.NumTxs > 0 {
+					got += m.NumTxs
+					lastTx, idle = m.Header.Height, time.Now()
+				}
+			}
+			next = last + 1
+		}
+		if got >= want && top > lastTx { // the next block's header is the commit time
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return nil
+}
+
 func collectCommits(ctx context.Context, cl *chain.Client, firstHeight int64, sent map[string]time.Time, want int) (commits, error) {
 	var c commits
 	seen, idle := 0, time.Now()
