@@ -173,6 +173,7 @@ func TestAPI(t *testing.T) {
 	e := startEnv(t)
 	t.Run("openapi document matches every handler", func(t *testing.T) { testOpenAPI(t, e) })
 	t.Run("private reads need the member's signature", func(t *testing.T) { testAuth(t, e) })
+	t.Run("a member's battery plan is its own", func(t *testing.T) { testBatteryPlan(t, e) })
 	t.Run("signed transactions are relayed, never signed", func(t *testing.T) { testRelay(t, e) })
 	t.Run("live stream", func(t *testing.T) { testStream(t, e) })
 	t.Run("health, readiness and metrics", func(t *testing.T) { testOps(t, e) })

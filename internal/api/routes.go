@@ -101,7 +101,7 @@ func (s *Server) table() []route {
 			Access: private, Params: []param{pID, pFrom, pTo}, Resp: []contract.StatementRow{}, fn: s.memberQuery("/statement")},
 		{Method: "GET", Path: "/api/members/{id}/readings", Tag: "members", Summary: "A member's meter readings closing each settled interval. Private.",
 			Access: private, Params: []param{pID, pFrom, pTo}, Resp: []contract.IntervalReading{}, fn: s.memberQuery("/readings")},
-		{Method: "GET", Path: "/api/members/{id}/plans", Tag: "members", Summary: "A member's committed plans (net import and flexibility per interval). Private.",
+		{Method: "GET", Path: "/api/members/{id}/plans", Tag: "members", Summary: "A member's committed plans per interval still to settle: net import and flexibility, and for a home with a battery (has_battery) its planned energy (grid side, charged positive) and state of charge at the interval's end. Private.",
 			Access: private, Params: []param{pID, pFrom, pTo}, Resp: []contract.PlanEntry{}, fn: s.memberQuery("/plans")},
 		{Method: "GET", Path: "/api/members/{id}/advice", Tag: "members", Summary: "A member's advice: savings this month, what its deviations from its trades cost or earned it and what the community netted of them, what shifting each appliance saves, prices to bid and offer. Private.",
 			Access: private, Params: []param{pID}, Resp: advice.Advice{}, fn: s.advice},

@@ -67,9 +67,11 @@ type PlanEntry struct {
 	FlexWh int64 `json:"flex_wh"`
 	// BatteryWh and BatterySoCWh are the battery's planned energy (grid
 	// side, charged positive) and state of charge at the interval's end,
-	// for a home with a battery (MsgPlan).
+	// for a home with a battery (MsgPlan). HasBattery says the plan gave
+	// them: zeros are then an idle, empty battery, not a plan without one.
 	BatteryWh    int64 `json:"battery_wh,omitempty"`
 	BatterySoCWh int64 `json:"battery_soc_wh,omitempty"`
+	HasBattery   bool  `json:"has_battery,omitempty"`
 	Height       int64 `json:"height"`
 }
 
@@ -186,7 +188,7 @@ func (s *State) plan(signer *Participant, m *MsgPlan) ([]Event, error) {
 			e.FlexWh = m.FlexWh[i]
 		}
 		if m.BatteryWh != nil {
-			e.BatteryWh, e.BatterySoCWh = m.BatteryWh[i], m.BatterySoCWh[i]
+			e.BatteryWh, e.BatterySoCWh, e.HasBattery = m.BatteryWh[i], m.BatterySoCWh[i], true
 		}
 		byMember := s.plans[e.Start]
 		if byMember == nil {

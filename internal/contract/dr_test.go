@@ -255,8 +255,14 @@ func TestPlanCarriesTheBatterySchedule(t *testing.T) {
 	w.ok("bob", &contract.MsgPlan{Start: at(2, 0), NetWh: []int64{3000, -500}, FlexWh: []int64{0, 0},
 		BatteryWh: []int64{2000, -1500}, BatterySoCWh: []int64{6900, 5320}})
 	ps := w.s.Plans(at(3, 0))
-	if len(ps) != 1 || ps[0].BatteryWh != -1500 || ps[0].BatterySoCWh != 5320 || ps[0].NetWh != -500 {
+	if len(ps) != 1 || ps[0].BatteryWh != -1500 || ps[0].BatterySoCWh != 5320 || ps[0].NetWh != -500 || !ps[0].HasBattery {
 		t.Fatalf("plans of 03:00 %+v", ps)
+	}
+	// An idle, empty battery is still a schedule; a plan without one is not.
+	w.ok("bob", &contract.MsgPlan{Start: at(4, 0), NetWh: []int64{100}, BatteryWh: []int64{0}, BatterySoCWh: []int64{0}})
+	w.ok("alice", &contract.MsgPlan{Start: at(4, 0), NetWh: []int64{100}})
+	if ps := w.s.Plans(at(4, 0)); len(ps) != 2 || ps[0].Member != "alice" || ps[0].HasBattery || ps[1].Member != "bob" || !ps[1].HasBattery {
+		t.Fatalf("plans of 04:00 %+v", ps)
 	}
 	before := w.snapshot()
 	for name, m := range map[string]*contract.MsgPlan{

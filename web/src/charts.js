@@ -20,6 +20,9 @@ export const colors = {
   traded: '#1565c0',
   promised: '#90a4ae',
   verified: '#2e7d32',
+  charge: '#1565c0',
+  soc: '#ef6c00',
+  now: '#455a64',
 };
 
 const utc = (ts) => uPlot.tzDate(new Date(ts * 1e3), 'Etc/UTC');
@@ -41,19 +44,24 @@ function paths(s) {
     // A fraction of the gap between points, capped in proportion, so that
     // layered bars of different fractions keep different widths.
     const f = typeof s.bars === 'number' ? s.bars : 0.7;
-    return uPlot.paths.bars({ size: [f, Math.round(90 * f)], align: 0 });
+    return uPlot.paths.bars({ size: [f, Math.round(90 * f)], align: s.barAlign ?? 0 });
   }
   if (s.step) return uPlot.paths.stepped({ align: 1 });
   return undefined;
 }
 
 /**
- * Creates a chart in a new element and returns {el, update(data), destroy()}.
- * opts: series [{label, color, dash, step, bars, fill, width}], data
- * ([xs, ...ys]), x: 'time' (market-time seconds, shown in UTC) or
- * {label, fmt, space}, y: {label, fmt, zero}, height, testid, stepEnd (seconds: the
- * length of the interval each x starts, for stepped series), xPad (x units
- * of room on each side, for bars).
+ * Creates a chart in a new element and returns {el, update(data, mark), destroy()}.
+ * opts: series [{label, color, dash, step, bars, barAlign (1: the bar
+ * starts at its x), fill, width}], data ([xs, ...ys]), x: 'time'
+ * (market-time seconds, shown in UTC) or {label, fmt, space}, y: {label,
+ * fmt, zero, range ([min, max], or (u, min, max) => [min, max])}, y2 (a second axis on the right,
+ * on the same scale: {label, fmt, splits (the values to tick)}), mark
+ * ([from, to] of x to shade, e.g. the current hour), height, testid,
+ * stepEnd (seconds: the length of the interval each x starts, for stepped
+ * series), xPad (x units of room on each side, for bars).
+ * The element's `plot` is the uPlot instance (the data drawn, for tests),
+ * its data-mark the shaded range's start.
  */
 export function chart(opts) {
   const el = h('div', { class: 'chart', testid: opts.testid, role: 'img', 'aria-label': opts.title ?? opts.y?.label ?? 'chart' });
@@ -66,6 +74,35 @@ export function chart(opts) {
   const pad = opts.xPad ?? 0;
   // Energy axes start at 0 (bars must stand on it).
   const zeroRange = (u, min, max) => [Math.min(0, min ?? 0), max > 0 ? max * 1.08 : 1];
+  const r = opts.y?.range;
+  const yRange = typeof r === 'function' ? r : r ? () => r : opts.y?.zero ? zeroRange : undefined;
+  let mark = opts.mark ?? null;
+  const setMark = (m) => {
+    mark = m ?? null;
+    if (mark) el.dataset.mark = String(mark[0]);
+    else delete el.dataset.mark;
+  };
+  setMark(mark);
+  // Shades the marked range under the series, with a line at its start.
+  const drawMark = (u) => {
+    if (!mark) return;
+    const [x0, x1] = [u.valToPos(mark[0], 'x', true), u.valToPos(mark[1], 'x', true)];
+    const { left, top, width, height: hgt } = u.bbox;
+    const a = Math.max(left, Math.min(x0, x1));
+    const b = Math.min(left + width, Math.max(x0, x1));
+    if (b <= a) return;
+    const c = u.ctx;
+    c.save();
+    c.fillStyle = colors.now + '1f';
+    c.fillRect(a, top, b - a, hgt);
+    c.strokeStyle = colors.now;
+    c.setLineDash([4, 3]);
+    c.beginPath();
+    c.moveTo(Math.round(a) + 0.5, top);
+    c.lineTo(Math.round(a) + 0.5, top + hgt);
+    c.stroke();
+    c.restore();
+  };
   // The range comes from the data itself: with a single point uPlot passes
   // a stale range.
   const xRange = (u) => {
@@ -82,7 +119,8 @@ export function chart(opts) {
     tzDate: utc,
     cursor: { drag: { x: false, y: false } },
     legend: { live: false },
-    scales: { x: { time: timeX, range: xRange }, y: { range: opts.y?.zero ? zeroRange : undefined } },
+    scales: { x: { time: timeX, range: xRange }, y: { range: yRange } },
+    hooks: { drawClear: [drawMark] },
     axes: [
       {
         label: timeX ? undefined : opts.x?.label,
@@ -98,6 +136,20 @@ export function chart(opts) {
         stroke: '#555',
         grid: { stroke: '#eee' },
       },
+      ...(opts.y2
+        ? [
+            {
+              scale: 'y',
+              side: 1,
+              label: opts.y2.label,
+              splits: opts.y2.splits ? () => opts.y2.splits : undefined,
+              values: (u, vals) => vals.map((v) => (opts.y2.fmt ? opts.y2.fmt(v) : v)),
+              size: 60,
+              stroke: '#555',
+              grid: { show: false },
+            },
+          ]
+        : []),
     ],
     series: [
       { label: timeX ? 'Time (UTC)' : opts.x?.label ?? 'x', value: timeX ? '{YYYY}-{MM}-{DD} {HH}:{mm}' : (u, v) => (v == null ? '—' : opts.x?.fmt ? opts.x.fmt(v) : v) },
@@ -123,6 +175,7 @@ export function chart(opts) {
     return d.map((col, i) => [...col, i === 0 ? col[n - 1] + opts.stepEnd : col[n - 1]]);
   };
   let data = extend(opts.data);
+  Object.defineProperty(el, 'plot', { get: () => plot });
   const build = () => {
     const w = Math.floor(el.clientWidth);
     if (w <= 0 || w === width) return;
@@ -138,8 +191,9 @@ export function chart(opts) {
 
   return {
     el,
-    update(next) {
+    update(next, nextMark) {
       data = extend(next);
+      if (nextMark !== undefined) setMark(nextMark);
       if (plot) plot.setData(data);
     },
     destroy() {

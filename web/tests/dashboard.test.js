@@ -8,6 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, existsSync, createWriteStream } from 'node:fs';
@@ -176,9 +177,20 @@ async function chartSize(page, testid) {
 const keyPath = (id) => join(home, 'keys', `${id}.json`);
 const readKey = (id) => readFileSync(keyPath(id), 'utf8');
 
-/** Signs a transaction here (sign.js) and sends it, retrying once on a nonce race. */
-async function submit(id, type, msg) {
-  const signer = await signerFromKeyFile(parseKeyFile(readKey(id)));
+/** A new member's key file, as `gridledger keys` writes one. */
+function newKeyFile(id) {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const seed = privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(-32);
+  const pub = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
+  return { text: JSON.stringify({ id, role: 'member', priv_key: Buffer.concat([seed, pub]).toString('base64') }), pub: pub.toString('base64') };
+}
+
+/**
+ * Signs a transaction here (sign.js) with id's key (the home's key file
+ * unless keyText is given) and sends it, retrying once on a nonce race.
+ */
+async function submit(id, type, msg, keyText = readKey(id)) {
+  const signer = await signerFromKeyFile(parseKeyFile(keyText));
   for (let attempt = 0; ; attempt++) {
     const { registered, nonce } = (await api(`/api/participants/${id}`)).body;
     const tx = await buildTx(signer, chainId, { registered, nonce: nonce + 1 }, type, msg);
@@ -324,6 +336,92 @@ test('a bid placed in the page is in the next block and in the clearing', async 
   // The member's own meter readings arrive on the signed stream.
   await until('a live meter reading', async () => Number(await page.textContent('[data-testid="readings-live-count"]')) > 0, 30000);
   await shot(page, 'dashboard-member-cleared.png');
+  assert.deepEqual(problems, []);
+  await close();
+});
+
+test("the member page shows its battery's plan and state of charge", async () => {
+  // A member of its own, with no EMS planning for it: the page shows its
+  // battery without a plan, then, live, the plan it commits.
+  const id = `bat-${Date.now() % 1e6}`;
+  const key = newKeyFile(id);
+  await submit('operator', 'register_participant', { id, role: 'member', node_type: 'household', pub_key: key.pub });
+  const battery = { id: `${id}-battery`, capacity_wh: 10000, max_charge_w: 5000, max_discharge_w: 4000 };
+  await submit(id, 'register_battery', battery, key.text);
+  await submit('dso', 'approve_battery', { id: battery.id });
+
+  const { page, problems, close } = await openPage();
+  await goto(page, 'member');
+  await page.fill('[data-testid="key-paste"]', key.text);
+  await page.click('[data-testid="key-paste-use"]');
+  await page.waitForSelector('[data-testid="battery-no-plan"]', { timeout: 20000 });
+  assert.equal(await page.textContent('[data-testid="battery-capacity"] .stat-value'), '10.000 kWh');
+  assert.equal(await page.textContent('[data-testid="battery-power"] .stat-value'), '5.0 kW / 4.0 kW');
+  assert.equal(await page.textContent('[data-testid="battery-approval"] .stat-value'), 'Approved');
+  assert.match(await page.textContent('[data-testid="battery-no-plan"]'), /No plan for the battery yet/);
+  await shot(page, 'dashboard-member-battery-empty.png');
+
+  // A plan from two intervals ahead, up to 24, clear of any live
+  // demand-response request (its intervals are frozen): charging, then
+  // discharging, and an interval idle and empty, still part of the schedule.
+  const { interval_s: iv, market_time: now } = (await api('/api/info')).body;
+  let n = 24;
+  let start = (Math.floor(now / iv) + 2) * iv;
+  const live = ((await api('/api/dr')).body ?? []).filter((r) => r.state !== 'done').sort((a, b) => a.start - b.start);
+  for (const r of live) {
+    if (r.start >= start + n * iv || r.end <= start) continue;
+    if (r.start - start >= 6 * iv) n = (r.start - start) / iv;
+    else start = r.end;
+  }
+  const day = [3000, 3000, 3500, 0, -3000, -3000, -3500, 0];
+  const batteryWh = Array.from({ length: n }, (_, i) => day[i % day.length]);
+  const socWh = [];
+  batteryWh.reduce((level, wh) => (socWh.push(level + wh), level + wh), 0);
+  await submit(id, 'plan', { start, net_wh: batteryWh.map((wh) => wh + 400), battery_wh: batteryWh, battery_soc_wh: socWh }, key.text);
+
+  // The page follows the plan event and draws it, and moves with the
+  // clock: once the plan's first interval has begun, the chart's series
+  // are the committed figures, in kWh, at their intervals, nothing
+  // elsewhere; the current interval is marked and its planned state of
+  // charge shown.
+  const drawn = await until('the chart of the plan, its first interval begun', async () =>
+    page.evaluate((start) => {
+      const el = document.querySelector('[data-testid="battery-chart"]');
+      if (!el?.plot?.data?.[0]?.length || Number(el.dataset.mark) < start) return null;
+      return { data: el.plot.data, labels: el.plot.series.map((s) => s.label), mark: Number(el.dataset.mark), soc: document.querySelector('[data-testid="battery-soc-now"] .stat-value').textContent };
+    }, start), 60000, 250);
+  const after = (await api('/api/info')).body.market_time;
+  const [xs, bars, socs] = drawn.data;
+  assert.match(drawn.labels[1], /^Charge \(\+\) \/ discharge \(−\)/);
+  assert.match(drawn.labels[2], /^State of charge/);
+  let matched = 0;
+  for (let k = 0; k < xs.length; k++) {
+    assert.equal(xs[k] % iv, 0, 'the x values are interval boundaries');
+    const i = (xs[k] - start) / iv; // the interval starting at xs[k]
+    if (k < xs.length - 1) {
+      assert.equal(bars[k], i >= 0 && i < n ? batteryWh[i] / 1000 : null, `energy of the interval at ${xs[k]}`);
+      if (i >= 0 && i < n) matched++;
+    }
+    // The level at xs[k] ends the interval before it (the first may be settled and gone).
+    const want = i - 1 >= 0 && i - 1 < n ? socWh[i - 1] / 1000 : null;
+    if (!(k === 0 && socs[k] === null)) assert.equal(socs[k], want, `state of charge at ${xs[k]}`);
+  }
+  const remaining = Array.from({ length: n }, (_, i) => start + i * iv).filter((t) => t >= xs[0] && t < xs[xs.length - 1]).length;
+  assert.equal(matched, remaining, 'every planned interval still to come is drawn');
+  assert.ok(matched >= 4, `${matched} planned intervals drawn`);
+  assert.equal(drawn.mark, xs[0]);
+  assert.ok(drawn.mark <= after + iv, `current interval ${drawn.mark}, market time ${after}`);
+  const socNow = socWh[(drawn.mark - start) / iv] / 1000;
+  assert.equal(drawn.soc, `${socNow.toFixed(3)} kWh (${(socNow * 10).toFixed(1)} %)`);
+  console.log(`battery plan: ${matched} of ${n} intervals drawn from ${xs[0]}, state of charge now ${drawn.soc}`);
+  await shot(page, 'dashboard-member-battery.png');
+
+  // It fits a phone.
+  await page.setViewportSize(PHONE);
+  await page.waitForTimeout(300); // the chart resizes on the next frame
+  const { scroll, width } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));
+  assert.ok(scroll <= width, `the member page with a battery is ${scroll} px wide on a ${width} px screen`);
+  await shot(page, 'dashboard-member-battery-phone.png');
   assert.deepEqual(problems, []);
   await close();
 });

@@ -1,8 +1,10 @@
 // Member: a member's own wallet, trades, energy tokens, savings and advice,
-// its meters' readings live, and an order form that signs in the browser.
+// its battery's plan, its meters' readings live, and an order form that
+// signs in the browser.
 // Private reads are signed requests; without a key there is only the prompt.
 
 import { h, fill, card, stat, note, table, loading } from '../dom.js';
+import { chart, colors } from '../charts.js';
 import { get, postTx, chainInfo, clock, signedStream, isAbort, ApiError, coalesce } from '../api.js';
 import { buildTx } from '../sign.js';
 import { keyPanel } from '../keypanel.js';
@@ -96,9 +98,10 @@ async function showMember(body, ctx, signer) {
   const signed = { signal: ctx.signal, signer };
   // The statement goes first: its refusal (401/403) is the page's answer.
   const statement = await get(`/api/members/${id}/statement?from=${now - 7 * 86400}&to=${now + 86400}`, signed);
-  const [participant, res, open, trades, advice, readings] = await Promise.all([
+  const [participant, res, batteries, open, trades, advice, readings] = await Promise.all([
     get(`/api/participants/${id}`, opt),
     get('/api/res', opt),
+    get('/api/batteries', opt),
     get('/api/listings/open', opt),
     get(`/api/trades?from=${now - 2 * 86400}&to=${now + 86400}&participant=${id}`, opt),
     get(`/api/members/${id}/advice`, signed).catch((err) => (isAbort(err) ? Promise.reject(err) : { error: err })),
@@ -141,9 +144,11 @@ async function showMember(body, ctx, signer) {
     );
   showReadings();
 
+  const myBatteries = (batteries ?? []).filter((b) => b.owner === signer.id);
   fill(
     body,
     card('Wallet', {}, wallet),
+    myBatteries.length ? card('Battery', { testid: 'battery' }, batteryPanel(ctx, signer, myBatteries)) : null,
     card('Place a bid or an offer', { testid: 'order-card' }, form),
     h('div', { class: 'grid two' }, card('Energy tokens', {}, tokens(statement ?? [])), card('Savings and advice', { testid: 'advice' }, adviceView(advice))),
     card('Your trades (48 h)', {}, tradesTable(trades ?? [], signer.id)),
@@ -176,6 +181,138 @@ async function showMember(body, ctx, signer) {
   const refreshWallet = coalesce(async () => showWallet(await get(`/api/participants/${id}`, opt)), 2000);
   ctx.cleanup(refreshWallet.cancel);
   ctx.on('block', refreshWallet);
+}
+
+/**
+ * The member's battery: its ratings, and what the member's committed plans
+ * say it will do in the coming 24 hours: the energy into (+) and out of (−)
+ * it per interval, grid side, as bars, and its state of charge at each
+ * interval's end as a line, in kWh and in % of capacity, the current
+ * interval shaded. Plans are private: read with the member's signature,
+ * again when the member commits a plan and when an interval begins.
+ */
+function batteryPanel(ctx, signer, batteries) {
+  const id = encodeURIComponent(signer.id);
+  const sum = (k) => batteries.reduce((n, b) => n + b[k], 0);
+  const capWh = sum('capacity_wh');
+  const capKWh = capWh / 1000;
+  const waiting = batteries.filter((b) => !b.approved);
+  let socNow = stat('Planned state of charge', '…', null, 'battery-soc-now');
+  const planEl = h('div', {}, loading('Loading the battery’s plan…'));
+  const soc = (wh) => `${f.kWh(wh)} (${f.pct(wh / capWh)})`;
+
+  let iv = 3600;
+  let plot = null; // the chart, made with the first plan to draw
+  let shownInterval = null;
+  const refresh = async () => {
+    iv = (await chainInfo()).interval_s || iv;
+    const n = Math.round(86400 / iv);
+    const from = Math.floor(clock.now() / iv) * iv;
+    shownInterval = from;
+    // The interval before the current one, for the state of charge now.
+    const plans = await get(`/api/members/${id}/plans?from=${from - iv}&to=${from + n * iv}`, { signal: ctx.signal, signer });
+    if (!ctx.alive()) return;
+    // The ledger leaves out zeros (an idle or empty battery): 0 when has_battery.
+    const at = new Map(
+      (plans ?? []).filter((p) => p.has_battery).map((p) => [p.start, { wh: p.battery_wh ?? 0, soc: p.battery_soc_wh ?? 0 }]),
+    );
+    const cur = at.get(from);
+    const next = stat(
+      'Planned state of charge',
+      cur ? soc(cur.soc) : '—',
+      cur ? `At the end of ${f.interval(from, from + iv)}.` : 'No plan for the current interval.',
+      'battery-soc-now',
+    );
+    socNow.replaceWith(next);
+    socNow = next;
+    const planned = [...at.keys()].filter((t) => t >= from);
+    if (!planned.length) {
+      plot?.destroy();
+      plot = null;
+      fill(
+        planEl,
+        note(
+          'empty',
+          'No plan for the battery yet: none of your committed plans for the next 24 hours schedules it. ' +
+            'Your EMS sends the battery’s charge and state of charge with the plan it commits for each day, before the day begins.',
+          'battery-no-plan',
+        ),
+      );
+      return;
+    }
+    // x: interval boundaries. A bar starts at its interval; the state of
+    // charge is the level at each boundary (the end of the interval before).
+    const xs = Array.from({ length: n + 1 }, (_, i) => from + i * iv);
+    const bars = xs.map((x, i) => (i < n && at.has(x) ? at.get(x).wh / 1000 : null));
+    const socs = xs.map((x) => (at.has(x - iv) ? at.get(x - iv).soc / 1000 : null));
+    const mark = [from, from + iv];
+    if (plot) {
+      plot.update([xs, bars, socs], mark);
+      return;
+    }
+    plot = chart({
+      testid: 'battery-chart',
+      title: 'The battery’s planned charge and discharge and its state of charge',
+      x: 'time',
+      y: {
+        label: 'kWh',
+        fmt: (v) => v.toFixed(1),
+        // From the largest discharge to the full battery.
+        range: (u, min, max) => [Math.min(0, min ?? 0) * 1.08, Math.max(capKWh, max ?? 0) * 1.08],
+      },
+      y2: { label: '% of capacity', splits: [0, 0.25, 0.5, 0.75, 1].map((r) => r * capKWh), fmt: (v) => `${Math.round((v / capKWh) * 100)} %` },
+      series: [
+        { label: `Charge (+) / discharge (−) per ${iv === 3600 ? 'hour' : 'interval'}, kWh`, color: colors.charge, bars: 0.9, barAlign: 1 },
+        { label: 'State of charge, kWh', color: colors.soc, width: 2.5 },
+      ],
+      data: [xs, bars, socs],
+      mark,
+    });
+    fill(
+      planEl,
+      h(
+        'p',
+        { class: 'muted small' },
+        'From your committed plans: the energy into (+) and out of (−) the battery, grid side, and its state of charge at the end of each interval. The current interval is shaded.',
+      ),
+      plot.el,
+    );
+  };
+  const later = coalesce(async () => {
+    try {
+      await refresh();
+    } catch (err) {
+      // Keep the last chart; without one, say why there is none.
+      if (!isAbort(err) && ctx.alive() && !plot) fill(planEl, note('error', `Could not load the battery’s plan: ${err.message}`, 'battery-error'));
+    }
+  }, 1000);
+  ctx.cleanup(() => {
+    later.cancel();
+    plot?.destroy();
+  });
+  later();
+  // A plan the member commits, or the next interval beginning.
+  ctx.on('plan', (d) => d.member === signer.id && later());
+  ctx.every(1000, () => shownInterval !== null && Math.floor(clock.now() / iv) * iv !== shownInterval && later());
+
+  return h(
+    'div',
+    {},
+    h(
+      'div',
+      { class: 'stats' },
+      stat('Capacity', f.kWh(capWh), batteries.map((b) => b.id).join(', '), 'battery-capacity'),
+      stat('Charge / discharge', `${f.kW(sum('max_charge_w'))} / ${f.kW(sum('max_discharge_w'))}`, 'The most power in and out.', 'battery-power'),
+      stat(
+        'Approval',
+        waiting.length ? 'Waiting' : 'Approved',
+        waiting.length ? `The DSO has yet to approve ${waiting.map((b) => b.id).join(', ')}.` : `By ${[...new Set(batteries.map((b) => b.approved_by))].join(', ')}.`,
+        'battery-approval',
+      ),
+      socNow,
+    ),
+    planEl,
+  );
 }
 
 function tokens(rows) {
