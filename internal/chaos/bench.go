@@ -255,7 +255,7 @@ func benchNetwork(ctx context.Context, home string, o BenchOptions, log *slog.Lo
 	}
 	p := contract.DefaultParams()
 	p.MaxTxPerInterval = 1_000_000
-	net, err := NewNetwork(o.Binary, home, o.Validators, 1, p, nil)
+	net, err := NewDirectNetwork(o.Binary, home, o.Validators, 1, p, nil)
 	if err != nil {
 		return nil, none, none, nil, nil, err
 	}
