@@ -57,6 +57,7 @@ func FromSettlement(st contract.Settlement, c *contract.Clearing, uses []Use) In
 		m.PaidMembersNano, m.ReceivedMembersNano = ms.MembersPaidNano, ms.MembersReceivedNano
 		m.PoolImportWh, m.PoolExportWh = ms.PoolImportWh, ms.PoolExportWh
 		m.DRIncentiveNano, m.DRVerifiedWh = ms.DRIncentiveNano, ms.DRVerifiedWh
+		m.BatteryChargeWh, m.BatteryDischargeWh = ms.BatteryChargeWh, ms.BatteryDischargeWh
 	}
 	if c == nil {
 		return iv
@@ -77,11 +78,16 @@ func FromSettlement(st contract.Settlement, c *contract.Clearing, uses []Use) In
 }
 
 // SiteMembers are a community's sites as the KPIs list their members, in
-// the community's order.
+// the community's order, with their batteries' capacity (pass the sites
+// as simulated: community.SimSites).
 func SiteMembers(sites []community.Site) []MemberInfo {
 	members := make([]MemberInfo, 0, len(sites))
 	for _, s := range sites {
-		members = append(members, MemberInfo{ID: s.ID, NodeType: s.Type})
+		mi := MemberInfo{ID: s.ID, NodeType: s.Type}
+		if s.Battery != nil {
+			mi.BatteryCapacityWh = s.Battery.CapacityWh
+		}
+		members = append(members, mi)
 	}
 	return members
 }
