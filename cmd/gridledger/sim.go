@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -25,7 +26,7 @@ import (
 )
 
 func newSimCmd() *cobra.Command {
-	var file, from, out, compare string
+	var file, from, out, compare, batteries string
 	var sites, days, workers int
 	var seed uint64
 	cmd := &cobra.Command{
@@ -50,6 +51,12 @@ and seed give the same report and the same final app hash.
                                             sites' true net load: the report
                                             says what share of the attainable
                                             saving the EMSs captured
+  --compare batteries=on,off                the sites' home batteries against
+                                            the same community without them
+
+--batteries off simulates a community without its batteries (a generated
+community gives 40 % of its prosumers one): the figures of a community
+generated before batteries existed.
 
 The report (--out) holds index.html (open it in a browser), kpis.json,
 intervals.csv, members.csv and charts/*.png. Progress goes to stderr.`,
@@ -61,6 +68,12 @@ intervals.csv, members.csv and charts/*.png. Progress goes to stderr.`,
 			c, err := loadCommunity(file, sites, seed)
 			if err != nil {
 				return err
+			}
+			if batteries != "" {
+				if !slices.Contains(community.BatteriesModes, batteries) {
+					return fmt.Errorf("--batteries %q: want on or off", batteries)
+				}
+				c.Batteries = batteries
 			}
 			if from == "" {
 				from = c.Start
@@ -118,7 +131,8 @@ intervals.csv, members.csv and charts/*.png. Progress goes to stderr.`,
 	cmd.Flags().StringVar(&from, "from", "", "first day, YYYY-MM-DD (default: the community's start)")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the weather, the households and the keys")
 	cmd.Flags().StringVar(&out, "out", "report", "directory to write the report into")
-	cmd.Flags().StringVar(&compare, "compare", "", "run each setting side by side: mechanism=a,b,…, dr=on,off, imbalance=community,utility or bidding=ems,perfect-foresight")
+	cmd.Flags().StringVar(&compare, "compare", "", "run each setting side by side: mechanism=a,b,…, dr=on,off, imbalance=community,utility, bidding=ems,perfect-foresight or batteries=on,off")
+	cmd.Flags().StringVar(&batteries, "batteries", "", "on or off: simulate the sites' batteries (default: the community's batteries key, on)")
 	cmd.Flags().IntVar(&workers, "workers", 0, "goroutines running the homes' EMS (default: one per core)")
 	cmd.AddCommand(newSimGenerateCmd())
 	return cmd
@@ -193,7 +207,7 @@ func loadCommunity(file string, sites int, seed uint64) (*community.Community, e
 func simulate(ctx context.Context, c *community.Community, seed uint64, from int64, days, workers int, progress func(int, int)) (report.Run, map[string]string, error) {
 	// The KPIs are summed as the intervals settle: a year of a thousand
 	// sites is never held in memory.
-	acc := kpi.NewAccumulator(kpi.SiteMembers(c.Sites))
+	acc := kpi.NewAccumulator(kpi.SiteMembers(c.SimSites()))
 	var hours []kpi.HourPoint
 	start := time.Now()
 	res, err := sim.Run(ctx, sim.Options{Community: c, Seed: seed, From: from, Days: days, Workers: workers, Progress: progress,

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/gridledger/gridledger/internal/contract"
 )
@@ -160,3 +161,16 @@ func (s Site) BatteryMeterID() string {
 // SimulatesBatteries says whether the community's batteries are
 // simulated (batteries is not "off").
 func (c *Community) SimulatesBatteries() bool { return c.Batteries != BatteriesOff }
+
+// SimSites are the sites as simulated: without their batteries when
+// batteries = "off". The community is not modified.
+func (c *Community) SimSites() []Site {
+	if c.SimulatesBatteries() {
+		return c.Sites
+	}
+	out := slices.Clone(c.Sites)
+	for i := range out {
+		out[i].Battery = nil
+	}
+	return out
+}

@@ -33,7 +33,7 @@ func Sites(c *community.Community, seed uint64) ([]Site, error) {
 		return nil, fmt.Errorf("sim: %w", err)
 	}
 	out := make([]Site, len(c.Sites))
-	for i, s := range c.Sites {
+	for i, s := range c.SimSites() {
 		out[i] = Site{Site: s, Model: m, Index: i}
 	}
 	return out, nil
