@@ -273,6 +273,20 @@ func printSimSummary(w io.Writer, out string, runs []report.Run) error {
 			fmt.Sprintf("%d/%d", c.MembersLosing, c.Members), pct(c.SelfSufficiency), pct(c.P2PShare), price(c.MeanMCPPerKWh), price(c.AvgPricePaidPerKWh), price(c.AvgPriceReceivedPerKWh), gini,
 			units.KWh(c.PeakImportWh), units.KWh(c.PeakReductionDRWh))
 	}
+	for _, r := range runs {
+		if c := r.KPIs.Community; c.BatteryCapacityWh > 0 {
+			cycles := "-"
+			if c.BatteryCycles != nil {
+				cycles = fmt.Sprintf("%.1f", *c.BatteryCycles)
+			}
+			fmt.Fprintf(w, "%s: batteries of %s kWh charged %s kWh and discharged %s kWh (%s full cycles), self-consumption %s (%s from their charging), members paid %s\n",
+				orDefault(r.Setting, "batteries"), units.KWh(c.BatteryCapacityWh), units.KWh(c.BatteryChargeWh), units.KWh(c.BatteryDischargeWh), cycles,
+				pct(c.SelfConsumption), pct(c.BatterySelfConsumption), units.Money(c.CostNano/10_000_000*10_000_000))
+		} else if r.Setting != "" {
+			fmt.Fprintf(w, "%s: no batteries, self-consumption %s, members paid %s\n", r.Setting, pct(c.SelfConsumption),
+				units.Money(c.CostNano/10_000_000*10_000_000))
+		}
+	}
 	if c := report.EMSCapture(runs); c != nil {
 		share := "-"
 		if c.Share != nil {

@@ -12,8 +12,10 @@ import (
 type Use struct {
 	ID            string
 	ConsumptionWh int64 // its load, appliances included
-	NoDRWh        int64 // the load had its EMS ignored demand response
-	ProductionWh  int64
+	// NoDRWh is the load had its EMS ignored demand response (and what
+	// its battery would then have drawn beyond what it did).
+	NoDRWh       int64
+	ProductionWh int64
 	// BaseWh is the load without the EMS's appliances; PVWh the PV part
 	// of the production (for the forecast's error).
 	BaseWh, PVWh int64

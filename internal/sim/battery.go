@@ -27,6 +27,25 @@ func NewBattery(b community.Battery) *Battery {
 		SoCWh: b.InitialSoCWh()}
 }
 
+// Setpoint is what a battery following its plan draws (positive) or
+// delivers (negative) in an hour, as an inverter holding the site at a
+// grid setpoint does: it aims for the net import the plan expects
+// (planNetWh) given the site's actual net import without the battery
+// (actualNetWh), but only in the plan's direction and never beyond the
+// plan's own amount (planWh). So a forecast error is absorbed where the
+// plan lets it, never made worse: a battery planned to store a surplus
+// that does not come does not draw it from the grid at the peak price,
+// and one planned to meet a load that is not there does not export.
+func Setpoint(planWh, planNetWh, actualNetWh int64) int64 {
+	switch {
+	case planWh > 0:
+		return min(planWh, max(0, planNetWh-actualNetWh))
+	case planWh < 0:
+		return -min(-planWh, max(0, actualNetWh-planNetWh))
+	}
+	return 0
+}
+
 // Run moves the battery for one hour as asked: gridWh > 0 charges that
 // much from the site's connection, gridWh < 0 discharges that much into
 // it, each clamped to the power limit and to what the window lets it

@@ -53,3 +53,24 @@ func TestBatteryRoundTrip(t *testing.T) {
 		t.Fatalf("gave %d, left %d: want 3800 × 0.95 = 3610 and the reserve", d, b.SoCWh)
 	}
 }
+
+// A battery following its plan aims for the planned net import, in the
+// plan's direction and up to the plan's amount.
+func TestSetpoint(t *testing.T) {
+	for _, c := range []struct{ plan, planNet, actual, want int64 }{
+		{2000, -500, -2500, 2000}, // as forecast: store 2000, export 500
+		{2000, -500, -1800, 1300}, // less sun: store less, still export the 500 sold
+		{2000, -500, -4000, 2000}, // more sun: the plan's 2000, the rest exported
+		{2000, -500, 300, 0},      // no surplus at all: draw nothing from the grid
+		{1500, 1500, 0, 1500},     // charging from the grid as planned
+		{-600, 0, 600, -600},      // meet the evening load
+		{-600, 0, 250, -250},      // less load: do not export
+		{-600, 0, -100, 0},        // a surplus: give nothing
+		{-600, 0, 900, -600},      // more load: the plan's 600
+		{0, 300, 900, 0},          // idle stays idle
+	} {
+		if got := Setpoint(c.plan, c.planNet, c.actual); got != c.want {
+			t.Errorf("plan %d toward %d, actual %d: %d, want %d", c.plan, c.planNet, c.actual, got, c.want)
+		}
+	}
+}
