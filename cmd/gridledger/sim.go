@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -25,7 +26,7 @@ import (
 )
 
 func newSimCmd() *cobra.Command {
-	var file, from, out, compare string
+	var file, from, out, compare, batteries string
 	var sites, days, workers int
 	var seed uint64
 	cmd := &cobra.Command{
@@ -50,6 +51,12 @@ and seed give the same report and the same final app hash.
                                             sites' true net load: the report
                                             says what share of the attainable
                                             saving the EMSs captured
+  --compare batteries=on,off                the sites' home batteries against
+                                            the same community without them
+
+--batteries off simulates a community without its batteries (a generated
+community gives 40 % of its prosumers one): the figures of a community
+generated before batteries existed.
 
 The report (--out) holds index.html (open it in a browser), kpis.json,
 intervals.csv, members.csv and charts/*.png. Progress goes to stderr.`,
@@ -61,6 +68,12 @@ intervals.csv, members.csv and charts/*.png. Progress goes to stderr.`,
 			c, err := loadCommunity(file, sites, seed)
 			if err != nil {
 				return err
+			}
+			if batteries != "" {
+				if !slices.Contains(community.BatteriesModes, batteries) {
+					return fmt.Errorf("--batteries %q: want on or off", batteries)
+				}
+				c.Batteries = batteries
 			}
 			if from == "" {
 				from = c.Start
@@ -118,7 +131,8 @@ intervals.csv, members.csv and charts/*.png. Progress goes to stderr.`,
 	cmd.Flags().StringVar(&from, "from", "", "first day, YYYY-MM-DD (default: the community's start)")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the weather, the households and the keys")
 	cmd.Flags().StringVar(&out, "out", "report", "directory to write the report into")
-	cmd.Flags().StringVar(&compare, "compare", "", "run each setting side by side: mechanism=a,b,…, dr=on,off, imbalance=community,utility or bidding=ems,perfect-foresight")
+	cmd.Flags().StringVar(&compare, "compare", "", "run each setting side by side: mechanism=a,b,…, dr=on,off, imbalance=community,utility, bidding=ems,perfect-foresight or batteries=on,off")
+	cmd.Flags().StringVar(&batteries, "batteries", "", "on or off: simulate the sites' batteries (default: the community's batteries key, on)")
 	cmd.Flags().IntVar(&workers, "workers", 0, "goroutines running the homes' EMS (default: one per core)")
 	cmd.AddCommand(newSimGenerateCmd())
 	return cmd
@@ -193,7 +207,7 @@ func loadCommunity(file string, sites int, seed uint64) (*community.Community, e
 func simulate(ctx context.Context, c *community.Community, seed uint64, from int64, days, workers int, progress func(int, int)) (report.Run, map[string]string, error) {
 	// The KPIs are summed as the intervals settle: a year of a thousand
 	// sites is never held in memory.
-	acc := kpi.NewAccumulator(kpi.SiteMembers(c.Sites))
+	acc := kpi.NewAccumulator(kpi.SiteMembers(c.SimSites()))
 	var hours []kpi.HourPoint
 	start := time.Now()
 	res, err := sim.Run(ctx, sim.Options{Community: c, Seed: seed, From: from, Days: days, Workers: workers, Progress: progress,
@@ -258,6 +272,20 @@ func printSimSummary(w io.Writer, out string, runs []report.Run) error {
 		fmt.Fprintf(w, "%-26s %11s %7s %9s %9s %9s %9s %9s %9s %6s %9s %8s\n", orDefault(r.Setting, r.Mechanism), units.Money(c.SavingsNano/10_000_000*10_000_000), ofBill,
 			fmt.Sprintf("%d/%d", c.MembersLosing, c.Members), pct(c.SelfSufficiency), pct(c.P2PShare), price(c.MeanMCPPerKWh), price(c.AvgPricePaidPerKWh), price(c.AvgPriceReceivedPerKWh), gini,
 			units.KWh(c.PeakImportWh), units.KWh(c.PeakReductionDRWh))
+	}
+	for _, r := range runs {
+		if c := r.KPIs.Community; c.BatteryCapacityWh > 0 {
+			cycles := "-"
+			if c.BatteryCycles != nil {
+				cycles = fmt.Sprintf("%.1f", *c.BatteryCycles)
+			}
+			fmt.Fprintf(w, "%s: batteries of %s kWh charged %s kWh and discharged %s kWh (%s full cycles), self-consumption %s (%s from their charging), members paid %s\n",
+				orDefault(r.Setting, "batteries"), units.KWh(c.BatteryCapacityWh), units.KWh(c.BatteryChargeWh), units.KWh(c.BatteryDischargeWh), cycles,
+				pct(c.SelfConsumption), pct(c.BatterySelfConsumption), units.Money(c.CostNano/10_000_000*10_000_000))
+		} else if r.Setting != "" {
+			fmt.Fprintf(w, "%s: no batteries, self-consumption %s, members paid %s\n", r.Setting, pct(c.SelfConsumption),
+				units.Money(c.CostNano/10_000_000*10_000_000))
+		}
 	}
 	if c := report.EMSCapture(runs); c != nil {
 		share := "-"

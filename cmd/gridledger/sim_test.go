@@ -346,3 +346,56 @@ func artefacts(t *testing.T) string {
 	}
 	return t.TempDir()
 }
+
+// --compare batteries=on,off runs the community with its batteries and
+// without: the battery's throughput is in kpis.json, members.csv and the
+// summary for the first, absent from the second, which --batteries off
+// reproduces to the app hash.
+func TestSimComparesBatteries(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "three.toml")
+	withBattery := strings.Replace(threeSites, "pv = { capacity_w = 8000 }",
+		"pv = { capacity_w = 8000 }\nbattery = { capacity_wh = 10000, max_charge_w = 5000, max_discharge_w = 5000 }", 1)
+	if err := os.WriteFile(file, []byte(withBattery), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir, out := simReport(t, "--community", file, "--days", "2", "--from", "2025-06-02", "--compare", "batteries=on,off")
+	raw, k := readKPIs(t, dir)
+	var doc struct {
+		Runs []struct {
+			KPIs struct {
+				Community map[string]any `json:"community"`
+			} `json:"kpis"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(k.Runs) != 2 || k.Runs[0].Setting != "batteries=on" || k.Runs[1].Setting != "batteries=off" || k.Runs[0].AppHash == k.Runs[1].AppHash {
+		t.Fatalf("runs %+v", k.Runs)
+	}
+	on, off := doc.Runs[0].KPIs.Community, doc.Runs[1].KPIs.Community
+	if charged, _ := on["battery_charge_wh"].(float64); charged <= 0 || on["battery_capacity_wh"] != float64(10000) || on["battery_cycles"] == nil {
+		t.Errorf("with batteries: %v charged, %v Wh, %v cycles", on["battery_charge_wh"], on["battery_capacity_wh"], on["battery_cycles"])
+	}
+	for key := range off {
+		if strings.HasPrefix(key, "battery") {
+			t.Errorf("without batteries kpis.json has %s", key)
+		}
+	}
+	if !regexp.MustCompile(`batteries=on: batteries of 10\.000 kWh charged [0-9.]+ kWh`).MatchString(out) || !strings.Contains(out, "batteries=off: no batteries") {
+		t.Errorf("summary:\n%s", out)
+	}
+	csvb, _ := os.ReadFile(filepath.Join(dir, "members.csv"))
+	if !bytes.Contains(csvb, []byte("battery_cycles")) {
+		t.Error("members.csv lacks the battery columns")
+	}
+	dir2, _ := simReport(t, "--community", file, "--days", "2", "--from", "2025-06-02", "--batteries", "off")
+	if _, k2 := readKPIs(t, dir2); k2.Runs[0].AppHash != k.Runs[1].AppHash {
+		t.Errorf("--batteries off ended at %s, batteries=off at %s", k2.Runs[0].AppHash, k.Runs[1].AppHash)
+	}
+	for _, bad := range [][]string{{"--compare", "batteries=maybe"}, {"--batteries", "maybe"}} {
+		if _, _, err := runRoot(t, "", append([]string{"sim", "--community", file, "--days", "1", "--out", t.TempDir()}, bad...)...); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}

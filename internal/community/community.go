@@ -47,9 +47,14 @@ type Community struct {
 	// ("perfect-foresight"). A real community's sites always bid by EMS.
 	// Empty reads as "ems".
 	Bidding string `toml:"bidding"`
-	Tariff  Tariff `toml:"tariff"`
-	DR      DR     `toml:"demand_response"`
-	Sites   []Site `toml:"site"`
+	// Batteries says whether the sites' batteries are simulated, one of
+	// BatteriesModes: "off" leaves every [site.battery] out (the same
+	// community without storage, for --compare batteries=on,off). Empty
+	// reads as "on".
+	Batteries string `toml:"batteries"`
+	Tariff    Tariff `toml:"tariff"`
+	DR        DR     `toml:"demand_response"`
+	Sites     []Site `toml:"site"`
 }
 
 // DR is the DSO's demand-response policy.
@@ -70,6 +75,15 @@ const (
 
 // BiddingModes lists the bidding modes, the default first.
 var BiddingModes = []string{BiddingEMS, BiddingPerfectForesight}
+
+// Whether the sites' batteries are simulated.
+const (
+	BatteriesOn  = "on"
+	BatteriesOff = "off"
+)
+
+// BatteriesModes lists the battery settings, the default first.
+var BatteriesModes = []string{BatteriesOn, BatteriesOff}
 
 // Site types. A prosumer is a household with PV on the ledger.
 const (
@@ -96,6 +110,8 @@ type Site struct {
 	Load   *Load      `toml:"load"`
 	PV     *Generator `toml:"pv"`
 	Wind   *Generator `toml:"wind"`
+	// Battery is the site's home battery behind its meter, if it has one.
+	Battery *Battery `toml:"battery"`
 	// Appliances are what the site's EMS plans, on top of its Load.
 	Appliances []Appliance `toml:"appliance"`
 	// BidMargin is how far from the recent clearing price the site's EMS
@@ -207,6 +223,7 @@ func newWithDefaults() *Community {
 		Mechanism:  string(contract.DefaultParams().Mechanism),
 		Imbalance:  contract.ImbalanceCommunity,
 		Bidding:    BiddingEMS,
+		Batteries:  BatteriesOn,
 		DR:         DR{Enabled: true, LimitPct: DefaultDRLimitPct, Incentive: DefaultIncentive},
 	}
 }
@@ -299,6 +316,10 @@ func (c *Community) withDefaults() (*Community, error) {
 			}
 			s.Wind = &g
 		}
+		if s.Battery != nil {
+			b := s.Battery.withDefaults()
+			s.Battery = &b
+		}
 		s.Appliances = slices.Clone(s.Appliances)
 		f.Sites[i] = s
 	}
@@ -366,6 +387,9 @@ func (c *Community) validate() error {
 	if c.Bidding != "" && !slices.Contains(BiddingModes, c.Bidding) {
 		return invalid("bidding %q: want one of %v", c.Bidding, BiddingModes)
 	}
+	if c.Batteries != "" && !slices.Contains(BatteriesModes, c.Batteries) {
+		return invalid("batteries %q: want one of %v", c.Batteries, BatteriesModes)
+	}
 	if _, err := c.params(); err != nil {
 		return err
 	}
@@ -430,6 +454,14 @@ func (s *Site) validate() error {
 	}
 	if s.Load == nil && s.Type != TypeProducer {
 		return errors.New("needs [site.load]")
+	}
+	if s.Battery != nil {
+		if s.Load == nil {
+			return errors.New("a battery needs a [site.load]: it serves the site's consumption")
+		}
+		if err := s.Battery.validate(); err != nil {
+			return err
+		}
 	}
 	if l := s.Load; l != nil {
 		if err := l.validate(); err != nil {

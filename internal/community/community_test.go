@@ -211,6 +211,16 @@ func TestValidation(t *testing.T) {
 		{"appliance twice", home + "[[site.appliance]]\nname = \"w\"\nstart = 1\nend = 2\npower_w = 1\nhours = 1\n[[site.appliance]]\nname = \"w\"\nstart = 1\nend = 2\npower_w = 1\nhours = 1\n", `appliance name "w" repeated`},
 		{"appliance hours beyond window", home + "[[site.appliance]]\nname = \"w\"\nstart = 1\nend = 3\npower_w = 1\nhours = 5\n", `appliance "w" runs 5 hours but its window 1–3 has 2`},
 		{"appliance energy unreachable", home + "[[site.appliance]]\nname = \"ev\"\nstart = 1\nend = 3\npower_w = 1000\nenergy_wh = 5000\n", `appliance "ev" cannot take 5000 Wh`},
+		{"batteries mode", "batteries = \"maybe\"\n" + home, `batteries "maybe": want one of [on off]`},
+		{"unknown battery key", home + "[site.battery]\ncapacity_wh = 10000\nmax_charge_w = 5000\nmax_discharge_w = 5000\nchemistry = \"lfp\"\n", `unknown key "site.battery.chemistry"`},
+		{"battery capacity", home + "[site.battery]\ncapacity_wh = 0\nmax_charge_w = 5000\nmax_discharge_w = 5000\n", `site "h1": battery.capacity_wh 0: want 1..10000000`},
+		{"battery power", home + "[site.battery]\ncapacity_wh = 1000\nmax_charge_w = 5000\nmax_discharge_w = 500\n", `battery.max_charge_w 5000: want 1..4000 W (at most 4 × the capacity per hour)`},
+		{"battery no power", home + "[site.battery]\ncapacity_wh = 1000\nmax_charge_w = 500\n", `battery.max_discharge_w 0`},
+		{"battery efficiency", home + "[site.battery]\ncapacity_wh = 10000\nmax_charge_w = 5000\nmax_discharge_w = 5000\ncharge_efficiency = 1.2\n", `battery.charge_efficiency: want 0.5..1`},
+		{"battery min soc", home + "[site.battery]\ncapacity_wh = 10000\nmax_charge_w = 5000\nmax_discharge_w = 5000\nmin_soc = 0.95\n", `battery.min_soc: want 0..0.9`},
+		{"battery initial soc", home + "[site.battery]\ncapacity_wh = 10000\nmax_charge_w = 5000\nmax_discharge_w = 5000\nmin_soc = 0.2\ninitial_soc = 0.1\n", `battery.initial_soc: want min_soc (0.2)..1`},
+		{"battery cycle cost", home + "[site.battery]\ncapacity_wh = 10000\nmax_charge_w = 5000\nmax_discharge_w = 5000\ncycle_cost = 2.0\n", `battery.cycle_cost: want 0..1 per kWh`},
+		{"battery without load", "[[site]]\nid = \"g1\"\ntype = \"producer\"\n[site.pv]\ncapacity_w = 1000\n[site.battery]\ncapacity_wh = 10000\nmax_charge_w = 5000\nmax_discharge_w = 5000\n", `site "g1": a battery needs a [site.load]`},
 		{"appliances without load", "[[site]]\nid = \"g1\"\ntype = \"producer\"\n[site.pv]\ncapacity_w = 1000\n[[site.appliance]]\nname = \"w\"\nstart = 1\nend = 2\npower_w = 1\nhours = 1\n", `site "g1": appliances need a [site.load]`},
 	}
 	for _, tc := range cases {

@@ -8,10 +8,12 @@ const DemoWindW = 20_000
 
 // Demo is the community `gridledger run` shows when given none: the
 // generated dozen (Generate(12, seed)) and a wind producer, so its market
-// has generation when the sun is down too.
+// has generation when the sun is down too. Its batteries are off: the
+// live demo does not simulate them yet.
 func Demo(seed uint64) *Community {
 	c := Generate(12, seed)
 	c.Name = "demo"
+	c.Batteries = BatteriesOff
 	speed, margin := DefaultMeanSpeedMS, DefaultBidMargin
 	c.Sites = append(c.Sites, Site{ID: "g02", Type: TypeProducer, Feeder: "F1",
 		Wind:      &Generator{CapacityW: DemoWindW, Profile: ProfileWeibull, MeanSpeedMS: &speed},

@@ -51,7 +51,9 @@ const sitesPerFeeder = 50
 // prosumers with 3–10 kW of PV, 8 % non-residential buildings (half with
 // PV), 4 % street lighting, 4 % public EV charging stations and 4 %
 // producers (PV parks, every third a wind turbine); at least one of each
-// type when n ≥ 6. Sites vary in profile, consumption, timing and
+// type when n ≥ 6; about 40 % of the prosumers have a home battery of
+// 5–15 kWh (drawn apart from the rest: without them the sites are the
+// same). Sites vary in profile, consumption, timing and
 // appliances, and sit on feeders F1, F2, … of about 50 sites each. The
 // community is explicit (defaults filled in), as Parse returns one. n
 // must be at least 1; below 6 the sites are one each of the first n types.
@@ -90,6 +92,14 @@ func Generate(n int, seed uint64) *Community {
 	for i := range c.Sites {
 		c.Sites[i].Feeder = fmt.Sprintf("F%d", i%feeders+1)
 	}
+	// Batteries come from a stream of their own, so the sites are those a
+	// community without batteries has.
+	rb := &rng{state: mix(seed ^ 0x62617474657279)} // "battery"
+	for i := range c.Sites {
+		if s := &c.Sites[i]; s.Type == TypeProsumer && rb.chance(batteryShare) {
+			s.Battery = generateBattery(rb, s.PV.CapacityW)
+		}
+	}
 	f, err := c.withDefaults()
 	if err == nil {
 		err = f.validate()
@@ -98,6 +108,26 @@ func Generate(n int, seed uint64) *Community {
 		panic(fmt.Sprintf("community: Generate made an invalid community: %v", err))
 	}
 	return f
+}
+
+// batteryShare is the share of generated prosumers with a home battery:
+// about half of the rooftop PV installed in Germany since 2020 came with
+// one (HTW Berlin, Stromspeicher-Inspektion 2021; the
+// Marktstammdatenregister), fewer of the older roofs.
+const batteryShare = 0.4
+
+// generateBattery sizes a home battery for a PV array of pvW: about 1 to
+// 1.6 kWh per kW of PV, 5–15 kWh in steps of 0.5 kWh (the
+// Marktstammdatenregister's home batteries average about 9–10 kWh), with
+// 0.3–0.5 of its capacity as power each way, 2.5–5 kW; 93–97 %
+// efficient each way (the Stromspeicher-Inspektion measures about 95 %
+// for current inverters) and a 10 % reserve.
+func generateBattery(r *rng, pvW int64) *Battery {
+	capWh := min(15_000, max(5_000, pvW*r.between(100, 160)/100/500*500))
+	powerW := min(5_000, max(2_500, capWh*r.between(30, 50)/100/500*500))
+	ce, de := float64(r.between(93, 97))/100, float64(r.between(93, 97))/100
+	return &Battery{CapacityWh: capWh, MaxChargeW: powerW, MaxDischargeW: powerW, ChargeEfficiency: &ce,
+		DischargeEfficiency: &de, MinSoC: fptr(DefaultBatteryMinSoC)}
 }
 
 // householdProfiles are the learned profiles a generated home draws from.

@@ -109,3 +109,76 @@ func TestGenerateDeterministic(t *testing.T) {
 		t.Errorf("seeds 9 and 10 give %d identical sites of 200", same)
 	}
 }
+
+// About 40 % of the generated prosumers have a battery, sized in the
+// documented ranges, and no other site has one.
+func TestGenerateBatteries(t *testing.T) {
+	c := Generate(2000, 5)
+	var prosumers, with int
+	for _, s := range c.Sites {
+		if s.Type == TypeProsumer {
+			prosumers++
+		}
+		b := s.Battery
+		if b == nil {
+			continue
+		}
+		with++
+		if s.Type != TypeProsumer {
+			t.Fatalf("%s (%s) has a battery", s.ID, s.Type)
+		}
+		if b.CapacityWh < 5000 || b.CapacityWh > 15000 || b.CapacityWh%500 != 0 {
+			t.Errorf("%s: capacity %d Wh", s.ID, b.CapacityWh)
+		}
+		if b.MaxChargeW < 2500 || b.MaxChargeW > 5000 || b.MaxDischargeW != b.MaxChargeW {
+			t.Errorf("%s: power %d/%d W", s.ID, b.MaxChargeW, b.MaxDischargeW)
+		}
+		for _, e := range []float64{*b.ChargeEfficiency, *b.DischargeEfficiency} {
+			if e < 0.93 || e > 0.97 {
+				t.Errorf("%s: efficiency %v", s.ID, e)
+			}
+		}
+		if b.MinSoCWh() != b.CapacityWh/10 || b.InitialSoCWh() != b.MinSoCWh() || b.CycleCostMicroPerKWh() != 0 {
+			t.Errorf("%s: reserve %d, initial %d Wh, wear %d", s.ID, b.MinSoCWh(), b.InitialSoCWh(), b.CycleCostMicroPerKWh())
+		}
+		if s.BatteryID() != s.ID+"-battery" || s.BatteryMeterID() != s.ID+"-battery-meter" {
+			t.Errorf("%s: ids %q %q", s.ID, s.BatteryID(), s.BatteryMeterID())
+		}
+	}
+	if share := float64(with) / float64(prosumers); share < 0.35 || share > 0.45 {
+		t.Errorf("%d of %d prosumers have a battery", with, prosumers)
+	}
+	if !c.SimulatesBatteries() || c.Batteries != BatteriesOn {
+		t.Errorf("batteries %q", c.Batteries)
+	}
+	// Another seed puts them on other homes.
+	other := Generate(2000, 6)
+	differ := 0
+	for i := range c.Sites {
+		if (c.Sites[i].Battery == nil) != (other.Sites[i].Battery == nil) {
+			differ++
+		}
+	}
+	if differ == 0 {
+		t.Error("seeds 5 and 6 put batteries on the same homes")
+	}
+}
+
+// A site's battery key is parsed with its defaults and "batteries = off"
+// keeps it in the file while the community says it is not simulated.
+func TestParseBattery(t *testing.T) {
+	c, err := Parse([]byte("batteries = \"off\"\n[[site]]\nid = \"p1\"\ntype = \"prosumer\"\n[site.pv]\ncapacity_w = 5000\n" +
+		"[site.battery]\ncapacity_wh = 10000\nmax_charge_w = 4000\nmax_discharge_w = 3000\ninitial_soc = 0.5\ncycle_cost = 0.02\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := c.Sites[0].Battery
+	if b == nil || *b.ChargeEfficiency != 0.95 || *b.DischargeEfficiency != 0.95 || b.MinSoCWh() != 1000 ||
+		b.InitialSoCWh() != 5000 || b.CycleCostMicroPerKWh() != 20_000 || b.MaxDischargeW != 3000 {
+		t.Fatalf("battery %+v", b)
+	}
+	if c.SimulatesBatteries() {
+		t.Error("batteries = off simulates them")
+	}
+	roundTrip(t, c)
+}

@@ -29,6 +29,8 @@ func hour(iv Interval) HourPoint {
 		h.GridExportWh += gridExport(m)
 		h.P2PWh += m.BoughtP2PWh
 		h.PoolWh += m.PoolImportWh
+		h.BatteryChargeWh += m.BatteryChargeWh
+		h.BatteryDischargeWh += m.BatteryDischargeWh
 	}
 	return h
 }
@@ -54,6 +56,7 @@ type acc struct {
 	poolIn, poolOut                   int64
 	utilityOnly, drWh, drNano         int64
 	loadErr, loadAct, pvErr, pvAct    int64
+	batCharge, batDischarge           int64
 }
 
 // Compute computes the KPIs of a run. It never panics: inconsistent
@@ -78,6 +81,8 @@ type Accumulator struct {
 	boughtWh, boughtAtGridNano, soldWh, soldAtFeedInNano int64
 	paidNano, receivedNano                               int64
 	sumMCP                                               int64
+	// localNoBatteryWh is Σₜ min(Gₜ, Lₜ): local use had no battery moved.
+	localNoBatteryWh int64
 }
 
 // NewAccumulator starts the sums for the members, in this order.
@@ -107,13 +112,19 @@ func (a *Accumulator) Add(iv Interval) HourPoint {
 	c.ConsumptionWh += h.LoadWh
 	c.ConsumptionNoDRWh += h.LoadNoDRWh
 	c.ProductionWh += h.GenerationWh
-	c.LocalUseWh += max(0, min(h.GenerationWh, h.LoadWh))
+	// Batteries charging take up generation like load; discharging they
+	// meet load that generation would otherwise have met.
+	battery := h.BatteryChargeWh - h.BatteryDischargeWh
+	c.LocalUseWh += max(0, min(h.GenerationWh, h.LoadWh+battery))
+	a.localNoBatteryWh += max(0, min(h.GenerationWh, h.LoadWh))
 	c.P2PDeliveredWh += h.P2PWh
 	c.GridImportWh += h.GridImportWh
 	c.GridExportWh += h.GridExportWh
 	c.PoolWh += h.PoolWh
-	c.PeakImportWh = max(c.PeakImportWh, h.LoadWh-h.GenerationWh)
-	c.PeakImportNoDRWh = max(c.PeakImportNoDRWh, h.LoadNoDRWh-h.GenerationWh)
+	c.PeakImportWh = max(c.PeakImportWh, h.LoadWh+battery-h.GenerationWh)
+	c.PeakImportNoDRWh = max(c.PeakImportNoDRWh, h.LoadNoDRWh+battery-h.GenerationWh)
+	c.BatteryChargeWh += h.BatteryChargeWh
+	c.BatteryDischargeWh += h.BatteryDischargeWh
 	bought := h.P2PWh + h.GridImportWh
 	a.boughtWh += bought
 	a.boughtAtGridNano += value(bought, h.GridPricePerKWh)
@@ -152,6 +163,8 @@ func (a *Accumulator) Add(iv Interval) HourPoint {
 		ma.loadAct += m.ActualBaseLoadWh
 		ma.pvErr += abs(m.ForecastPVWh - m.ActualPVWh)
 		ma.pvAct += m.ActualPVWh
+		ma.batCharge += m.BatteryChargeWh
+		ma.batDischarge += m.BatteryDischargeWh
 
 		c.P2PTradedWh += m.TradedBoughtWh
 		c.DRVerifiedWh += m.DRVerifiedWh
@@ -206,12 +219,15 @@ func (a *Accumulator) Report(ledgerBytes, simulatedS int64) Report {
 			PaidNano: a.paid, ReceivedNano: a.received,
 			UtilityOnlyCostNano: a.utilityOnly, CostNano: a.paid - a.received - a.drNano,
 			DRVerifiedWh: a.drWh, DRIncentiveNano: a.drNano,
-			ForecastNMAELoad: ratio(a.loadErr, a.loadAct), ForecastNMAEPV: ratio(a.pvErr, a.pvAct)}
+			ForecastNMAELoad: ratio(a.loadErr, a.loadAct), ForecastNMAEPV: ratio(a.pvErr, a.pvAct),
+			BatteryCapacityWh: a.info.BatteryCapacityWh, BatteryChargeWh: a.batCharge, BatteryDischargeWh: a.batDischarge,
+			BatteryCycles: cycles(a.batCharge, a.batDischarge, a.info.BatteryCapacityWh)}
 		k.SavingsNano = k.UtilityOnlyCostNano - k.CostNano
 		k.SavingsPct = percent(k.SavingsNano, k.UtilityOnlyCostNano)
 		k.SavingsPerKWh = average(k.SavingsNano, a.imp+a.exp)
 		members = append(members, k)
 
+		c.BatteryCapacityWh += k.BatteryCapacityWh
 		c.UtilityOnlyCostNano += k.UtilityOnlyCostNano
 		grossNano += abs(k.UtilityOnlyCostNano)
 		c.CostNano += k.CostNano
@@ -230,6 +246,10 @@ func (a *Accumulator) Report(ledgerBytes, simulatedS int64) Report {
 		loadErr, loadAct, pvErr, pvAct = loadErr+a.loadErr, loadAct+a.loadAct, pvErr+a.pvErr, pvAct+a.pvAct
 	}
 	c.Members = len(members)
+	c.BatteryCycles = cycles(c.BatteryChargeWh, c.BatteryDischargeWh, c.BatteryCapacityWh)
+	if c.BatteryCapacityWh > 0 || c.BatteryChargeWh > 0 || c.BatteryDischargeWh > 0 {
+		c.BatterySelfConsumption = ratio(c.LocalUseWh-a.localNoBatteryWh, c.ProductionWh)
+	}
 	slices.SortFunc(losing, func(x, y MemberKPI) int {
 		if x.SavingsNano != y.SavingsNano {
 			return cmp.Compare(x.SavingsNano, y.SavingsNano)
@@ -260,6 +280,15 @@ func (a *Accumulator) Report(ledgerBytes, simulatedS int64) Report {
 	c.ForecastNMAEPV = ratio(pvErr, pvAct)
 	c.LedgerBytesPerMemberYear = perMemberYear(ledgerBytes, int64(c.Members), simulatedS)
 	return Report{Community: c, Members: members}
+}
+
+// cycles is a battery's throughput in capacities, (charged + discharged)
+// / 2 / capacity; nil without capacity.
+func cycles(chargeWh, dischargeWh, capacityWh int64) *float64 {
+	if capacityWh <= 0 {
+		return nil
+	}
+	return ptr(round4(float64(chargeWh+dischargeWh) / 2 / float64(capacityWh)))
 }
 
 // Gini is the Gini coefficient of non-negative values,

@@ -40,7 +40,7 @@ const (
 // 300) and her PV 2500, 600, 800 (actual 3000, 500, 800).
 func example() Input {
 	return Input{
-		Members: []MemberInfo{{"alice", "household"}, {"bob", "household"}, {"carol", "non_residential"}},
+		Members: []MemberInfo{{ID: "alice", NodeType: "household"}, {ID: "bob", NodeType: "household"}, {ID: "carol", NodeType: "non_residential"}},
 		Intervals: []Interval{
 			{Start: 0, GridPricePerKWh: grid, FeedInPerKWh: feedIn, MCPPerKWh: i(70_000), Members: []Member{
 				{ID: "alice", ConsumptionWh: 1000, ConsumptionNoDRWh: 1000, ProductionWh: 5000, ExportWh: 4000,
@@ -226,7 +226,7 @@ func TestHourlyOfTheExample(t *testing.T) {
 // tokens sent and received disagree) is counted as documented and nothing
 // panics.
 func TestTokensBeyondImportAndUnbalancedTokens(t *testing.T) {
-	in := Input{Members: []MemberInfo{{"a", "household"}, {"b", "household"}}, Intervals: []Interval{
+	in := Input{Members: []MemberInfo{{ID: "a", NodeType: "household"}, {ID: "b", NodeType: "household"}}, Intervals: []Interval{
 		{Start: 0, GridPricePerKWh: grid, FeedInPerKWh: feedIn, MCPPerKWh: i(50_000), Members: []Member{
 			// a exports 1000 and delivers 800 to b; b imports only 300.
 			{ID: "a", ProductionWh: 1000, ExportWh: 1000, SoldP2PWh: 800},
@@ -252,7 +252,7 @@ func TestTokensBeyondImportAndUnbalancedTokens(t *testing.T) {
 
 func TestMembersOutsideTheListAndDuplicates(t *testing.T) {
 	in := Input{
-		Members: []MemberInfo{{"b", "ev_charging"}, {"a", "household"}, {"b", "household"}},
+		Members: []MemberInfo{{ID: "b", NodeType: "ev_charging"}, {ID: "a", NodeType: "household"}, {ID: "b", NodeType: "household"}},
 		Intervals: []Interval{{Start: 0, GridPricePerKWh: grid, Members: []Member{
 			{ID: "z", ConsumptionWh: 100, ImportWh: 100},
 			{ID: "a", ConsumptionWh: 200, ImportWh: 200},
@@ -284,7 +284,7 @@ func TestMembersOutsideTheListAndDuplicates(t *testing.T) {
 }
 
 func TestEmptyInput(t *testing.T) {
-	for _, in := range []Input{{}, {Members: []MemberInfo{{"a", "household"}}}, {Intervals: []Interval{{Start: 0}}}, {SimulatedS: 3600, LedgerBytes: 5}} {
+	for _, in := range []Input{{}, {Members: []MemberInfo{{ID: "a", NodeType: "household"}}}, {Intervals: []Interval{{Start: 0}}}, {SimulatedS: 3600, LedgerBytes: 5}} {
 		r := Compute(in)
 		b, err := json.Marshal(r)
 		if err != nil {
@@ -618,7 +618,7 @@ func hourly(in Input) []HourPoint {
 //	        utility (16M).
 func communityRule() Input {
 	return Input{
-		Members: []MemberInfo{{"alice", "prosumer"}, {"bob", "household"}, {"carol", "household"}},
+		Members: []MemberInfo{{ID: "alice", NodeType: "prosumer"}, {ID: "bob", NodeType: "household"}, {ID: "carol", NodeType: "household"}},
 		Intervals: []Interval{
 			{Start: 0, GridPricePerKWh: grid, FeedInPerKWh: feedIn, MCPPerKWh: i(70_000), Members: []Member{
 				{ID: "alice", ConsumptionWh: 500, ConsumptionNoDRWh: 500, ProductionWh: 3000, ExportWh: 2500,
@@ -768,5 +768,59 @@ func TestPercentile(t *testing.T) {
 			}
 			last = v
 		}
+	}
+}
+
+// A prosumer's battery stores 2000 Wh of its midday surplus and gives
+// 1800 back in the evening; a neighbour imports all it uses.
+//
+//	t=0  p: PV 5000, load 1000, charges 2000, exports 2000. h: load 1000.
+//	     Lₜ 2000, Gₜ 5000, Bₜ⁺ 2000: local use min(5000, 4000) = 4000, of
+//	     which the load alone took 2000.
+//	t=1  p: load 1500, discharges 1800, exports 300. h: load 2000.
+//	     Lₜ 3500, Bₜ⁻ 1800: the connection point imports 1700.
+func TestBatteries(t *testing.T) {
+	in := Input{Members: []MemberInfo{{ID: "p", NodeType: "prosumer", BatteryCapacityWh: 4000}, {ID: "h", NodeType: "household"}},
+		Intervals: []Interval{
+			{Start: 0, GridPricePerKWh: grid, FeedInPerKWh: feedIn, Members: []Member{
+				{ID: "p", ConsumptionWh: 1000, ConsumptionNoDRWh: 1000, ProductionWh: 5000, ExportWh: 2000, BatteryChargeWh: 2000},
+				{ID: "h", ConsumptionWh: 1000, ConsumptionNoDRWh: 1000, ImportWh: 1000}}},
+			{Start: 3600, GridPricePerKWh: grid, FeedInPerKWh: feedIn, Members: []Member{
+				{ID: "p", ConsumptionWh: 1500, ConsumptionNoDRWh: 1500, ExportWh: 300, BatteryDischargeWh: 1800},
+				{ID: "h", ConsumptionWh: 2000, ConsumptionNoDRWh: 2000, ImportWh: 2000}}},
+		}}
+	r := Compute(in)
+	c := r.Community
+	if c.LocalUseWh != 4000 || *c.SelfConsumption != 0.8 || *c.BatterySelfConsumption != 0.4 {
+		t.Errorf("local use %d, self-consumption %v, added by batteries %v", c.LocalUseWh, *c.SelfConsumption, *c.BatterySelfConsumption)
+	}
+	if c.PeakImportWh != 1700 || c.PeakImportNoDRWh != 1700 {
+		t.Errorf("peaks %d, %d: want the connection point's 1700", c.PeakImportWh, c.PeakImportNoDRWh)
+	}
+	if c.BatteryCapacityWh != 4000 || c.BatteryChargeWh != 2000 || c.BatteryDischargeWh != 1800 || *c.BatteryCycles != 0.475 {
+		t.Errorf("community batteries %d Wh, %d in, %d out, %v cycles", c.BatteryCapacityWh, c.BatteryChargeWh, c.BatteryDischargeWh, *c.BatteryCycles)
+	}
+	p, h := r.Members[0], r.Members[1]
+	if p.BatteryCapacityWh != 4000 || p.BatteryChargeWh != 2000 || p.BatteryDischargeWh != 1800 || *p.BatteryCycles != 0.475 ||
+		*p.SelfConsumption != 0.54 {
+		t.Errorf("p: %+v", p)
+	}
+	if h.BatteryCycles != nil || h.BatteryCapacityWh != 0 {
+		t.Errorf("h has a battery: %+v", h)
+	}
+	hs := hourly(in)
+	if hs[0].BatteryChargeWh != 2000 || hs[1].BatteryDischargeWh != 1800 || hs[0].BatteryDischargeWh != 0 {
+		t.Errorf("hours %+v", hs)
+	}
+	b, _ := json.Marshal(r)
+	for _, k := range []string{`"battery_cycles":0.475`, `"battery_self_consumption":0.4`, `"battery_capacity_wh":4000`} {
+		if !bytes.Contains(b, []byte(k)) {
+			t.Errorf("kpis lack %s", k)
+		}
+	}
+	// Without batteries nothing of them is written: a community without
+	// any reports what it always did.
+	if b, _ := json.Marshal(Compute(example())); bytes.Contains(b, []byte("battery")) {
+		t.Errorf("a community without batteries reports them: %s", b)
 	}
 }

@@ -12,8 +12,10 @@ import (
 type Use struct {
 	ID            string
 	ConsumptionWh int64 // its load, appliances included
-	NoDRWh        int64 // the load had its EMS ignored demand response
-	ProductionWh  int64
+	// NoDRWh is the load had its EMS ignored demand response (and what
+	// its battery would then have drawn beyond what it did).
+	NoDRWh       int64
+	ProductionWh int64
 	// BaseWh is the load without the EMS's appliances; PVWh the PV part
 	// of the production (for the forecast's error).
 	BaseWh, PVWh int64
@@ -57,6 +59,7 @@ func FromSettlement(st contract.Settlement, c *contract.Clearing, uses []Use) In
 		m.PaidMembersNano, m.ReceivedMembersNano = ms.MembersPaidNano, ms.MembersReceivedNano
 		m.PoolImportWh, m.PoolExportWh = ms.PoolImportWh, ms.PoolExportWh
 		m.DRIncentiveNano, m.DRVerifiedWh = ms.DRIncentiveNano, ms.DRVerifiedWh
+		m.BatteryChargeWh, m.BatteryDischargeWh = ms.BatteryChargeWh, ms.BatteryDischargeWh
 	}
 	if c == nil {
 		return iv
@@ -77,11 +80,16 @@ func FromSettlement(st contract.Settlement, c *contract.Clearing, uses []Use) In
 }
 
 // SiteMembers are a community's sites as the KPIs list their members, in
-// the community's order.
+// the community's order, with their batteries' capacity (pass the sites
+// as simulated: community.SimSites).
 func SiteMembers(sites []community.Site) []MemberInfo {
 	members := make([]MemberInfo, 0, len(sites))
 	for _, s := range sites {
-		members = append(members, MemberInfo{ID: s.ID, NodeType: s.Type})
+		mi := MemberInfo{ID: s.ID, NodeType: s.Type}
+		if s.Battery != nil {
+			mi.BatteryCapacityWh = s.Battery.CapacityWh
+		}
+		members = append(members, mi)
 	}
 	return members
 }

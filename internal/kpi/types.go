@@ -38,12 +38,17 @@ type Member struct {
 	ForecastLoadWh, ActualBaseLoadWh int64
 	// Same for PV.
 	ForecastPVWh, ActualPVWh int64
+	// What its batteries charged and discharged, as their sub-meters
+	// measured it (behind its grid meter: part of ImportWh and ExportWh).
+	BatteryChargeWh, BatteryDischargeWh int64
 }
 
 // MemberInfo is a member of the community.
 type MemberInfo struct {
 	ID       string
 	NodeType string // household, non_residential, public_lighting, ev_charging…
+	// BatteryCapacityWh is the capacity of its batteries (0: none).
+	BatteryCapacityWh int64
 }
 
 // Input is what the simulator (or a ledger export) hands to Compute.
@@ -77,11 +82,11 @@ type Community struct {
 	ConsumptionNoDRWh int64 `json:"consumption_no_dr_wh"`
 	// Energy the members' generators produced, `Σₜ Gₜ`. Wh.
 	ProductionWh int64 `json:"production_wh"`
-	// Production used inside the community in the interval it was produced, `Σₜ min(Gₜ, Lₜ)`: the generation that met local load behind the community's connection point. Wh.
+	// Production used inside the community in the interval it was produced, `Σₜ min(Gₜ, max(0, Lₜ + Bₜ⁺ − Bₜ⁻))`: the generation that met local load or charged local batteries behind the community's connection point (without batteries `Σₜ min(Gₜ, Lₜ)`). Wh.
 	LocalUseWh int64 `json:"local_use_wh"`
-	// Share of the community's production used inside the community, `Σₜ min(Gₜ, Lₜ) / Σₜ Gₜ`. Ratio 0–1, null without production. Tells the DSO how much local generation stays behind the connection point instead of flowing upstream, and the operator how well loads follow the sun.
+	// Share of the community's production used inside the community, `local_use_wh / Σₜ Gₜ`. Ratio 0–1, null without production. Tells the DSO how much local generation stays behind the connection point instead of flowing upstream, and the operator how well loads follow the sun.
 	SelfConsumption *float64 `json:"self_consumption"`
-	// Share of the community's consumption met by its own production, `Σₜ min(Gₜ, Lₜ) / Σₜ Lₜ`. Ratio 0–1, null without consumption. Tells the operator and homeowners how independent of the utility the community is.
+	// Share of the community's consumption met by its own production, `local_use_wh / Σₜ Lₜ`. Ratio 0–1, null without consumption. Tells the operator and homeowners how independent of the utility the community is.
 	SelfSufficiency *float64 `json:"self_sufficiency"`
 	// Energy members bought from each other at clearing, delivered or not, `Σ TradedBoughtWh`. Wh. Tells the operator how much the market trades.
 	P2PTradedWh int64 `json:"p2p_traded_wh"`
@@ -141,9 +146,9 @@ type Community struct {
 	SavingsP75Nano *int64 `json:"savings_p75_nano"`
 	// 95th percentile of the members' savings_nano (interpolated as savings_p5_nano). Nano-units, null without members. A twentieth of the members saved more.
 	SavingsP95Nano *int64 `json:"savings_p95_nano"`
-	// Highest hourly net import of the community at its connection point, `maxₜ max(0, Lₜ − Gₜ)`. Wh per interval. Tells the DSO the load the feeder had to carry.
+	// Highest hourly net import of the community at its connection point, `maxₜ max(0, Lₜ + Bₜ⁺ − Bₜ⁻ − Gₜ)`. Wh per interval. Tells the DSO the load the feeder had to carry.
 	PeakImportWh int64 `json:"peak_import_wh"`
-	// The same peak had the EMSs ignored demand-response requests, `maxₜ max(0, Σₘ ConsumptionNoDR − Gₜ)`. Wh per interval.
+	// The same peak had the EMSs ignored demand-response requests, `maxₜ max(0, Σₘ ConsumptionNoDR + Bₜ⁺ − Bₜ⁻ − Gₜ)`. Wh per interval.
 	PeakImportNoDRWh int64 `json:"peak_import_no_dr_wh"`
 	// What demand response took off the peak, `peak_import_no_dr_wh − peak_import_wh` (the two peaks may fall in different intervals). Wh per interval. Tells the DSO what its requests bought.
 	PeakReductionDRWh int64 `json:"peak_reduction_dr_wh"`
@@ -157,6 +162,16 @@ type Community struct {
 	ForecastNMAEPV *float64 `json:"forecast_nmae_pv"`
 	// Bytes of ledger each member costs a validator per year, `LedgerBytes / members × 365·86400 / SimulatedS`. Bytes per member-year, null without members or simulated time. Tells the consortium what storage a community of a given size needs.
 	LedgerBytesPerMemberYear *int64 `json:"ledger_bytes_per_member_year"`
+	// Capacity of the members' batteries, `Σ BatteryCapacity` over the members. Wh; left out without batteries.
+	BatteryCapacityWh int64 `json:"battery_capacity_wh,omitempty"`
+	// Energy the members' batteries charged, as their sub-meters measured it, `Σₜ Bₜ⁺`. Wh; left out without batteries.
+	BatteryChargeWh int64 `json:"battery_charge_wh,omitempty"`
+	// Energy the members' batteries discharged, as their sub-meters measured it, `Σₜ Bₜ⁻`. Wh; left out without batteries.
+	BatteryDischargeWh int64 `json:"battery_discharge_wh,omitempty"`
+	// Equivalent full cycles of the batteries over the run, their throughput in capacities, `(Σₜ Bₜ⁺ + Σₜ Bₜ⁻) / 2 / battery_capacity_wh`. Ratio; left out without battery capacity. Read against a battery's rated cycles (thousands) to see how hard the EMSs work it.
+	BatteryCycles *float64 `json:"battery_cycles,omitempty"`
+	// Self-consumption the batteries add: production their charging took up beyond what the load used in the same interval, `(local_use_wh − Σₜ min(Gₜ, Lₜ)) / Σₜ Gₜ`. Ratio; left out without batteries or production. Compare self_consumption with and without batteries (`--compare batteries=on,off`) for what they bring once the plans adapt to them.
+	BatterySelfConsumption *float64 `json:"battery_self_consumption,omitempty"`
 }
 
 // MemberKPI holds one member's KPIs, summed over the intervals.
@@ -209,6 +224,14 @@ type MemberKPI struct {
 	ForecastNMAELoad *float64 `json:"forecast_nmae_load"`
 	// Normalised mean absolute error of its EMS's PV forecast, `Σₜ |ForecastPV − ActualPV| / Σₜ ActualPV`. Ratio, null if no actual PV was reported.
 	ForecastNMAEPV *float64 `json:"forecast_nmae_pv"`
+	// Capacity of its batteries. Wh; left out without a battery.
+	BatteryCapacityWh int64 `json:"battery_capacity_wh,omitempty"`
+	// Energy its batteries charged, `Σₜ B⁺`. Wh; left out without a battery.
+	BatteryChargeWh int64 `json:"battery_charge_wh,omitempty"`
+	// Energy its batteries discharged, `Σₜ B⁻`. Wh; left out without a battery.
+	BatteryDischargeWh int64 `json:"battery_discharge_wh,omitempty"`
+	// Equivalent full cycles of its batteries, `(Σₜ B⁺ + Σₜ B⁻) / 2 / battery_capacity_wh`. Ratio; left out without battery capacity.
+	BatteryCycles *float64 `json:"battery_cycles,omitempty"`
 }
 
 // HourPoint is one interval's community sums, for the per-interval CSV
@@ -238,4 +261,8 @@ type HourPoint struct {
 	GridPricePerKWh int64 `json:"grid_price"`
 	// The utility's buying price in the interval. Micro-units per kWh.
 	FeedInPerKWh int64 `json:"feed_in"`
+	// Energy the members' batteries charged in the interval, `Bₜ⁺ = Σₘ B⁺`. Wh; left out without batteries.
+	BatteryChargeWh int64 `json:"battery_charge_wh,omitempty"`
+	// Energy the members' batteries discharged in the interval, `Bₜ⁻ = Σₘ B⁻`. Wh; left out without batteries.
+	BatteryDischargeWh int64 `json:"battery_discharge_wh,omitempty"`
 }

@@ -1,6 +1,6 @@
 // Package onboard is how a member joins the community on the ledger: the
 // operator registers it and issues its money, the member registers its
-// renewable asset, and the DSO approves the asset. It produces the signed
+// renewable asset and its battery, and the DSO approves them. It produces the signed
 // steps, in stages, and leaves sending them to the caller: a node's client
 // submits them one by one, the simulator signs them at block time through
 // its outboxes, and a load generator sends each stage in bulk.
@@ -23,6 +23,8 @@ type Member struct {
 	FundsNano int64
 	// RES is the member's renewable asset, if it has one.
 	RES *contract.MsgRegisterRES
+	// Battery is the member's battery, if it has one.
+	Battery *contract.MsgRegisterBattery
 }
 
 // Step is a message and who signs it.
@@ -51,8 +53,12 @@ func Steps(op, dso chain.Key, m Member) Stages {
 		s.Operator = append(s.Operator, Step{op, &contract.MsgIssue{To: m.Key.ID, Amount: m.FundsNano}})
 	}
 	if m.RES != nil {
-		s.Member = []Step{{m.Key, m.RES}}
-		s.DSO = []Step{{dso, &contract.MsgApproveRES{ID: m.RES.ID}}}
+		s.Member = append(s.Member, Step{m.Key, m.RES})
+		s.DSO = append(s.DSO, Step{dso, &contract.MsgApproveRES{ID: m.RES.ID}})
+	}
+	if m.Battery != nil {
+		s.Member = append(s.Member, Step{m.Key, m.Battery})
+		s.DSO = append(s.DSO, Step{dso, &contract.MsgApproveBattery{ID: m.Battery.ID}})
 	}
 	return s
 }

@@ -30,6 +30,14 @@ func TestSteps(t *testing.T) {
 	if a := st.DSO[0].Msg.(*contract.MsgApproveRES); a.ID != "m1-pv" {
 		t.Fatalf("approves %q", a.ID)
 	}
+	// A battery is registered by its owner and approved by the DSO, after
+	// the RES.
+	st2 := Steps(op, dso, Member{Key: m, RES: &contract.MsgRegisterRES{ID: "m1-pv", Kind: "pv", CapacityW: 1000},
+		Battery: &contract.MsgRegisterBattery{ID: "m1-battery", CapacityWh: 10000, MaxChargeW: 5000, MaxDischargeW: 5000}})
+	if len(st2.Member) != 2 || st2.Member[1].Signer.ID != "m1" || contract.TypeOf(st2.Member[1].Msg) != contract.TypeRegisterBattery ||
+		len(st2.DSO) != 2 || st2.DSO[1].Msg.(*contract.MsgApproveBattery).ID != "m1-battery" || st2.DSO[1].Signer.ID != "dso" {
+		t.Fatalf("steps with a battery: %+v", st2)
+	}
 	if bare := Steps(op, dso, Member{Key: m}); len(bare.All()) != 1 {
 		t.Fatalf("a bare member's steps: %+v", bare)
 	}

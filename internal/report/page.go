@@ -110,6 +110,19 @@ func communityRows(runs []Run) []row {
 			return fmt.Sprintf("%.1f MB", float64(*c.LedgerBytesPerMemberYear)/1e6)
 		}},
 	}
+	if hasBatteries(runs) {
+		defs = append(defs, []struct {
+			name, help string
+			f          func(c kpi.Community) string
+		}{
+			{"What the members paid", "The members' energy bills, net of what they earned and of demand-response incentives: with and without batteries, what the batteries saved them.", func(c kpi.Community) string { return eur(c.CostNano) }},
+			{"Battery capacity", "The members' batteries together.", func(c kpi.Community) string { return kwh(c.BatteryCapacityWh) }},
+			{"Batteries charged", "Energy the batteries drew, as their sub-meters measured it.", func(c kpi.Community) string { return kwh(c.BatteryChargeWh) }},
+			{"Batteries discharged", "Energy they gave back.", func(c kpi.Community) string { return kwh(c.BatteryDischargeWh) }},
+			{"Equivalent full cycles", "Their throughput in capacities over the run.", func(c kpi.Community) string { return num(c.BatteryCycles) }},
+			{"Self-consumption from batteries", "Of the self-consumption, what the batteries' charging took up beyond the load in the same hour.", func(c kpi.Community) string { return pct(c.BatterySelfConsumption) }},
+		}...)
+	}
 	out := make([]row, len(defs))
 	for i, d := range defs {
 		out[i] = row{Name: d.name, Help: d.help}
@@ -118,6 +131,16 @@ func communityRows(runs []Run) []row {
 		}
 	}
 	return out
+}
+
+// hasBatteries says whether any run simulated a battery.
+func hasBatteries(runs []Run) bool {
+	for _, r := range runs {
+		if r.KPIs.Community.BatteryCapacityWh > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 type memberRow struct {

@@ -175,22 +175,32 @@ func intervalsCSV(runs []Run) []byte {
 }
 
 // membersCSV has a row per run and member; energy in Wh, money in
-// currency units.
+// currency units. The battery columns come last, when a run has
+// batteries.
 func membersCSV(runs []Run) []byte {
 	var b bytes.Buffer
 	w := csv.NewWriter(&b)
-	_ = w.Write([]string{"setting", "member", "node_type", "consumption_wh", "production_wh", "import_wh", "export_wh",
+	bat := hasBatteries(runs)
+	head := []string{"setting", "member", "node_type", "consumption_wh", "production_wh", "import_wh", "export_wh",
 		"bought_p2p_wh", "sold_p2p_wh", "self_consumption", "self_sufficiency", "local_share",
 		"utility_only_cost", "cost", "savings", "savings_pct", "dr_verified_wh", "dr_incentive", "forecast_nmae_load", "forecast_nmae_pv",
-		"pool_import_wh", "pool_export_wh"})
+		"pool_import_wh", "pool_export_wh"}
+	if bat {
+		head = append(head, "battery_capacity_wh", "battery_charge_wh", "battery_discharge_wh", "battery_cycles")
+	}
+	_ = w.Write(head)
 	for _, r := range runs {
 		for _, m := range r.KPIs.Members {
 			i := func(v int64) string { return strconv.FormatInt(v, 10) }
-			_ = w.Write([]string{r.Setting, m.ID, m.NodeType, i(m.ConsumptionWh), i(m.ProductionWh), i(m.ImportWh), i(m.ExportWh),
+			rec := []string{r.Setting, m.ID, m.NodeType, i(m.ConsumptionWh), i(m.ProductionWh), i(m.ImportWh), i(m.ExportWh),
 				i(m.BoughtP2PWh), i(m.SoldP2PWh), ratio(m.SelfConsumption), ratio(m.SelfSufficiency), ratio(m.LocalShare),
 				units.Money(m.UtilityOnlyCostNano), units.Money(m.CostNano), units.Money(m.SavingsNano), ratio(m.SavingsPct),
 				i(m.DRVerifiedWh), units.Money(m.DRIncentiveNano), ratio(m.ForecastNMAELoad), ratio(m.ForecastNMAEPV),
-				i(m.PoolImportWh), i(m.PoolExportWh)})
+				i(m.PoolImportWh), i(m.PoolExportWh)}
+			if bat {
+				rec = append(rec, i(m.BatteryCapacityWh), i(m.BatteryChargeWh), i(m.BatteryDischargeWh), ratio(m.BatteryCycles))
+			}
+			_ = w.Write(rec)
 		}
 	}
 	w.Flush()

@@ -218,3 +218,36 @@ func TestPercentilesAndMembersCSV(t *testing.T) {
 		t.Errorf("members.csv row %v", r)
 	}
 }
+
+// A run with batteries adds their columns to members.csv and their rows
+// to the KPI table; a run without them keeps both as they were.
+func TestBatteriesInTheReport(t *testing.T) {
+	plain := []Run{run("", community.BiddingEMS, 3, losing)}
+	withBat := run("batteries=on", community.BiddingEMS, 3, losing)
+	withBat.KPIs.Community.BatteryCapacityWh, withBat.KPIs.Community.BatteryChargeWh = 10_000, 4000
+	withBat.KPIs.Members[1].BatteryCapacityWh, withBat.KPIs.Members[1].BatteryChargeWh = 10_000, 4000
+	both := []Run{withBat, plain[0]}
+	for _, c := range []struct {
+		runs []Run
+		want bool
+	}{{plain, false}, {both, true}} {
+		recs, err := csv.NewReader(bytes.NewReader(membersCSV(c.runs))).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		head := strings.Join(recs[0], ",")
+		if strings.Contains(head, "battery") != c.want || (c.want && !strings.HasSuffix(head, ",battery_capacity_wh,battery_charge_wh,battery_discharge_wh,battery_cycles")) {
+			t.Errorf("batteries %v: members.csv columns %s", c.want, head)
+		}
+		if c.want && (recs[2][len(recs[0])-3] != "4000" || recs[1][len(recs[0])-3] != "0") {
+			t.Errorf("members.csv rows %v", recs[1:3])
+		}
+		rows := map[string][]string{}
+		for _, r := range communityRows(c.runs) {
+			rows[r.Name] = r.Values
+		}
+		if got, ok := rows["Batteries charged"]; ok != c.want || (ok && got[0] != "4.000 kWh") {
+			t.Errorf("batteries %v: row %v", c.want, got)
+		}
+	}
+}

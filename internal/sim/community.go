@@ -33,7 +33,7 @@ func Sites(c *community.Community, seed uint64) ([]Site, error) {
 		return nil, fmt.Errorf("sim: %w", err)
 	}
 	out := make([]Site, len(c.Sites))
-	for i, s := range c.Sites {
+	for i, s := range c.SimSites() {
 		out[i] = Site{Site: s, Model: m, Index: i}
 	}
 	return out, nil
@@ -65,8 +65,23 @@ func (s Site) History(fromS, toS int64) (load, gen forecast.Series) {
 // Home is the site as its EMS agent knows it.
 func (s Site) Home() agent.Home {
 	margin := s.BidMarginPermille()
-	return agent.Home{Member: s.ID, Feeder: s.Feeder, RES: s.RESID(), CapacityW: s.CapacityW(),
+	h := agent.Home{Member: s.ID, Feeder: s.Feeder, RES: s.RESID(), CapacityW: s.CapacityW(),
 		Appliances: agent.AppliancesOf(s.PlanAppliances()), BidMarginPermille: &margin}
+	if b := s.Battery; b != nil {
+		h.Battery = &agent.Battery{CapacityWh: b.CapacityWh, MinSoCWh: b.MinSoCWh(), MaxChargeW: b.MaxChargeW,
+			MaxDischargeW: b.MaxDischargeW, ChargeEfficiencyPermille: community.EfficiencyPermille(b.ChargeEfficiency),
+			DischargeEfficiencyPermille: community.EfficiencyPermille(b.DischargeEfficiency),
+			StepWh:                      BatteryStepWh(b.CapacityWh), CycleCostMicroPerKWh: b.CycleCostMicroPerKWh(), InitialSoCWh: b.InitialSoCWh()}
+	}
+	return h
+}
+
+// BatteryStepWh is the step a battery of capWh is planned in: the
+// planner's default, 100 Wh (a home battery's window in at most 150
+// steps), or coarser for a battery too large for it to tell apart its
+// states of charge one by one.
+func BatteryStepWh(capWh int64) int64 {
+	return max(plan.DefaultBatteryStepWh, (capWh+plan.MaxBatteryLevels-1)/plan.MaxBatteryLevels)
 }
 
 // Forecaster is the site's EMS forecast: Prophet-level, learned from the
@@ -102,6 +117,12 @@ func (s Site) Use(a *agent.Agent, start int64, p contract.Params) kpi.Use {
 	if d, h, ok := a.PlanAt(start, p); ok {
 		u.ConsumptionWh += d.Current.ApplianceWh(d.Site, false)[h]
 		u.NoDRWh += d.Committed.ApplianceWh(d.Site, false)[h]
+		if c, b := d.Committed.Battery, d.Current.Battery; c != nil && b != nil {
+			// What the battery would have drawn had the EMS ignored
+			// demand response, beyond what it was asked to draw: counted
+			// as load, so the peak without DR is the connection's.
+			u.NoDRWh += c.ChargeWh[h] - c.DischargeWh[h] - (b.ChargeWh[h] - b.DischargeWh[h])
+		}
 		u.Forecast = true
 		u.ForecastBaseWh = d.Site.BaseWh[h]
 		if s.PV != nil {

@@ -48,6 +48,9 @@ type Options struct {
 	// onListing, for tests, receives each settled listing of the
 	// simulated days with its book, in order.
 	onListing func(contract.ListingView)
+	// onSettlement, for tests, receives each settlement of the simulated
+	// days, in order.
+	onSettlement func(contract.Settlement)
 }
 
 // Result is what a simulation leaves besides its intervals.
@@ -122,6 +125,12 @@ type simSite struct {
 	ag    *agent.Agent
 	box   *outbox
 	regs  reading.Registers // its meter's, as last signed
+	// battery, for a site with one, and its sub-meter.
+	battery  *Battery
+	batMeter ed25519.PrivKey
+	batRegs  reading.Registers
+	// meterNext is the start of the hour its meter measures next.
+	meterNext int64
 }
 
 // outbox is a signer's way into the next block: it queues messages and
@@ -336,6 +345,10 @@ func (e *engine) register(t int64, sites []Site) error {
 		ss := &simSite{Site: s, key: key(e.o.Seed, s.ID, contract.RoleMember),
 			meter: ed25519.GenPrivKeyFromSecret(fmt.Appendf(nil, "gridledger-sim/%d/meter/%s", e.o.Seed, s.ID))}
 		ss.box = &outbox{e: e, seq: map[string]chain.Sequence{}}
+		if s.Battery != nil {
+			ss.battery = NewBattery(*s.Battery)
+			ss.batMeter = ed25519.GenPrivKeyFromSecret(fmt.Appendf(nil, "gridledger-sim/%d/battery-meter/%s", e.o.Seed, s.ID))
+		}
 		e.sites = append(e.sites, ss)
 		st := onboard.Steps(e.op, e.dso, member(s, ss.key, fundsNano))
 		opBox.queue(st.Operator)
@@ -373,6 +386,12 @@ func (e *engine) register(t int64, sites []Site) error {
 	for _, ss := range e.sites {
 		_ = opBox.Send(context.Background(), e.op, &contract.MsgRegisterMeter{ID: ss.ID + "-meter", Owner: ss.ID, RES: ss.RESID(),
 			PubKey: ss.meter.PubKey().Bytes()})
+		if ss.battery != nil {
+			// Its sub-meter: the settlement learns from it how much of
+			// the site's export came from the battery.
+			_ = opBox.Send(context.Background(), e.op, &contract.MsgRegisterMeter{ID: ss.BatteryMeterID(), Owner: ss.ID,
+				Battery: ss.BatteryID(), PubKey: ss.batMeter.PubKey().Bytes()})
+		}
 	}
 	if err := blockOf(opBox); err != nil {
 		return err
@@ -385,6 +404,10 @@ func (e *engine) register(t int64, sites []Site) error {
 		// week, and it halves a year's forecasting.
 		ss.ag = &agent.Agent{Home: ss.Home(), Key: ss.key, Ledger: ss.box, Log: e.o.Log, LeadIntervals: 1,
 			Forecast: ss.Forecaster(e.c.UTCOffsetH, 7)}
+		if b := ss.battery; b != nil {
+			// The agent reads it after the meter has run the hour.
+			ss.ag.BatterySoCWh = func() int64 { return b.SoCWh }
+		}
 		if e.c.Bidding == community.BiddingPerfectForesight {
 			ss.ag.TrueNetWh = e.trueNet(ss)
 		}
@@ -411,7 +434,7 @@ func (e *engine) decide(ctx context.Context, t int64, snap agent.Snapshot) ([][]
 			return nil, err
 		}
 	}
-	entries := make([]contract.ReadingEntry, len(e.sites))
+	entries := make([][]contract.ReadingEntry, len(e.sites))
 	hours := make([]kpi.Use, len(e.sites))
 	signed := make([][][]byte, len(e.sites))
 	errs := make([]error, len(e.sites))
@@ -442,7 +465,7 @@ func (e *engine) decide(ctx context.Context, t int64, snap agent.Snapshot) ([][]
 				}
 				t2 := time.Now()
 				if errs[i] == nil {
-					checks.add(ss.meter.PubKey().Bytes(), entries[i], ss.box.signers, signed[i])
+					checks.add(ss.meterKeys(), entries[i], ss.box.signers, signed[i])
 				}
 				meterNs[w] += t1.Sub(t0).Nanoseconds()
 				emsNs[w] += t2.Sub(t1).Nanoseconds()
@@ -473,8 +496,12 @@ func (e *engine) decide(ctx context.Context, t int64, snap agent.Snapshot) ([][]
 		e.pending[iv] = hours
 		e.pendingMu.Unlock()
 	}
-	for i := 0; i < len(entries); i += contract.MaxReadingsPerTx {
-		msg := &contract.MsgReadings{Readings: entries[i:min(i+contract.MaxReadingsPerTx, len(entries))]}
+	var all []contract.ReadingEntry
+	for _, es := range entries {
+		all = append(all, es...)
+	}
+	for i := 0; i < len(all); i += contract.MaxReadingsPerTx {
+		msg := &contract.MsgReadings{Readings: all[i:min(i+contract.MaxReadingsPerTx, len(all))]}
 		if err := e.opBox.Send(ctx, e.op, msg); err != nil {
 			return nil, err
 		}
@@ -499,7 +526,7 @@ type checker struct {
 	parts [][3][]byte // key, message, signature
 }
 
-func (c *checker) add(meter []byte, r contract.ReadingEntry, signers, txs [][]byte) {
+func (c *checker) add(meters [][]byte, rs []contract.ReadingEntry, signers, txs [][]byte) {
 	if c.b == nil {
 		c.b = sigs.NewBatch()
 	}
@@ -508,7 +535,9 @@ func (c *checker) add(meter []byte, r contract.ReadingEntry, signers, txs [][]by
 			c.parts = append(c.parts, [3][]byte{pub, msg, sig})
 		}
 	}
-	queue(meter, r.SignBytes(), r.Sig)
+	for i, r := range rs {
+		queue(meters[i], r.SignBytes(), r.Sig)
+	}
 	for i, tx := range txs {
 		if sig, msg, ok := contract.SignedParts(tx); ok {
 			queue(signers[i], msg, sig)
@@ -531,7 +560,10 @@ func (c *checker) verify(seen *sigs.Seen) {
 // trueNet is the perfect-foresight yardstick's quantity for a site: the
 // net import its meter will record in the interval starting at a time,
 // computed as the meter does (Site.Use: the profile's load, the
-// appliances of the plan being followed, the generation). Called when the
+// appliances of the plan being followed, the generation), and for a site
+// with a battery what it draws or delivers following its plan (Setpoint),
+// run on a copy of the battery from the hour its meter has not yet
+// measured, so that its window cuts it short as it will. Called when the
 // agent orders, two hours before delivery, it reads the plan as it is
 // then; a demand-response answer could change the appliances after that,
 // but none comes so late: the DSO asks 10 hours before a day starts, the
@@ -539,8 +571,25 @@ func (c *checker) verify(seen *sigs.Seen) {
 // begun. So the quantity is exactly what the meter records.
 func (e *engine) trueNet(ss *simSite) func(start int64) int64 {
 	return func(start int64) int64 {
-		u := ss.Use(ss.ag, start, e.params)
-		return u.ConsumptionWh - u.ProductionWh
+		from := start
+		var b Battery
+		if ss.battery != nil {
+			b, from = *ss.battery, ss.meterNext
+		}
+		if from <= 0 || from > start {
+			from = start // nothing metered yet, or nothing in between
+		}
+		var net int64
+		for h := from; h <= start; h += 3600 {
+			u := ss.Use(ss.ag, h, e.params)
+			net = u.ConsumptionWh - u.ProductionWh
+			if ss.battery != nil {
+				planWh, planNetWh := ss.ag.BatteryWh(h, e.params)
+				c, d := b.Run(Setpoint(planWh, planNetWh, net))
+				net += c - d
+			}
+		}
+		return net
 	}
 }
 
@@ -589,12 +638,30 @@ func (e *engine) commit(t int64, txs [][]byte) error {
 	return nil
 }
 
+// meterKeys are the public keys of the site's meters, in the order meter
+// signs their readings.
+func (ss *simSite) meterKeys() [][]byte {
+	keys := [][]byte{ss.meter.PubKey().Bytes()}
+	if ss.battery != nil {
+		keys = append(keys, ss.batMeter.PubKey().Bytes())
+	}
+	return keys
+}
+
 // meter is the site's meter at t: what the site used and made in the hour
-// before (its profile's load plus the appliances its EMS ran, and its
-// generation), added to the registers and signed.
-func (e *engine) meter(ss *simSite, t int64) (contract.ReadingEntry, kpi.Use, error) {
+// before (its profile's load plus the appliances its EMS ran, its battery
+// charging or discharging as its plan asked, and its generation), added to
+// the registers and signed; and its battery's sub-meter, which counts the
+// charge as import and the discharge as export.
+func (e *engine) meter(ss *simSite, t int64) ([]contract.ReadingEntry, kpi.Use, error) {
 	sh := ss.Use(ss.ag, t-3600, e.params)
-	if net := sh.ConsumptionWh - sh.ProductionWh; net > 0 {
+	var chargeWh, dischargeWh int64
+	if ss.battery != nil {
+		planWh, planNetWh := ss.ag.BatteryWh(t-3600, e.params)
+		chargeWh, dischargeWh = ss.battery.Run(Setpoint(planWh, planNetWh, sh.ConsumptionWh-sh.ProductionWh))
+	}
+	ss.meterNext = t
+	if net := sh.ConsumptionWh + chargeWh - dischargeWh - sh.ProductionWh; net > 0 {
 		ss.regs.ImportWh += net
 	} else {
 		ss.regs.ExportWh -= net
@@ -603,7 +670,15 @@ func (e *engine) meter(ss *simSite, t int64) (contract.ReadingEntry, kpi.Use, er
 	ss.regs.Seq++
 	ss.regs.Time = t
 	signed, err := reading.Sign(ss.meter, reading.Reading{Meter: ss.ID + "-meter", Registers: ss.regs})
-	return contract.ReadingEntry{Signed: signed}, sh, err
+	if err != nil || ss.battery == nil {
+		return []contract.ReadingEntry{{Signed: signed}}, sh, err
+	}
+	ss.batRegs.ImportWh += chargeWh
+	ss.batRegs.ExportWh += dischargeWh
+	ss.batRegs.Seq++
+	ss.batRegs.Time = t
+	bat, err := reading.Sign(ss.batMeter, reading.Reading{Meter: ss.BatteryMeterID(), Registers: ss.batRegs})
+	return []contract.ReadingEntry{{Signed: signed}, {Signed: bat}}, sh, err
 }
 
 // block runs one block through the ABCI application and commits it.
@@ -654,6 +729,9 @@ func (e *engine) report() {
 		e.next += e.params.IntervalS
 		if e.o.onListing != nil {
 			e.o.onListing(lv[0])
+		}
+		if e.o.onSettlement != nil {
+			e.o.onSettlement(st)
 		}
 		if hours == nil || e.o.OnInterval == nil {
 			continue

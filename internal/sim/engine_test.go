@@ -26,10 +26,11 @@ func TestAMonthConservesMoneyAndEnergy(t *testing.T) {
 			}
 			var sent, received, paid, got int64
 			for _, m := range iv.Members {
-				if m.ImportWh-m.ExportWh != m.ConsumptionWh-m.ProductionWh || m.ImportWh < 0 || m.ExportWh < 0 {
-					t.Errorf("%d %s: meter %d in %d out, site used %d made %d", iv.Start, m.ID, m.ImportWh, m.ExportWh, m.ConsumptionWh, m.ProductionWh)
+				if m.ImportWh-m.ExportWh != m.ConsumptionWh+m.BatteryChargeWh-m.BatteryDischargeWh-m.ProductionWh || m.ImportWh < 0 || m.ExportWh < 0 {
+					t.Errorf("%d %s: meter %d in %d out, site used %d made %d, its battery drew %d gave %d", iv.Start, m.ID, m.ImportWh, m.ExportWh,
+						m.ConsumptionWh, m.ProductionWh, m.BatteryChargeWh, m.BatteryDischargeWh)
 				}
-				if m.SoldP2PWh > min(m.ProductionWh, m.ExportWh) {
+				if m.SoldP2PWh > min(m.ProductionWh, max(0, m.ExportWh-m.BatteryDischargeWh)) {
 					t.Errorf("%d %s: delivered %d Wh, produced %d, exported %d", iv.Start, m.ID, m.SoldP2PWh, m.ProductionWh, m.ExportWh)
 				}
 				sent, received = sent+m.SoldP2PWh, received+m.BoughtP2PWh

@@ -13,7 +13,8 @@ import (
 // Both bidding modes run and are deterministic, and with perfect
 // foresight every site orders, in every interval, exactly the net import
 // its meter records: a bid for a deficit (within the ledger's most), an
-// offer of a surplus from an approved asset (within its capacity),
+// offer of a surplus from an approved asset (within its capacity) beyond
+// what its battery discharged (no token comes of a battery's energy),
 // nothing otherwise; what it trades is at most that, on the same side.
 func TestPerfectForesightOrdersWhatTheMeterRecords(t *testing.T) {
 	base := community.Generate(6, 11)
@@ -72,8 +73,8 @@ func TestPerfectForesightOrdersWhatTheMeterRecords(t *testing.T) {
 				switch {
 				case net > 0:
 					want, ok = contract.Order{Side: contract.SideBid, Wh: min(net, contract.MaxOrderWh)}, true
-				case net < 0 && capWh[m.ID] > 0:
-					want, ok = contract.Order{Side: contract.SideOffer, Wh: min(-net, capWh[m.ID])}, true
+				case net < 0 && capWh[m.ID] > 0 && -net > m.BatteryDischargeWh:
+					want, ok = contract.Order{Side: contract.SideOffer, Wh: min(-net-m.BatteryDischargeWh, capWh[m.ID])}, true
 				}
 				got, placed := orders[start][m.ID]
 				if placed != ok || (ok && (got.Side != want.Side || got.Wh != want.Wh)) {

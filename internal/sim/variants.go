@@ -17,15 +17,15 @@ type Variant struct {
 }
 
 // Variants turns `sim --compare key=v1,v2` into one community per value:
-// a clearing mechanism, demand response on or off, an imbalance rule or a
-// bidding mode. Without a spec it is the community alone.
+// a clearing mechanism, demand response on or off, an imbalance rule, a
+// bidding mode or the sites' batteries on or off. Without a spec it is the community alone.
 func Variants(c *community.Community, spec string) ([]Variant, error) {
 	if spec == "" {
 		return []Variant{{"", c}}, nil
 	}
 	key, vals, ok := strings.Cut(spec, "=")
 	if !ok || vals == "" {
-		return nil, fmt.Errorf("--compare %q: want key=value,value (mechanism=…, dr=on,off, imbalance=… or bidding=…)", spec)
+		return nil, fmt.Errorf("--compare %q: want key=value,value (mechanism=…, dr=on,off, imbalance=…, bidding=… or batteries=on,off)", spec)
 	}
 	var out []Variant
 	for _, v := range strings.Split(vals, ",") {
@@ -56,8 +56,13 @@ func Variants(c *community.Community, spec string) ([]Variant, error) {
 				return nil, fmt.Errorf("--compare bidding=%s: want one of %v", v, community.BiddingModes)
 			}
 			cc.Bidding = v
+		case "batteries":
+			if !slices.Contains(community.BatteriesModes, v) {
+				return nil, fmt.Errorf("--compare batteries=%s: want on or off", v)
+			}
+			cc.Batteries = v
 		default:
-			return nil, fmt.Errorf("--compare %s: can compare mechanism, dr, imbalance or bidding", key)
+			return nil, fmt.Errorf("--compare %s: can compare mechanism, dr, imbalance, bidding or batteries", key)
 		}
 		out = append(out, Variant{key + "=" + v, &cc})
 	}

@@ -18,6 +18,20 @@
 //     priced from the recent clearing prices, between the feed-in and
 //     grid tariff (bidding.RiskAware).
 //
+// A home battery is planned with the day (plan.Battery): the day starts
+// from the state of charge the battery will have at midnight — its
+// reading now (BatterySoCWh) plus what the plan being followed still
+// moves until then — and may end at the bottom of its window. The plan's
+// net import, and so the orders, include the battery; its schedule and
+// state of charge go to the ledger with the plan (MsgPlan.BatteryWh,
+// BatterySoCWh), and a demand-response re-plan moves it too (discharging,
+// or not charging). A battery stores energy and makes none: the ledger
+// mints tokens only from the RES's production, and counts what the
+// battery discharges as the first of the site's export. So an offer is
+// only ever of the planned export beyond the battery's planned discharge;
+// the battery's own export reaches the neighbours through the community's
+// pool (or the feed-in), as the settlement nets deviations.
+//
 // Requests for a day already under way are not answered: its plan has
 // started running, and re-planning it would move load into hours gone by.
 //
@@ -183,6 +197,11 @@ type Agent struct {
 	// sized for its errors, at the same prices and caps. No EMS can know
 	// it; the simulator sets it for its perfect-foresight yardstick.
 	TrueNetWh func(start int64) int64
+	// BatterySoCWh, for a home with a battery, reads its state of charge
+	// now (the battery's management, or the simulator's model). Nil:
+	// the agent takes the state its plans leave, from the battery's
+	// InitialSoCWh.
+	BatterySoCWh func() int64
 
 	// mu guards days and what they hold against ApplianceWh, called from
 	// a simulated meter's goroutine; Step itself runs on one goroutine.
@@ -274,6 +293,49 @@ func (a *Agent) ApplianceWh(t int64, p contract.Params) int64 {
 		return 0
 	}
 	return d.Current.ApplianceWh(d.Site, false)[h]
+}
+
+// BatteryWh is what the home battery should draw (positive) or deliver
+// (negative) at the site's connection in the hour holding t under the
+// plan being followed, and the net import the plan expects of the site
+// then (both 0 before it is planned, or without a battery): a battery's
+// orders for the hour (see sim.Setpoint).
+func (a *Agent) BatteryWh(t int64, p contract.Params) (batteryWh, netWh int64) {
+	d, h, ok := a.PlanAt(t, p)
+	if !ok || d.Current.Battery == nil {
+		return 0, 0
+	}
+	return d.Current.Battery.ChargeWh[h] - d.Current.Battery.DischargeWh[h], d.Current.NetWh[h]
+}
+
+// batterySoCAt is the state of charge the battery will start the day at
+// dayStart with: its reading now plus what the day before's plan still
+// moves until midnight; without a reading, what that plan leaves, or the
+// battery's InitialSoCWh when there is none.
+func (a *Agent) batterySoCAt(snap Snapshot, dayStart int64) int64 {
+	b := a.Home.Battery
+	prev, ok := a.days[dayStart-86400]
+	var bp *plan.BatteryPlan
+	if ok {
+		bp = prev.Current.Battery
+	}
+	if a.BatterySoCWh == nil {
+		if bp != nil {
+			return bp.SoCWh[plan.HoursPerDay-1]
+		}
+		return b.InitialSoCWh
+	}
+	soc := a.BatterySoCWh()
+	if bp != nil && snap.MarketTime >= prev.Start && snap.MarketTime < dayStart {
+		// Now is the start of hour h: the plan's state at the end of h−1.
+		_, h := dayOf(snap.MarketTime, a.offsetS(snap.Params))
+		planned := prev.Site.Battery.InitialSoCWh
+		if h > 0 {
+			planned = bp.SoCWh[h-1]
+		}
+		soc += bp.SoCWh[plan.HoursPerDay-1] - planned
+	}
+	return soc
 }
 
 // Step runs one cycle against a snapshot.
@@ -384,6 +446,10 @@ func (a *Agent) site(snap Snapshot, dayStart int64) (plan.Site, error) {
 			s.SellMicroPerKWh[h] = max(feed, min(ref, grid))
 		}
 	}
+	if b := a.Home.Battery; b != nil {
+		pb := b.Plan(a.batterySoCAt(snap, dayStart))
+		s.Battery = &pb
+	}
 	s.Appliances = []plan.Appliance{}
 	a.mu.Lock()
 	for _, ap := range a.Home.PlanAppliances() {
@@ -456,6 +522,13 @@ func (a *Agent) planDay(ctx context.Context, snap Snapshot, dayStart int64) erro
 		return nil
 	}
 	msg := &contract.MsgPlan{Start: dayStart + int64(first)*3600, NetWh: slices.Clone(r.NetWh[first:]), FlexWh: slices.Clone(flex[first:])}
+	if b := r.Battery; b != nil {
+		msg.BatteryWh = make([]int64, 0, plan.HoursPerDay-first)
+		for h := first; h < plan.HoursPerDay; h++ {
+			msg.BatteryWh = append(msg.BatteryWh, b.ChargeWh[h]-b.DischargeWh[h])
+		}
+		msg.BatterySoCWh = slices.Clone(b.SoCWh[first:])
+	}
 	if err := a.send(ctx, msg); err != nil {
 		return fmt.Errorf("agent %s: commit plan: %w", a.Home.Member, err)
 	}
@@ -588,10 +661,18 @@ func (a *Agent) placeOrders(ctx context.Context, snap Snapshot) error {
 		}
 		var o bidding.Order
 		if a.TrueNetWh != nil {
-			o, ok = bidding.ForInterval(a.TrueNetWh(l.Start), a.Home.RES != "", capWh, l.GridPricePerKWh, l.FeedInPerKWh, hist, margin)
+			net, sells := orderable(a.TrueNetWh(l.Start), d.Current, h)
+			if !sells {
+				continue
+			}
+			o, ok = bidding.ForInterval(net, a.Home.RES != "", capWh, l.GridPricePerKWh, l.FeedInPerKWh, hist, margin)
 		} else {
 			a.plannedWh[l.Start] = d.Current.NetWh[h]
-			o, ok = bidding.RiskAware(bidding.Input{PlannedWh: d.Current.NetWh[h], ErrorsWh: sample, Rule: l.Imbalance,
+			net, sells := orderable(d.Current.NetWh[h], d.Current, h)
+			if !sells {
+				continue
+			}
+			o, ok = bidding.RiskAware(bidding.Input{PlannedWh: net, ErrorsWh: sample, Rule: l.Imbalance,
 				HasRES: a.Home.RES != "", CapacityWh: capWh, GridPerKWh: l.GridPricePerKWh, FeedInPerKWh: l.FeedInPerKWh,
 				RecentMCP: hist, MarginPermille: margin})
 		}
@@ -607,6 +688,22 @@ func (a *Agent) placeOrders(ctx context.Context, snap Snapshot) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// orderable is the net import an order is placed for in hour h of plan
+// r, from the expected net netWh: a surplus only beyond what the battery
+// is planned to discharge (the ledger counts the battery's discharge as
+// the first of the export, and no token comes of it), and false when the
+// whole surplus is the battery's: no order then, its export goes to the
+// pool or the feed-in.
+func orderable(netWh int64, r plan.Result, h int) (int64, bool) {
+	if netWh >= 0 || r.Battery == nil || r.Battery.DischargeWh[h] == 0 {
+		return netWh, true
+	}
+	if net := netWh + r.Battery.DischargeWh[h]; net < 0 {
+		return net, true
+	}
+	return 0, false
 }
 
 // send signs a message with the home's key and hands it to the ledger.

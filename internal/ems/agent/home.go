@@ -22,6 +22,15 @@ import (
 //	method = "prophet-level"  # forecast method (default auto)
 //	bid_margin_permille = 100 # price this ‰ of the tariff spread off the recent clearing price (default 100)
 //
+//	[battery]                 # optional: a home battery behind the meter
+//	capacity_wh = 10000
+//	min_soc_wh = 1000         # its reserve
+//	max_charge_w = 5000
+//	max_discharge_w = 5000
+//	charge_efficiency_permille = 950
+//	discharge_efficiency_permille = 950
+//	initial_soc_wh = 1000     # when nothing reads it (see Agent.BatterySoCWh)
+//
 //	[[appliance]]
 //	name = "ev"
 //	start = 18
@@ -46,6 +55,39 @@ type Home struct {
 	// BidMarginPermille: see bidding.PriceAt (nil: bidding.DefaultMarginPermille).
 	BidMarginPermille *int64      `toml:"bid_margin_permille"`
 	Appliances        []Appliance `toml:"appliance"`
+	// Battery is the home battery, nil for none.
+	Battery *Battery `toml:"battery"`
+}
+
+// Battery is the home battery as the planner takes it (plan.Battery, whose
+// fields and rules these are), without the day's initial and final state
+// of charge, which the agent sets each day.
+type Battery struct {
+	CapacityWh                  int64 `toml:"capacity_wh"`
+	MinSoCWh                    int64 `toml:"min_soc_wh"`
+	MaxSoCWh                    int64 `toml:"max_soc_wh"`
+	MaxChargeW                  int64 `toml:"max_charge_w"`
+	MaxDischargeW               int64 `toml:"max_discharge_w"`
+	ChargeEfficiencyPermille    int64 `toml:"charge_efficiency_permille"`
+	DischargeEfficiencyPermille int64 `toml:"discharge_efficiency_permille"`
+	StepWh                      int64 `toml:"step_wh"`
+	CycleCostMicroPerKWh        int64 `toml:"cycle_cost_micro_per_kwh"`
+	// InitialSoCWh is its state of charge when the agent starts and has
+	// no reading of it.
+	InitialSoCWh int64 `toml:"initial_soc_wh"`
+}
+
+// Plan is the battery for a day starting at initialSoCWh (clamped to the
+// window). The day must end at least at the window's bottom: what the
+// battery holds at midnight, the next day's plan starts from, so each
+// day may spend what it stored and none owes the next.
+func (b Battery) Plan(initialSoCWh int64) plan.Battery {
+	pb := plan.Battery{CapacityWh: b.CapacityWh, MinSoCWh: b.MinSoCWh, MaxSoCWh: b.MaxSoCWh, MaxChargeW: b.MaxChargeW,
+		MaxDischargeW: b.MaxDischargeW, ChargeEfficiencyPermille: b.ChargeEfficiencyPermille,
+		DischargeEfficiencyPermille: b.DischargeEfficiencyPermille, StepWh: b.StepWh, CycleCostMicroPerKWh: b.CycleCostMicroPerKWh}
+	pb.InitialSoCWh = min(max(initialSoCWh, pb.MinSoCWh), pb.MaxSoC())
+	pb.FinalSoCWh = pb.MinSoCWh
+	return pb
 }
 
 // Appliance is a planner appliance with the relay that switches it.
@@ -95,6 +137,10 @@ func (h Home) Validate() error {
 	}
 	flat := make([]int64, plan.HoursPerDay)
 	s := plan.Site{BaseWh: flat, PVWh: flat, BuyMicroPerKWh: flat, SellMicroPerKWh: flat, Appliances: h.PlanAppliances()}
+	if b := h.Battery; b != nil {
+		pb := b.Plan(b.InitialSoCWh)
+		s.Battery = &pb
+	}
 	if err := s.Validate(); err != nil {
 		return fmt.Errorf("site file: %w", err)
 	}

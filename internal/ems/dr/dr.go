@@ -86,9 +86,26 @@ func Cost(s plan.Site, netWh []int64) int64 {
 	return c
 }
 
-// FlexWh is, per hour, the energy the plan's flexible appliances use in
-// it: what the site could still move out of that hour.
-func FlexWh(s plan.Site, r plan.Result) [plan.HoursPerDay]int64 { return r.ApplianceWh(s, true) }
+// FlexWh is, per hour, what the site could still take out of its net
+// import in that hour: the energy its flexible appliances use in it, and
+// with a battery what the plan charges then plus what more the battery
+// could discharge (within its power and what it holds above its reserve
+// at the hour's start).
+func FlexWh(s plan.Site, r plan.Result) [plan.HoursPerDay]int64 {
+	flex := r.ApplianceWh(s, true)
+	b, bp := s.Battery, r.Battery
+	if b == nil || bp == nil {
+		return flex
+	}
+	soc := b.InitialSoCWh
+	for h := range plan.HoursPerDay {
+		out := max(0, -bp.Steps[h]) // steps the plan already discharges
+		more := min(b.MaxDischargeSteps()-out, (soc-b.MinSoCWh)/b.Step()-out)
+		flex[h] += bp.ChargeWh[h] + max(0, more)*b.DischargeStepWh()
+		soc = bp.SoCWh[h]
+	}
+	return flex
+}
 
 // Imbalance finds where the community's planned net import (per interval,
 // in order) exceeds a limit: the first contiguous run of intervals above

@@ -181,3 +181,46 @@ func sum(v []int64) int64 {
 	}
 	return t
 }
+
+// A battery's flexibility in an hour is what the plan charges then plus
+// what more it could discharge: within its power, and within what it
+// holds above its reserve when the hour starts.
+func TestFlexCountsTheBattery(t *testing.T) {
+	// A lossless battery of 100 Wh steps with nothing to serve and an
+	// export worth nothing: moving it gains nothing.
+	b := plan.Battery{CapacityWh: 10_000, MinSoCWh: 1000, InitialSoCWh: 5000, FinalSoCWh: 1000, MaxChargeW: 3000, MaxDischargeW: 3000,
+		ChargeEfficiencyPermille: 1000, DischargeEfficiencyPermille: 1000}
+	for _, c := range []struct {
+		initial, want int64
+	}{
+		{5000, 3000}, // power-bound: 30 steps of the 40 it holds
+		{2000, 1000}, // charge-bound: 10 steps above the reserve
+		{1000, 0},    // empty
+	} {
+		b.InitialSoCWh = c.initial
+		s := plan.Site{BaseWh: flat(0), PVWh: flat(0), BuyMicroPerKWh: flat(100_000), SellMicroPerKWh: flat(0), Battery: &b}
+		r, err := plan.Plan(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Any discharge costs nothing either: check against the schedule
+		// planned, and the figures above where it is idle.
+		soc, idle := c.initial, 0
+		for h, f := range FlexWh(s, r) {
+			out := max(0, -r.Battery.Steps[h])
+			want := r.Battery.ChargeWh[h] + max(0, min(30-out, (soc-1000)/100-out))*100
+			if f != want {
+				t.Fatalf("initial %d, hour %d: flex %d, want %d (plan %+v)", c.initial, h, f, want, r.Battery)
+			}
+			if r.Battery.Steps[h] == 0 && soc == c.initial {
+				if idle++; f != c.want {
+					t.Fatalf("initial %d, hour %d: flex %d while idle, want %d", c.initial, h, f, c.want)
+				}
+			}
+			soc = r.Battery.SoCWh[h]
+		}
+		if idle == 0 {
+			t.Fatalf("initial %d: never idle at its initial charge: %+v", c.initial, r.Battery)
+		}
+	}
+}
