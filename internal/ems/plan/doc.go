@@ -37,14 +37,50 @@
 // be in range). A non-flexible energy-based appliance charges at full power
 // from its window start until it has its energy.
 //
+// # Battery
+//
+// A site may have one home battery:
+//
+//	"battery": {"capacity_wh": 10000, "min_soc_wh": 1000, "max_soc_wh": 10000,
+//	  "initial_soc_wh": 5000, "final_soc_wh": 5000,
+//	  "max_charge_w": 5000, "max_discharge_w": 5000,
+//	  "charge_efficiency_permille": 950, "discharge_efficiency_permille": 950,
+//	  "step_wh": 100, "cycle_cost": 20000}
+//
+// Its energy moves in whole steps of step_wh stored Wh (100 when absent):
+// a step charged draws step_wh/η_c from the grid, a step discharged
+// delivers step_wh·η_d to it, each rounded to a whole Wh against the
+// owner (up when charging, down when discharging), with η_c and η_d the
+// efficiencies in per-mille. So the state of charge is always
+// initial_soc_wh plus a whole number of steps, and every hour's grid side
+// a whole number of Wh. Within an hour the battery moves k steps, k > 0
+// charging and k < 0 discharging — never both. The grid side of an hour
+// may not exceed max_charge_w when charging nor max_discharge_w when
+// discharging; the state of charge at the end of every hour stays within
+// min_soc_wh..max_soc_wh (max_soc_wh 0 or absent: the capacity), and at
+// the end of the day is at least final_soc_wh. cycle_cost is the wear of
+// every kWh stored or withdrawn, in micro-units (0 when absent). The
+// window may hold at most 1000 steps (MaxBatteryLevels).
+//
+// Steps keep the model exact in integers: with whole Wh on the grid side
+// both ways and efficiencies below one, a charge and a discharge would
+// change the stored energy by amounts with no common step, and the plan
+// would have to fit sums of both to the window. With steps, the battery's
+// choice in an hour is one integer k, and its state one integer.
+//
+
 // # Cost
 //
-// With net_h = base_h + Σ running power_h − pv_h (Wh), the day's cost is
+// With net_h = base_h + Σ running power_h − pv_h (Wh), plus the battery's
+// grid side (charge − discharge), the day's cost is
 //
 //	cost = Σ_h ( max(net_h, 0) × buy_h − max(−net_h, 0) × sell_h )
+//	       + cycle_cost × step_wh × Σ_h |k_h|
 //
 // Wh × micro-units per kWh is nano-units, so the cost is exact in nano-units
-// (int64; input magnitudes are bounded so that it cannot overflow).
+// (int64; input magnitudes are bounded so that it cannot overflow). The
+// plan is exact over every placement of the appliances, every whole-Wh
+// allocation of the EVs and every step schedule of the battery.
 //
 // # Output
 //
@@ -54,7 +90,14 @@
 //
 // hours are listed in window order (a run across midnight reads 22,23,0,1);
 // wh_by_hour is given for energy-based appliances only; peak_import_wh is
-// the largest hourly import of the plan.
+// the largest hourly import of the plan. A site with a battery also gets
+//
+//	"battery": {"steps":[24 ints], "charge_wh":[24 ints], "discharge_wh":[24 ints],
+//	            "soc_wh":[24 ints], "cycle_cost": 132000000}
+//
+// per hour: the steps moved (negative discharging), the grid side of each
+// direction (one of the two is 0), the state of charge at the end of the
+// hour; and the day's wear, included in cost. net_wh includes the battery.
 //
 // # Algorithm
 //

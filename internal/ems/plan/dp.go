@@ -27,12 +27,24 @@ type dpItem struct {
 	// first j of them cost.
 	linHours []int
 	linN     []int64
+	// The battery is an item too, acting in every hour: its digit is its
+	// state of charge in steps from the initial one.
+	bat *battery
 }
 
 // valid lists the digits item di may have before time t.
 func (di *dpItem) valid(t int) []int {
 	var out []int
 	switch {
+	case di.bat != nil:
+		// Within the window, reachable from the start in t hours, and the
+		// final state reachable in the rest.
+		b, t64 := di.bat, int64(t)
+		lo := max(b.lo, -b.maxDown*t64, b.final-b.maxUp*(HoursPerDay-t64))
+		hi := min(b.hi, b.maxUp*t64)
+		for k := lo; k <= hi; k++ {
+			out = append(out, int(k))
+		}
 	case t <= di.first:
 		return []int{0}
 	case t > di.last:
@@ -145,6 +157,9 @@ func crosses(it *item, off, r int) bool {
 // items with runs across it (each costs a programme per such run), then
 // fewest states.
 func (p *planner) chooseOrder() int {
+	if p.bat != nil {
+		return 0 // see setup
+	}
 	best, bestR := [2]int{math.MaxInt, math.MaxInt}, 0
 	for r := range HoursPerDay {
 		var first, last, radix [MaxAppliances]int
@@ -252,7 +267,13 @@ func (d *dp) setup(r, v int, fixed []int) bool {
 		}
 		d.items = append(d.items, di)
 	}
-	if p.hasPeak && slices.ContainsFunc(d.net[:], func(n int64) bool { return n > p.peakWh }) {
+	if p.bat != nil {
+		// Its state of charge runs from midnight: the programme must too.
+		if r != 0 {
+			return false
+		}
+		d.items = append(d.items, dpItem{item: -1, bat: p.bat, first: 0, last: HoursPerDay - 1})
+	} else if p.hasPeak && slices.ContainsFunc(d.net[:], func(n int64) bool { return n > p.peakWh }) {
 		return false
 	}
 	d.costN = 0
@@ -301,6 +322,11 @@ func (d *dp) setupStep(t int) {
 		j := slices.Index(cur.open, k)
 		s.openAt = append(s.openAt, j)
 		nj := slices.Index(next.open, k)
+		if di.bat != nil {
+			d.batteryStep(s, di, t, j, nj, cfgs)
+			cfgs *= int(di.bat.maxDown + di.bat.maxUp + 1)
+			continue
+		}
 		most := 0
 		if di.inWin>>t&1 == 1 {
 			most = di.copies
@@ -359,6 +385,58 @@ func (d *dp) setupStep(t int) {
 		s.cfgLoad = ext
 		cfgs *= most + 1
 	}
+}
+
+// batteryStep adds the battery's moves at time t to step s, whose
+// configurations so far number cfgs: from each state of charge, every
+// number of steps k within the power limits that keeps the next state
+// valid (at the end of the day, the final state), idle first, then the
+// fewer steps first. Its configuration index is k + maxDown.
+func (d *dp) batteryStep(s *step, di *dpItem, t, j, nj, cfgs int) {
+	b := di.bat
+	digits := []int{0}
+	if j >= 0 {
+		digits = d.lay[t].digits[j]
+	}
+	var nextDigits []int
+	var stride int
+	if nj >= 0 {
+		nextDigits, stride = d.lay[t+1].digits[nj], d.lay[t+1].stride[nj]
+	} else {
+		nextDigits, stride = di.valid(HoursPerDay), 0
+	}
+	var ks []int64
+	for a := int64(0); a <= max(b.maxUp, b.maxDown); a++ {
+		if a <= b.maxUp {
+			ks = append(ks, a)
+		}
+		if a > 0 && a <= b.maxDown {
+			ks = append(ks, -a)
+		}
+	}
+	perDigit := make([][]move, len(digits))
+	for x, c := range digits {
+		for _, k := range ks {
+			nc := c + int(k)
+			if len(nextDigits) == 0 || nc < nextDigits[0] || nc > nextDigits[len(nextDigits)-1] {
+				continue
+			}
+			perDigit[x] = append(perDigit[x], move{
+				cfg:    int(k+b.maxDown) * cfgs,
+				next:   (nc - nextDigits[0]) * stride,
+				delta:  int(k),
+				extraN: b.CycleCostNano(k),
+			})
+		}
+	}
+	s.moves = append(s.moves, perDigit)
+	ext := make([]int64, 0, len(s.cfgLoad)*int(b.maxDown+b.maxUp+1))
+	for k := -b.maxDown; k <= b.maxUp; k++ {
+		for _, y := range s.cfgLoad {
+			ext = append(ext, y+b.GridWh(k))
+		}
+	}
+	s.cfgLoad = ext
 }
 
 // hourCost is cut c's cost of y Wh of programme load in hour h: its exact

@@ -50,12 +50,23 @@ type planner struct {
 	lin   [HoursPerDay]bool // per hour: linear (see linear), once alone items are placed
 	evs   []ev
 	flow  flow
+	bat   *battery // nil for none
 
 	states    int // of the programmes solve runs (see maxStates)
 	found     bool
 	bestN     int64                // cost of the best plan, nano-units
 	bestCount [][HoursPerDay]int8  // per item: copies running in each hour
 	bestEVWh  [][HoursPerDay]int64 // per EV: Wh in each hour
+	bestBatK  [HoursPerDay]int64   // battery steps in each hour
+}
+
+// battery is the site's battery in steps (see Battery): the step counts
+// relative to the initial state of charge that bound its window and the
+// final state, and the most steps an hour may move either way.
+type battery struct {
+	Battery
+	lo, hi, final  int64
+	maxUp, maxDown int64
 }
 
 // f is hour h's cost of a net of n Wh: import at buy, export at sell.
@@ -80,6 +91,12 @@ func Plan(s Site) (Result, error) {
 	}
 	for h := range HoursPerDay {
 		p.net[h] = s.BaseWh[h] - s.PVWh[h]
+	}
+	if b := s.Battery; b != nil {
+		p.bat = &battery{Battery: *b, maxUp: b.MaxChargeSteps(), maxDown: b.MaxDischargeSteps()}
+		p.bat.lo, p.bat.hi, p.bat.final = b.levels()
+		// No hour moves more than the window holds.
+		p.bat.maxUp, p.bat.maxDown = min(p.bat.maxUp, p.bat.hi-p.bat.lo), min(p.bat.maxDown, p.bat.hi-p.bat.lo)
 	}
 
 	// Non-flexible appliances are load like the base; their Wh per hour
@@ -135,7 +152,7 @@ func Plan(s Site) (Result, error) {
 			p.net[h] += wh[h]
 		}
 	}
-	if p.hasPeak {
+	if p.hasPeak && p.bat == nil { // a battery may discharge below the limit
 		for h := range HoursPerDay {
 			if p.net[h] > p.peakWh {
 				return Result{}, fmt.Errorf("%w: hour %d imports %d Wh before any flexible load, above the peak limit %d Wh",
@@ -192,9 +209,15 @@ func (p *planner) linear() (lin [HoursPerDay]bool) {
 			most[h] += c
 		}
 	}
+	// A battery may charge or discharge in any hour.
+	var up, down int64
+	if b := p.bat; b != nil {
+		up, down = b.GridWh(b.maxUp), -b.GridWh(-b.maxDown)
+	}
 	for h := range HoursPerDay {
 		n := p.net[h]
-		lin[h] = (n >= 0 || n+most[h] <= 0) && (!p.hasPeak || n+most[h] <= p.peakWh)
+		hi := n + most[h] + up
+		lin[h] = (n-down >= 0 || hi <= 0) && (!p.hasPeak || hi <= p.peakWh)
 	}
 	return lin
 }
@@ -300,6 +323,21 @@ func (p *planner) result(s Site, fixedWh map[int][HoursPerDay]int64, fixedHours 
 			ap.WhByHour = slices.Clone(wh[i][:])
 		}
 		r.Appliances[i] = ap
+	}
+	if b := p.bat; b != nil {
+		bp := &BatteryPlan{Steps: slices.Clone(p.bestBatK[:]), ChargeWh: make([]int64, HoursPerDay),
+			DischargeWh: make([]int64, HoursPerDay), SoCWh: make([]int64, HoursPerDay)}
+		soc := b.InitialSoCWh
+		for h, k := range p.bestBatK {
+			g := b.GridWh(k)
+			bp.ChargeWh[h], bp.DischargeWh[h] = max(g, 0), max(-g, 0)
+			r.NetWh[h] += g
+			soc += k * b.Step()
+			bp.SoCWh[h] = soc
+			bp.CycleCostNano += b.CycleCostNano(k)
+		}
+		r.Battery = bp
+		r.CostNano = bp.CycleCostNano
 	}
 	for h, n := range r.NetWh {
 		r.CostNano += p.f(h, n)

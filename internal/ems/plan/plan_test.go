@@ -234,6 +234,12 @@ func checkPlan(t *testing.T, s Site, r Result) {
 			net[h] += a.PowerW
 		}
 	}
+	var wearN int64
+	if s.Battery != nil {
+		wearN = checkBattery(t, *s.Battery, r, net)
+	} else if r.Battery != nil {
+		t.Fatalf("a battery plan for a site without one")
+	}
 	if !slices.Equal(net, r.NetWh) {
 		t.Fatalf("net %v, recomputed %v", r.NetWh, net)
 	}
@@ -247,7 +253,7 @@ func checkPlan(t *testing.T, s Site, r Result) {
 	if peak != r.PeakImportWh {
 		t.Fatalf("peak_import_wh %d, recomputed %d", r.PeakImportWh, peak)
 	}
-	if c := costT(s, net); c != r.CostNano {
+	if c := costT(s, net) + wearN; c != r.CostNano {
 		t.Fatalf("cost %d, recomputed %d", r.CostNano, c)
 	}
 }

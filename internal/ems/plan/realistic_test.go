@@ -219,3 +219,66 @@ func BenchmarkPlan1000Homes(b *testing.B) {
 		}
 	}
 }
+
+// realisticBattery draws a home battery: 5 to 15 kWh with a 5 to 10 %
+// reserve, 2.5 to 5 kW, efficiencies about 95 %, half full at midnight
+// and wanted back there by the end of the day, sometimes wear priced.
+func realisticBattery(rng *rand.Rand) *Battery {
+	kwh := 5 + rng.Int64N(11)
+	b := &Battery{
+		CapacityWh: kwh * 1000, MinSoCWh: kwh * (50 + rng.Int64N(51)),
+		MaxChargeW: 2500 + rng.Int64N(2501), ChargeEfficiencyPermille: 940 + rng.Int64N(21),
+		DischargeEfficiencyPermille: 940 + rng.Int64N(21),
+	}
+	b.MaxDischargeW = b.MaxChargeW
+	b.InitialSoCWh = b.CapacityWh / 2
+	b.FinalSoCWh = b.InitialSoCWh
+	if rng.IntN(2) == 0 {
+		b.CycleCostMicroPerKWh = 10_000 + rng.Int64N(40_000)
+	}
+	return b
+}
+
+// realisticHomesWithBatteries draws the homes of realisticHomes, each
+// with a battery drawn from its own stream.
+func realisticHomesWithBatteries(n int, twelve bool) []Site {
+	homes := realisticHomes(n, twelve)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range homes {
+		homes[i].Battery = realisticBattery(rng)
+	}
+	return homes
+}
+
+// home12Battery is home12 with a 10 kWh, 5 kW battery.
+func home12Battery() Site {
+	s := home12()
+	s.Battery = &Battery{CapacityWh: 10_000, MinSoCWh: 1000, InitialSoCWh: 5000, FinalSoCWh: 5000,
+		MaxChargeW: 5000, MaxDischargeW: 5000, ChargeEfficiencyPermille: 950, DischargeEfficiencyPermille: 950,
+		CycleCostMicroPerKWh: 20_000}
+	return s
+}
+
+// BenchmarkPlan12AppliancesBattery plans home12 with a battery. The
+// target is 50 ms; see the package doc, "Performance".
+func BenchmarkPlan12AppliancesBattery(b *testing.B) {
+	s := home12Battery()
+	for b.Loop() {
+		if _, err := Plan(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPlan1000HomesBattery plans the 1,000 realistic homes of
+// BenchmarkPlan1000Homes, each with a battery, per op. The target is 3 s.
+func BenchmarkPlan1000HomesBattery(b *testing.B) {
+	homes := realisticHomesWithBatteries(1000, false)
+	for b.Loop() {
+		for _, s := range homes {
+			if _, err := Plan(s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

@@ -85,6 +85,11 @@ func (p *planner) rootPrices() ([]int64, bool) {
 		r.units = append(r.units, flowUnit{totalWh: p.evs[e].energyWh, capWh: p.evs[e].capWh})
 	}
 	if _, ok := r.solve(&p.net, p.hasPeak, p.peakWh); !ok {
+		if p.bat != nil {
+			// The battery, left out, may discharge below the limit. Any
+			// prices give a bound; the cuts find better ones.
+			return make([]int64, len(p.evs)), true
+		}
 		return nil, false
 	}
 	return p.prices(&p.net, r, first), true
@@ -417,6 +422,12 @@ func (d *dp) record(totalN int64) {
 	}
 	for k := range d.items {
 		di := &d.items[k]
+		if di.bat != nil {
+			for t, n := range d.delta[k] {
+				p.bestBatK[d.ord[t]] = int64(n)
+			}
+			continue
+		}
 		cnt := &p.bestCount[di.item]
 		ran := 0
 		for t, n := range d.delta[k] {
