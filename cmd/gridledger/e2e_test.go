@@ -340,9 +340,9 @@ func TestRunTradesMetersAndSettles(t *testing.T) {
 			settlements++
 			tt := l.Totals
 			// A dozen sites and a wind producer, two of them plugs the
-			// gateway signs for; every token minted ends retired or
-			// exported.
-			if l.Readings != 13 || l.Gateway != 2 || len(l.Missing) != 0 || tt.MintedWh != tt.RetiredWh+tt.ExportedWh || tt.TransferredWh > tt.MintedWh {
+			// gateway signs for, and the sub-meters of the demo's two
+			// batteries; every token minted ends retired or exported.
+			if l.Readings != 15 || l.Gateway != 2 || len(l.Missing) != 0 || tt.MintedWh != tt.RetiredWh+tt.ExportedWh || tt.TransferredWh > tt.MintedWh {
 				t.Errorf("settlement: %s", sc.Text())
 			}
 		case "kpis":

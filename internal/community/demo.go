@@ -8,12 +8,26 @@ const DemoWindW = 20_000
 
 // Demo is the community `gridledger run` shows when given none: the
 // generated dozen (Generate(12, seed)) and a wind producer, so its market
-// has generation when the sun is down too. Its batteries are off: the
-// live demo does not simulate them yet.
+// has generation when the sun is down too. Its prosumers keep the home
+// batteries the generator gave them, and at least demoBatteries have one,
+// so a newcomer sees a battery's plan and state of charge.
 func Demo(seed uint64) *Community {
 	c := Generate(12, seed)
 	c.Name = "demo"
-	c.Batteries = BatteriesOff
+	c.Batteries = BatteriesOn
+	have := 0
+	for _, s := range c.Sites {
+		if s.Battery != nil {
+			have++
+		}
+	}
+	for i := range c.Sites {
+		if s := &c.Sites[i]; have < demoBatteries && s.Type == TypeProsumer && s.Battery == nil {
+			// The generator's sizing, from a stream of the site's own.
+			s.Battery = generateBattery(&rng{state: mix(seed ^ uint64(i+1)<<32 ^ 0x62617474657279)}, s.PV.CapacityW)
+			have++
+		}
+	}
 	speed, margin := DefaultMeanSpeedMS, DefaultBidMargin
 	c.Sites = append(c.Sites, Site{ID: "g02", Type: TypeProducer, Feeder: "F1",
 		Wind:      &Generator{CapacityW: DemoWindW, Profile: ProfileWeibull, MeanSpeedMS: &speed},
@@ -27,6 +41,10 @@ func Demo(seed uint64) *Community {
 	}
 	return f
 }
+
+// demoBatteries is how many of the demo's prosumers have a battery at
+// least.
+const demoBatteries = 2
 
 // DemoHour is the local hour a demo's market day begins: late morning,
 // the sun well up, so the first intervals cleared are around noon.

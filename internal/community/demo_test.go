@@ -6,15 +6,36 @@ import (
 	"time"
 )
 
-// The demo is the generated dozen, unchanged, and a wind producer.
+// The demo is the generated dozen, batteries on and at least two of its
+// prosumers with one (the generator's, kept, and more where it gave
+// fewer), and a wind producer.
 func TestDemoIsTheDozenAndAWindProducer(t *testing.T) {
-	for _, seed := range []uint64{1, 7} {
+	for _, seed := range []uint64{1, 2, 7} {
 		c, dozen := Demo(seed), Generate(12, seed)
 		if err := c.Validate(); err != nil {
 			t.Fatal(err)
 		}
-		if len(c.Sites) != 13 || !reflect.DeepEqual(c.Sites[:12], dozen.Sites) {
-			t.Fatalf("seed %d: the demo's first sites are not Generate(12): %d sites", seed, len(c.Sites))
+		if len(c.Sites) != 13 || !c.SimulatesBatteries() {
+			t.Fatalf("seed %d: %d sites, batteries %q", seed, len(c.Sites), c.Batteries)
+		}
+		batteries := 0
+		for i, s := range c.Sites[:12] {
+			g := dozen.Sites[i]
+			if s.Battery != nil {
+				batteries++
+				if s.Type != TypeProsumer || g.Battery != nil && !reflect.DeepEqual(s.Battery, g.Battery) {
+					t.Errorf("seed %d: site %s's battery %+v, generated %+v", seed, s.ID, s.Battery, g.Battery)
+				}
+			} else if g.Battery != nil {
+				t.Errorf("seed %d: site %s lost its generated battery", seed, s.ID)
+			}
+			s.Battery, g.Battery = nil, nil
+			if !reflect.DeepEqual(s, g) {
+				t.Errorf("seed %d: site %d is not Generate(12)'s: %+v", seed, i, s)
+			}
+		}
+		if batteries < demoBatteries {
+			t.Errorf("seed %d: %d batteries, want at least %d", seed, batteries, demoBatteries)
 		}
 		w := c.Sites[12]
 		if w.Type != TypeProducer || w.Wind == nil || w.Wind.Profile != ProfileWeibull || w.Wind.CapacityW != DemoWindW || w.PV != nil {

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"sync/atomic"
 	"testing"
 
 	"github.com/gridledger/gridledger/internal/community"
@@ -68,5 +69,81 @@ func TestSiteHistoryIsTheModels(t *testing.T) {
 				t.Fatalf("%s at %d: history %d, model %d", s.ID, ts, v, l)
 			}
 		}
+	}
+}
+
+// A live meter with a battery runs it once an interval as the offline
+// simulator does (Setpoint of the plan, then Battery.Run): the site's
+// registers net in what it charged and discharged, its sub-meter's count
+// them as import and export, both never run backwards, and the state of
+// charge read by the EMS is the battery's at the interval's start.
+func TestMeterRunsTheBatteryAsTheSimulatorDoes(t *testing.T) {
+	const interval = 3600
+	c := community.Demo(1)
+	sites, err := Sites(c, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := int64(1_750_118_400) // mid-June
+	ran := 0
+	for _, s := range sites {
+		if s.Battery == nil {
+			continue
+		}
+		ran++
+		// Store at midday, deliver in the evening, as far as it can.
+		plan := func(t int64) (int64, int64) {
+			switch h := (t - start) / 3600 % 24; {
+			case h >= 9 && h < 15:
+				return 2000, 1 << 40
+			case h >= 17 && h < 23:
+				return -2000, -(1 << 40)
+			}
+			return 0, 0
+		}
+		m := &Meter{Site: s, IntervalS: interval, Battery: NewBattery(*s.Battery), BatteryWh: plan}
+		var soc atomic.Int64
+		m.soc = &soc
+		model := NewBattery(*s.Battery)
+		var want, wantBat reading.Registers
+		prev, prevBat := m.At(start), m.BatteryAt(start)
+		var charged, discharged int64
+		for k := int64(0); k < 24; k++ {
+			h := start + k*interval
+			for q := int64(1); q <= 4; q++ {
+				r, b := m.At(h+q*interval/4), m.BatteryAt(h+q*interval/4)
+				if r.ImportWh < prev.ImportWh || r.ExportWh < prev.ExportWh || b.ImportWh < prevBat.ImportWh || b.ExportWh < prevBat.ExportWh {
+					t.Fatalf("%s: registers ran backwards %+v %+v → %+v %+v", s.ID, prev, prevBat, r, b)
+				}
+				if q == 1 && soc.Load() != model.SoCWh {
+					t.Fatalf("%s hour %d: state of charge read %d, the battery's at the start %d", s.ID, k, soc.Load(), model.SoCWh)
+				}
+				prev, prevBat = r, b
+			}
+			load, gen := s.Actual(h)
+			planWh, planNetWh := plan(h)
+			ch, dis := model.Run(Setpoint(planWh, planNetWh, load-gen))
+			if model.SoCWh < model.MinSoCWh || model.SoCWh > model.CapacityWh {
+				t.Fatalf("%s: state of charge %d left its window", s.ID, model.SoCWh)
+			}
+			charged, discharged = charged+ch, discharged+dis
+			want.ProductionWh += gen
+			if net := load + ch - dis - gen; net > 0 {
+				want.ImportWh += net
+			} else {
+				want.ExportWh -= net
+			}
+			wantBat.ImportWh, wantBat.ExportWh = charged, discharged
+			want.Time, wantBat.Time = h+interval, h+interval
+			if got, gotBat := m.At(want.Time), m.BatteryAt(want.Time); got != want || gotBat != wantBat {
+				t.Fatalf("%s after hour %d: %+v %+v, want %+v %+v", s.ID, k, got, gotBat, want, wantBat)
+			}
+		}
+		if charged == 0 || discharged == 0 {
+			t.Errorf("%s: charged %d, discharged %d Wh in a June day", s.ID, charged, discharged)
+		}
+	}
+	if ran < 2 {
+		t.Errorf("%d sites with a battery in the demo", ran)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/gridledger/gridledger/internal/chain"
@@ -22,11 +23,31 @@ type SiteMeter struct {
 	ID   string
 	Key  chain.Key // the meter's device key; unused for a plug
 	Plug bool      // a Tasmota plug read by the gateway
-	// ApplianceWh: see Meter.
+	// ApplianceWh, Battery, BatteryWh: see Meter.
 	ApplianceWh func(start int64) int64
-	device      *meter.Device
-	regs        *Meter
+	Battery     *Battery
+	BatteryWh   func(start int64) (planWh, planNetWh int64)
+	// BatteryOf, if set, makes this the sub-meter of that site meter's
+	// battery (a device signing its own readings): it reports what the
+	// battery charged as import and discharged as export.
+	BatteryOf *SiteMeter
+	device    *meter.Device
+	regs      *Meter
+	soc       atomic.Int64
 }
+
+// NewBatteryMeter gives the site meter sm the battery b and returns the
+// battery's sub-meter id, signing with key.
+func NewBatteryMeter(sm *SiteMeter, b *Battery, id string, key chain.Key) *SiteMeter {
+	sm.Battery = b
+	sm.soc.Store(b.SoCWh)
+	return &SiteMeter{Site: sm.Site, ID: id, Key: key, BatteryOf: sm}
+}
+
+// BatterySoCWh is the state of charge of the site's battery at the start
+// of the latest interval metered (its initial one before): what its EMS
+// reads. Safe to call while the meters run.
+func (sm *SiteMeter) BatterySoCWh() int64 { return sm.soc.Load() }
 
 // Metering publishes every site's meter registers over MQTT at each
 // quarter of an interval of market time, as real meters report.
@@ -62,6 +83,9 @@ func (m *Metering) Register(ctx context.Context, cl *chain.Client, operator chai
 			continue
 		}
 		msg := &contract.MsgRegisterMeter{ID: sm.ID, Owner: sm.Site.ID, RES: sm.Site.RESID()}
+		if sm.BatteryOf != nil {
+			msg.RES, msg.Battery = "", sm.Site.BatteryID()
+		}
 		if sm.Plug {
 			msg.Gateway = gateway
 		} else {
@@ -77,7 +101,8 @@ func (m *Metering) Register(ctx context.Context, cl *chain.Client, operator chai
 // Run connects every meter and publishes until ctx ends.
 func (m *Metering) Run(ctx context.Context) error {
 	for _, sm := range m.Meters {
-		sm.regs = &Meter{Site: sm.Site, IntervalS: m.IntervalS, ApplianceWh: sm.ApplianceWh}
+		sm.regs = &Meter{Site: sm.Site, IntervalS: m.IntervalS, ApplianceWh: sm.ApplianceWh,
+			Battery: sm.Battery, BatteryWh: sm.BatteryWh, soc: &sm.soc}
 		sm.device = &meter.Device{ID: sm.ID, Key: sm.Key.PrivKey, Community: m.Community, Broker: m.Broker, QoS: 1}
 		if sm.Plug {
 			sm.device.Password = meter.Password(m.GatewayKey.PrivKey, m.Community, sm.ID)
@@ -111,6 +136,11 @@ func (m *Metering) Run(ctx context.Context) error {
 // publish sends the registers at market time t: a signed reading, or for a
 // plug the JSON a Tasmota device puts on tele/<topic>/SENSOR (kWh totals).
 func (sm *SiteMeter) publish(ctx context.Context, t int64) error {
+	if b := sm.BatteryOf; b != nil {
+		r := b.regs.BatteryAt(t)
+		r.Seq = uint64(t)
+		return sm.device.PublishReading(ctx, reading.Reading{Registers: r})
+	}
 	r := sm.regs.At(t)
 	if !sm.Plug {
 		r.Seq = uint64(t)

@@ -57,18 +57,12 @@ type Live struct {
 // meter reporting over MQTT — a cheap plug the gateway signs for at the
 // public lighting and the EV charger, a meter that signs its own readings
 // elsewhere — and the DSO funded and watching the plans for demand
-// response. Run the two it returns together. The live community runs
-// without batteries (their sub-meters are not simulated over MQTT yet): a
-// site's battery is left out, with a warning.
+// response. Run the two it returns together. A site's home battery is
+// simulated with the offline simulator's model (Battery, Setpoint),
+// following its EMS's plan, and reports on a sub-meter of its own that
+// signs its readings, as the ledger requires of a battery.
 func JoinLive(ctx context.Context, home string, cl *chain.Client, broker string, clock interface{ Now() int64 },
 	sites []Site, lead int64, log *slog.Logger) (*Live, *Metering, error) {
-	sites = slices.Clone(sites)
-	for i := range sites {
-		if sites[i].Battery != nil {
-			log.Warn("run does not simulate batteries yet: the site runs without its battery", "site", sites[i].ID)
-			sites[i].Battery = nil
-		}
-	}
 	keys := map[string]chain.Key{}
 	for _, name := range []string{"operator", "dso", "gateway"} {
 		k, err := chain.LoadKey(home, name)
@@ -112,6 +106,13 @@ func JoinLive(ctx context.Context, home string, cl *chain.Client, broker string,
 		}
 		metering.Meters = append(metering.Meters, sm)
 		meterOf[s.ID] = sm
+		if s.Battery != nil {
+			bk, err := loadOrMakeKey(home, s.BatteryMeterID(), "")
+			if err != nil {
+				return nil, nil, err
+			}
+			metering.Meters = append(metering.Meters, NewBatteryMeter(sm, NewBattery(*s.Battery), s.BatteryMeterID(), bk))
+		}
 	}
 	if err := live.Register(ctx); err != nil {
 		return nil, nil, err
@@ -121,7 +122,12 @@ func JoinLive(ctx context.Context, home string, cl *chain.Client, broker string,
 		a := &agent.Agent{Home: s.Home(), Key: live.Keys[s.ID], Ledger: cl, Log: log, LeadIntervals: lead,
 			Forecast: s.Forecaster(int(params.TariffUTCOffsetS/3600), 1)}
 		live.Agents = append(live.Agents, a)
-		meterOf[s.ID].ApplianceWh = func(start int64) int64 { return a.ApplianceWh(start, params) }
+		sm := meterOf[s.ID]
+		sm.ApplianceWh = func(start int64) int64 { return a.ApplianceWh(start, params) }
+		if sm.Battery != nil {
+			sm.BatteryWh = func(start int64) (int64, int64) { return a.BatteryWh(start, params) }
+			a.BatterySoCWh = sm.BatterySoCWh
+		}
 	}
 	if err := fundDSO(ctx, cl, op, dso); err != nil {
 		return nil, nil, err
