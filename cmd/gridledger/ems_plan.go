@@ -26,9 +26,11 @@ func newEMSPlanCmd() *cobra.Command {
 		Use:   "plan --site FILE",
 		Short: "Plan a home's flexible appliances for the next day at the least expected cost",
 		Long: `Plan reads a site file (forecast base load and PV per hour, buy and sell
-prices per kWh in micro-units, an optional hourly import limit and the
-appliances of the seed's Table 8) and prints the cheapest plan: when each
-appliance runs, the net Wh of every hour and the day's cost in nano-units.
+prices per kWh in micro-units, an optional hourly import limit, the
+appliances of the seed's Table 8 and an optional home battery) and prints
+the cheapest plan: when each appliance runs, what the battery charges or
+discharges and its state of charge, the net Wh of every hour and the day's
+cost in nano-units.
 The input format is documented in internal/ems/plan.`,
 		Example: `  gridledger ems plan --site home.json
   forecast-tool | gridledger ems plan --site - -o json`,
@@ -95,13 +97,29 @@ func emsPlan(stdin io.Reader, path, output string) ([]byte, error) {
 		}
 	}
 	tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOUR\tNET WH\tRUNNING")
-	for h, n := range r.NetWh {
-		fmt.Fprintf(tw, "%02d\t%d\t%s\n", h, n, strings.Join(running[h], " "))
+	if b := r.Battery; b != nil {
+		// The battery's grid side (+ charging, − discharging) and its
+		// state of charge at the end of the hour.
+		fmt.Fprintln(tw, "HOUR\tNET WH\tBATTERY WH\tSOC WH\tRUNNING")
+		for h, n := range r.NetWh {
+			fmt.Fprintf(tw, "%02d\t%d\t%+d\t%d\t%s\n", h, n, b.ChargeWh[h]-b.DischargeWh[h], b.SoCWh[h], strings.Join(running[h], " "))
+		}
+	} else {
+		fmt.Fprintln(tw, "HOUR\tNET WH\tRUNNING")
+		for h, n := range r.NetWh {
+			fmt.Fprintf(tw, "%02d\t%d\t%s\n", h, n, strings.Join(running[h], " "))
+		}
 	}
 	if err := tw.Flush(); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(&buf, "cost: %d nano-units (%s)\npeak import: %d Wh\n", r.CostNano, units.MoneyPlaces(r.CostNano, 4), r.PeakImportWh)
+	if b := r.Battery; b != nil {
+		var in, out int64
+		for h := range b.ChargeWh {
+			in, out = in+b.ChargeWh[h], out+b.DischargeWh[h]
+		}
+		fmt.Fprintf(&buf, "battery: %d Wh charged, %d Wh discharged, wear %d nano-units (in the cost)\n", in, out, b.CycleCostNano)
+	}
 	return buf.Bytes(), nil
 }

@@ -122,3 +122,41 @@ func TestEMSPlanErrors(t *testing.T) {
 		t.Error("missing file: no error")
 	}
 }
+
+// TestEMSPlanBattery plans the test site with a battery: its schedule is
+// in both outputs, and a cheap night fills it for the day.
+func TestEMSPlanBattery(t *testing.T) {
+	path := emsPlanSite(t, func(s map[string]any) {
+		s["battery"] = map[string]any{"capacity_wh": 4000, "initial_soc_wh": 0, "final_soc_wh": 0,
+			"max_charge_w": 2000, "max_discharge_w": 2000,
+			"charge_efficiency_permille": 950, "discharge_efficiency_permille": 950}
+	})
+	out, err := runRootQuiet(t, "", "ems", "plan", "--site", path, "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r plan.Result
+	dec := json.NewDecoder(strings.NewReader(out))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil || r.Battery == nil {
+		t.Fatalf("%v in %s", err, out)
+	}
+	b := r.Battery
+	// 0.10 at 2–3 h, 0.30 after: stored at night, delivered by day.
+	if b.ChargeWh[2] == 0 || b.SoCWh[3] == 0 || b.SoCWh[23] != 0 || len(b.DischargeWh) != 24 {
+		t.Errorf("battery plan %+v", b)
+	}
+	text, err := runRootQuiet(t, "", "ems", "plan", "--site", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"BATTERY WH", "SOC WH", "battery: ", "Wh charged"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text output lacks %q:\n%s", want, text)
+		}
+	}
+	bad := emsPlanSite(t, func(s map[string]any) { s["battery"] = map[string]any{"capacity_wh": -1} })
+	if _, err := runRootQuiet(t, "", "ems", "plan", "--site", bad); err == nil || !strings.Contains(err.Error(), "battery: capacity_wh") {
+		t.Errorf("bad battery: %v", err)
+	}
+}
