@@ -177,6 +177,15 @@ func randomBattery(rng *rand.Rand) *Battery {
 	return b
 }
 
+// combosT counts the combinations of placements brute force walks.
+func combosT(s Site) int {
+	n := 1
+	for _, a := range s.Appliances {
+		n *= max(len(placementsT(a)), 1)
+	}
+	return n
+}
+
 // agreesWithBruteForceBattery plans s, which has a battery, and compares
 // the plan with brute force; it reports whether s has a plan at all.
 func agreesWithBruteForceBattery(t *testing.T, s Site) bool {
@@ -223,11 +232,12 @@ func TestBatteryPlanMatchesBruteForce(t *testing.T) {
 	rng := rand.New(rand.NewPCG(17, 2026))
 	infeasible, moved, evs := 0, 0, 0
 	for i := range homes {
-		var s Site
+		// Few enough placements that brute force, which walks the
+		// battery's states for each, stays quick.
+		s := randomMixedHome(rng, 300)
 		if i%2 == 0 {
-			s = randomHome(rng)
-		} else {
-			s = randomMixedHome(rng, 1000)
+			for s = randomHome(rng); combosT(s) > 300; s = randomHome(rng) {
+			}
 		}
 		s.Battery = randomBattery(rng)
 		if i%4 != 0 {
@@ -247,6 +257,22 @@ func TestBatteryPlanMatchesBruteForce(t *testing.T) {
 	if infeasible == 0 || infeasible > homes/2 || moved < homes/4 || evs < homes/20 {
 		t.Errorf("%d infeasible homes, %d with EVs, %d batteries that move: the generator does not exercise the battery", infeasible, evs, moved)
 	}
+}
+
+// FuzzBatteryPlanMatchesBruteForce draws small homes with a battery and no
+// EV from fuzzed seeds. (With EVs too, it finds homes whose search tails
+// for minutes, seed 2297, 89 among them: see the package doc,
+// "Performance".)
+func FuzzBatteryPlanMatchesBruteForce(f *testing.F) {
+	for _, seed := range [][2]uint64{{1, 2}, {3, 4}, {2026, 17}} {
+		f.Add(seed[0], seed[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b uint64) {
+		rng := rand.New(rand.NewPCG(a, b))
+		s := withoutEVs(randomMixedHome(rng, 300))
+		s.Battery = randomBattery(rng)
+		agreesWithBruteForceBattery(t, s)
+	})
 }
 
 // ---- named rules ----
