@@ -54,9 +54,10 @@ and seed give the same report and the same final app hash.
   --compare batteries=on,off                the sites' home batteries against
                                             the same community without them
 
---batteries off simulates a community without its batteries (a generated
-community gives 40 % of its prosumers one): the figures of a community
-generated before batteries existed.
+A generated community gives 40 % of its prosumers a home battery but
+simulates them only with --batteries on (or --compare batteries=on,off):
+the battery planner is exact but not yet fast enough for every realistic
+home. --batteries off runs a community file's batteries out.
 
 The report (--out) holds index.html (open it in a browser), kpis.json,
 intervals.csv, members.csv and charts/*.png. Progress goes to stderr.`,

@@ -148,8 +148,8 @@ func TestGenerateBatteries(t *testing.T) {
 	if share := float64(with) / float64(prosumers); share < 0.35 || share > 0.45 {
 		t.Errorf("%d of %d prosumers have a battery", with, prosumers)
 	}
-	if !c.SimulatesBatteries() || c.Batteries != BatteriesOn {
-		t.Errorf("batteries %q", c.Batteries)
+	if c.SimulatesBatteries() || c.Batteries != BatteriesOff {
+		t.Errorf("batteries %q: a generated community simulates them only when asked", c.Batteries)
 	}
 	// Another seed puts them on other homes.
 	other := Generate(2000, 6)
