@@ -12,6 +12,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/gridledger/gridledger/internal/reading"
+	"github.com/gridledger/gridledger/internal/sigs"
 )
 
 // BenchmarkGatewayReadings measures signed readings verified, checked and
@@ -125,11 +126,11 @@ func BenchmarkVerify(b *testing.B) {
 	})
 	b.Run("batch64", func(b *testing.B) {
 		for i := 0; i < b.N; i += 64 {
-			bv := newBatchVerifier()
+			bv := sigs.NewBatch()
 			for j := range ss {
-				bv.add(keys[j], ss[j])
+				bv.Add(keys[j], ss[j].SignBytes(), ss[j].Sig)
 			}
-			for _, ok := range bv.verify() {
+			for _, ok := range bv.Verify() {
 				if !ok {
 					b.Fatal("invalid")
 				}

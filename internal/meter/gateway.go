@@ -19,6 +19,7 @@ import (
 
 	"github.com/gridledger/gridledger/internal/contract"
 	"github.com/gridledger/gridledger/internal/reading"
+	"github.com/gridledger/gridledger/internal/sigs"
 )
 
 // GatewayConfig configures a gateway.
@@ -401,7 +402,7 @@ func (g *Gateway) process(sh *shard, batch []inMsg) []item {
 	intervalS, skewS := g.params()
 	snap := g.reg.view()
 	items := make([]item, len(batch))
-	var bv *batchVerifier
+	var bv *sigs.Batch
 	n := 0
 	for i, m := range batch {
 		it := &items[i]
@@ -434,18 +435,18 @@ func (g *Gateway) process(sh *shard, batch []inMsg) []item {
 			continue
 		}
 		if bv == nil {
-			bv = newBatchVerifier()
+			bv = sigs.NewBatch()
 		}
-		it.added = bv.add(it.key, it.signed)
+		it.added = bv.Add(it.key, it.signed.SignBytes(), it.signed.Sig)
 		if !it.added {
-			it.code, it.why = contract.CodeBadSignature, "key or signature has the wrong length"
+			it.code, it.why = contract.CodeBadSignature, "key or signature is malformed (wrong length, or the key is no curve point)"
 			continue
 		}
 		n++
 	}
 	var valid []bool
 	if n > 0 {
-		valid = bv.verify()
+		valid = bv.Verify()
 	}
 	j := 0
 	for i := range items {
@@ -519,51 +520,6 @@ func (g *Gateway) accept(sh *shard, it *item, now, intervalS, skewS int64) {
 		st.open[start] = rec
 	}
 	rec.last, rec.dirty = it.signed, true
-}
-
-// batchVerifier verifies a batch of signatures, one by one when the batch
-// is too small for batch verification to pay.
-type batchVerifier struct {
-	keys [][]byte
-	msgs [][]byte
-	sigs [][]byte
-}
-
-func newBatchVerifier() *batchVerifier { return &batchVerifier{} }
-
-func (b *batchVerifier) add(key []byte, s reading.Signed) bool {
-	if len(key) != ed25519.PubKeySize || len(s.Sig) != ed25519.SignatureSize {
-		return false
-	}
-	b.keys = append(b.keys, key)
-	b.msgs = append(b.msgs, s.SignBytes())
-	b.sigs = append(b.sigs, s.Sig)
-	return true
-}
-
-func (b *batchVerifier) verify() []bool {
-	out := make([]bool, len(b.keys))
-	if len(b.keys) < 4 {
-		for i := range b.keys {
-			out[i] = ed25519.PubKey(b.keys[i]).VerifySignature(b.msgs[i], b.sigs[i])
-		}
-		return out
-	}
-	bv := ed25519.NewBatchVerifier()
-	for i := range b.keys {
-		if bv.Add(ed25519.PubKey(b.keys[i]), b.msgs[i], b.sigs[i]) != nil {
-			// Lengths were checked in add, so this does not happen.
-			return out
-		}
-	}
-	// On failure curve25519-voi verifies one by one and says which failed.
-	if ok, valid := bv.Verify(); !ok {
-		return valid
-	}
-	for i := range out {
-		out[i] = true
-	}
-	return out
 }
 
 // compact reports whether b is compact JSON: what json.Marshal would make

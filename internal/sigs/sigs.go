@@ -75,14 +75,22 @@ func Verify(pub, msg, sig []byte) bool {
 	return e != nil && len(sig) == SignatureSize && ed25519.VerifyExpandedWithOptions(e, msg, sig, options)
 }
 
-// Batch verifies many signatures at once, faster than one by one.
+// Batch verifies many signatures at once, faster than one by one (and
+// one by one when there are too few for a batch to pay).
 type Batch struct {
-	bv *ed25519.BatchVerifier
-	n  int
+	queued []queued
 }
 
+type queued struct {
+	key      *ed25519.ExpandedPublicKey
+	msg, sig []byte
+}
+
+// minBatch is the fewest signatures a batch verification is faster for.
+const minBatch = 4
+
 // NewBatch starts an empty batch.
-func NewBatch() *Batch { return &Batch{bv: ed25519.NewBatchVerifier()} }
+func NewBatch() *Batch { return &Batch{} }
 
 // Add queues a signature and says whether it was queued: a key or
 // signature of the wrong length is not, and is simply invalid.
@@ -91,21 +99,32 @@ func (b *Batch) Add(pub, msg, sig []byte) bool {
 	if e == nil || len(sig) != SignatureSize {
 		return false
 	}
-	b.bv.AddExpandedWithOptions(e, msg, sig, options)
-	b.n++
+	b.queued = append(b.queued, queued{e, msg, sig})
 	return true
 }
 
 // Len is the number of signatures queued.
-func (b *Batch) Len() int { return b.n }
+func (b *Batch) Len() int { return len(b.queued) }
 
 // Verify checks every queued signature and says, in the order they were
 // added, which are valid.
 func (b *Batch) Verify() []bool {
-	if b.n == 0 {
+	if len(b.queued) == 0 {
 		return nil
 	}
-	_, valid := b.bv.Verify(rand.Reader)
+	if len(b.queued) < minBatch {
+		valid := make([]bool, len(b.queued))
+		for i, q := range b.queued {
+			valid[i] = ed25519.VerifyExpandedWithOptions(q.key, q.msg, q.sig, options)
+		}
+		return valid
+	}
+	bv := ed25519.NewBatchVerifier()
+	for _, q := range b.queued {
+		bv.AddExpandedWithOptions(q.key, q.msg, q.sig, options)
+	}
+	// On a failure curve25519-voi verifies one by one and says which.
+	_, valid := bv.Verify(rand.Reader)
 	return valid
 }
 

@@ -63,6 +63,13 @@ func TestVerifyAgreesWithCometBFT(t *testing.T) {
 	if NewBatch().Verify() != nil {
 		t.Error("an empty batch has results")
 	}
+	// Too few for a batch: verified one by one, with the same answers.
+	small := NewBatch()
+	small.Add(cases[0].pub, cases[0].msg, cases[0].sig) // good
+	small.Add(cases[3].pub, cases[3].msg, cases[3].sig) // corrupted
+	if v := small.Verify(); len(v) != 2 || !v[0] || v[1] {
+		t.Errorf("a batch of two: %v, want [true false]", v)
+	}
 }
 
 // TestSeenRemembersVerifiedSignatures: a block need not verify again what
