@@ -384,3 +384,19 @@ func TestBatteryRefusesBadFields(t *testing.T) {
 		t.Fatalf("unknown field: %v", err)
 	}
 }
+
+// TestSearchStepsLimitRefuses lowers the search's step limit below what
+// home12 with a battery and without its EVs needs: it is refused with
+// ErrInvalid, saying why,
+// and the same site is planned under the real limit.
+func TestSearchStepsLimitRefuses(t *testing.T) {
+	s := withoutEVs(home12Battery())
+	r := mustPlan(t, s)
+	checkPlan(t, s, r)
+	defer func(n int) { limits.nodes = n }(limits.nodes)
+	limits.nodes = 50
+	_, err := Plan(s)
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "more than 50 search steps") {
+		t.Fatalf("with 50 steps: %v, want ErrInvalid about search steps", err)
+	}
+}

@@ -175,28 +175,48 @@
 // variants, each first gets a quick search, so that a good plan bounds
 // them all.
 //
-// The battery is one more item of the programme, acting in every hour:
-// its digit is its state of charge in steps from the initial one, the
-// values within the window that are reachable from midnight at its powers
-// and from which the final state still is; its moves in an hour are the
-// step counts k within the power limits that lead to such a value (at the
-// end of the day, one at or above the final state), idle first and fewer
-// steps first, so that ties keep the quieter plan. A move's load is its
-// grid side and its wear is added to the hour's cost, so the programme's
-// costs stay exact and the argument above holds unchanged: the
-// programme enumerates the battery exactly, the EVs are bounded by their
-// prices and priced exactly by the flow. With a battery the hours are
-// taken from midnight (its state runs from there; runs across it are
-// variants), and an hour is linear only if it stays so whatever the
-// battery does in it. The EVs' first prices then come from a relaxation
-// without the battery, or are zero when that relaxation breaks the peak
-// limit (the battery may discharge below it).
+// The battery is not an item of that programme: its levels would
+// multiply the programme's states (a 10 kWh battery in steps of 100 Wh
+// has about 90). It is priced like the EVs. Relaxing its state of charge
+// limits (lo ≤ s_t ≤ hi after every hour t, the final state at the end)
+// with multipliers β_t, α_t ≥ 0 prices a step stored in hour h at
+//
+//	q_h = Σ_{t>h} (β_t − α_t),
+//
+// and for any such prices every plan costs at least Σ_t (β_t·lo_t −
+// α_t·hi) plus, hour by hour, the least over the battery's moves k
+// within its power limits of the move's increment, its wear and the EVs'
+// term, less q_h·k. That least depends only on the hour's level, so it
+// joins the programme's hour costs with the EVs' term: a cut is a price
+// vector (π, q), and the search above runs unchanged, except that a cut
+// bounds no cost to go below another's unless their battery prices are
+// equal. Each plan the search meets is priced exactly by an inner planner
+// whose programme holds the battery alone — its state is its state of
+// charge in steps from the initial one, the values within the window
+// that are reachable from midnight at its powers and from which the final
+// state still is; its moves in an hour are the step counts within the
+// power limits that lead to such a value, idle first and fewer steps
+// first, so that ties keep the quieter plan — with the EVs priced by the
+// inner planner's own cuts and the flow. The plan's battery prices are
+// those at which each hour's move attains that hour's least and the
+// multipliers are zero where the state of charge is strictly inside its
+// limits: q_h within an interval per hour, q_{t−1} = q_t, ≤ or ≥ as the
+// state after t hours is inside, at the top or at the bottom of the
+// window — difference constraints again, whose midpoint solution is
+// taken. When the hours' terms are convex (export never paid for) such
+// prices exist for the plan the inner planner finds at its own EV
+// prices; otherwise the cut is weaker, and the search needs more of them.
+// The first battery prices are those of the levels without the
+// hour-based items. With a battery, an hour is linear
+// only if it stays so whatever the battery does in it.
 //
 // A programme's size is the product, over the items that can run at the
 // same time in non-linear hours, of their progress counts. Sites whose
 // programmes would take more than 2,097,152 states are refused with
 // ErrInvalid rather than run for minutes; the largest of the realistic
-// homes in the tests needs about 250,000.
+// homes in the tests needs about 250,000. So are sites whose search takes
+// more than 8,388,608 steps (maxNodes, a few seconds): a count, not a
+// clock, so that a site always gets the same answer.
 //
 // # Performance
 //

@@ -108,10 +108,11 @@ type step struct {
 	cfgLoad []int64
 }
 
-// cut is one price vector for the EVs, with the programme's cost to go
-// under it.
+// cut is one price vector for the EVs (and a battery priced by the cuts),
+// with the programme's cost to go under it.
 type cut struct {
-	priceMicro []int64                  // per EV, per kWh
+	priceMicro []int64                  // per EV, per kWh; then batQ
+	batQ       [HoursPerDay]int64       // battery: nano-units per step stored in hour h
 	evAt       [HoursPerDay][]int       // EVs per hour, highest price first
 	costN      [HoursPerDay][]int64     // per time and configuration
 	val        [HoursPerDay + 1][]int64 // per layer and state: cost to go
@@ -145,6 +146,12 @@ type dp struct {
 	minPrices []int64         // that plan's EV prices, when it costs more
 	budget    int             // nodes the search may still visit, −1 for any
 	starved   int             // plans met whose EVs did not fit
+	rest      *planner        // the last plan's battery and EVs (planner.batOut)
+
+	// setup's last build.
+	built          bool
+	builtR, builtV int
+	builtFixed     []int
 }
 
 // crosses reports whether the run of it from window offset off crosses the
@@ -157,7 +164,7 @@ func crosses(it *item, off, r int) bool {
 // items with runs across it (each costs a programme per such run), then
 // fewest states.
 func (p *planner) chooseOrder() int {
-	if p.bat != nil {
+	if p.bat != nil && !p.batOut {
 		return 0 // see setup
 	}
 	best, bestR := [2]int{math.MaxInt, math.MaxInt}, 0
@@ -211,8 +218,42 @@ func (p *planner) chooseOrder() int {
 // placed at that offset, the others kept to runs that do not cross v. It
 // returns false when the variant has no plan, or one of its runs crosses r.
 func (d *dp) setup(r, v int, fixed []int) bool {
+	if d.built && d.builtR == r && d.builtV == v && slices.Equal(d.builtFixed, fixed) {
+		return d.level()
+	}
+	d.built = false
+	if !d.build(r, v, fixed) {
+		return false
+	}
+	d.built, d.builtR, d.builtV, d.builtFixed = true, r, v, slices.Clone(fixed)
+	return d.level()
+}
+
+// level sets the programme's net from the planner's, with the runs the
+// variant fixes, and its cost; false when it breaks the peak limit with no
+// battery to bring it down.
+func (d *dp) level() bool {
 	p := d.p
 	d.net = p.net
+	for i := range d.fixed {
+		for h, n := range d.fixed[i] {
+			d.net[h] += int64(n) * p.items[i].powerWh
+		}
+	}
+	if p.bat == nil && p.hasPeak && slices.ContainsFunc(d.net[:], func(n int64) bool { return n > p.peakWh }) {
+		return false
+	}
+	d.costN = 0
+	for h := range HoursPerDay {
+		d.costN += p.f(h, d.net[h])
+	}
+	return true
+}
+
+// build builds the items, layers and steps of setup, which depend on the
+// hours and the variant only.
+func (d *dp) build(r, v int, fixed []int) bool {
+	p := d.p
 	for t := range HoursPerDay {
 		d.ord[t] = (r + t) % HoursPerDay
 	}
@@ -229,7 +270,6 @@ func (d *dp) setup(r, v int, fixed []int) bool {
 		case fixed[i] >= 0:
 			for _, h := range it.window[fixed[i] : fixed[i]+it.hours] {
 				d.fixed[i][h] = 1
-				d.net[h] += it.powerWh
 			}
 			continue
 		case it.kind == kindContiguous:
@@ -269,16 +309,13 @@ func (d *dp) setup(r, v int, fixed []int) bool {
 	}
 	if p.bat != nil {
 		// Its state of charge runs from midnight: the programme must too.
-		if r != 0 {
-			return false
+		// (Priced by the cuts instead, it may discharge below the peak.)
+		if !p.batOut {
+			if r != 0 {
+				return false
+			}
+			d.items = append(d.items, dpItem{item: -1, bat: p.bat, first: 0, last: HoursPerDay - 1})
 		}
-		d.items = append(d.items, dpItem{item: -1, bat: p.bat, first: 0, last: HoursPerDay - 1})
-	} else if p.hasPeak && slices.ContainsFunc(d.net[:], func(n int64) bool { return n > p.peakWh }) {
-		return false
-	}
-	d.costN = 0
-	for h := range HoursPerDay {
-		d.costN += p.f(h, d.net[h])
 	}
 	d.keyMul = 1
 	for t := 0; t <= HoursPerDay; t++ {
@@ -440,19 +477,39 @@ func (d *dp) batteryStep(s *step, di *dpItem, t, j, nj, cfgs int) {
 }
 
 // hourCost is cut c's cost of y Wh of programme load in hour h: its exact
-// increment, plus the EVs' Lagrangian term there (see the package doc);
-// inf when y breaks the peak limit.
+// increment, plus the EVs' Lagrangian term there (see the package doc),
+// and, with the battery priced by the cuts, the least over its moves of
+// their increment, wear and Lagrangian term; inf when no move keeps the
+// peak limit.
 func (d *dp) hourCost(c *cut, h int, y int64) int64 {
 	p := d.p
 	n := d.net[h]
-	lv := n + y
-	if p.hasPeak && lv > p.peakWh {
-		return inf
+	if !p.batOut {
+		if p.hasPeak && n+y > p.peakWh {
+			return inf
+		}
+		return p.evTerm(h, n, n+y, c.priceMicro, c.evAt[h])
 	}
+	b := p.bat
+	best := int64(inf)
+	for k := -b.maxDown; k <= b.maxUp; k++ {
+		lv := n + y + b.GridWh(k)
+		if p.hasPeak && lv > p.peakWh {
+			break // and so does every larger charge
+		}
+		best = min(best, p.evTerm(h, n, lv, c.priceMicro, c.evAt[h])+b.CycleCostNano(k)-c.batQ[h]*k)
+	}
+	return best
+}
+
+// evTerm is the increment f_h(lv) − f_h(n) plus the EVs' Lagrangian term
+// at level lv, under EV prices pr (evAt: the EVs of hour h, dearest
+// first); lv is within the peak limit.
+func (p *planner) evTerm(h int, n, lv int64, pr []int64, evAt []int) int64 {
 	cost := p.f(h, lv) - p.f(h, n)
 	// The EVs take what is cheaper than their price, dearest EV first.
-	for _, e := range c.evAt[h] {
-		pr, left := c.priceMicro[e], p.evs[e].capWh[h]
+	for _, e := range evAt {
+		pr, left := pr[e], p.evs[e].capWh[h]
 		if pr <= p.sell[h] {
 			break // sorted: the rest gain nothing either
 		}
@@ -473,21 +530,32 @@ func (d *dp) hourCost(c *cut, h int, y int64) int64 {
 	return cost
 }
 
-// addCut adds EV price vector pr and computes every state's cost to go
-// under it, backwards over the layers.
+// evsAt lists the EVs of hour h, dearest first under prices pr.
+func (p *planner) evsAt(h int, pr []int64) []int {
+	var out []int
+	for e := range p.evs {
+		if p.evs[e].capWh[h] > 0 {
+			out = append(out, e)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b int) int { return cmp.Compare(pr[b], pr[a]) })
+	return out
+}
+
+// addCut adds price vector pr (see planner.cutPrices) and computes every
+// state's cost to go under it, backwards over the layers.
 func (d *dp) addCut(pr []int64) *cut {
 	p := d.p
 	c := &cut{priceMicro: pr}
 	for e := range p.evs {
 		c.baseN += pr[e] * p.evs[e].energyWh
 	}
+	if p.batOut {
+		copy(c.batQ[:], pr[len(p.evs):])
+		c.baseN += p.bat.constN(&c.batQ)
+	}
 	for h := range HoursPerDay {
-		for e := range p.evs {
-			if p.evs[e].capWh[h] > 0 {
-				c.evAt[h] = append(c.evAt[h], e)
-			}
-		}
-		slices.SortStableFunc(c.evAt[h], func(a, b int) int { return cmp.Compare(pr[b], pr[a]) })
+		c.evAt[h] = p.evsAt(h, pr)
 	}
 	for t := range HoursPerDay {
 		c.costN[t] = make([]int64, len(d.steps[t].cfgLoad))
@@ -503,10 +571,18 @@ func (d *dp) addCut(pr []int64) *cut {
 	k := len(d.cuts)
 	d.cuts = append(d.cuts, c)
 	for j, o := range d.cuts {
-		d.below[j][k] = atMost(o.priceMicro, pr)
-		d.below[k][j] = atMost(pr, o.priceMicro)
+		d.below[j][k] = p.pricedBelow(o.priceMicro, pr)
+		d.below[k][j] = p.pricedBelow(pr, o.priceMicro)
 	}
 	return c
+}
+
+// pricedBelow reports whether every cost to go under price vector a is at
+// least that under b: the EV prices of a are at most b's, and the battery's
+// the same (higher battery prices lower some moves' terms, raise others').
+func (p *planner) pricedBelow(a, b []int64) bool {
+	e := len(p.evs)
+	return atMost(a[:e], b[:e]) && slices.Equal(a[e:], b[e:])
 }
 
 // atMost reports whether a ≤ b in every component.

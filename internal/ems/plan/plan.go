@@ -51,6 +51,13 @@ type planner struct {
 	evs   []ev
 	flow  flow
 	bat   *battery // nil for none
+	// batOut: the battery is not an item of the programme but priced by
+	// the cuts and planned exactly, with the EVs, for each plan the search
+	// meets (see exactRest). An inner planner has it in its programme.
+	batOut bool
+	in     *planner // the inner planner of exactRest
+	effort *effort  // shared with the inner planner
+	d      *dp      // an inner planner's programme
 
 	states    int // of the programmes solve runs (see maxStates)
 	found     bool
@@ -58,6 +65,9 @@ type planner struct {
 	bestCount [][HoursPerDay]int8  // per item: copies running in each hour
 	bestEVWh  [][HoursPerDay]int64 // per EV: Wh in each hour
 	bestBatK  [HoursPerDay]int64   // battery steps in each hour
+	// bestPrices are EV prices at which the best plan's bound is its cost,
+	// when the search met it so (nil otherwise).
+	bestPrices []int64
 }
 
 // battery is the site's battery in steps (see Battery): the step counts
@@ -83,7 +93,7 @@ func Plan(s Site) (Result, error) {
 	if err := s.Validate(); err != nil {
 		return Result{}, err
 	}
-	p := &planner{bestN: math.MaxInt64}
+	p := &planner{bestN: math.MaxInt64, effort: &effort{}}
 	copy(p.buy[:], s.BuyMicroPerKWh)
 	copy(p.sell[:], s.SellMicroPerKWh)
 	if s.PeakImportWh != nil {
@@ -97,6 +107,7 @@ func Plan(s Site) (Result, error) {
 		p.bat.lo, p.bat.hi, p.bat.final = b.levels()
 		// No hour moves more than the window holds.
 		p.bat.maxUp, p.bat.maxDown = min(p.bat.maxUp, p.bat.hi-p.bat.lo), min(p.bat.maxDown, p.bat.hi-p.bat.lo)
+		p.batOut = true
 	}
 
 	// Non-flexible appliances are load like the base; their Wh per hour
@@ -167,6 +178,10 @@ func Plan(s Site) (Result, error) {
 	if p.states > maxStates {
 		return Result{}, fmt.Errorf("%w: planning it exactly takes %d states, more than %d: too many long flexible runs that may overlap",
 			ErrInvalid, p.states, maxStates)
+	}
+	if p.effort.over {
+		return Result{}, fmt.Errorf("%w: planning it exactly takes more than %d search steps: too many plans cost nearly the same",
+			ErrInvalid, limits.nodes)
 	}
 	if !p.found {
 		return Result{}, fmt.Errorf("%w: no placement keeps the peak limit of %d Wh", ErrInfeasible, p.peakWh)
@@ -344,4 +359,23 @@ func (p *planner) result(s Site, fixedWh map[int][HoursPerDay]int64, fixedHours 
 		r.PeakImportWh = max(r.PeakImportWh, n)
 	}
 	return r
+}
+
+// maxNodes bounds the search steps of a site's plan, those of the inner
+// planner included (limits.nodes; tests lower it): past it the site is
+// refused with ErrInvalid rather than planned for minutes (a count, so
+// the same site always gets the same answer).
+const maxNodes = 1 << 23
+
+// effort counts a plan's search steps.
+type effort struct {
+	nodes int
+	over  bool
+}
+
+// spend counts a step and reports whether the limit is passed.
+func (e *effort) spend() bool {
+	e.nodes++
+	e.over = e.over || e.nodes > limits.nodes
+	return e.over
 }

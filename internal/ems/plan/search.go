@@ -24,7 +24,8 @@ const (
 var limits = struct {
 	cuts          int // price vectors per programme, at most maxCuts
 	nodesPerState int // search nodes, per programme state, before reorder
-}{cuts: maxCuts, nodesPerState: 4}
+	nodes         int // search nodes of a site, at most maxNodes
+}{cuts: maxCuts, nodesPerState: 4, nodes: maxNodes}
 
 // solve finds the best plan: it prices the EVs from the relaxation, picks
 // the hour order, and runs the programme for each variant.
@@ -66,6 +67,21 @@ func (p *planner) solve() {
 // (every item spread fractionally over its window) leaves them; ok is
 // false when even that breaks the peak limit, and so every plan does.
 func (p *planner) rootPrices() ([]int64, bool) {
+	pr, ok := p.rootEVPrices()
+	if ok && p.batOut {
+		// The battery's, where it is best against the levels without the
+		// hour-based items (zero when those break the peak limit).
+		var q [HoursPerDay]int64
+		if in := p.exactRest(&p.net); in.found {
+			copy(q[:], p.cutPrices(&p.net, in)[len(p.evs):])
+		}
+		pr = append(pr, q[:]...)
+	}
+	return pr, ok
+}
+
+// rootEVPrices is rootPrices for the EVs.
+func (p *planner) rootEVPrices() ([]int64, bool) {
 	if len(p.evs) == 0 {
 		return nil, true
 	}
@@ -155,7 +171,7 @@ func (d *dp) run(r int, fixed []int, pr []int64, quick bool) {
 		}
 		for {
 			d.search()
-			if quick {
+			if quick || d.p.effort.over {
 				return
 			}
 			if d.budget != 0 {
@@ -262,7 +278,7 @@ type child struct {
 // exact cost so far of the programme's loads.
 func (d *dp) descend(t, idx int, hbN int64) {
 	p := d.p
-	if d.budget == 0 {
+	if d.budget == 0 || p.effort.spend() {
 		return
 	}
 	d.budget--
@@ -272,7 +288,7 @@ func (d *dp) descend(t, idx int, hbN int64) {
 	}
 	key, off := 0, -1
 	if d.memo != nil {
-		if key, off = d.remember(t, idx); off < 0 {
+		if key, off = d.remember(t, idx); off == skipState {
 			return
 		}
 	}
@@ -318,8 +334,17 @@ func (d *dp) descend(t, idx int, hbN int64) {
 	}
 }
 
+// maxRecords bounds the records remember keeps of a state; skipState and
+// notRecorded are what it returns for a state to skip and one met anew
+// but not recorded.
+const (
+	maxRecords  = 64
+	skipState   = -1
+	notRecorded = -2
+)
+
 // remember records that the search meets the state idx of layer t with
-// the present cut costs so far, and returns where (off < 0 when the state
+// the present cut costs so far, and returns where (skipState when the state
 // was met before with costs that make the present ones no better: the
 // search may skip it). A state met before had all its plans searched
 // against a threshold no lower than now, each bounded no higher than the
@@ -343,8 +368,13 @@ func (d *dp) remember(t, idx int) (key, off int) {
 	recs := d.memo[key]
 	for o := 0; o < len(recs); o += n {
 		if atMost(recs[o:o+n], reach[:n]) {
-			return key, -1
+			return key, skipState
 		}
+	}
+	if len(recs) >= maxRecords*n {
+		// Enough: cuts that disagree (the battery's prices) could leave a
+		// state more records than scanning them saves.
+		return key, notRecorded
 	}
 	off = len(recs)
 	for k := range d.cuts {
@@ -379,9 +409,11 @@ func (d *dp) children(t int, s *step, digit []int, a, cfg, next int, extraN int6
 // its EVs by the flow.
 func (d *dp) leaf(hbN int64) {
 	p := d.p
-	lb := int64(math.MinInt64)
-	for _, c := range d.cuts {
-		lb = max(lb, c.pre[HoursPerDay])
+	lb, top := int64(math.MinInt64), -1
+	for j, c := range d.cuts {
+		if c.pre[HoursPerDay] > lb {
+			lb, top = c.pre[HoursPerDay], j
+		}
 	}
 	total := d.costN + hbN
 	r := &p.flow
@@ -392,7 +424,23 @@ func (d *dp) leaf(hbN int64) {
 	for h := range HoursPerDay {
 		d.evNet[h] = d.net[h] + d.hbWh[h]
 	}
-	if len(r.units) > 0 {
+	switch {
+	case p.batOut:
+		d.rest = p.exactRest(&d.evNet)
+		if p.effort.over {
+			return
+		}
+		if !d.rest.found {
+			d.starved++ // not a plan: nothing fits under the peak limit
+			return
+		}
+		// Its cost replaces that of the levels alone; the programme's
+		// copy-hours in linear hours cost the same whatever it does.
+		total += d.rest.bestN
+		for h, n := range d.evNet {
+			total -= p.f(h, n)
+		}
+	case len(r.units) > 0:
 		c, ok := r.solve(&d.evNet, p.hasPeak, p.peakWh)
 		if !ok {
 			d.starved++ // not a plan: the EVs do not fit under the peak limit
@@ -402,12 +450,21 @@ func (d *dp) leaf(hbN int64) {
 	}
 	if d.memo != nil {
 		d.minBound, d.minPrices = lb, nil
-		if total > lb {
+		switch {
+		case total <= lb:
+		case p.batOut:
+			d.minPrices = p.cutPrices(&d.evNet, d.rest)
+		default:
 			d.minPrices = p.prices(&d.evNet, r, 0)
 		}
 	}
 	if total < p.bestN {
 		d.record(total)
+		// Prices at which the plan is bounded by its cost, if any.
+		p.bestPrices = nil
+		if total <= lb && top >= 0 {
+			p.bestPrices = d.cuts[top].priceMicro
+		}
 	}
 }
 
@@ -439,6 +496,11 @@ func (d *dp) record(totalN int64) {
 				cnt[h]++
 			}
 		}
+	}
+	if p.batOut {
+		p.bestBatK = d.rest.bestBatK
+		copy(p.bestEVWh, d.rest.bestEVWh)
+		return
 	}
 	for e := range p.evs {
 		p.bestEVWh[e] = p.flow.xWh[e]
