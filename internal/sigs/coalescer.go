@@ -12,10 +12,9 @@ import (
 // about one signature and waits for its answer, in batches: the requests
 // that arrive while verifiers are busy are verified together, as one
 // batch, by the next verifier free. Nothing waits for a batch to fill (no
-// timer): a request that finds a verifier free only yields the processor
-// once, so that callers ready to run may join it, and is verified at once,
-// alone when no one did; an idle node answers as fast as Verify and a busy
-// one verifies at the batch rate. It is safe for concurrent use.
+// timer, no yield): a request that finds a verifier free is verified at
+// once, alone, so an idle node answers as fast as Verify and a busy one
+// verifies at the batch rate. It is safe for concurrent use.
 //
 // Its answers are Verify's: a batch that fails is verified one by one
 // (Batch.Verify), so a bad signature fails only its own request.
@@ -68,17 +67,12 @@ func (c *Coalescer) Verify(pub, msg, sig []byte) bool {
 	r.key, r.msg, r.sig, r.valid = e, msg, sig, false
 	c.mu.Lock()
 	if c.busy < c.workers {
+		// A free verifier means nothing is waiting (a verifier that
+		// finishes hands the waiting requests on before it frees its
+		// place), so r is verified alone, now.
 		c.busy++
 		c.mu.Unlock()
-		// Let the goroutines ready to run ask first: a caller that
-		// cannot run (every processor verifying) cannot join a batch, so
-		// without the yield a saturated node verifies one by one. On an
-		// idle node nothing else is ready and the yield returns at once.
-		runtime.Gosched()
-		c.mu.Lock()
-		batch := append(c.take(c.maxBatch-1), r)
-		c.mu.Unlock()
-		c.run(batch, r)
+		c.run([]*request{r}, r)
 	} else {
 		c.pending = append(c.pending, r)
 		c.mu.Unlock()
