@@ -59,6 +59,9 @@ type App struct {
 	// sigs remembers the signatures CheckTx verified, so that a block of
 	// transactions this node's mempool admitted is not verified twice.
 	sigs *sigs.Seen
+	// verifier checks CheckTx's signatures, which CometBFT asks for from
+	// many goroutines at once (RPC clients, peers), in batches.
+	verifier *sigs.Coalescer
 	// seen remembers the request signatures private queries used, so that
 	// each serves once (in memory, outside the consensus state).
 	seen reqsig.Seen
@@ -97,7 +100,7 @@ type persistedMeta struct {
 // NewApp opens the application over db, loading the committed state if
 // there is one and checking it still hashes to the app hash it committed.
 func NewApp(db dbm.DB, log *slog.Logger) (*App, error) {
-	a := &App{db: db, log: log, pending: map[string][]byte{}, accounts: map[string]contract.Account{}, sigs: sigs.NewSeen(200_000)}
+	a := &App{db: db, log: log, pending: map[string][]byte{}, accounts: map[string]contract.Account{}, sigs: sigs.NewSeen(200_000), verifier: sigs.NewCoalescer(checkTxBatch)}
 	raw, err := db.Get([]byte(metaKey))
 	if err != nil {
 		return nil, err
@@ -206,6 +209,11 @@ func (a *App) CheckTx(_ context.Context, req *abci.CheckTxRequest) (*abci.CheckT
 	return &abci.CheckTxResponse{Code: abci.CodeTypeOK}, nil
 }
 
+// checkTxBatch bounds the signatures CheckTx verifies together: past
+// 64 a batch saves little more (about 32 µs a signature against 36 at 16
+// and 70 alone) and its callers wait longer.
+const checkTxBatch = 64
+
 func (a *App) checkAccount(tx *contract.Tx) ([]byte, error) {
 	a.accMu.RLock()
 	acc, ok := a.accounts[tx.Signer]
@@ -222,7 +230,7 @@ func (a *App) checkAccount(tx *contract.Tx) ([]byte, error) {
 	if err := acc.CheckReplay(tx); err != nil {
 		return nil, err
 	}
-	if !tx.Verify(acc.PubKey) {
+	if !a.verifier.Verify(acc.PubKey, tx.SignBytes, tx.Signature) {
 		return nil, fmt.Errorf("%w: not signed by %q's key", contract.ErrBadSignature, tx.Signer)
 	}
 	return acc.PubKey, nil

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -174,5 +175,73 @@ func TestBlockResultsDoNotDependOnTheSignatureCache(t *testing.T) {
 	}
 	if bad != 86 {
 		t.Errorf("%d forged transactions refused, want 86", bad)
+	}
+}
+
+// TestConcurrentCheckTxAnswersEachTransaction: CometBFT calls CheckTx
+// from many goroutines at once, whose signatures are verified together in
+// batches; each transaction still gets the answer (code and message) that
+// CheckTx gives it alone, forged ones refused among good ones, and only
+// the good ones are remembered as verified for the block.
+func TestConcurrentCheckTxAnswersEachTransaction(t *testing.T) {
+	op := ed25519.GenPrivKeyFromSecret([]byte("op"))
+	g := contract.Genesis{Params: contract.DefaultParams(), TimeScale: 1,
+		Participants: []contract.Participant{{ID: "operator", Role: contract.RoleOperator, PubKey: op.PubKey().Bytes()}}}
+	state, _ := json.Marshal(g)
+	newApp := func() *App {
+		app, err := NewApp(dbm.NewMemDB(), slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := app.InitChain(context.Background(), &abci.InitChainRequest{ChainId: "c", AppStateBytes: state, Time: time.Unix(1_750_000_000, 0)}); err != nil {
+			t.Fatal(err)
+		}
+		return app
+	}
+	var txs [][]byte
+	for i := range 800 {
+		tx, _ := contract.Sign(op, "c", "operator", uint64(i+1), &contract.MsgIssue{To: "operator", Amount: 1})
+		if i%5 == 2 {
+			tx[10] ^= 1 // a forged signature
+		}
+		txs = append(txs, tx)
+	}
+	alone := newApp()
+	want := make([]*abci.CheckTxResponse, len(txs))
+	for i, tx := range txs {
+		want[i], _ = alone.CheckTx(context.Background(), &abci.CheckTxRequest{Tx: tx})
+	}
+	app := newApp()
+	got := make([]*abci.CheckTxResponse, len(txs))
+	const callers = 24
+	var wg sync.WaitGroup
+	for c := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := c; i < len(txs); i += callers {
+				got[i], _ = app.CheckTx(context.Background(), &abci.CheckTxRequest{Tx: txs[i]})
+			}
+		}()
+	}
+	wg.Wait()
+	forged := 0
+	for i, tx := range txs {
+		if got[i].Code != want[i].Code || got[i].Log != want[i].Log {
+			t.Errorf("tx %d: code %d %q together, %d %q alone", i, got[i].Code, got[i].Log, want[i].Code, want[i].Log)
+		}
+		if got[i].Code == uint32(contract.CodeBadSignature) {
+			forged++
+		}
+		d, err := contract.DecodeTx(tx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if remembered := app.Seen().Has(op.PubKey().Bytes(), d.SignBytes, d.Signature); remembered != (got[i].Code == abci.CodeTypeOK) {
+			t.Errorf("tx %d (code %d): remembered as verified %v", i, got[i].Code, remembered)
+		}
+	}
+	if forged != 160 {
+		t.Errorf("%d forged transactions refused, want 160", forged)
 	}
 }

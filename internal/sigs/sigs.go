@@ -9,7 +9,9 @@
 //   - Seen remembers the signatures already verified, so that a node that
 //     verified one when it entered the mempool (or the simulator that
 //     verified what its homes signed while the last block ran) does not
-//     verify it again when the block runs.
+//     verify it again when the block runs;
+//   - Coalescer verifies in batches the signatures that concurrent callers
+//     (CheckTx's) ask about one at a time.
 //
 // A verification's answer depends only on the key, message and signature,
 // so a validator that remembers and one that verifies again agree: these
