@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -101,7 +102,22 @@ func (e *env) submit(t *testing.T, k chain.Key, msg contract.Msg) chain.Result {
 	if err != nil {
 		t.Fatalf("%s by %s: %v", contract.TypeOf(msg), k.ID, err)
 	}
-	return r
+	// CometBFT indexes a committed transaction after it reports the
+	// commit: wait until the node finds it.
+	hash, err := hex.DecodeString(r.Hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := e.cl.RPC.Tx(ctx, hash, false); err == nil {
+			return r
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s by %s: committed in block %d but never indexed", contract.TypeOf(msg), k.ID, r.Height)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 // get fetches path, signed by k unless k is nil, and decodes the JSON.
