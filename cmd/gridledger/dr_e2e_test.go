@@ -187,11 +187,12 @@ func TestDemandResponseReachesASmartPlug(t *testing.T) {
 		ReductionW: 3700, IncentivePerKWh: 500_000}); err != nil {
 		t.Fatal(err)
 	}
-	// The EMS sees it, re-plans and commits.
-	deadline := time.Now().Add(20 * time.Second)
+	// The EMS sees it, re-plans and commits, before the window opens (on
+	// a busy machine that may take many steps; the chain's clock, not the
+	// wall's, says when it is too late).
 	var req contract.DRRequest
 	for {
-		step()
+		marketTime := step()
 		if err := cl.Query(ctx, "/dr/dr-e2e", &req); err != nil {
 			t.Fatal(err)
 		}
@@ -201,8 +202,8 @@ func TestDemandResponseReachesASmartPlug(t *testing.T) {
 			}
 			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the EMS never committed: %+v", req)
+		if marketTime >= drStart {
+			t.Fatalf("the EMS did not commit before the window opened: %+v", req)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -210,11 +211,9 @@ func TestDemandResponseReachesASmartPlug(t *testing.T) {
 	if slices.Contains(day.Current.Appliances[0].Hours, first) {
 		t.Fatalf("re-planned EV still runs at %d h: %v", first, day.Current.Appliances[0].Hours)
 	}
-	// Run the agent through the requested hour.
+	// Run the agent through the requested hour (step fails the test once
+	// the test's context runs out).
 	for step() < drStart+3600 {
-		if time.Now().After(deadline.Add(2 * time.Minute)) {
-			t.Fatal("market time never reached the request")
-		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	mu.Lock()
