@@ -63,9 +63,8 @@ func (p *planner) solve() {
 	}
 }
 
-// rootPrices prices the EVs where the relaxation of the whole problem
-// (every item spread fractionally over its window) leaves them; ok is
-// false when even that breaks the peak limit, and so every plan does.
+// rootPrices returns the first cut's prices: the EVs' (rootEVPrices) and,
+// with the battery priced by the cuts, the battery's.
 func (p *planner) rootPrices() ([]int64, bool) {
 	pr, ok := p.rootEVPrices()
 	if ok && p.batOut {
@@ -80,7 +79,9 @@ func (p *planner) rootPrices() ([]int64, bool) {
 	return pr, ok
 }
 
-// rootEVPrices is rootPrices for the EVs.
+// rootEVPrices prices the EVs where the relaxation of the whole problem
+// (every item spread fractionally over its window) leaves them; ok is
+// false when even that breaks the peak limit, and so every plan does.
 func (p *planner) rootEVPrices() ([]int64, bool) {
 	if len(p.evs) == 0 {
 		return nil, true
