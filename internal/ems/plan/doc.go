@@ -243,10 +243,10 @@
 // EVs) agree with brute force in 3 s (the battery in the programme took
 // 2.5 min). Realistic homes are far from the targets:
 //
-//	BenchmarkPlan12AppliancesBattery  1.19 s  (home12 and a 10 kWh
+//	BenchmarkPlan12AppliancesBattery  0.84 s  (home12 and a 10 kWh
 //	                                   battery; was refused at 27.6
 //	                                   million states; target 50 ms)
-//	BenchmarkPlan1000HomesBattery     43 s    (the 1,000 homes without
+//	BenchmarkPlan1000HomesBattery     36 s    (the 1,000 homes without
 //	                                   their EVs, each with a 5 to
 //	                                   15 kWh battery; 2 refused for
 //	                                   their search steps; target 3 s)
