@@ -1,6 +1,9 @@
 package plan
 
-import "math"
+import (
+	"math"
+	"slices"
+)
 
 // The battery outside the programme (planner.batOut): the cuts price a
 // step stored in hour h at q_h, a Lagrange multiplier of the state of
@@ -54,18 +57,18 @@ func (p *planner) exactRest(levels *[HoursPerDay]int64) *planner {
 	return in
 }
 
-// cutPrices returns the price vector of a cut at which the plan of
-// hour-based levels whose battery and EVs in planned exactly is bounded
-// by its own cost, as far as such prices exist: the EVs' prices (see
-// planner.prices), then the battery's per hour (see batteryPrices).
+// cutPrices returns the price vector of a cut at which a plan — levels
+// of hour-based loads, with the battery and EVs that in planned exactly
+// against them — is bounded by its own cost, as far as such prices exist:
+// the EVs' prices, then the battery's per hour (see batteryPrices).
 func (p *planner) cutPrices(levels *[HoursPerDay]int64, in *planner) []int64 {
 	var all [HoursPerDay]int64
 	for h := range HoursPerDay {
 		all[h] = levels[h] + p.bat.GridWh(in.bestBatK[h])
 	}
-	// The inner planner's own EV prices, at which its battery schedule is
-	// the best under the EVs' Lagrangian terms, when it has them; else
-	// prices at which the EVs are best against the battery's schedule.
+	// The EV prices at which the inner search bounded its plan by its own
+	// cost, when it did; else prices at which the EVs are best against
+	// the battery's schedule (see planner.prices).
 	pi := in.bestPrices
 	if pi == nil && len(p.evs) > 0 {
 		r := &p.flow
@@ -77,7 +80,7 @@ func (p *planner) cutPrices(levels *[HoursPerDay]int64, in *planner) []int64 {
 		pi = p.prices(&all, r, 0)
 	}
 	q := p.batteryPrices(levels, &in.bestBatK, pi)
-	return append(pi, q[:]...)
+	return slices.Concat(pi, q[:])
 }
 
 // batteryPrices returns step prices q at which the battery's steps k,
