@@ -4,8 +4,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-
-	"github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
 )
 
 // Coalescer verifies signatures for concurrent callers, each of which asks
@@ -38,10 +36,9 @@ func (c *Coalescer) Stats() (batches, signatures int64) {
 // answer is in valid (nil) or that it is to verify the batch it is sent
 // (which holds it).
 type request struct {
-	key      *ed25519.ExpandedPublicKey
-	msg, sig []byte
-	valid    bool
-	wake     chan []*request
+	queued
+	valid bool
+	wake  chan []*request
 }
 
 // NewCoalescer verifies batches of up to maxBatch signatures (at least
@@ -64,7 +61,7 @@ func (c *Coalescer) Verify(pub, msg, sig []byte) bool {
 		return false
 	}
 	r := requests.Get().(*request)
-	r.key, r.msg, r.sig, r.valid = e, msg, sig, false
+	r.queued, r.valid = queued{e, msg, sig}, false
 	c.mu.Lock()
 	if c.busy < c.workers {
 		// A free verifier means nothing is waiting (a verifier that
@@ -81,7 +78,7 @@ func (c *Coalescer) Verify(pub, msg, sig []byte) bool {
 		}
 	}
 	valid := r.valid
-	r.key, r.msg, r.sig = nil, nil, nil
+	r.queued = queued{}
 	requests.Put(r)
 	return valid
 }
@@ -90,20 +87,15 @@ func (c *Coalescer) Verify(pub, msg, sig []byte) bool {
 // waiting meanwhile on to one of them to verify next (or frees its
 // verifier's place when none is), and answers the others of its batch.
 func (c *Coalescer) run(batch []*request, self *request) {
-	var valid []bool
-	if len(batch) > 0 {
+	if len(batch) > 0 { // a test's stand-in for a verifier at work has none
 		c.batches.Add(1)
 		c.verified.Add(int64(len(batch)))
 	}
-	if len(batch) == 1 {
-		valid = []bool{ed25519.VerifyExpandedWithOptions(batch[0].key, batch[0].msg, batch[0].sig, options)}
-	} else {
-		b := Batch{queued: make([]queued, len(batch))}
-		for i, r := range batch {
-			b.queued[i] = queued{r.key, r.msg, r.sig}
-		}
-		valid = b.Verify()
+	b := Batch{queued: make([]queued, len(batch))}
+	for i, r := range batch {
+		b.queued[i] = r.queued
 	}
+	valid := b.Verify() // one by one when too few to pay
 	c.mu.Lock()
 	next := c.take(c.maxBatch)
 	if next == nil {

@@ -71,12 +71,8 @@ func (p *planner) cutPrices(levels *[HoursPerDay]int64, in *planner) []int64 {
 	// the battery's schedule (see planner.prices).
 	pi := in.bestPrices
 	if pi == nil && len(p.evs) > 0 {
-		r := &p.flow
-		r.units = r.units[:0]
-		for e := range p.evs {
-			r.units = append(r.units, flowUnit{totalWh: p.evs[e].energyWh, capWh: p.evs[e].capWh})
-			r.xWh[e] = in.bestEVWh[e]
-		}
+		r := p.evFlow()
+		copy(r.xWh[:], in.bestEVWh)
 		pi = p.prices(&all, r, 0)
 	}
 	q := p.batteryPrices(levels, &in.bestBatK, pi)

@@ -117,40 +117,6 @@ func batteryBestT(s Site, net []int64) (int64, bool) {
 	return c, c != none
 }
 
-// bruteForceBattery enumerates every combination of the appliances'
-// placements and, for each, every schedule of the battery.
-func bruteForceBattery(s Site) (int64, bool) {
-	all := make([][][24]int64, len(s.Appliances))
-	for i, a := range s.Appliances {
-		all[i] = placementsT(a)
-	}
-	best, found := int64(math.MaxInt64), false
-	net := make([]int64, 24)
-	var rec func(i int)
-	rec = func(i int) {
-		if i == len(all) {
-			if c, ok := batteryBestT(s, net); ok && c < best {
-				best, found = c, true
-			}
-			return
-		}
-		for _, p := range all[i] {
-			for h := range 24 {
-				net[h] += p[h]
-			}
-			rec(i + 1)
-			for h := range 24 {
-				net[h] -= p[h]
-			}
-		}
-	}
-	for h := range 24 {
-		net[h] = s.BaseWh[h] - s.PVWh[h]
-	}
-	rec(0)
-	return best, found
-}
-
 // randomBattery draws a battery small enough for brute force: a few steps
 // of 1 to 3 Wh, efficiencies from 50 to 100 %, powers that bind, windows
 // not on the steps' grid, sometimes wear.
@@ -184,28 +150,6 @@ func combosT(s Site) int {
 		n *= max(len(placementsT(a)), 1)
 	}
 	return n
-}
-
-// agreesWithBruteForceBattery plans s, which has a battery, and compares
-// the plan with brute force; it reports whether s has a plan at all.
-func agreesWithBruteForceBattery(t *testing.T, s Site) bool {
-	t.Helper()
-	want, ok := bruteForceBattery(s)
-	r, err := Plan(s)
-	if !ok {
-		if !errors.Is(err, ErrInfeasible) {
-			t.Fatalf("brute force finds no plan, Plan says %v\n%s", err, js(s))
-		}
-		return false
-	}
-	if err != nil {
-		t.Fatalf("%v; brute force cost %d\n%s", err, want, js(s))
-	}
-	checkPlan(t, s, r)
-	if r.CostNano != want {
-		t.Fatalf("cost %d, brute force %d\n%s\n%s", r.CostNano, want, js(s), js(r))
-	}
-	return true
 }
 
 // withoutEVs drops a site's flexible energy-based appliances.
@@ -245,7 +189,7 @@ func TestBatteryPlanMatchesBruteForce(t *testing.T) {
 		} else if len(withoutEVs(s).Appliances) < len(s.Appliances) {
 			evs++
 		}
-		if !agreesWithBruteForceBattery(t, s) {
+		if !agreesWithBruteForce(t, s) {
 			infeasible++
 			continue
 		}
@@ -271,7 +215,7 @@ func FuzzBatteryPlanMatchesBruteForce(f *testing.F) {
 		rng := rand.New(rand.NewPCG(a, b))
 		s := withoutEVs(randomMixedHome(rng, 300))
 		s.Battery = randomBattery(rng)
-		agreesWithBruteForceBattery(t, s)
+		agreesWithBruteForce(t, s)
 	})
 }
 

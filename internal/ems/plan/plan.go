@@ -360,22 +360,3 @@ func (p *planner) result(s Site, fixedWh map[int][HoursPerDay]int64, fixedHours 
 	}
 	return r
 }
-
-// maxNodes bounds the search steps of a site's plan, those of the inner
-// planner included (limits.nodes; tests lower it): past it the site is
-// refused with ErrInvalid rather than planned for minutes (a count, so
-// the same site always gets the same answer).
-const maxNodes = 1 << 23
-
-// effort counts a plan's search steps.
-type effort struct {
-	nodes int
-	over  bool
-}
-
-// spend counts a step and reports whether the limit is passed.
-func (e *effort) spend() bool {
-	e.nodes++
-	e.over = e.over || e.nodes > limits.nodes
-	return e.over
-}

@@ -113,7 +113,8 @@ func placementsT(a Appliance) [][24]int64 {
 	return out
 }
 
-// bruteForce enumerates every combination of placements.
+// bruteForce enumerates every combination of placements and, for a site
+// with a battery, every schedule of the battery for each (batteryBestT).
 func bruteForce(s Site) (int64, bool) {
 	all := make([][][24]int64, len(s.Appliances))
 	for i, a := range s.Appliances {
@@ -124,6 +125,12 @@ func bruteForce(s Site) (int64, bool) {
 	var rec func(i int)
 	rec = func(i int) {
 		if i == len(all) {
+			if s.Battery != nil {
+				if c, ok := batteryBestT(s, net); ok && c < best {
+					best, found = c, true
+				}
+				return
+			}
 			if s.PeakImportWh != nil {
 				for _, n := range net {
 					if n > *s.PeakImportWh {
@@ -768,8 +775,8 @@ func randomMixedHome(rng *rand.Rand, maxCombos int) Site {
 	}
 }
 
-// agreesWithBruteForce plans s and compares the plan with brute force; it
-// reports whether s has a plan at all.
+// agreesWithBruteForce plans s (with its battery, if any) and compares the
+// plan with brute force; it reports whether s has a plan at all.
 func agreesWithBruteForce(t *testing.T, s Site) bool {
 	t.Helper()
 	want, ok := bruteForce(s)

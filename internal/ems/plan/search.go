@@ -19,6 +19,25 @@ const (
 	maxCutStates = 1 << 24
 )
 
+// maxNodes bounds the search steps of a site's plan, those of the inner
+// planner included (limits.nodes; tests lower it): past it the site is
+// refused with ErrInvalid rather than planned for minutes (a count, so
+// the same site always gets the same answer).
+const maxNodes = 1 << 23
+
+// effort counts a plan's search steps.
+type effort struct {
+	nodes int
+	over  bool
+}
+
+// spend counts a step and reports whether the limit is passed.
+func (e *effort) spend() bool {
+	e.nodes++
+	e.over = e.over || e.nodes > limits.nodes
+	return e.over
+}
+
 // limits are the search's effort limits: tests lower them to exercise the
 // ways on that they lead to, which must give the same plans.
 var limits = struct {
@@ -417,11 +436,6 @@ func (d *dp) leaf(hbN int64) {
 		}
 	}
 	total := d.costN + hbN
-	r := &p.flow
-	r.units = r.units[:0]
-	for e := range p.evs {
-		r.units = append(r.units, flowUnit{totalWh: p.evs[e].energyWh, capWh: p.evs[e].capWh})
-	}
 	for h := range HoursPerDay {
 		d.evNet[h] = d.net[h] + d.hbWh[h]
 	}
@@ -441,8 +455,8 @@ func (d *dp) leaf(hbN int64) {
 		for h, n := range d.evNet {
 			total -= p.f(h, n)
 		}
-	case len(r.units) > 0:
-		c, ok := r.solve(&d.evNet, p.hasPeak, p.peakWh)
+	case len(p.evs) > 0:
+		c, ok := p.evFlow().solve(&d.evNet, p.hasPeak, p.peakWh)
 		if !ok {
 			d.starved++ // not a plan: the EVs do not fit under the peak limit
 			return
@@ -456,7 +470,7 @@ func (d *dp) leaf(hbN int64) {
 		case p.batOut:
 			d.minPrices = p.cutPrices(&d.evNet, d.rest)
 		default:
-			d.minPrices = p.prices(&d.evNet, r, 0)
+			d.minPrices = p.prices(&d.evNet, &p.flow, 0)
 		}
 	}
 	if total < p.bestN {
@@ -467,6 +481,16 @@ func (d *dp) leaf(hbN int64) {
 			p.bestPrices = d.cuts[top].priceMicro
 		}
 	}
+}
+
+// evFlow sets the flow's units to the EVs, and returns it.
+func (p *planner) evFlow() *flow {
+	r := &p.flow
+	r.units = r.units[:0]
+	for e := range p.evs {
+		r.units = append(r.units, flowUnit{totalWh: p.evs[e].energyWh, capWh: p.evs[e].capWh})
+	}
+	return r
 }
 
 // record keeps the present plan, of cost totalN, as the best.
