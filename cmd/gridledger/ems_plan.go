@@ -121,5 +121,8 @@ func emsPlan(stdin io.Reader, path, output string) ([]byte, error) {
 		}
 		fmt.Fprintf(&buf, "battery: %d Wh charged, %d Wh discharged, wear %d nano-units (in the cost)\n", in, out, b.CycleCostNano)
 	}
+	if r.Approximate {
+		fmt.Fprintln(&buf, "approximate: the exact search ran out of steps; this plan keeps every rule, but a cheaper one may exist")
+	}
 	return buf.Bytes(), nil
 }

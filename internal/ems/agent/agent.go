@@ -532,6 +532,9 @@ func (a *Agent) planDay(ctx context.Context, snap Snapshot, dayStart int64) erro
 	if err := a.send(ctx, msg); err != nil {
 		return fmt.Errorf("agent %s: commit plan: %w", a.Home.Member, err)
 	}
+	if r.Approximate {
+		a.Log.Warn("day planned approximately: the exact search ran out of steps", "member", a.Home.Member, "day", dayStart)
+	}
 	a.Log.Info("day planned", "member", a.Home.Member, "day", dayStart, "cost", r.CostNano, "peak_import_wh", r.PeakImportWh)
 	return nil
 }

@@ -329,18 +329,75 @@ func TestBatteryRefusesBadFields(t *testing.T) {
 	}
 }
 
-// TestSearchStepsLimitRefuses lowers the search's step limit below what
-// home12 with a battery and without its EVs needs: it is refused with
-// ErrInvalid, saying why,
-// and the same site is planned under the real limit.
-func TestSearchStepsLimitRefuses(t *testing.T) {
+// TestSearchStepsLimitApproximates lowers the search's step limit: home12
+// without a battery is refused with ErrInvalid, saying why, and
+// with its battery, under the least power of two at which its two stages
+// plan (below what its exact search needs), it is planned approximately,
+// keeping every rule at its own exact cost, no cheaper than the exact plan.
+func TestSearchStepsLimitApproximates(t *testing.T) {
 	s := withoutEVs(home12Battery())
-	r := mustPlan(t, s)
-	checkPlan(t, s, r)
+	exact := mustPlan(t, s)
+	if exact.Approximate {
+		t.Fatal("home12 with a battery planned approximately under the real limit")
+	}
+	without := s
+	without.Battery = nil
 	defer func(n int) { limits.nodes = n }(limits.nodes)
-	limits.nodes = 50
-	_, err := Plan(s)
-	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "more than 50 search steps") {
-		t.Fatalf("with 50 steps: %v, want ErrInvalid about search steps", err)
+	limits.nodes = 5
+	if _, err := Plan(home12()); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "more than 5 search steps") {
+		t.Fatalf("home12 without a battery, with 5 steps: %v, want ErrInvalid about search steps", err)
+	}
+	for limits.nodes = 1; ; limits.nodes *= 2 {
+		if _, ok := twoStage(s); ok {
+			break
+		}
+	}
+	r := mustPlan(t, s)
+	if !r.Approximate || r.CostNano < exact.CostNano {
+		t.Fatalf("with %d steps: approximate %v, cost %d; exact cost %d", limits.nodes, r.Approximate, r.CostNano, exact.CostNano)
+	}
+	t.Logf("with %d steps: approximate cost %d, exact %d", limits.nodes, r.CostNano, exact.CostNano)
+}
+
+// TestApproximatePlansKeepTheRules plans small random homes with a battery
+// (EVs too) under the least power of two of search steps at which their
+// two stages plan, so that many run out of it: each plan keeps every rule
+// at its own exact cost, never below brute force's, and equals it whenever
+// it is not marked approximate.
+func TestApproximatePlansKeepTheRules(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 2026))
+	defer func(n int) { limits.nodes = n }(limits.nodes)
+	approx, above, homes := 0, 0, 1000
+	for range homes {
+		s := randomMixedHome(rng, 300)
+		s.Battery = randomBattery(rng)
+		want, ok := bruteForce(s)
+		if _, two := twoStage(s); !ok || !two {
+			continue
+		}
+		for limits.nodes = 1; ; limits.nodes *= 2 {
+			if _, ok := twoStage(s); ok {
+				break
+			}
+		}
+		r, err := Plan(s)
+		limits.nodes = maxNodes
+		if err != nil {
+			t.Fatalf("%v; brute force cost %d\n%s", err, want, js(s))
+		}
+		checkPlan(t, s, r)
+		if r.CostNano < want || !r.Approximate && r.CostNano != want {
+			t.Fatalf("cost %d (approximate %v), brute force %d\n%s", r.CostNano, r.Approximate, want, js(s))
+		}
+		if r.Approximate {
+			approx++
+			if r.CostNano > want {
+				above++
+			}
+		}
+	}
+	t.Logf("%d homes: %d planned approximately, %d of them above the optimum", homes, approx, above)
+	if approx < homes/50 || above == 0 {
+		t.Errorf("%d approximate, %d above the optimum: the limit does not exercise the approximation", approx, above)
 	}
 }

@@ -98,6 +98,9 @@
 // per hour: the steps moved (negative discharging), the grid side of each
 // direction (one of the two is 0), the state of charge at the end of the
 // hour; and the day's wear, included in cost. net_wh includes the battery.
+// A site with a battery whose exact search runs out of steps (below) gets
+// "approximate": true and a plan that keeps every rule at its own exact
+// cost, of which a cheaper one may exist.
 //
 // # Algorithm
 //
@@ -214,9 +217,14 @@
 // same time in non-linear hours, of their progress counts. Sites whose
 // programmes would take more than 2,097,152 states are refused with
 // ErrInvalid rather than run for minutes; the largest of the realistic
-// homes in the tests needs about 250,000. So are sites whose search takes
-// more than 8,388,608 steps (maxNodes, a few seconds): a count, not a
-// clock, so that a site always gets the same answer.
+// homes in the tests needs about 250,000. So are sites without a battery
+// whose search takes more than 8,388,608 steps (maxNodes, a few seconds):
+// a count, not a clock, so that a site always gets the same answer; each
+// backward pass of the inner planner counts as many steps as its
+// programme has states. A site with a battery is planned approximately
+// instead: the cheaper of the best plan its search found and a plan in
+// two exact stages — the appliances and EVs without the battery, then the
+// battery against their hours (which plans quickly: no cut prices it).
 //
 // # Performance
 //

@@ -546,6 +546,12 @@ func (p *planner) evsAt(h int, pr []int64) []int {
 // state's cost to go under it, backwards over the layers.
 func (d *dp) addCut(pr []int64) *cut {
 	p := d.p
+	if p.bat != nil && !p.batOut {
+		// The inner planner's backward pass walks every state of charge in
+		// every hour, as many as search steps: counted as such, so that
+		// the limit bounds a site's time wherever it goes.
+		p.effort.add(d.states())
+	}
 	c := &cut{priceMicro: pr}
 	for e := range p.evs {
 		c.baseN += pr[e] * p.evs[e].energyWh

@@ -180,6 +180,9 @@ func Plan(s Site) (Result, error) {
 			ErrInvalid, p.states, maxStates)
 	}
 	if p.effort.over {
+		if r, ok := p.approximate(s, fixedWh, fixedHours); ok {
+			return r, nil
+		}
 		return Result{}, fmt.Errorf("%w: planning it exactly takes more than %d search steps: too many plans cost nearly the same",
 			ErrInvalid, limits.nodes)
 	}
@@ -187,6 +190,52 @@ func Plan(s Site) (Result, error) {
 		return Result{}, fmt.Errorf("%w: no placement keeps the peak limit of %d Wh", ErrInfeasible, p.peakWh)
 	}
 	return p.result(s, fixedWh, fixedHours), nil
+}
+
+// approximate plans a site with a battery whose exact search ran out of
+// steps, rather than refuse it: the cheaper of the best plan the search
+// found and twoStage's. Either keeps every rule and is priced exactly; ok
+// is false when neither exists.
+func (p *planner) approximate(s Site, fixedWh map[int][HoursPerDay]int64, fixedHours map[int][]int) (Result, bool) {
+	if p.bat == nil {
+		return Result{}, false
+	}
+	var best Result
+	found := p.found
+	if found {
+		best = p.result(s, fixedWh, fixedHours)
+	}
+	if len(s.Appliances) > 0 { // else the two stages are this one again
+		if r, ok := twoStage(s); ok && (!found || r.CostNano < best.CostNano) {
+			best, found = r, true
+		}
+	}
+	best.Approximate = true
+	return best, found
+}
+
+// twoStage plans a site with a battery in two exact stages: its appliances
+// and EVs without the battery, then the battery against their hours (the
+// battery alone plans quickly: no cut prices it). ok is false when a stage
+// finds no plan.
+func twoStage(s Site) (Result, bool) {
+	without := s
+	without.Battery = nil
+	r, err := Plan(without)
+	if err != nil {
+		return Result{}, false
+	}
+	alone := Site{BaseWh: make([]int64, HoursPerDay), PVWh: make([]int64, HoursPerDay),
+		BuyMicroPerKWh: s.BuyMicroPerKWh, SellMicroPerKWh: s.SellMicroPerKWh, PeakImportWh: s.PeakImportWh, Battery: s.Battery}
+	for h, n := range r.NetWh {
+		alone.BaseWh[h], alone.PVWh[h] = max(n, 0), max(-n, 0)
+	}
+	b, err := Plan(alone)
+	if err != nil || b.Approximate {
+		return Result{}, false
+	}
+	r.NetWh, r.CostNano, r.PeakImportWh, r.Battery = b.NetWh, b.CostNano, b.PeakImportWh, b.Battery
+	return r, true
 }
 
 // addItem adds a flexible hour-based appliance, to the group of an

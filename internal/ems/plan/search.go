@@ -32,8 +32,11 @@ type effort struct {
 }
 
 // spend counts a step and reports whether the limit is passed.
-func (e *effort) spend() bool {
-	e.nodes++
+func (e *effort) spend() bool { return e.add(1) }
+
+// add counts n steps and reports whether the limit is passed.
+func (e *effort) add(n int) bool {
+	e.nodes += n
 	e.over = e.over || e.nodes > limits.nodes
 	return e.over
 }

@@ -229,6 +229,10 @@ type Result struct {
 	PeakImportWh int64 `json:"peak_import_wh"`
 	// Battery is the battery's schedule, for a site with one.
 	Battery *BatteryPlan `json:"battery,omitempty"`
+	// Approximate is true for a site with a battery whose exact search
+	// ran out of steps: the plan keeps every rule, and its cost is its
+	// own exact cost, but a cheaper plan may exist (see Plan).
+	Approximate bool `json:"approximate,omitempty"`
 }
 
 // BatteryPlan is what the battery does in each hour 0–23. NetWh includes
