@@ -64,6 +64,9 @@ type BenchResult struct {
 // what latency.
 func Bench(ctx context.Context, o BenchOptions, log *slog.Logger) (BenchResult, error) {
 	var r BenchResult
+	if o.ValidatorCPUProfile != "" && o.Validators <= 1 {
+		return r, fmt.Errorf("a validator's CPU profile is for --validators N > 1; one embedded node is profiled with --cpuprofile")
+	}
 	home, err := os.MkdirTemp("", "gridledger-bench-")
 	if err != nil {
 		return r, err
