@@ -42,6 +42,7 @@ func newBenchCmd() *cobra.Command {
 	f.IntVar(&o.Conns, "conns", 4, "concurrent RPC connections")
 	f.IntVar(&o.Batch, "batch", 20, "transactions per JSON-RPC batch request")
 	f.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the sending phase to this file")
+	f.StringVar(&o.ValidatorCPUProfile, "validator-cpuprofile", "", "with --validators N: write a CPU profile of the first validator's process during the sending phase to this file")
 	f.IntVar(&o.Validators, "validators", 1, "1: an embedded node; N > 1: a testnet of N validators, each its own process, the load spread over them")
 	f.BoolVar(&o.KillOne, "kill-one", false, "with --validators N: kill -9 one validator before sending")
 	cmd.AddCommand(tx)

@@ -193,20 +193,70 @@ func (a *App) stage(c contract.Commitment) {
 // CheckTx admits a transaction to the mempool if it is well formed, for
 // this chain, signed by a known and unsuspended participant with a fresh
 // nonce. Funds, roles and gate closure are checked when the block runs.
+// CometBFT's mempool asks checkTxs instead (mempoolClient); this answers
+// the RPC's check_tx and anyone asking about one transaction.
 func (a *App) CheckTx(_ context.Context, req *abci.CheckTxRequest) (*abci.CheckTxResponse, error) {
 	tx, err := contract.DecodeTx(req.Tx)
-	var key []byte
+	var acc contract.Account
 	if err == nil {
-		key, err = a.checkAccount(tx)
+		acc, err = a.checkAccount(tx)
 	}
-	if err == nil {
-		a.sigs.Add(key, tx.SignBytes, tx.Signature)
+	if err == nil && !a.verifier.Verify(acc.PubKey, tx.SignBytes, tx.Signature) {
+		err = badSignature(tx)
 	}
 	if err != nil {
-		c := contract.CodeOf(err)
-		return &abci.CheckTxResponse{Code: uint32(c), Codespace: "gridledger", Log: err.Error(), Info: c.Name()}, nil
+		return refusal(err), nil
 	}
+	a.sigs.Add(acc.PubKey, tx.SignBytes, tx.Signature)
 	return &abci.CheckTxResponse{Code: abci.CodeTypeOK}, nil
+}
+
+// checkTxs answers CheckTx for each of txs, in order, as CheckTx would
+// one by one, but verifies their signatures together as one batch (about
+// 32 µs a signature for 64 against 70 alone).
+func (a *App) checkTxs(txs [][]byte) []*abci.CheckTxResponse {
+	out := make([]*abci.CheckTxResponse, len(txs))
+	type queued struct {
+		i   int
+		tx  *contract.Tx
+		key []byte
+	}
+	var q []queued
+	b := sigs.NewBatch()
+	for i, raw := range txs {
+		tx, err := contract.DecodeTx(raw)
+		var acc contract.Account
+		if err == nil {
+			acc, err = a.checkAccount(tx)
+		}
+		if err == nil && !b.Add(acc.PubKey, tx.SignBytes, tx.Signature) {
+			err = badSignature(tx)
+		}
+		if err != nil {
+			out[i] = refusal(err)
+			continue
+		}
+		q = append(q, queued{i, tx, acc.PubKey})
+	}
+	valid := b.Verify()
+	for j, e := range q {
+		if !valid[j] {
+			out[e.i] = refusal(badSignature(e.tx))
+			continue
+		}
+		a.sigs.Add(e.key, e.tx.SignBytes, e.tx.Signature)
+		out[e.i] = &abci.CheckTxResponse{Code: abci.CodeTypeOK}
+	}
+	return out
+}
+
+func refusal(err error) *abci.CheckTxResponse {
+	c := contract.CodeOf(err)
+	return &abci.CheckTxResponse{Code: uint32(c), Codespace: "gridledger", Log: err.Error(), Info: c.Name()}
+}
+
+func badSignature(tx *contract.Tx) error {
+	return fmt.Errorf("%w: not signed by %q's key", contract.ErrBadSignature, tx.Signer)
 }
 
 // checkTxBatch bounds the signatures CheckTx verifies together: past
@@ -214,26 +264,23 @@ func (a *App) CheckTx(_ context.Context, req *abci.CheckTxRequest) (*abci.CheckT
 // and 70 alone) and its callers wait longer.
 const checkTxBatch = 64
 
-func (a *App) checkAccount(tx *contract.Tx) ([]byte, error) {
+// checkAccount checks what CheckTx needs of the committed accounts: the
+// signer exists, is not suspended, and the nonce is fresh. The signature
+// is the caller's to verify.
+func (a *App) checkAccount(tx *contract.Tx) (contract.Account, error) {
 	a.accMu.RLock()
 	acc, ok := a.accounts[tx.Signer]
 	chainID := a.chainID
 	a.accMu.RUnlock()
 	switch {
 	case tx.ChainID != chainID:
-		return nil, fmt.Errorf("%w: chain %q, this is %q", contract.ErrWrongChain, tx.ChainID, chainID)
+		return acc, fmt.Errorf("%w: chain %q, this is %q", contract.ErrWrongChain, tx.ChainID, chainID)
 	case !ok:
-		return nil, fmt.Errorf("%w: signer %q", contract.ErrUnknownParticipant, tx.Signer)
+		return acc, fmt.Errorf("%w: signer %q", contract.ErrUnknownParticipant, tx.Signer)
 	case acc.Suspended:
-		return nil, fmt.Errorf("%w: %q", contract.ErrSuspended, tx.Signer)
+		return acc, fmt.Errorf("%w: %q", contract.ErrSuspended, tx.Signer)
 	}
-	if err := acc.CheckReplay(tx); err != nil {
-		return nil, err
-	}
-	if !a.verifier.Verify(acc.PubKey, tx.SignBytes, tx.Signature) {
-		return nil, fmt.Errorf("%w: not signed by %q's key", contract.ErrBadSignature, tx.Signer)
-	}
-	return acc.PubKey, nil
+	return acc, acc.CheckReplay(tx)
 }
 
 // FinalizeBlock runs a decided block through the contract and stages its

@@ -16,7 +16,6 @@ import (
 	"github.com/cometbft/cometbft/node"
 	"github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/privval"
-	"github.com/cometbft/cometbft/proxy"
 	rpcserver "github.com/cometbft/cometbft/rpc/jsonrpc/server"
 )
 
@@ -98,8 +97,9 @@ func StartNodeWith(ctx context.Context, home string, log *slog.Logger, o StartOp
 	cometLog := newCometLogger(log.With("module", "cometbft"), ac.CometLogLevel)
 	n, err := node.NewNode(ctx, &ncfg, pv, nodeKey,
 		// CheckTx and queries run beside block execution; the app
-		// serialises what must be serialised itself.
-		proxy.NewConsensusSyncLocalClientCreator(app),
+		// serialises what must be serialised itself. The mempool's
+		// CheckTx is asynchronous and batched (mempoolClient).
+		newClientCreator(app),
 		node.DefaultGenesisDocProviderFunc(cfg), dbProvider,
 		node.DefaultMetricsProvider(cfg.Instrumentation), cometLog)
 	if err != nil {

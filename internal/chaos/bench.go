@@ -3,7 +3,9 @@ package chaos
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"runtime/pprof"
 	"slices"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/gridledger/gridledger/internal/chain"
 	"github.com/gridledger/gridledger/internal/contract"
+	"github.com/gridledger/gridledger/internal/freeport"
 	"github.com/gridledger/gridledger/internal/onboard"
 	"github.com/gridledger/gridledger/internal/units"
 )
@@ -30,6 +33,10 @@ type BenchOptions struct {
 	Batch   int // transactions per JSON-RPC batch request
 	// CPUProfile, when set, is where the sending phase's CPU profile goes.
 	CPUProfile string
+	// ValidatorCPUProfile, with Validators > 1, is where the CPU profile
+	// of the first validator's process during the sending phase goes,
+	// taken through CometBFT's pprof server (pprof_laddr).
+	ValidatorCPUProfile string
 	// Validators: 1 an embedded node; more a testnet of processes of
 	// Binary, the load spread over them, one killed first with KillOne.
 	Validators int
@@ -57,12 +64,15 @@ type BenchResult struct {
 // what latency.
 func Bench(ctx context.Context, o BenchOptions, log *slog.Logger) (BenchResult, error) {
 	var r BenchResult
+	if o.ValidatorCPUProfile != "" && o.Validators <= 1 {
+		return r, fmt.Errorf("a validator's CPU profile is for --validators N > 1; one embedded node is profiled with --cpuprofile")
+	}
 	home, err := os.MkdirTemp("", "gridledger-bench-")
 	if err != nil {
 		return r, err
 	}
 	defer os.RemoveAll(home)
-	cl, op, dso, senders, stop, err := benchNetwork(ctx, home, o, log)
+	cl, op, dso, senders, pprofAddr, stop, err := benchNetwork(ctx, home, o, log)
 	if err != nil {
 		return r, err
 	}
@@ -151,6 +161,23 @@ func Bench(ctx context.Context, o BenchOptions, log *slog.Logger) (BenchResult, 
 	}
 	start := time.Now()
 	var wg sync.WaitGroup
+	if pprofAddr != "" {
+		// Sending at the offered rate takes Txs/Rate seconds; the profile
+		// covers twice that, so that it sees the backlog committed too
+		// (a minute when the rate is unbounded).
+		secs := 60
+		if o.Rate > 0 {
+			secs = max(1, 2*o.Txs/o.Rate)
+		}
+		done := make(chan struct{})
+		defer func() { <-done }()
+		go func() {
+			defer close(done)
+			if err := fetchProfile(ctx, pprofAddr, secs, o.ValidatorCPUProfile); err != nil {
+				log.Warn("validator CPU profile", "err", err)
+			}
+		}()
+	}
 	for w, stream := range streams {
 		sender := senders[w%len(senders)]
 		wg.Add(1)
@@ -231,38 +258,44 @@ func Bench(ctx context.Context, o BenchOptions, log *slog.Logger) (BenchResult, 
 // testnet of validators as processes (one killed with killOne). It
 // returns a client of the first, the operator and DSO keys, and the RPC
 // clients to spread the load over.
-func benchNetwork(ctx context.Context, home string, o BenchOptions, log *slog.Logger) (*chain.Client, chain.Key, chain.Key, []*rpchttp.HTTP, func(), error) {
+func benchNetwork(ctx context.Context, home string, o BenchOptions, log *slog.Logger) (_ *chain.Client, _, _ chain.Key, _ []*rpchttp.HTTP, pprofAddr string, _ func(), _ error) {
 	var none chain.Key
 	if o.Validators <= 1 {
 		io := chain.DefaultInitOptions()
 		io.Params.MaxTxPerInterval = 1_000_000
 		io.APIAddr = "off"
 		if err := chain.Init(home, io); err != nil {
-			return nil, none, none, nil, nil, err
+			return nil, none, none, nil, "", nil, err
 		}
 		n, err := chain.StartNode(ctx, home, log)
 		if err != nil {
-			return nil, none, none, nil, nil, err
+			return nil, none, none, nil, "", nil, err
 		}
 		cl, err := chain.Dial(n.RPCAddr())
 		if err != nil {
 			n.Stop()
-			return nil, none, none, nil, nil, err
+			return nil, none, none, nil, "", nil, err
 		}
 		op, _ := chain.LoadKey(home, "operator")
 		dso, _ := chain.LoadKey(home, "dso")
-		return cl, op, dso, []*rpchttp.HTTP{cl.RPC}, func() { n.Stop() }, nil
+		return cl, op, dso, []*rpchttp.HTTP{cl.RPC}, "", func() { n.Stop() }, nil
 	}
 	p := contract.DefaultParams()
 	p.MaxTxPerInterval = 1_000_000
 	net, err := NewDirectNetwork(o.Binary, home, o.Validators, 1, p, nil)
 	if err != nil {
-		return nil, none, none, nil, nil, err
+		return nil, none, none, nil, "", nil, err
+	}
+	if o.ValidatorCPUProfile != "" {
+		if pprofAddr, err = servePprof(net.Nodes[0].Home); err != nil {
+			net.Close()
+			return nil, none, none, nil, "", nil, err
+		}
 	}
 	for _, n := range net.Nodes {
 		if err := n.Start(); err != nil {
 			net.Close()
-			return nil, none, none, nil, nil, err
+			return nil, none, none, nil, "", nil, err
 		}
 	}
 	log.Info("testnet started", "validators", o.Validators, "dir", home)
@@ -272,7 +305,7 @@ func benchNetwork(ctx context.Context, home string, o BenchOptions, log *slog.Lo
 	}
 	if err != nil {
 		net.Close()
-		return nil, none, none, nil, nil, err
+		return nil, none, none, nil, "", nil, err
 	}
 	op, _ := net.LoadKey(contract.RoleOperator)
 	dso, _ := net.LoadKey(contract.RoleDSO)
@@ -284,12 +317,12 @@ func benchNetwork(ctx context.Context, home string, o BenchOptions, log *slog.Lo
 		last := net.Nodes[len(net.Nodes)-1]
 		if err := last.Kill(); err != nil {
 			net.Close()
-			return nil, none, none, nil, nil, err
+			return nil, none, none, nil, "", nil, err
 		}
 		senders = senders[:len(senders)-1]
 		log.Info("killed one validator", "node", last.Index)
 	}
-	return cl, op, dso, senders, func() { net.Close() }, nil
+	return cl, op, dso, senders, pprofAddr, func() { net.Close() }, nil
 }
 
 type commits struct {
@@ -420,4 +453,45 @@ func RateText(r int) string {
 		return "max"
 	}
 	return fmt.Sprint(r)
+}
+
+// servePprof has the validator of home serve Go's profiles (CometBFT's
+// pprof_laddr) on a free loopback port, and returns that address.
+func servePprof(home string) (string, error) {
+	addr, err := freeport.Addr()
+	if err != nil {
+		return "", err
+	}
+	cfg, _, err := chain.LoadConfig(home)
+	if err != nil {
+		return "", err
+	}
+	cfg.RPC.PprofListenAddress = addr
+	return addr, chain.WriteConfig(cfg)
+}
+
+// fetchProfile writes a CPU profile of secs seconds, taken from the pprof
+// server at addr, to path.
+func fetchProfile(ctx context.Context, addr string, secs int, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs), nil)
+	if err != nil {
+		return err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("pprof at %s: %s", addr, res.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, res.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
