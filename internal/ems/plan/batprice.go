@@ -104,10 +104,10 @@ func (p *planner) batteryPrices(levels, k *[HoursPerDay]int64, pi []int64) [Hour
 		evAt := p.evsAt(h, pi)
 		n := levels[h]
 		for m := -b.maxDown; m <= b.maxUp; m++ {
-			lv := n + b.GridWh(m)
+			lv := n + b.grid(m)
 			psi[m+b.maxDown] = inf
 			if !p.hasPeak || lv <= p.peakWh {
-				psi[m+b.maxDown] = p.evTerm(h, n, lv, pi, evAt) + b.CycleCostNano(m)
+				psi[m+b.maxDown] = p.evTerm(h, n, lv, pi, evAt) + b.wear(m)
 			}
 		}
 		kh := k[h]

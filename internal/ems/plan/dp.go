@@ -452,25 +452,28 @@ func (d *dp) batteryStep(s *step, di *dpItem, t, j, nj, cfgs int) {
 		}
 	}
 	perDigit := make([][]move, len(digits))
+	all := make([]move, 0, len(digits)*len(ks)) // one allocation for every digit's moves
 	for x, c := range digits {
+		from := len(all)
 		for _, k := range ks {
 			nc := c + int(k)
 			if len(nextDigits) == 0 || nc < nextDigits[0] || nc > nextDigits[len(nextDigits)-1] {
 				continue
 			}
-			perDigit[x] = append(perDigit[x], move{
+			all = append(all, move{
 				cfg:    int(k+b.maxDown) * cfgs,
 				next:   (nc - nextDigits[0]) * stride,
 				delta:  int(k),
-				extraN: b.CycleCostNano(k),
+				extraN: b.wear(k),
 			})
 		}
+		perDigit[x] = all[from:len(all):len(all)]
 	}
 	s.moves = append(s.moves, perDigit)
 	ext := make([]int64, 0, len(s.cfgLoad)*int(b.maxDown+b.maxUp+1))
 	for k := -b.maxDown; k <= b.maxUp; k++ {
 		for _, y := range s.cfgLoad {
-			ext = append(ext, y+b.GridWh(k))
+			ext = append(ext, y+b.grid(k))
 		}
 	}
 	s.cfgLoad = ext
@@ -493,11 +496,11 @@ func (d *dp) hourCost(c *cut, h int, y int64) int64 {
 	b := p.bat
 	best := int64(inf)
 	for k := -b.maxDown; k <= b.maxUp; k++ {
-		lv := n + y + b.GridWh(k)
+		lv := n + y + b.grid(k)
 		if p.hasPeak && lv > p.peakWh {
 			break // and so does every larger charge
 		}
-		best = min(best, p.evTerm(h, n, lv, c.priceMicro, c.evAt[h])+b.CycleCostNano(k)-c.batQ[h]*k)
+		best = min(best, p.evTerm(h, n, lv, c.priceMicro, c.evAt[h])+b.wear(k)-c.batQ[h]*k)
 	}
 	return best
 }

@@ -77,7 +77,22 @@ type battery struct {
 	Battery
 	lo, hi, final  int64
 	maxUp, maxDown int64
+	// The grid side and wear of each move k, at k + maxDown: the search
+	// asks for them in its innermost loops.
+	gridWh, wearN []int64
 }
+
+// tabulate fills the battery's grid sides and wears per move.
+func (b *battery) tabulate() {
+	for k := -b.maxDown; k <= b.maxUp; k++ {
+		b.gridWh = append(b.gridWh, b.GridWh(k))
+		b.wearN = append(b.wearN, b.CycleCostNano(k))
+	}
+}
+
+// grid is the grid side of k steps, and wear their wear.
+func (b *battery) grid(k int64) int64 { return b.gridWh[k+b.maxDown] }
+func (b *battery) wear(k int64) int64 { return b.wearN[k+b.maxDown] }
 
 // f is hour h's cost of a net of n Wh: import at buy, export at sell.
 func (p *planner) f(h int, n int64) int64 {
@@ -107,6 +122,7 @@ func Plan(s Site) (Result, error) {
 		p.bat.lo, p.bat.hi, p.bat.final = b.levels()
 		// No hour moves more than the window holds.
 		p.bat.maxUp, p.bat.maxDown = min(p.bat.maxUp, p.bat.hi-p.bat.lo), min(p.bat.maxDown, p.bat.hi-p.bat.lo)
+		p.bat.tabulate()
 		p.batOut = true
 	}
 
