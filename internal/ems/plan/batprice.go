@@ -43,7 +43,7 @@ func (b *battery) constN(q *[HoursPerDay]int64) int64 {
 func (p *planner) exactRest(levels *[HoursPerDay]int64) *planner {
 	in := p.in
 	if in == nil {
-		in = &planner{buy: p.buy, sell: p.sell, hasPeak: p.hasPeak, peakWh: p.peakWh, evs: p.evs, bat: p.bat, effort: p.effort}
+		in = &planner{buy: p.buy, sell: p.sell, hasPeak: p.hasPeak, peakWh: p.peakWh, evs: p.evs, bat: p.bat, effort: &effort{}}
 		in.bestEVWh = make([][HoursPerDay]int64, len(p.evs))
 		in.flow.init(&in.buy, &in.sell)
 		in.d = &dp{p: in}
@@ -51,9 +51,14 @@ func (p *planner) exactRest(levels *[HoursPerDay]int64) *planner {
 	}
 	in.net = *levels
 	in.found, in.bestN, in.bestPrices = false, math.MaxInt64, nil
+	*in.effort = effort{limit: min(limits.innerNodes, p.effort.limit-p.effort.nodes)}
 	if pr, ok := in.rootPrices(); ok {
 		in.d.run(0, nil, pr, false)
 	}
+	// A run past its own limit stops the site's search too: the runs
+	// after it tail alike.
+	p.effort.add(in.effort.nodes)
+	p.effort.over = p.effort.over || in.effort.over
 	return in
 }
 

@@ -360,28 +360,34 @@ func TestSearchStepsLimitApproximates(t *testing.T) {
 }
 
 // TestApproximatePlansKeepTheRules plans small random homes with a battery
-// (EVs too) under the least power of two of search steps at which their
-// two stages plan, so that many run out of it: each plan keeps every rule
-// at its own exact cost, never below brute force's, and equals it whenever
+// (EVs too) under a lowered step limit — the site's or the inner
+// planner's, to the least power of two at which the home's two stages
+// plan — so that many run out of it. Each plan keeps every rule at
+// its own exact cost, never below brute force's, and equals it whenever
 // it is not marked approximate.
 func TestApproximatePlansKeepTheRules(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 2026))
-	defer func(n int) { limits.nodes = n }(limits.nodes)
-	approx, above, homes := 0, 0, 1000
-	for range homes {
+	defer func(n, in int) { limits.nodes, limits.innerNodes = n, in }(limits.nodes, limits.innerNodes)
+	homes := 1000
+	var approx, above [2]int
+	for i := range homes {
 		s := randomMixedHome(rng, 300)
 		s.Battery = randomBattery(rng)
 		want, ok := bruteForce(s)
 		if _, two := twoStage(s); !ok || !two {
 			continue
 		}
-		for limits.nodes = 1; ; limits.nodes *= 2 {
+		limit := &limits.nodes
+		if i%2 == 1 {
+			limit = &limits.innerNodes
+		}
+		for *limit = 1; ; *limit *= 2 {
 			if _, ok := twoStage(s); ok {
 				break
 			}
 		}
 		r, err := Plan(s)
-		limits.nodes = maxNodes
+		limits.nodes, limits.innerNodes = maxNodes, maxInnerNodes
 		if err != nil {
 			t.Fatalf("%v; brute force cost %d\n%s", err, want, js(s))
 		}
@@ -389,15 +395,17 @@ func TestApproximatePlansKeepTheRules(t *testing.T) {
 		if r.CostNano < want || !r.Approximate && r.CostNano != want {
 			t.Fatalf("cost %d (approximate %v), brute force %d\n%s", r.CostNano, r.Approximate, want, js(s))
 		}
-		if r.Approximate {
-			approx++
+		if k := min(i%2, 1); r.Approximate {
+			approx[k]++
 			if r.CostNano > want {
-				above++
+				above[k]++
 			}
 		}
 	}
-	t.Logf("%d homes: %d planned approximately, %d of them above the optimum", homes, approx, above)
-	if approx < homes/50 || above == 0 {
-		t.Errorf("%d approximate, %d above the optimum: the limit does not exercise the approximation", approx, above)
+	t.Logf("%d homes: %v planned approximately under the site's and the inner limit, %v of them above the optimum", homes, approx, above)
+	for k, what := range []string{"site's", "inner planner's"} {
+		if approx[k] < 5 || above[k] == 0 {
+			t.Errorf("%d approximate, %d above the optimum: the %s limit does not exercise the approximation", approx[k], above[k], what)
+		}
 	}
 }

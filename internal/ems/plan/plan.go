@@ -56,7 +56,7 @@ type planner struct {
 	// meets (see exactRest). An inner planner has it in its programme.
 	batOut bool
 	in     *planner // the inner planner of exactRest
-	effort *effort  // shared with the inner planner
+	effort *effort  // the inner planner's steps count here too
 	d      *dp      // an inner planner's programme
 
 	states    int // of the programmes solve runs (see maxStates)
@@ -108,7 +108,7 @@ func Plan(s Site) (Result, error) {
 	if err := s.Validate(); err != nil {
 		return Result{}, err
 	}
-	p := &planner{bestN: math.MaxInt64, effort: &effort{}}
+	p := &planner{bestN: math.MaxInt64, effort: &effort{limit: limits.nodes}}
 	copy(p.buy[:], s.BuyMicroPerKWh)
 	copy(p.sell[:], s.SellMicroPerKWh)
 	if s.PeakImportWh != nil {

@@ -25,10 +25,16 @@ const (
 // the same site always gets the same answer).
 const maxNodes = 1 << 23
 
-// effort counts a plan's search steps.
+// maxInnerNodes bounds the search steps of one run of the inner planner
+// (exactRest): past it, the site's search stops as past maxNodes. A run
+// that tails for want of joint EV and battery prices is followed by
+// others that do, each of which would spend this much again.
+const maxInnerNodes = 1 << 18
+
+// effort counts a plan's search steps, up to its limit.
 type effort struct {
-	nodes int
-	over  bool
+	nodes, limit int
+	over         bool
 }
 
 // spend counts a step and reports whether the limit is passed.
@@ -37,7 +43,7 @@ func (e *effort) spend() bool { return e.add(1) }
 // add counts n steps and reports whether the limit is passed.
 func (e *effort) add(n int) bool {
 	e.nodes += n
-	e.over = e.over || e.nodes > limits.nodes
+	e.over = e.over || e.nodes > e.limit
 	return e.over
 }
 
@@ -47,7 +53,8 @@ var limits = struct {
 	cuts          int // price vectors per programme, at most maxCuts
 	nodesPerState int // search nodes, per programme state, before reorder
 	nodes         int // search nodes of a site, at most maxNodes
-}{cuts: maxCuts, nodesPerState: 4, nodes: maxNodes}
+	innerNodes    int // search nodes of one run of the inner planner
+}{cuts: maxCuts, nodesPerState: 4, nodes: maxNodes, innerNodes: maxInnerNodes}
 
 // solve finds the best plan: it prices the EVs from the relaxation, picks
 // the hour order, and runs the programme for each variant.
