@@ -123,6 +123,7 @@ func Plan(s Site) (Result, error) {
 		// No hour moves more than the window holds.
 		p.bat.maxUp, p.bat.maxDown = min(p.bat.maxUp, p.bat.hi-p.bat.lo), min(p.bat.maxDown, p.bat.hi-p.bat.lo)
 		p.bat.tabulate()
+		p.effort.limit = min(limits.nodes, limits.batteryNodes)
 		p.batOut = true
 	}
 
@@ -200,7 +201,7 @@ func Plan(s Site) (Result, error) {
 			return r, nil
 		}
 		return Result{}, fmt.Errorf("%w: planning it exactly takes more than %d search steps: too many plans cost nearly the same",
-			ErrInvalid, limits.nodes)
+			ErrInvalid, p.effort.limit)
 	}
 	if !p.found {
 		return Result{}, fmt.Errorf("%w: no placement keeps the peak limit of %d Wh", ErrInfeasible, p.peakWh)

@@ -25,6 +25,13 @@ const (
 // the same site always gets the same answer).
 const maxNodes = 1 << 23
 
+// maxBatteryNodes bounds the search steps of a site with a battery, which
+// is planned approximately past them rather than refused: among 200
+// realistic homes with EVs and a battery, 3 more are planned approximately
+// than under maxNodes, 1.7 cents a day dearer in all, and they take a
+// third of the time.
+const maxBatteryNodes = 1 << 21
+
 // maxInnerNodes bounds the search steps of one run of the inner planner
 // (exactRest): past it, the site's search stops as past maxNodes. A run
 // that tails for want of joint EV and battery prices is followed by
@@ -53,8 +60,9 @@ var limits = struct {
 	cuts          int // price vectors per programme, at most maxCuts
 	nodesPerState int // search nodes, per programme state, before reorder
 	nodes         int // search nodes of a site, at most maxNodes
+	batteryNodes  int // search nodes of a site with a battery, at most nodes
 	innerNodes    int // search nodes of one run of the inner planner
-}{cuts: maxCuts, nodesPerState: 4, nodes: maxNodes, innerNodes: maxInnerNodes}
+}{cuts: maxCuts, nodesPerState: 4, nodes: maxNodes, batteryNodes: maxBatteryNodes, innerNodes: maxInnerNodes}
 
 // solve finds the best plan: it prices the EVs from the relaxation, picks
 // the hour order, and runs the programme for each variant.
