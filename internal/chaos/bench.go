@@ -95,11 +95,7 @@ func Bench(ctx context.Context, o BenchOptions, log *slog.Logger) (BenchResult, 
 		stages[0], stages[1], stages[2] = append(stages[0], st.Operator...), append(stages[1], st.Member...), append(stages[2], st.DSO...)
 	}
 	for _, stage := range stages {
-		var txs [][]byte
-		for _, step := range stage {
-			txs = append(txs, mustSign(ctx, cl, step.Signer, step.Msg))
-		}
-		if err := sendAndWait(ctx, cl, txs); err != nil {
+		if err := sendStage(ctx, cl, stage); err != nil {
 			return r, err
 		}
 	}
@@ -420,31 +416,62 @@ func mustSign(ctx context.Context, cl *chain.Client, k chain.Key, msg contract.M
 	return tx
 }
 
+// sendStage signs and broadcasts a stage's steps and waits until every one
+// is in a block. With several validators, one signer's transactions may
+// reach the proposer out of order (each validator gossips what it took,
+// and a later one can arrive through another peer first); the one with
+// the lower nonce is then refused as a replay. Those are signed again,
+// with fresh nonces, and sent again.
+func sendStage(ctx context.Context, cl *chain.Client, steps []onboard.Step) error {
+	for range 5 {
+		txs := make([][]byte, len(steps))
+		for i, st := range steps {
+			txs[i] = mustSign(ctx, cl, st.Signer, st.Msg)
+		}
+		replayed, err := sendAndWait(ctx, cl, txs)
+		if err != nil || len(replayed) == 0 {
+			return err
+		}
+		again := make([]onboard.Step, 0, len(replayed))
+		for _, i := range replayed {
+			again = append(again, steps[i])
+		}
+		steps = again
+	}
+	return fmt.Errorf("%d onboarding transactions refused as replays five times over", len(steps))
+}
+
 // sendAndWait broadcasts transactions and waits until every one is in a
-// block: with several validators a later one may be committed first.
-func sendAndWait(ctx context.Context, cl *chain.Client, txs [][]byte) error {
+// block: with several validators a later one may be committed first. It
+// returns the indices of those the block refused as replays; any other
+// refusal is an error.
+func sendAndWait(ctx context.Context, cl *chain.Client, txs [][]byte) (replayed []int, err error) {
 	for _, tx := range txs {
 		if err := cl.BroadcastSync(ctx, tx); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	deadline := time.Now().Add(2 * time.Minute)
-	for _, tx := range txs {
+	for i, tx := range txs {
 		for {
 			res, err := cl.RPC.Tx(ctx, types.Tx(tx).Hash(), false)
 			if err == nil {
-				if res.TxResult.Code != 0 {
-					return &chain.TxError{Code: contract.Code(res.TxResult.Code), Log: res.TxResult.Log}
+				switch c := contract.Code(res.TxResult.Code); c {
+				case 0:
+				case contract.CodeReplay:
+					replayed = append(replayed, i)
+				default:
+					return nil, &chain.TxError{Code: c, Log: res.TxResult.Log}
 				}
 				break
 			}
 			if time.Now().After(deadline) {
-				return fmt.Errorf("transaction %X not committed in 2 minutes: %w", types.Tx(tx).Hash(), err)
+				return nil, fmt.Errorf("transaction %X not committed in 2 minutes: %w", types.Tx(tx).Hash(), err)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	return nil
+	return replayed, nil
 }
 
 // RateText is an offered rate as printed: "max" for as fast as it goes.
