@@ -19,14 +19,15 @@ const (
 	maxCutStates = 1 << 24
 )
 
-// maxNodes bounds the search steps of a site's plan, those of the inner
-// planner included (limits.nodes; tests lower it): past it the site is
-// refused with ErrInvalid rather than planned for minutes (a count, so
-// the same site always gets the same answer).
+// maxNodes bounds the search steps of a site's plan (limits.nodes; tests
+// lower it): past it a site without a battery is refused with ErrInvalid
+// rather than planned for minutes (a count, so the same site always gets
+// the same answer).
 const maxNodes = 1 << 23
 
-// maxBatteryNodes bounds the search steps of a site with a battery, which
-// is planned approximately past them rather than refused: among 200
+// maxBatteryNodes bounds the search steps of a site with a battery, those
+// of its inner planner included, past which it is planned approximately
+// rather than refused (see Plan): among 200
 // realistic homes with EVs and a battery, 3 more are planned approximately
 // than under maxNodes, 1.7 cents a day dearer in all, and they take a
 // third of the time.
