@@ -160,3 +160,48 @@ func TestEMSPlanBattery(t *testing.T) {
 		t.Errorf("bad battery: %v", err)
 	}
 }
+
+// approximateSite is a realistic home of the plan package's tests (flat
+// tariff, a daytime EV sharing PV with a 15 kWh battery) whose exact
+// search runs past its inner planner's step limit.
+const approximateSite = `{"base_wh":[334,289,484,372,382,358,1512,900,1283,245,382,470,326,426,305,223,278,789,1121,1320,797,1050,1464,348],
+"pv_wh":[0,0,0,0,68,247,857,1109,2128,3328,2707,2644,3406,3991,2276,2043,1933,943,442,82,0,0,0,0],
+"buy":[286476,286476,286476,286476,286476,286476,286476,286476,286476,286476,286476,286476,286476,286476,286476,286476,286476,286476,286476,286476,286476,286476,286476,286476],
+"sell":[74238,74238,74238,74238,74238,74238,74238,74238,74238,74238,74238,74238,74238,74238,74238,74238,74238,74238,74238,74238,74238,74238,74238,74238],
+"peak_import_wh":7960,
+"appliances":[{"name":"washer","start":8,"end":19,"flexible":true,"power_w":1955,"hours":2},
+{"name":"dehumidifier","start":9,"end":20,"flexible":true,"power_w":541,"hours":3,"splittable":true},
+{"name":"pool","start":7,"end":21,"flexible":true,"power_w":1279,"hours":6,"splittable":true},
+{"name":"boiler","start":0,"end":0,"flexible":true,"power_w":2570,"hours":3,"splittable":true},
+{"name":"car2","start":8,"end":16,"flexible":true,"energy_wh":11996,"max_power_w":7532},
+{"name":"oven","start":19,"end":21,"flexible":false,"power_w":3424,"hours":1}],
+"battery":{"capacity_wh":15000,"min_soc_wh":780,"initial_soc_wh":7500,"final_soc_wh":7500,"max_charge_w":3238,"max_discharge_w":3238,
+"charge_efficiency_permille":948,"discharge_efficiency_permille":960,"cycle_cost":17290}}`
+
+// TestEMSPlanSaysWhenApproximate plans a home whose exact search runs out
+// of steps: the JSON says "approximate": true and the table says so in
+// words; a home planned exactly says neither.
+func TestEMSPlanSaysWhenApproximate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "site.json")
+	if err := os.WriteFile(path, []byte(approximateSite), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runRootQuiet(t, "", "ems", "plan", "--site", path, "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r plan.Result
+	dec := json.NewDecoder(strings.NewReader(out))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil || !r.Approximate || r.Battery == nil || !strings.Contains(out, `"approximate": true`) {
+		t.Fatalf("%v: %s", err, out)
+	}
+	text, err := runRootQuiet(t, "", "ems", "plan", "--site", path)
+	if err != nil || !strings.Contains(text, "approximate: the exact search ran out of steps") {
+		t.Fatalf("%v: %s", err, text)
+	}
+	exact, err := runRootQuiet(t, "", "ems", "plan", "--site", emsPlanSite(t, nil))
+	if err != nil || strings.Contains(exact, "approximate") {
+		t.Fatalf("%v: %s", err, exact)
+	}
+}
