@@ -331,7 +331,7 @@ func TestBatteryRefusesBadFields(t *testing.T) {
 
 // TestSearchStepsLimitApproximates lowers the search's step limit: home12
 // without a battery is refused with ErrInvalid, saying why, and
-// with its battery, under the least power of two at which its two stages
+// with its battery, under the least power of two at which its stages
 // plan (below what its exact search needs), it is planned approximately,
 // keeping every rule at its own exact cost, no cheaper than the exact plan.
 func TestSearchStepsLimitApproximates(t *testing.T) {
@@ -348,7 +348,7 @@ func TestSearchStepsLimitApproximates(t *testing.T) {
 		t.Fatalf("home12 without a battery, with 5 steps: %v, want ErrInvalid about search steps", err)
 	}
 	for limits.nodes = 1; ; limits.nodes *= 2 {
-		if _, ok := twoStage(s); ok {
+		if _, ok := byStages(s); ok {
 			break
 		}
 	}
@@ -361,7 +361,7 @@ func TestSearchStepsLimitApproximates(t *testing.T) {
 
 // TestApproximatePlansKeepTheRules plans small random homes with a battery
 // (EVs too) under a lowered step limit — the site's or the inner
-// planner's, to the least power of two at which the home's two stages
+// planner's, to the least power of two at which the home's stages
 // plan — so that many run out of it. Each plan keeps every rule at
 // its own exact cost, never below brute force's, and equals it whenever
 // it is not marked approximate.
@@ -374,7 +374,7 @@ func TestApproximatePlansKeepTheRules(t *testing.T) {
 		s := randomMixedHome(rng, 300)
 		s.Battery = randomBattery(rng)
 		want, ok := bruteForce(s)
-		if _, two := twoStage(s); !ok || !two {
+		if _, two := byStages(s); !ok || !two {
 			continue
 		}
 		limit := &limits.nodes
@@ -382,7 +382,7 @@ func TestApproximatePlansKeepTheRules(t *testing.T) {
 			limit = &limits.innerNodes
 		}
 		for *limit = 1; ; *limit *= 2 {
-			if _, ok := twoStage(s); ok {
+			if _, ok := byStages(s); ok {
 				break
 			}
 		}

@@ -211,7 +211,7 @@ func Plan(s Site) (Result, error) {
 
 // approximate plans a site with a battery whose exact search ran out of
 // steps, rather than refuse it: the cheaper of the best plan the search
-// found and twoStage's. Either keeps every rule and is priced exactly; ok
+// found and byStages'. Either keeps every rule and is priced exactly; ok
 // is false when neither exists.
 func (p *planner) approximate(s Site, fixedWh map[int][HoursPerDay]int64, fixedHours map[int][]int) (Result, bool) {
 	if p.bat == nil {
@@ -222,8 +222,8 @@ func (p *planner) approximate(s Site, fixedWh map[int][HoursPerDay]int64, fixedH
 	if found {
 		best = p.result(s, fixedWh, fixedHours)
 	}
-	if len(s.Appliances) > 0 { // else the two stages are this one again
-		if r, ok := twoStage(s); ok && (!found || r.CostNano < best.CostNano) {
+	if len(s.Appliances) > 0 { // else the stages are this one again
+		if r, ok := byStages(s); ok && (!found || r.CostNano < best.CostNano) {
 			best, found = r, true
 		}
 	}
@@ -231,28 +231,48 @@ func (p *planner) approximate(s Site, fixedWh map[int][HoursPerDay]int64, fixedH
 	return best, found
 }
 
-// twoStage plans a site with a battery in two exact stages: its appliances
-// and EVs without the battery, then the battery against their hours (the
-// battery alone plans quickly: no cut prices it). ok is false when a stage
-// finds no plan.
-func twoStage(s Site) (Result, bool) {
-	without := s
-	without.Battery = nil
-	r, err := Plan(without)
-	if err != nil {
-		return Result{}, false
+// maxStageRounds bounds the rounds of byStages.
+const maxStageRounds = 4
+
+// byStages plans a site with a battery in exact stages, the battery and
+// the rest in turn: the appliances and EVs without the battery, then the
+// battery against their hours (alone it plans quickly: no cut prices
+// it), then the appliances and EVs again against the battery's hours, and
+// so on while the day gets cheaper, for at most maxStageRounds rounds.
+// Each stage is exact given the other, so no round costs more than the
+// one before. ok is false when the first round finds no plan.
+func byStages(s Site) (Result, bool) {
+	var best Result
+	found := false
+	rest := s
+	rest.Battery = nil
+	for range maxStageRounds {
+		r, err := Plan(rest)
+		if err != nil {
+			break
+		}
+		// The battery against the rest's hours, without the battery's
+		// part of them.
+		alone := Site{BaseWh: make([]int64, HoursPerDay), PVWh: make([]int64, HoursPerDay),
+			BuyMicroPerKWh: s.BuyMicroPerKWh, SellMicroPerKWh: s.SellMicroPerKWh, PeakImportWh: s.PeakImportWh, Battery: s.Battery}
+		for h, n := range r.NetWh {
+			n -= (rest.BaseWh[h] - rest.PVWh[h]) - (s.BaseWh[h] - s.PVWh[h])
+			alone.BaseWh[h], alone.PVWh[h] = max(n, 0), max(-n, 0)
+		}
+		b, err := Plan(alone)
+		if err != nil || b.Approximate || found && b.CostNano >= best.CostNano {
+			break
+		}
+		r.NetWh, r.CostNano, r.PeakImportWh, r.Battery = b.NetWh, b.CostNano, b.PeakImportWh, b.Battery
+		best, found = r, true
+		// The rest again, with the battery's hours as base load and PV.
+		rest.BaseWh, rest.PVWh = slices.Clone(s.BaseWh), slices.Clone(s.PVWh)
+		for h := range HoursPerDay {
+			rest.BaseWh[h] += b.Battery.ChargeWh[h]
+			rest.PVWh[h] += b.Battery.DischargeWh[h]
+		}
 	}
-	alone := Site{BaseWh: make([]int64, HoursPerDay), PVWh: make([]int64, HoursPerDay),
-		BuyMicroPerKWh: s.BuyMicroPerKWh, SellMicroPerKWh: s.SellMicroPerKWh, PeakImportWh: s.PeakImportWh, Battery: s.Battery}
-	for h, n := range r.NetWh {
-		alone.BaseWh[h], alone.PVWh[h] = max(n, 0), max(-n, 0)
-	}
-	b, err := Plan(alone)
-	if err != nil || b.Approximate {
-		return Result{}, false
-	}
-	r.NetWh, r.CostNano, r.PeakImportWh, r.Battery = b.NetWh, b.CostNano, b.PeakImportWh, b.Battery
-	return r, true
+	return best, found
 }
 
 // addItem adds a flexible hour-based appliance, to the group of an
