@@ -42,8 +42,10 @@ func emsPlanSite(t *testing.T, edit func(map[string]any)) string {
 	return path
 }
 
-func TestEMSPlanJSON(t *testing.T) {
-	path := emsPlanSite(t, nil)
+// planJSON runs `ems plan --site path -o json` and decodes its output,
+// refusing unknown fields; it returns the output too.
+func planJSON(t *testing.T, path string) (plan.Result, string) {
+	t.Helper()
 	out, err := runRootQuiet(t, "", "ems", "plan", "--site", path, "--output", "json")
 	if err != nil {
 		t.Fatal(err)
@@ -54,6 +56,12 @@ func TestEMSPlanJSON(t *testing.T) {
 	if err := dec.Decode(&r); err != nil {
 		t.Fatalf("%v in %s", err, out)
 	}
+	return r, out
+}
+
+func TestEMSPlanJSON(t *testing.T) {
+	path := emsPlanSite(t, nil)
+	r, out := planJSON(t, path)
 	if len(r.Appliances) != 2 || r.Appliances[0].Name != "washer" || len(r.NetWh) != 24 {
 		t.Fatalf("plan %+v", r)
 	}
@@ -131,15 +139,9 @@ func TestEMSPlanBattery(t *testing.T) {
 			"max_charge_w": 2000, "max_discharge_w": 2000,
 			"charge_efficiency_permille": 950, "discharge_efficiency_permille": 950}
 	})
-	out, err := runRootQuiet(t, "", "ems", "plan", "--site", path, "-o", "json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r plan.Result
-	dec := json.NewDecoder(strings.NewReader(out))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r); err != nil || r.Battery == nil {
-		t.Fatalf("%v in %s", err, out)
+	r, out := planJSON(t, path)
+	if r.Battery == nil {
+		t.Fatalf("no battery plan in %s", out)
 	}
 	b := r.Battery
 	// 0.10 at 2–3 h, 0.30 after: stored at night, delivered by day.
@@ -186,15 +188,9 @@ func TestEMSPlanSaysWhenApproximate(t *testing.T) {
 	if err := os.WriteFile(path, []byte(approximateSite), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, err := runRootQuiet(t, "", "ems", "plan", "--site", path, "-o", "json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r plan.Result
-	dec := json.NewDecoder(strings.NewReader(out))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r); err != nil || !r.Approximate || r.Battery == nil || !strings.Contains(out, `"approximate": true`) {
-		t.Fatalf("%v: %s", err, out)
+	r, out := planJSON(t, path)
+	if !r.Approximate || r.Battery == nil || !strings.Contains(out, `"approximate": true`) {
+		t.Fatalf("not an approximate battery plan: %s", out)
 	}
 	text, err := runRootQuiet(t, "", "ems", "plan", "--site", path)
 	if err != nil || !strings.Contains(text, "approximate: the exact search ran out of steps") {

@@ -88,17 +88,25 @@ func commitBlock(t *testing.T, app *App, txs [][]byte) {
 	}
 }
 
+// checkPair returns the operator's key, checkMix's transactions to check,
+// and two apps that have both committed its block: one to answer alone,
+// one to test.
+func checkPair(t *testing.T) (op ed25519.PrivKey, mix [][]byte, alone, other *App) {
+	op = ed25519.GenPrivKeyFromSecret([]byte("op"))
+	committed, mix := checkMix(t, op)
+	alone, other = checkApp(t, op), checkApp(t, op)
+	commitBlock(t, alone, committed)
+	commitBlock(t, other, committed)
+	return op, mix, alone, other
+}
+
 // TestCheckTxsAnswersAsCheckTxAlone: the mempool's batches give each
 // transaction CheckTx's own answer, code and message, whatever else is in
 // the batch: forged signatures are refused among good ones on their first
 // check, a nonce a committed block used is a replay, and only the good
 // signatures are remembered as verified.
 func TestCheckTxsAnswersAsCheckTxAlone(t *testing.T) {
-	op := ed25519.GenPrivKeyFromSecret([]byte("op"))
-	committed, mix := checkMix(t, op)
-	alone, batched := checkApp(t, op), checkApp(t, op)
-	commitBlock(t, alone, committed)
-	commitBlock(t, batched, committed)
+	op, mix, alone, batched := checkPair(t)
 
 	got := batched.checkTxs(mix)
 	codes := map[uint32]int{}
@@ -129,11 +137,7 @@ func TestCheckTxsAnswersAsCheckTxAlone(t *testing.T) {
 // callback, and Flush, which CometBFT calls before it commits a block,
 // returns only once every one queued before it is answered.
 func TestMempoolClientAnswersEveryRequestBeforeFlushReturns(t *testing.T) {
-	op := ed25519.GenPrivKeyFromSecret([]byte("op"))
-	committed, mix := checkMix(t, op)
-	alone, app := checkApp(t, op), checkApp(t, op)
-	commitBlock(t, alone, committed)
-	commitBlock(t, app, committed)
+	_, mix, alone, app := checkPair(t)
 	c := newMempoolClient(abcicli.NewUnsyncLocalClient(app), app)
 
 	got := make([]uint32, len(mix))
