@@ -59,9 +59,6 @@ type App struct {
 	// sigs remembers the signatures CheckTx verified, so that a block of
 	// transactions this node's mempool admitted is not verified twice.
 	sigs *sigs.Seen
-	// verifier checks CheckTx's signatures, which CometBFT asks for from
-	// many goroutines at once (RPC clients, peers), in batches.
-	verifier *sigs.Coalescer
 	// seen remembers the request signatures private queries used, so that
 	// each serves once (in memory, outside the consensus state).
 	seen reqsig.Seen
@@ -100,7 +97,7 @@ type persistedMeta struct {
 // NewApp opens the application over db, loading the committed state if
 // there is one and checking it still hashes to the app hash it committed.
 func NewApp(db dbm.DB, log *slog.Logger) (*App, error) {
-	a := &App{db: db, log: log, pending: map[string][]byte{}, accounts: map[string]contract.Account{}, sigs: sigs.NewSeen(200_000), verifier: sigs.NewCoalescer(checkTxBatch)}
+	a := &App{db: db, log: log, pending: map[string][]byte{}, accounts: map[string]contract.Account{}, sigs: sigs.NewSeen(200_000)}
 	raw, err := db.Get([]byte(metaKey))
 	if err != nil {
 		return nil, err
@@ -193,22 +190,10 @@ func (a *App) stage(c contract.Commitment) {
 // CheckTx admits a transaction to the mempool if it is well formed, for
 // this chain, signed by a known and unsuspended participant with a fresh
 // nonce. Funds, roles and gate closure are checked when the block runs.
-// CometBFT's mempool asks checkTxs instead (mempoolClient); this answers
-// the RPC's check_tx and anyone asking about one transaction.
+// CometBFT's mempool asks checkTxs for its queue instead (mempoolClient);
+// this answers the RPC's check_tx, one transaction.
 func (a *App) CheckTx(_ context.Context, req *abci.CheckTxRequest) (*abci.CheckTxResponse, error) {
-	tx, err := contract.DecodeTx(req.Tx)
-	var acc contract.Account
-	if err == nil {
-		acc, err = a.checkAccount(tx)
-	}
-	if err == nil && !a.verifier.Verify(acc.PubKey, tx.SignBytes, tx.Signature) {
-		err = badSignature(tx)
-	}
-	if err != nil {
-		return refusal(err), nil
-	}
-	a.sigs.Add(acc.PubKey, tx.SignBytes, tx.Signature)
-	return &abci.CheckTxResponse{Code: abci.CodeTypeOK}, nil
+	return a.checkTxs([][]byte{req.Tx})[0], nil
 }
 
 // checkTxs answers CheckTx for each of txs, in order, as CheckTx would
@@ -258,11 +243,6 @@ func refusal(err error) *abci.CheckTxResponse {
 func badSignature(tx *contract.Tx) error {
 	return fmt.Errorf("%w: not signed by %q's key", contract.ErrBadSignature, tx.Signer)
 }
-
-// checkTxBatch bounds the signatures CheckTx verifies together: past
-// 64 a batch saves little more (about 32 µs a signature against 36 at 16
-// and 70 alone) and its callers wait longer.
-const checkTxBatch = 64
 
 // checkAccount checks what CheckTx needs of the committed accounts: the
 // signer exists, is not suspended, and the nonce is fresh. The signature

@@ -10,8 +10,7 @@
 //     verified one when it entered the mempool (or the simulator that
 //     verified what its homes signed while the last block ran) does not
 //     verify it again when the block runs;
-//   - Coalescer verifies in batches the signatures that concurrent callers
-//     (CheckTx's) ask about one at a time.
+//   - Batch verifies many signatures at once, for less than each alone.
 //
 // A verification's answer depends only on the key, message and signature,
 // so a validator that remembers and one that verifies again agree: these
